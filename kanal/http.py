@@ -1,0 +1,47 @@
+"""Serving an ASGI app inside a process that owns its own signal handling (uvicorn's are switched off)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves SIGINT/SIGTERM to the caller, which stops it with `should_exit`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def start(app: Any, host: str, port: int, **options: Any) -> tuple[EmbeddedServer, asyncio.Task[None]]:
+    """Start serving `app`; returns once the socket listens (raises if it cannot bind)."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+                            access_log=False, **options)
+    server = EmbeddedServer(config)
+    task = asyncio.create_task(server.serve(), name=f"http-{host}:{port}")
+    while not server.started:
+        if task.done():
+            task.result()
+            raise OSError(f"HTTP server on {host}:{port} stopped while starting")
+        await asyncio.sleep(0.01)
+    return server, task
+
+
+async def stop(server: EmbeddedServer, task: asyncio.Task[None]) -> None:
+    """Stop accepting, let in-flight requests finish, and wait for the server task."""
+    server.should_exit = True
+    with contextlib.suppress(Exception):
+        await task
+
+
+def bound_port(server: EmbeddedServer) -> int:
+    """The port actually bound (useful when asked for port 0)."""
+    for srv in server.servers:
+        for sock in srv.sockets:
+            return int(sock.getsockname()[1])
+    raise RuntimeError("server has no listening socket")

@@ -1,0 +1,112 @@
+"""structlog set-up: JSON off a TTY, console on one, and a processor that masks secrets and personal data."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+import structlog
+
+# Keys whose values are credentials: always replaced whole.
+SECRET_KEYS = frozenset(
+    {
+        "password",
+        "token",
+        "secret",
+        "auth_token",
+        "app_secret",
+        "access_token",
+        "access_token_secret",
+        "bot_token",
+        "api_key",
+        "api_secret",
+        "bearer_token",
+        "verify_token",
+        "client_secret",
+        "secret_token",
+        "authorization",
+        "consumer_secret",
+        "refresh_token",
+        "password_hash",
+    }
+)
+# Keys whose values are a reporter's personal data: partly shown so ops can still correlate.
+PERSONAL_KEYS = frozenset({"contact", "phone", "email", "nik", "from_", "sender", "msisdn", "wa_id", "reporter"})
+
+_known_secrets: set[str] = set()
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Remember secret values so they are masked wherever they appear in a log line, under any key."""
+    _known_secrets.update(v for v in values if len(v) >= 6)
+
+
+def mask_personal(value: str) -> str:
+    """`081112722060` -> `08*******060`; `budi@example.id` -> `b***@example.id`."""
+    if "@" in value:
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if len(value) <= 4:
+        return "****"
+    keep = 3 if len(value) > 8 else 1
+    return value[:2] + "*" * (len(value) - 2 - keep) + value[-keep:]
+
+
+def _mask_value(key: str, value: Any) -> Any:
+    lowered = key.lower()
+    if lowered in SECRET_KEYS or lowered.endswith(("_secret", "_token", "_password")):
+        return "****" if value else value
+    if lowered in PERSONAL_KEYS:
+        if isinstance(value, str):
+            return mask_personal(value)
+        if isinstance(value, dict):
+            return {k: _mask_value(k, v) for k, v in value.items()}
+        return "****" if value else value
+    if isinstance(value, dict):
+        return {k: _mask_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, str) and _known_secrets:
+        for secret in _known_secrets:
+            if secret in value:
+                value = value.replace(secret, "****")
+    return value
+
+
+def mask_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: mask credential keys, personal-data keys and any registered secret value."""
+    for key in list(event):
+        event[key] = _mask_value(key, event[key])
+    return event
+
+
+def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
+    """Configure structlog once per process; `fmt` is auto, json or console."""
+    out = stream or sys.stderr
+    use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            mask_processor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get(name: str | None = None, **context: Any) -> Any:
+    """A bound structlog logger; `name` goes in the `logger` key."""
+    log = structlog.get_logger()
+    if name:
+        context["logger"] = name
+    return log.bind(**context)

@@ -1,0 +1,115 @@
+"""`kanal up`: the whole system on one machine — embedded NATS, router, admin console and connectors."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import signal
+import sys
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from kanal import bus, http, log
+from kanal.config import Config
+from kanal.supervisor import Program, Supervisor
+
+_log = log.get("up")
+
+
+def programs(config: Config, nats_url: str) -> list[Program]:
+    """The child processes `kanal up` runs for this config."""
+    base = [sys.executable, "-m", "kanal"]
+    env = {"KANAL_NATS__URL": nats_url}
+    if config.source != "<defaults>":
+        env["KANAL_CONFIG"] = config.source
+    found: list[Program] = []
+    if config.router.get("enabled", True) and importlib.util.find_spec("router.service"):
+        found.append(Program("router", [*base, "router", "run"], env))
+    if config.admin.get("enabled", False) and importlib.util.find_spec("admin.console"):
+        found.append(Program("admin", [*base, "admin", "serve"], env))
+    if config.forwarder.get("enabled", False) and importlib.util.find_spec("admin.forwarder"):
+        found.append(Program("forwarder", [*base, "admin", "forward"], env))
+    for instance, section in config.connectors.items():
+        if section.get("enabled", True):
+            found.append(Program(f"connector:{instance}", [*base, "connector", "run", instance], env))
+    return found
+
+
+def _health_app(supervisor: Supervisor, nats_url: str, embedded: bus.EmbeddedNats | None) -> Starlette:
+    async def healthz(_request: Request) -> JSONResponse:
+        nats_alive = embedded is None or (embedded.proc is not None and embedded.proc.poll() is None)
+        body = {"status": "ok" if nats_alive else "degraded", "nats": nats_url, "programs": supervisor.states()}
+        return JSONResponse(body, status_code=200 if nats_alive else 503)
+
+    return Starlette(routes=[Route("/healthz", healthz)])
+
+
+async def run(config: Config) -> int:
+    """Start everything, print where it is, and stop it all cleanly on SIGINT or SIGTERM."""
+    embedded: bus.EmbeddedNats | None = None
+    nats_url = config.nats.url
+    if not nats_url:
+        store = config.path(config.nats.embedded_store)
+        conf = config.path(config.nats.embedded_config) if config.nats.embedded_config else None
+        embedded = bus.EmbeddedNats(store, config.nats.embedded_host, config.nats.embedded_port, conf)
+        try:
+            await asyncio.to_thread(embedded.start)
+        except bus.BusError as err:
+            _log.error("nats_start_failed", error=str(err),
+                       hint=f"is another nats-server on port {config.nats.embedded_port}? "
+                       "set [nats] embedded_port or url in kanal.toml")
+            return 1
+        nats_url = embedded.url
+        print(f"kanal: embedded nats-server with JetStream at {nats_url} (data in {store})", flush=True)
+    else:
+        print(f"kanal: using NATS at {nats_url}", flush=True)
+    try:
+        nc = await bus.connect(config.nats, nats_url, name="kanal-up")
+        await bus.provision(nc.jetstream(), config)
+        await nc.close()
+    except bus.BusError as err:
+        _log.error("nats_unreachable", error=str(err))
+        if embedded:
+            embedded.stop()
+        return 1
+
+    supervisor = Supervisor(programs(config, nats_url))
+    supervisor.start()
+    for program in supervisor.programs:
+        print(f"kanal: started {program.name}: {' '.join(program.argv[3:])}", flush=True)
+    try:
+        server, serve = await http.start(
+            _health_app(supervisor, nats_url, embedded), config.kanal.health_host, config.kanal.health_port
+        )
+    except (OSError, SystemExit) as err:
+        _log.error("health_port_busy", port=config.kanal.health_port, error=repr(err),
+                   hint="set [kanal] health_port in kanal.toml")
+        await supervisor.stop()
+        if embedded is not None:
+            embedded.stop()
+        return 1
+    print(f"kanal: health at http://{config.kanal.health_host}:{config.kanal.health_port}/healthz", flush=True)
+    print("kanal: running; press Ctrl-C to stop", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("kanal: stopping", flush=True)
+    await supervisor.stop()
+    await http.stop(server, serve)
+    if embedded is not None:
+        await asyncio.to_thread(embedded.stop)
+        print("kanal: embedded nats-server stopped", flush=True)
+    print("kanal: stopped", flush=True)
+    return 0
+
+
+def data_dir(config: Config) -> Path:
+    """Local state folder (spools, embedded NATS data)."""
+    return config.path(config.kanal.data_dir)

@@ -1,0 +1,73 @@
+"""A routed item: the envelope plus the router's decision and dedup links, as admins read it on KANAL_ADMIN."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from msgspec import Meta, Struct
+
+from schemas._decode import strict_decode
+from schemas.envelope import Envelope, EnvelopeId, UtcTime
+
+RuleType = Literal["geo", "channel", "gazetteer", "fallback", "reroute"]
+ItemKind = Literal["item", "duplicate"]
+# Queue names are the subject tail after `kanal.admin.`: `<level>.<code>` or `triage`.
+QueueName = Annotated[str, Meta(pattern=r"^[a-z_]+(\.[A-Za-z0-9_-]+)?$")]
+
+
+class RuleTrace(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One rule the router tried, in order, and why it matched or passed."""
+
+    rule_id: str
+    matched: bool
+    reason: str
+
+
+class Decision(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which rule chose the queue and why; `matched` holds the polygon code or phrase that decided."""
+
+    rule_id: str
+    rule_type: RuleType
+    queue: QueueName
+    reason: str
+    matched: str | None = None
+    trail: tuple[RuleTrace, ...] = ()
+
+
+class Dedup(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Links to earlier items: `duplicate_of` for a repeat of the same report, `incident_id` for a cluster."""
+
+    duplicate_of: EnvelopeId | None = None
+    duplicate_reason: Literal["same_reporter", "same_text"] | None = None
+    incident_id: str | None = None
+    incident_size: Annotated[int, Meta(ge=1)] | None = None
+    similarity: float | None = None
+
+
+class Reroute(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An admin moved the item to another queue; always recorded, never a silent move."""
+
+    from_queue: QueueName
+    to_queue: QueueName
+    reason: Annotated[str, Meta(min_length=1)]
+    by: str
+    at: UtcTime
+
+
+class RoutedItem(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What lands on `kanal.admin.<queue>`; `kind="duplicate"` is a notice linked to the first item."""
+
+    v: Literal[1] = 1
+    kind: ItemKind
+    item_id: EnvelopeId
+    ref: str
+    envelope: Envelope
+    decision: Decision
+    dedup: Dedup = Dedup()
+    routed_at: UtcTime
+    reroutes: tuple[Reroute, ...] = ()
+
+
+def decode_routed(data: bytes | str) -> RoutedItem:
+    """Strictly decode a routed item from KANAL_ADMIN."""
+    return strict_decode(data, RoutedItem, "routed item")

@@ -1,0 +1,84 @@
+"""kanal.toml: typed decoding, environment overrides, secret files, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kanal.config import ConfigError, load
+from kanal.settings_types import Duration, Secret
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "kanal.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file() -> None:
+    config = load(env={})
+    assert config.nats.url == ""
+    assert config.nats.duplicate_window == Duration(hours=24)
+
+
+def test_file_values_and_durations(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[nats]\nurl = "nats://a:4222"\nduplicate_window = "2h30m"\nreplicas = 3\n')
+    config = load(path, env={})
+    assert config.nats.url == "nats://a:4222"
+    assert config.nats.duplicate_window.total_seconds() == 9000
+    assert config.nats.replicas == 3
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[nats]\nurl = "nats://a:4222"\n[connectors.twilio-sms]\nchannel = "twilio"\n')
+    env = {"KANAL_NATS__URL": "nats://b:4222", "KANAL_NATS__REPLICAS": "3",
+           "KANAL_CONNECTORS__TWILIO_SMS__AUTH_TOKEN": "tok-123456"}
+    config = load(path, env=env)
+    assert config.nats.url == "nats://b:4222"
+    assert config.nats.replicas == 3
+    assert config.connectors["twilio-sms"]["auth_token"] == "tok-123456"
+
+
+def test_secret_read_from_file_and_masked_in_repr(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("s3cret-value\n")
+    path = _write(tmp_path, '[nats]\nurl = "nats://a:4222"\npassword_file = "pw"\n')
+    config = load(path, env={})
+    assert isinstance(config.nats.password, Secret)
+    assert config.nats.password.reveal() == "s3cret-value"
+    assert "s3cret" not in repr(config)
+
+
+def test_unknown_key_is_refused_with_its_path(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[nats]\nurll = "nats://a:4222"\n')
+    with pytest.raises(ConfigError, match=r"'nats.urll': unknown key"):
+        load(path, env={})
+
+
+def test_wrong_type_is_refused_with_its_path(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[nats]\nreplicas = "three"\n')
+    with pytest.raises(ConfigError, match=r"'nats.replicas'"):
+        load(path, env={})
+
+
+def test_bad_duration_says_how_to_write_one(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[nats]\nduplicate_window = "a day"\n')
+    with pytest.raises(ConfigError, match=r"'nats.duplicate_window'.*24h"):
+        load(path, env={})
+
+
+def test_missing_secret_file_is_named(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[nats]\npassword_file = "nope"\n')
+    with pytest.raises(ConfigError, match=r"'nats.password_file': cannot read secret file"):
+        load(path, env={})
+
+
+def test_missing_config_file_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"copy kanal\.example\.toml"):
+        load(tmp_path / "absent.toml", env={})
+
+
+def test_example_config_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "kanal.example.toml"
+    config = load(example, env={})
+    assert config.nats.url == ""
