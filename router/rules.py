@@ -1,0 +1,246 @@
+"""The ordered rules file (TOML): which admin queue owns an envelope, and the trail of every rule tried.
+
+Rules are tried in file order; the first that matches decides. A file is loaded whole or not at all, so a
+bad edit followed by SIGHUP leaves the running rules in place (see `RuleBook`).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from router.gazetteer import Gazetteer, places_from_areas, places_from_csv
+from router.geo import Boundaries, BoundaryError
+from schemas import subjects
+from schemas.envelope import Envelope
+from schemas.routed import Decision, RuleTrace
+
+RuleId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Queue = Annotated[str, Meta(pattern=r"^[a-z_]+(\.[A-Za-z0-9_-]+)?$")]
+OneOrMany = str | list[str]
+
+
+class RulesError(ValueError):
+    """The rules file cannot be used; the message says which rule and what is wrong."""
+
+
+class GeoRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="geo", tag_field="type"):
+    """Point-in-polygon over a boundaries GeoJSON -> `<level>.<code>`."""
+
+    id: RuleId
+    boundaries: str
+    level: Literal["kelurahan", "kecamatan", "kota"] = "kelurahan"
+    code_property: str = "kode"
+    name_property: str = "kelurahan"
+    cap_m: float = 1000.0
+    caps: dict[str, float] = {}
+    max_accuracy_m: float | None = None
+
+
+class ChannelRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="channel",
+                  tag_field="type"):
+    """Envelope channel / instance / account / kind (each one value or a list) -> a fixed queue."""
+
+    id: RuleId
+    queue: Queue
+    channel: OneOrMany | None = None
+    instance: OneOrMany | None = None
+    account: OneOrMany | None = None
+    kind: OneOrMany | None = None
+
+
+class GazetteerRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="gazetteer",
+                    tag_field="type"):
+    """Place names in the subject and text -> the most specific area named."""
+
+    id: RuleId
+    names: str | None = None
+    boundaries: str | None = None
+    aliases: dict[str, str] = {}
+    need_marker: list[str] | None = None
+    levels: tuple[Literal["kelurahan", "kecamatan", "kota"], ...] = ("kelurahan", "kecamatan", "kota")
+
+
+class FallbackRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="fallback",
+                   tag_field="type"):
+    """Always matches: what no other rule placed goes here (triage by default)."""
+
+    id: RuleId
+    queue: Queue = "triage"
+
+
+Rule = GeoRule | ChannelRule | GazetteerRule | FallbackRule
+
+
+class RulesFile(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The file's top level: a version and the ordered `[[rule]]` tables."""
+
+    version: Literal[1] = 1
+    rule: list[Rule]
+
+
+def _values(value: OneOrMany | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [v.lower() for v in ([value] if isinstance(value, str) else value)]
+
+
+class RuleSet:
+    """A loaded, validated rules file with its boundaries and gazetteers ready."""
+
+    def __init__(self, rules: list[Rule], source: str, geo: dict[str, Boundaries], gaz: dict[str, Gazetteer]):
+        self.rules = rules
+        self.source = source
+        self._geo = geo
+        self._gaz = gaz
+        self._chan = {r.id: {k: _values(getattr(r, k)) for k in ("channel", "instance", "account", "kind")}
+                      for r in rules if isinstance(r, ChannelRule)}
+
+    @classmethod
+    def load(cls, path: Path) -> RuleSet:
+        """Read and validate a rules file; RulesError names the rule and the problem."""
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise RulesError(f"cannot read rules file {path}: {err.strerror}") from err
+        except tomllib.TOMLDecodeError as err:
+            raise RulesError(f"rules file {path} is not valid TOML: {err}") from err
+        return cls.from_dict(data, path.resolve().parent, str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], base: Path, source: str = "<memory>") -> RuleSet:
+        """Validate parsed TOML; relative paths are taken from `base` (the rules file's folder)."""
+        try:
+            parsed = msgspec.convert(data, RulesFile, strict=True)
+        except msgspec.ValidationError as err:
+            raise RulesError(f"rules file {source}: {_where(err, data)}") from err
+        seen: set[str] = set()
+        geo: dict[str, Boundaries] = {}
+        gaz: dict[str, Gazetteer] = {}
+        files: dict[str, Boundaries] = {}
+        for rule in parsed.rule:
+            if rule.id in seen:
+                raise RulesError(f"rules file {source}: rule id {rule.id!r} is used twice")
+            seen.add(rule.id)
+            try:
+                if isinstance(rule, GeoRule):
+                    geo[rule.id] = _boundaries(base / rule.boundaries, rule, files)
+                elif isinstance(rule, GazetteerRule):
+                    gaz[rule.id] = _gazetteer(base, rule, files)
+                elif isinstance(rule, ChannelRule | FallbackRule):
+                    subjects.admin(rule.queue)
+                    if isinstance(rule, ChannelRule) and not any(
+                        getattr(rule, k) for k in ("channel", "instance", "account", "kind")
+                    ):
+                        raise RulesError("a channel rule needs at least one of channel, instance, account, kind")
+            except (BoundaryError, OSError, ValueError) as err:
+                raise RulesError(f"rules file {source}: rule {rule.id!r}: {err}") from err
+        if not parsed.rule or not isinstance(parsed.rule[-1], FallbackRule):
+            raise RulesError(f"rules file {source}: the last rule must be a fallback, so every item has a queue")
+        return cls(parsed.rule, source, geo, gaz)
+
+    def decide(self, env: Envelope) -> Decision:
+        """Try the rules in order and return the first match, with the trail of every rule tried."""
+        trail: list[RuleTrace] = []
+        for rule in self.rules:
+            queue, reason, matched = self._try(rule, env)
+            trail.append(RuleTrace(rule_id=rule.id, matched=queue is not None, reason=reason))
+            if queue is not None:
+                return Decision(rule_id=rule.id, rule_type=rule.__struct_config__.tag,  # type: ignore[arg-type]
+                                queue=queue, reason=reason, matched=matched, trail=tuple(trail))
+        raise AssertionError("unreachable: the last rule is a fallback")
+
+    def _try(self, rule: Rule, env: Envelope) -> tuple[str | None, str, str | None]:
+        if isinstance(rule, GeoRule):
+            return self._try_geo(rule, env)
+        if isinstance(rule, ChannelRule):
+            for key, wanted in self._chan[rule.id].items():
+                if wanted is not None and str(getattr(env, key)).lower() not in wanted:
+                    return None, f"{key} {getattr(env, key)!r} not in {wanted}", None
+            return rule.queue, f"channel {env.channel} / {env.instance} / {env.account}", env.account
+        if isinstance(rule, GazetteerRule):
+            text = f"{env.subject or ''}\n{env.text}"
+            best, found = self._gaz[rule.id].best(text)
+            found = [m for m in found if m.place.level in rule.levels]
+            if not found:
+                return None, "no place name in the text", None
+            best = min(found, key=lambda m: ("kelurahan", "kecamatan", "kota").index(m.place.level))
+            marker = f" after {best.marker!r}" if best.marker else ""
+            others = sorted({m.place.name for m in found} - {best.place.name})
+            also = f"; also named: {', '.join(others)}" if others else ""
+            reason = f"text names {best.place.level} {best.place.name} as {best.phrase!r}{marker}{also}"
+            return f"{best.place.level}.{best.place.code}", reason, best.phrase
+        return rule.queue, "fallback", None
+
+    def _try_geo(self, rule: GeoRule, env: Envelope) -> tuple[str | None, str, str | None]:
+        loc = env.location
+        if loc is None:
+            return None, "no location", None
+        if rule.max_accuracy_m is not None and loc.accuracy_m is not None and loc.accuracy_m > rule.max_accuracy_m:
+            return None, f"location accuracy {loc.accuracy_m:g} m worse than {rule.max_accuracy_m:g} m", None
+        match = self._geo[rule.id].locate(loc.lon, loc.lat)
+        where = f"({loc.lat:.6f}, {loc.lon:.6f})"
+        if match is None:
+            return None, f"{where} outside every polygon and beyond the nearest-polygon cap", None
+        area = match.area
+        code = {"kelurahan": area.code, "kecamatan": area.code[:6], "kota": area.code[:4]}[rule.level]
+        how = {
+            "inside": "inside",
+            "overlap": f"inside {match.candidates} overlapping polygons, most of a {25:g} m disc in",
+            "nearest": f"{match.distance_m:g} m from the nearest polygon,",
+        }[match.how]
+        reason = f"{where} ({loc.source}) {how} {area.code} {area.name}"
+        return f"{rule.level}.{code}", reason, area.code
+
+
+def _boundaries(path: Path, rule: GeoRule, files: dict[str, Boundaries]) -> Boundaries:
+    key = f"{path.resolve()}|{rule.code_property}|{rule.name_property}|{rule.cap_m}|{sorted(rule.caps.items())}"
+    if key not in files:
+        files[key] = Boundaries.load(path, code_property=rule.code_property, name_property=rule.name_property,
+                                     caps=rule.caps, default_cap_m=rule.cap_m)
+    return files[key]
+
+
+def _gazetteer(base: Path, rule: GazetteerRule, files: dict[str, Boundaries]) -> Gazetteer:
+    if rule.names is None and rule.boundaries is None:
+        raise RulesError("a gazetteer rule needs `names` (a code list CSV) or `boundaries` (GeoJSON)")
+    places = places_from_csv(base / rule.names) if rule.names else []
+    if rule.boundaries:
+        geo = _boundaries(base / rule.boundaries, GeoRule(id=rule.id, boundaries=rule.boundaries), files)
+        places += places_from_areas((a.code, a.name, a.kecamatan, a.kota) for a in geo.areas)
+    if rule.need_marker is None:
+        return Gazetteer.build(places, rule.aliases)
+    return Gazetteer.build(places, rule.aliases, rule.need_marker)
+
+
+def _where(err: msgspec.ValidationError, data: dict[str, Any]) -> str:
+    """Name the rule by its id instead of `$.rule[3]` where possible."""
+    message = str(err)
+    found = re.search(r"\$\.rule\[(\d+)\]", message)
+    rules = data.get("rule")
+    if found and isinstance(rules, list) and int(found.group(1)) < len(rules):
+        entry = rules[int(found.group(1))]
+        rid = entry.get("id", "?") if isinstance(entry, dict) else "?"
+        message = f"rule #{int(found.group(1)) + 1} (id {rid!r}): {message}"
+    return message
+
+
+class RuleBook:
+    """The rules in force; `reload()` swaps them only when the new file is valid."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.current = RuleSet.load(path)
+
+    def reload(self) -> RulesError | None:
+        """Load the file again; on error keep the old rules and return the error."""
+        try:
+            self.current = RuleSet.load(self.path)
+        except RulesError as err:
+            return err
+        return None
