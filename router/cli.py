@@ -1,0 +1,112 @@
+"""`kanal router run`, `kanal route explain <envelope.json>` and `kanal geo check <file>`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+import typer
+
+from router.settings import RouterSettings
+
+app = typer.Typer(help="The router: dedup and route envelopes from KANAL_IN to admin queues.", no_args_is_help=True)
+route_app = typer.Typer(help="Inspect routing decisions without publishing.", no_args_is_help=True)
+geo_app = typer.Typer(help="Check boundaries files for the geo rule.", no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="kanal.toml to read (default: $KANAL_CONFIG, else ./kanal.toml)"),
+]
+
+
+def _settings(config_path: Path | None) -> tuple[object, RouterSettings]:
+    from kanal.cli import load_config
+    from kanal.config import ConfigError
+
+    cfg = load_config(config_path)
+    try:
+        return cfg, cfg.section("router", RouterSettings)
+    except ConfigError as err:
+        typer.echo(f"kanal: {err}", err=True)
+        raise typer.Exit(2) from err
+
+
+@app.command("run")
+def run(config: ConfigOption = None) -> None:
+    """Consume KANAL_IN and deliver routed items to KANAL_ADMIN until SIGTERM; SIGHUP reloads the rules."""
+    from kanal.config import Config
+    from router import service
+
+    cfg, settings = _settings(config)
+    assert isinstance(cfg, Config)
+    raise typer.Exit(asyncio.run(service.serve(cfg, settings)))
+
+
+@route_app.command("explain")
+def explain(
+    envelope: Annotated[Path, typer.Argument(help="an envelope as JSON (what a connector publishes)")],
+    config: ConfigOption = None,
+    rules: Annotated[Path | None, typer.Option("--rules", help="rules file (default: [router] rules)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the Decision as JSON")] = False,
+) -> None:
+    """Print the queue, the deciding rule and the trail of every rule tried. Publishes nothing."""
+    from kanal.config import Config
+    from router.rules import RulesError, RuleSet
+    from schemas.envelope import decode_envelope
+    from schemas.errors import SchemaError
+
+    cfg, settings = _settings(config)
+    assert isinstance(cfg, Config)
+    path = rules if rules is not None else cfg.path(settings.rules)
+    try:
+        env = decode_envelope(envelope.read_bytes())
+        ruleset = RuleSet.load(path)
+    except (OSError, SchemaError, RulesError) as err:
+        typer.echo(f"kanal: {err}", err=True)
+        raise typer.Exit(2) from err
+    decision = ruleset.decide(env)
+    if as_json:
+        typer.echo(json.dumps(msgspec.to_builtins(decision), indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"envelope {env.id} ({env.ref}) from {env.channel}/{env.instance}")
+    typer.echo(f"queue:   kanal.admin.{decision.queue}")
+    typer.echo(f"rule:    {decision.rule_id} ({decision.rule_type})")
+    typer.echo(f"reason:  {decision.reason}")
+    if decision.matched:
+        typer.echo(f"matched: {decision.matched}")
+    typer.echo(f"trail ({ruleset.source}):")
+    for step in decision.trail:
+        typer.echo(f"  {'MATCH' if step.matched else 'pass '} {step.rule_id}: {step.reason}")
+
+
+@geo_app.command("check")
+def check(
+    file: Annotated[Path, typer.Argument(help="a boundaries GeoJSON FeatureCollection")],
+    code_property: Annotated[str, typer.Option(help="property holding the area code")] = "kode",
+    name_property: Annotated[str, typer.Option(help="property holding the area name")] = "kelurahan",
+    code_pattern: Annotated[str, typer.Option(help="regular expression every code must match")] = r"^[0-9]{10}$",
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Validate polygons, codes, overlaps and gaps; exit 1 when the file cannot be used for routing."""
+    from router import geo
+
+    report = geo.check(file, code_property=code_property, name_property=name_property, code_pattern=code_pattern)
+    if as_json:
+        typer.echo(json.dumps(msgspec.to_builtins(report), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(f"{report.file}: {report.features} features")
+        if report.bounds:
+            typer.echo("bounds: lon {0}..{2}, lat {1}..{3}".format(*report.bounds))
+        typer.echo(f"overlaps: {report.overlap_pairs} pairs, {report.overlap_m2 / 1e6:.3f} km² in all, "
+                   f"largest {report.largest_overlap_m2:.0f} m²")
+        typer.echo(f"gaps: {report.gaps}, {report.gap_m2 / 1e6:.3f} km² in all, largest {report.largest_gap_m2:.0f} m²")
+        for warning in report.warnings:
+            typer.echo(f"warning: {warning}")
+        for error in report.errors:
+            typer.echo(f"error: {error}")
+        typer.echo("OK: usable for the geo rule" if not report.errors else f"FAILED: {len(report.errors)} error(s)")
+    if report.errors:
+        raise typer.Exit(1)

@@ -1,0 +1,48 @@
+"""Prometheus metrics of one router process, on its own registry, served with /healthz over HTTP."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+class Metrics:
+    """Routed per queue/rule, duplicates by kind, dead letters by reason, latency, rule reloads."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.routed = Counter("kanal_router_routed", "Items delivered, by queue and deciding rule",
+                              ["queue", "rule"], registry=r)
+        self.duplicates = Counter("kanal_router_duplicates", "Duplicates found, by kind "
+                                  "(exact, same_reporter, same_text, incident)", ["kind"], registry=r)
+        self.dlq = Counter("kanal_router_dead_letters", "Inputs sent to KANAL_DLQ, by reason", ["reason"], registry=r)
+        self.retries = Counter("kanal_router_retries", "Inputs handed back for redelivery, by reason", ["reason"],
+                               registry=r)
+        self.latency = Histogram("kanal_router_latency_seconds", "From fetch to input ack, per message",
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+                                 registry=r)
+        self.reloads = Counter("kanal_router_rule_reloads", "Rules file reloads, by result", ["result"], registry=r)
+        self.rules = Gauge("kanal_router_rules", "Rules in force", registry=r)
+        self.recent: deque[float] = deque(maxlen=200_000)
+
+    def observe(self, seconds: float) -> None:
+        """Record one message's latency."""
+        self.latency.observe(seconds)
+        self.recent.append(seconds)
+
+    def app(self) -> Starlette:
+        """GET /metrics (Prometheus text) and GET /healthz."""
+
+        async def metrics(_request: Request) -> Response:
+            return Response(generate_latest(self.registry), media_type="text/plain; version=0.0.4")
+
+        async def healthz(_request: Request) -> JSONResponse:
+            return JSONResponse({"status": "ok"})
+
+        return Starlette(routes=[Route("/metrics", metrics), Route("/healthz", healthz)])

@@ -1,0 +1,251 @@
+"""The router process: pull batches from KANAL_IN, dedup and route them, deliver to KANAL_ADMIN exactly once.
+
+Order per batch, so a kill at any instant neither loses nor doubles an item:
+1. one batched KV read for every key the batch needs;
+2. publish every routed item (`Nats-Msg-Id` = `<envelope id>:<kind>`) and the index writes, pipelined;
+3. once the items are acked by the stream, record the envelope ids in KV (pipelined);
+4. only then ack the inputs. A repeat before step 3 is dropped by the stream's duplicate window; after it,
+   by the KV record (30 days).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+
+from kanal import bus, http, log
+from kanal.config import Config
+from router.dedup import Deduper, Verdict
+from router.metrics import Metrics
+from router.rules import RuleBook
+from router.settings import RouterSettings
+from router.store import KvIndex, StoreError
+from schemas import subjects
+from schemas.deadletter import DeadLetter
+from schemas.envelope import Envelope, decode_envelope, encode
+from schemas.errors import SchemaError, UnsupportedVersion
+from schemas.routed import Decision, RoutedItem
+
+_log = log.get("router")
+STAGE = "router"
+
+
+@dataclass
+class _Work:
+    msg: Msg
+    env: Envelope
+    decision: Decision
+    verdict: Verdict | None = None
+    item: RoutedItem | None = None
+
+
+class Router:
+    """One replica; any number may share the durable consumer."""
+
+    def __init__(self, config: Config, settings: RouterSettings, book: RuleBook, nc: NATS,
+                 metrics: Metrics | None = None) -> None:
+        self.config = config
+        self.s = settings
+        self.book = book
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream(publish_async_max_pending=20_000)
+        self.metrics = metrics or Metrics()
+        self.deduper = Deduper(settings.dedup)
+        self.index: KvIndex | None = None
+        self.sub: Any = None
+        self.stopping = asyncio.Event()
+        self.metrics.rules.set(len(book.current.rules))
+
+    async def start(self) -> None:
+        """Provision streams, open the dedup bucket, bind the shared durable consumer."""
+        await bus.provision(self.js, self.config)
+        self.index = await KvIndex.open(self.nc, self.js, self.s.dedup.bucket, self.s.dedup.horizon.total_seconds(),
+                                        self.config.nats.replicas)
+        consumer = ConsumerConfig(
+            durable_name=self.s.consumer,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.s.ack_wait.total_seconds(),
+            max_deliver=-1,  # the router bounds deliveries itself and dead-letters, so nothing is stranded
+            max_ack_pending=max(4 * self.s.batch, 1000),
+            filter_subject=f"{subjects.IN_PREFIX}.>",
+        )
+        self.sub = await self.js.pull_subscribe(f"{subjects.IN_PREFIX}.>", durable=self.s.consumer,
+                                                stream=subjects.STREAM_IN, config=consumer)
+        _log.info("router_started", consumer=self.s.consumer, rules=self.book.current.source,
+                  rule_count=len(self.book.current.rules))
+
+    def reload_rules(self) -> bool:
+        """SIGHUP: load the rules file again; keep the old rules if it is bad."""
+        err = self.book.reload()
+        if err is not None:
+            self.metrics.reloads.labels("refused").inc()
+            _log.error("rules_reload_refused", error=str(err), kept=len(self.book.current.rules))
+            return False
+        self.metrics.reloads.labels("ok").inc()
+        self.metrics.rules.set(len(self.book.current.rules))
+        _log.info("rules_reloaded", rules=self.book.current.source, rule_count=len(self.book.current.rules))
+        return True
+
+    async def run(self) -> None:
+        """Fetch and handle batches until `stopping` is set; the batch in hand is always finished."""
+        while not self.stopping.is_set():
+            try:
+                msgs = await self.sub.fetch(self.s.batch, timeout=self.s.fetch_wait.total_seconds())
+            except TimeoutError:
+                continue
+            except Exception as err:  # connection trouble: the client reconnects; try again shortly
+                _log.warning("fetch_failed", error=repr(err))
+                await asyncio.sleep(0.5)
+                continue
+            await self.handle(msgs)
+
+    async def handle(self, msgs: list[Msg]) -> None:
+        """Route one batch; see the module docstring for the order of effects."""
+        started = time.perf_counter()
+        work: list[_Work] = []
+        for msg in msgs:
+            try:
+                env = decode_envelope(msg.data)
+            except SchemaError as err:
+                reason = "unsupported_version" if isinstance(err, UnsupportedVersion) else "invalid_envelope"
+                await self._dead_letter(msg, reason, str(err))
+                continue
+            try:
+                work.append(_Work(msg=msg, env=env, decision=self.book.current.decide(env)))
+            except Exception as err:
+                await self._retry_or_dead_letter(msg, "routing_failed", repr(err))
+        if work:
+            await self._deliver(work)
+        elapsed = time.perf_counter() - started
+        for _ in msgs:
+            self.metrics.observe(elapsed)
+
+    async def _deliver(self, work: list[_Work]) -> None:
+        assert self.index is not None
+        probes = [self.deduper.probe(w.env) for w in work]
+        try:
+            view = await self.index.get_many([k for p in probes for k in self.deduper.keys(p)])
+        except StoreError as err:
+            for w in work:
+                await self._retry_or_dead_letter(w.msg, "dedup_store_unavailable", str(err))
+            return
+        now = datetime.now(UTC)
+        pending: list[tuple[_Work, asyncio.Future[Any]]] = []
+        index_futures: list[asyncio.Future[Any]] = []
+        for w, probe in zip(work, probes, strict=True):
+            w.verdict = verdict = self.deduper.decide(probe, w.decision.queue, view)
+            if verdict.kind == "exact":
+                continue
+            w.item = self._item(w, verdict, now)
+            pending.append((w, await self.js.publish_async(
+                subjects.admin(w.item.decision.queue), encode(w.item),
+                headers={"Nats-Msg-Id": f"{w.env.id}:{w.item.kind}"})))
+            for key, (value, ttl) in verdict.index_writes.items():
+                index_futures.append(await self.index.put(key, value, ttl))
+        published = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        await asyncio.gather(*index_futures, return_exceptions=True)  # best effort: dedup hints only
+        failed = {id(w) for (w, _), res in zip(pending, published, strict=True) if isinstance(res, BaseException)}
+        id_futures = [await self.index.put(*w.verdict.id_write) for w, _ in pending
+                      if id(w) not in failed and w.verdict and w.verdict.id_write]
+        id_results = await asyncio.gather(*id_futures, return_exceptions=True)
+        if any(isinstance(r, BaseException) for r in id_results):
+            _log.warning("dedup_record_failed", count=sum(isinstance(r, BaseException) for r in id_results))
+        for (w, _), res in zip(pending, published, strict=True):
+            if isinstance(res, BaseException):
+                await self._retry_or_dead_letter(w.msg, "publish_failed", repr(res))
+        for w in work:
+            if id(w) in failed:
+                continue
+            await w.msg.ack()
+            self._count(w)
+
+    def _item(self, w: _Work, verdict: Verdict, now: datetime) -> RoutedItem:
+        decision = w.decision
+        if verdict.kind == "duplicate" and verdict.queue:
+            decision = Decision(rule_id=decision.rule_id, rule_type=decision.rule_type, queue=verdict.queue,
+                                reason=f"{verdict.reason}; the rules chose {decision.queue}: {decision.reason}",
+                                matched=decision.matched, trail=decision.trail)
+        return RoutedItem(kind="duplicate" if verdict.kind == "duplicate" else "item", item_id=w.env.id,
+                          ref=w.env.ref, envelope=w.env, decision=decision, dedup=verdict.dedup, routed_at=now)
+
+    def _count(self, w: _Work) -> None:
+        verdict = w.verdict
+        if verdict is None:
+            return
+        if verdict.kind == "exact":
+            self.metrics.duplicates.labels("exact").inc()
+            _log.info("exact_duplicate_skipped", envelope_id=w.env.id, reason=verdict.reason)
+            return
+        assert w.item is not None
+        if verdict.kind == "duplicate":
+            self.metrics.duplicates.labels(verdict.dedup.duplicate_reason or "duplicate").inc()
+        elif verdict.dedup.incident_id:
+            self.metrics.duplicates.labels("incident").inc()
+        self.metrics.routed.labels(w.item.decision.queue, w.item.decision.rule_id).inc()
+
+    async def _retry_or_dead_letter(self, msg: Msg, reason: str, detail: str) -> None:
+        deliveries = msg.metadata.num_delivered or 1
+        if deliveries >= self.s.max_deliveries:
+            await self._dead_letter(msg, reason, detail)
+            return
+        self.metrics.retries.labels(reason).inc()
+        _log.warning("input_retry", reason=reason, detail=detail, deliveries=deliveries)
+        await msg.nak(delay=min(30.0, 0.5 * 2**deliveries))
+
+    async def _dead_letter(self, msg: Msg, reason: str, detail: str) -> None:
+        letter = DeadLetter(stage=STAGE, reason=reason, detail=detail[:2000], at=datetime.now(UTC), data=msg.data,
+                            subject=msg.subject, instance=msg.subject.split(".")[-1],
+                            headers={k: str(v) for k, v in (msg.headers or {}).items()},
+                            deliveries=msg.metadata.num_delivered)
+        seq = msg.metadata.sequence.stream if msg.metadata.sequence else 0
+        try:
+            await self.js.publish(subjects.dlq(STAGE), encode(letter),
+                                  headers={"Nats-Msg-Id": f"router-dlq-{subjects.STREAM_IN}-{seq}"})
+        except Exception as err:  # the DLQ is not writable: leave the input for redelivery, never drop it
+            _log.error("dead_letter_failed", reason=reason, error=repr(err))
+            await msg.nak(delay=5.0)
+            return
+        await msg.ack()
+        self.metrics.dlq.labels(reason).inc()
+        _log.warning("input_dead_lettered", reason=reason, detail=detail[:300], subject=msg.subject, stream_seq=seq)
+
+
+async def serve(config: Config, settings: RouterSettings) -> int:
+    """Run one router until SIGTERM/SIGINT (finish the batch in hand, exit 0); SIGHUP reloads the rules."""
+    from router.rules import RulesError
+
+    try:
+        book = RuleBook(config.path(settings.rules))
+    except RulesError as err:
+        _log.error("rules_invalid", error=str(err))
+        return 2
+    nc = await bus.connect(config.nats, name="kanal-router")
+    router = Router(config, settings, book, nc)
+    await router.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, router.stopping.set)
+    loop.add_signal_handler(signal.SIGHUP, router.reload_rules)
+    server = None
+    if settings.metrics_port >= 0:
+        server, task = await http.start(router.metrics.app(), settings.metrics_host, settings.metrics_port)
+        _log.info("metrics_listening", url=f"http://{settings.metrics_host}:{http.bound_port(server)}/metrics")
+    print("router: ready", flush=True)
+    try:
+        await router.run()
+    finally:
+        await nc.drain()
+        if server is not None:
+            await http.stop(server, task)
+    _log.info("router_stopped")
+    return 0

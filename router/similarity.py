@@ -1,0 +1,90 @@
+"""Text fingerprints for dedup: normalised text, a 32 x 16-bit MinHash signature, and reporter identity keys.
+
+All of it is deterministic across processes (no Python `hash`), so replicas and restarts agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+import numpy as np
+
+from router.gazetteer import normalise
+from schemas.envelope import Envelope
+
+PERMS = 32
+_PRIME = (1 << 31) - 1
+_rng = np.random.default_rng(20261124)
+_A = _rng.integers(1, _PRIME, size=(PERMS, 1), dtype=np.int64)
+_B = _rng.integers(0, _PRIME, size=(PERMS, 1), dtype=np.int64)
+
+
+def norm_text(env: Envelope) -> str:
+    """Subject and text as lowercase ASCII words, URLs and mentions dropped."""
+    text = f"{env.subject or ''} {env.text}"
+    text = re.sub(r"https?://\S+|[@#]\w+", " ", text)
+    return " ".join(normalise(text))
+
+
+def signature(text: str) -> bytes | None:
+    """MinHash over character 3-grams (exact 24-bit shingles), low 16 bits of each minimum; None if too short."""
+    raw = np.frombuffer(text.encode("ascii", "ignore"), dtype=np.uint8).astype(np.int64)
+    if raw.size < 3:
+        return None
+    shingles = np.unique((raw[:-2] << 16) | (raw[1:-1] << 8) | raw[2:])
+    mins = ((_A * shingles + _B) % _PRIME).min(axis=1)
+    return bytes((mins & 0xFFFF).astype("<u2").tobytes())
+
+
+def similarity(a: bytes | None, b: bytes | None) -> float:
+    """Estimated Jaccard similarity of two signatures' shingle sets (0 when either is missing)."""
+    if a is None or b is None or len(a) != len(b):
+        return 0.0
+    return float(np.count_nonzero(np.frombuffer(a, "<u2") == np.frombuffer(b, "<u2"))) / (len(a) // 2)
+
+
+def b64(sig: bytes | None) -> str:
+    """A signature as text for KV values."""
+    return base64.b64encode(sig).decode() if sig else ""
+
+
+def unb64(text: str) -> bytes | None:
+    """The inverse of `b64`."""
+    return base64.b64decode(text) if text else None
+
+
+def digest(*parts: str) -> str:
+    """A 16-hex-char key token."""
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
+
+
+def _phone_or_email(contact: str) -> str:
+    contact = contact.strip().lower()
+    if "@" in contact:
+        return contact
+    digits = re.sub(r"\D", "", contact)
+    if digits.startswith("0"):
+        digits = "62" + digits[1:]
+    return digits
+
+
+def reporter_keys(env: Envelope) -> list[str]:
+    """Identity keys of the reporter: contact and NIK work across channels, user id and handle within one."""
+    rep = env.reporter
+    keys: list[str] = []
+    if rep.contact and _phone_or_email(rep.contact):
+        keys.append(digest("contact", _phone_or_email(rep.contact)))
+    if rep.nik:
+        keys.append(digest("nik", rep.nik))
+    if rep.user_id:
+        keys.append(digest("user", env.channel, rep.user_id))
+    elif rep.handle:
+        keys.append(digest("handle", env.channel, rep.handle.lower().lstrip("@")))
+    return keys
+
+
+def attachment_hashes(env: Envelope) -> list[str]:
+    """The sha256 of each attachment that has one, sorted."""
+    return sorted({a.sha256 for a in env.attachments if a.sha256})

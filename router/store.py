@@ -1,0 +1,103 @@
+"""The dedup index in NATS KV, read and written in batches: one request reads every key a batch needs.
+
+Reads use JetStream's batched direct get (`multi_last`, nats-server >= 2.11), so a batch of 256 envelopes
+costs one round trip however many keys it touches; writes are pipelined `publish_async` calls with a
+per-key TTL. The bucket is shared by every router replica and survives restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.client import JetStreamContext
+from nats.js.errors import BadRequestError, NotFoundError
+
+MULTI_LAST_MAX = 1000
+STATUS = "Status"
+
+
+class StoreError(Exception):
+    """The KV bucket could not be read; the batch is retried later (transient)."""
+
+
+class KvIndex:
+    """Batched get and pipelined put over one KV bucket."""
+
+    def __init__(self, nc: NATS, js: JetStreamContext, bucket: str, timeout: float = 5.0) -> None:
+        self.nc = nc
+        self.js = js
+        self.bucket = bucket
+        self.stream = f"KV_{bucket}"
+        self.prefix = f"$KV.{bucket}."
+        self.timeout = timeout
+
+    @classmethod
+    async def open(cls, nc: NATS, js: JetStreamContext, bucket: str, horizon_s: float,
+                   replicas: int = 1) -> KvIndex:
+        """Open the bucket, creating it (direct get and per-message TTL on) if it does not exist."""
+        try:
+            info = await js.stream_info(f"KV_{bucket}")
+            cfg = info.config
+            if not cfg.allow_direct or not cfg.allow_msg_ttl:
+                cfg.allow_direct = True
+                cfg.allow_msg_ttl = True
+                await js.update_stream(cfg)
+        except NotFoundError:
+            with contextlib.suppress(BadRequestError):  # another replica created it first
+                await js.create_key_value(KeyValueConfig(bucket=bucket, history=1, ttl=horizon_s, direct=True,
+                                                         replicas=replicas, storage=StorageType.FILE))
+        return cls(nc, js, bucket)
+
+    async def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        """The current value of each key that exists (missing keys are absent from the result)."""
+        unique = list(dict.fromkeys(keys))
+        chunks = [unique[i : i + MULTI_LAST_MAX] for i in range(0, len(unique), MULTI_LAST_MAX)]
+        results = await asyncio.gather(*(self._get_chunk(chunk) for chunk in chunks))
+        found: dict[str, bytes] = {}
+        for part in results:
+            found.update(part)
+        return found
+
+    async def _get_chunk(self, keys: list[str]) -> dict[str, bytes]:
+        if not keys:
+            return {}
+        found: dict[str, bytes] = {}
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        failure: list[str] = []
+
+        async def on_msg(msg: Msg) -> None:
+            headers = msg.headers or {}
+            status = headers.get(STATUS)
+            if status is None:
+                subject = headers.get("Nats-Subject", "")
+                if headers.get("KV-Operation") in (None, "PUT"):
+                    found[subject[len(self.prefix) :]] = msg.data
+                return
+            if status not in ("204", "404"):
+                failure.append(f"status {status} {headers.get('Description', '')}".strip())
+            if not done.done():
+                done.set_result(None)
+
+        inbox = self.nc.new_inbox()
+        sub = await self.nc.subscribe(inbox, cb=on_msg)
+        try:
+            request: dict[str, Any] = {"multi_last": [self.prefix + k for k in keys], "batch": len(keys)}
+            await self.nc.publish(f"$JS.API.DIRECT.GET.{self.stream}", json.dumps(request).encode(), reply=inbox)
+            await asyncio.wait_for(done, self.timeout)
+        except TimeoutError as err:
+            raise StoreError(f"no answer from {self.stream} direct get within {self.timeout:g}s") from err
+        finally:
+            await sub.unsubscribe()
+        if failure:
+            raise StoreError(f"{self.stream} direct get failed: {failure[0]}")
+        return found
+
+    async def put(self, key: str, value: bytes, ttl_s: float) -> asyncio.Future[Any]:
+        """Start writing `key`; the returned future resolves when the server has stored it."""
+        return await self.js.publish_async(self.prefix + key, value, msg_ttl=max(1.0, ttl_s))
