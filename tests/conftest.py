@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,7 @@ from nats.aio.client import Client as NATS
 
 from kanal import bus, log
 from kanal.config import Config
-from kanal.testing import connected, make_config, nats_server, reset_jetstream
+from kanal.testing import connected, make_config, reset_jetstream
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -29,10 +29,9 @@ def _logging() -> None:
 
 
 @pytest.fixture(scope="session")
-def nats_url() -> Iterator[str]:
-    """URL of a real nats-server with JetStream, shared by the session."""
-    with nats_server() as server:
-        yield server.url
+def nats_url(kanal_nats_url: str) -> str:
+    """URL of the real nats-server with JetStream the session shares (from the `kanal` pytest plugin)."""
+    return kanal_nats_url
 
 
 @pytest.fixture

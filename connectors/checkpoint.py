@@ -1,0 +1,119 @@
+"""Poller state in NATS KV: cursors (advanced only after the publish ack) and the single-active lease."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from typing import TypeVar
+
+import msgspec
+from nats.js.client import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.kv import KeyValue
+
+from kanal import bus, log
+from schemas import subjects
+
+C = TypeVar("C", bound=msgspec.Struct)
+
+
+def kv_key(instance: str) -> str:
+    """KV keys allow letters, digits, `-`, `_`, `=` and `.`; instance names already fit."""
+    return instance
+
+
+class Checkpoints:
+    """One cursor per instance, stored as JSON so ops can read it (`kanal connector checkpoint <instance>`)."""
+
+    def __init__(self, kv: KeyValue, instance: str) -> None:
+        self.kv = kv
+        self.key = kv_key(instance)
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, instance: str) -> Checkpoints:
+        """Open (and create if needed) the checkpoint bucket."""
+        return cls(await bus.ensure_kv(js, subjects.KV_CHECKPOINTS, history=5), instance)
+
+    async def load(self, typ: type[C]) -> C | None:
+        """The saved cursor, or None on a first run."""
+        try:
+            entry = await self.kv.get(self.key)
+        except (KeyNotFoundError, NotFoundError):
+            return None
+        if not entry.value:
+            return None
+        return msgspec.json.decode(entry.value, type=typ)
+
+    async def save(self, cursor: msgspec.Struct) -> None:
+        """Store the cursor; call only after every envelope before it is acknowledged."""
+        await self.kv.put(self.key, msgspec.json.encode(cursor))
+
+
+class LeaseLost(Exception):
+    """Another replica holds the lease now; stop polling."""
+
+
+class Lease:
+    """At most one active replica per instance: a KV key that expires (bucket TTL) unless renewed."""
+
+    def __init__(self, kv: KeyValue, instance: str, ttl: float = bus.LEASE_TTL) -> None:
+        self.kv = kv
+        self.key = kv_key(instance)
+        self.ttl = ttl
+        self.holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}".encode()
+        self.revision: int | None = None
+        self._log = log.get("lease", instance=instance)
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, instance: str) -> Lease:
+        """Open (and create if needed) the lease bucket."""
+        return cls(await bus.ensure_kv(js, subjects.KV_LEASES, ttl=bus.LEASE_TTL), instance)
+
+    async def try_acquire(self) -> bool:
+        """Take the lease if nobody holds it (or it lapsed)."""
+        try:
+            self.revision = await self.kv.create(self.key, self.holder)
+        except (KeyWrongLastSequenceError, Exception) as err:
+            if isinstance(err, asyncio.CancelledError):
+                raise
+            return False
+        self._log.info("lease_acquired", holder=self.holder.decode())
+        return True
+
+    async def acquire(self, stop: asyncio.Event) -> bool:
+        """Wait until this replica holds the lease; False if `stop` was set first."""
+        announced = False
+        while not stop.is_set():
+            if await self.try_acquire():
+                return True
+            if not announced:
+                self._log.info("lease_waiting", reason="another replica is active")
+                announced = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.ttl / 3)
+        return False
+
+    async def renew(self) -> None:
+        """Extend the lease; raises LeaseLost if another replica took it."""
+        try:
+            self.revision = await self.kv.update(self.key, self.holder, last=self.revision)
+        except Exception as err:
+            raise LeaseLost(f"lease on {self.key} lost: {err!r}") from err
+
+    async def keep(self, stop: asyncio.Event) -> None:
+        """Background task: renew every ttl/3 until `stop`; raises LeaseLost."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.ttl / 3)
+            if not stop.is_set():
+                await self.renew()
+
+    async def release(self) -> None:
+        """Give the lease up so a standby takes over at once."""
+        if self.revision is not None:
+            with contextlib.suppress(Exception):
+                await self.kv.delete(self.key, last=self.revision)
+            self.revision = None

@@ -1,0 +1,125 @@
+"""`kanal connector ...`: list channels, run an instance, inspect its checkpoint, scaffold a plugin."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from connectors import registry
+
+app = typer.Typer(help="Channels and connector instances.", no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="kanal.toml to read (default: $KANAL_CONFIG, else ./kanal.toml)"),
+]
+
+
+@app.command("list")
+def list_channels(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Every installed channel (built-in or plugin): mode, settings (secrets marked) and whether it can run."""
+    try:
+        entries = registry.discover()
+    except registry.RegistryError as err:
+        typer.echo(f"kanal: {err}", err=True)
+        raise typer.Exit(2) from err
+    rows: list[dict[str, Any]] = []
+    for name, entry in sorted(entries.items()):
+        spec = entry.spec
+        rows.append({
+            "channel": name,
+            "mode": spec.mode if spec else "?",
+            "available": entry.available,
+            "reason": entry.reason,
+            "source": entry.source,
+            "summary": spec.summary if spec else "",
+            "settings": registry.describe_settings(spec.settings) if spec else [],
+        })
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    for row in rows:
+        state = "available" if row["available"] else f"UNAVAILABLE: {row['reason']}"
+        typer.echo(f"{row['channel']:<10} {row['mode']:<8} {state}")
+        if row["summary"]:
+            typer.echo(f"    {row['summary']}")
+        for setting in row["settings"]:
+            marks = [setting["type"]]
+            if setting["secret"]:
+                marks.append("secret")
+            if setting["required"]:
+                marks.append("required")
+            elif setting["default"] not in (None, "", [], {}):
+                marks.append(f"default {setting['default']}")
+            typer.echo(f"    - {setting['name']} ({', '.join(marks)})")
+
+
+@app.command("run")
+def run(
+    instance: Annotated[str, typer.Argument(help="the name of a [connectors.<instance>] section")],
+    config: ConfigOption = None,
+    once: Annotated[bool, typer.Option("--once", help="pollers: one pass, then exit")] = False,
+) -> None:
+    """Run one connector instance until SIGTERM (exit 0), or exit 78 on a permanent error (credentials, access)."""
+    from kanal.cli import load_config
+    from kanal.config import ConfigError
+
+    cfg = load_config(config)
+    from connectors.runtime import run_instance
+
+    try:
+        code = asyncio.run(run_instance(cfg, instance, once))
+    except (ConfigError, registry.RegistryError) as err:
+        typer.echo(f"kanal: {err}", err=True)
+        raise typer.Exit(2) from err
+    raise typer.Exit(code)
+
+
+@app.command("checkpoint")
+def checkpoint(
+    instance: Annotated[str, typer.Argument(help="connector instance")],
+    config: ConfigOption = None,
+) -> None:
+    """Print the saved cursor of a polling instance (as stored in the kanal_checkpoints KV bucket)."""
+    from kanal import bus
+    from kanal.cli import load_config
+    from schemas import subjects
+
+    cfg = load_config(config)
+
+    async def show() -> None:
+        nc = await bus.connect(cfg.nats, name="kanal-cli")
+        try:
+            kv = await nc.jetstream().key_value(subjects.KV_CHECKPOINTS)
+            entry = await kv.get(instance)
+            typer.echo((entry.value or b"").decode())
+        finally:
+            await nc.close()
+
+    try:
+        asyncio.run(show())
+    except Exception as err:
+        typer.echo(f"kanal: no checkpoint for {instance}: {err!r}", err=True)
+        raise typer.Exit(1) from err
+
+
+@app.command("new")
+def new(
+    name: Annotated[str, typer.Argument(help="channel id: lowercase letters, digits, '_' (e.g. 'qlue')")],
+    directory: Annotated[Path | None, typer.Option("--dir", help="where to create the package")] = None,
+    mode: Annotated[str, typer.Option(help="webhook or poll")] = "webhook",
+) -> None:
+    """Scaffold a channel plugin package that installs and passes its own tests as generated."""
+    from connectors.scaffold import scaffold
+
+    try:
+        target = scaffold(name, directory or Path.cwd() / f"kanal-{name.replace('_', '-')}", mode)
+    except ValueError as err:
+        typer.echo(f"kanal: {err}", err=True)
+        raise typer.Exit(2) from err
+    typer.echo(f"created {target}")
+    typer.echo(f"next: cd {target} && pip install -e '.[test]' && pytest")

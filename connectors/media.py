@@ -1,0 +1,116 @@
+"""Provider media into the NATS object store: downloaded with the channel's credentials, keyed by sha256.
+
+Provider URLs (Twilio, Meta) need auth and expire, so media is fetched at intake. A download that fails
+after its retries still yields an Attachment, with the error recorded: never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+import httpx
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+from nats.js.object_store import ObjectStore
+
+from kanal import bus, log
+from schemas import Attachment, subjects
+from schemas.envelope import AttachmentKind
+
+
+class MediaTooLarge(Exception):
+    """The media is larger than the instance's `media_max_bytes`."""
+
+
+def kind_of(media_type: str | None) -> AttachmentKind:
+    """Map a MIME type to the envelope's attachment kind."""
+    major = (media_type or "").split("/", 1)[0]
+    if major in ("image", "video", "audio"):
+        return major  # type: ignore[return-value]
+    if media_type and (major in ("application", "text") or "pdf" in media_type):
+        return "document"
+    return "other"
+
+
+class MediaStore:
+    """Stores bytes in bucket `kanal_media` under their sha256 and fetches provider URLs into it."""
+
+    def __init__(self, js: JetStreamContext | None, max_bytes: int, http: httpx.AsyncClient | None = None,
+                 attempts: int = 3, backoff: float = 0.5) -> None:
+        self.js = js
+        self.max_bytes = max_bytes
+        self.http = http or httpx.AsyncClient(timeout=30, follow_redirects=True)
+        self.attempts = attempts
+        self.backoff = backoff
+        self._store: ObjectStore | None = None
+        self._log = log.get("media")
+
+    async def _bucket(self) -> ObjectStore:
+        if self._store is None:
+            if self.js is None:
+                raise ConnectionError("NATS is not connected; media cannot be stored yet")
+            self._store = await bus.ensure_object_store(self.js, subjects.OBJ_MEDIA)
+        return self._store
+
+    async def put(self, data: bytes, media_type: str | None, name: str | None = None,
+                  source_url: str | None = None) -> Attachment:
+        """Store bytes (once per sha256) and describe them as an Attachment."""
+        if len(data) > self.max_bytes:
+            raise MediaTooLarge(f"{len(data)} bytes is over the limit of {self.max_bytes}")
+        digest = hashlib.sha256(data).hexdigest()
+        store = await self._bucket()
+        try:
+            await store.get_info(digest)
+        except NotFoundError:
+            await store.put(digest, data)
+        return Attachment(kind=kind_of(media_type), media_type=media_type, size=len(data), sha256=digest,
+                          name=name, object_key=digest, source_url=source_url)
+
+    async def get(self, key: str) -> bytes:
+        """The stored bytes of an object key."""
+        result = await (await self._bucket()).get(key)
+        return result.data or b""
+
+    async def fetch(self, url: str, *, media_type: str | None = None, name: str | None = None,
+                    auth: Any = None, headers: dict[str, str] | None = None) -> Attachment:
+        """Download `url` into the store; on final failure an Attachment with `error` and `source_url`."""
+        last_error = ""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                data, content_type = await self._download(url, auth, headers)
+                return await self.put(data, media_type or content_type, name, url)
+            except MediaTooLarge as err:
+                last_error = f"too_large: {err}"
+                break
+            except httpx.HTTPStatusError as err:
+                last_error = f"http_{err.response.status_code}"
+                if err.response.status_code in (401, 403, 404, 410):
+                    break
+            except (httpx.HTTPError, ConnectionError, OSError) as err:
+                last_error = f"network: {err!r}"
+            await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+        self._log.warning("media_download_failed", url=url, error=last_error)
+        return Attachment(kind=kind_of(media_type), media_type=media_type, name=name, source_url=url,
+                          error=f"download failed: {last_error}")
+
+    async def _download(self, url: str, auth: Any, headers: dict[str, str] | None) -> tuple[bytes, str | None]:
+        async with self.http.stream("GET", url, auth=auth, headers=headers) as response:
+            response.raise_for_status()
+            declared = int(response.headers.get("content-length") or 0)
+            if declared > self.max_bytes:
+                raise MediaTooLarge(f"declared {declared} bytes is over the limit of {self.max_bytes}")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise MediaTooLarge(f"more than {self.max_bytes} bytes")
+                chunks.append(chunk)
+            content_type = response.headers.get("content-type")
+            return b"".join(chunks), content_type.split(";")[0].strip() if content_type else None
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        await self.http.aclose()

@@ -1,0 +1,156 @@
+"""Publishing without loss: JetStream with Nats-Msg-Id and an awaited ack, else the local spool.
+
+A caller learns `acked` or `spooled`; both mean the message is safe. While anything waits in the spool, new
+messages queue behind it so they reach the stream in the order they arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import Literal
+
+import msgspec
+from nats.aio.client import Client as NATS
+
+from connectors.errors import TransientError
+from connectors.metrics import Metrics
+from connectors.spool import Spool
+from kanal import log
+from schemas import DeadLetter, Envelope, RawRef, encode, subjects
+
+Delivery = Literal["acked", "spooled"]
+DRAIN_BATCH = 256
+
+
+class Publisher:
+    """One per connector instance; `attach()` hands it a NATS connection once one exists."""
+
+    def __init__(self, spool: Spool, metrics: Metrics, channel: str, instance: str, timeout: float = 2.0) -> None:
+        self.spool = spool
+        self.metrics = metrics
+        self.channel = channel
+        self.instance = instance
+        self.subject = subjects.inbound(channel, instance)
+        self.timeout = timeout
+        self._nc: NATS | None = None
+        self._wake = asyncio.Event()
+        self._log = log.get("publisher", channel=channel, instance=instance)
+        self.metrics.spool_depth.set(spool.depth)
+
+    def attach(self, nc: NATS) -> None:
+        """Use this connection from now on, and start draining the spool."""
+        self._nc = nc
+        self._wake.set()
+
+    @property
+    def connected(self) -> bool:
+        """True when a NATS connection is up."""
+        return self._nc is not None and self._nc.is_connected
+
+    def with_raw(
+        self, envelope: Envelope, raw: bytes | None, media_type: str
+    ) -> tuple[Envelope, list[tuple[str, str, bytes]]]:
+        """The envelope pointing at its raw payload, and the (subject, msg_id, data) messages to publish."""
+        messages: list[tuple[str, str, bytes]] = []
+        if raw is not None:
+            ref = RawRef(subject=subjects.raw(envelope.id), sha256=hashlib.sha256(raw).hexdigest(),
+                         media_type=media_type, size=len(raw))
+            envelope = msgspec.structs.replace(envelope, raw=ref)
+            messages.append((ref.subject, envelope.id, raw))
+        messages.append((self.subject, envelope.id, encode(envelope)))
+        return envelope, messages
+
+    async def publish(self, envelope: Envelope, raw: bytes | None = None,
+                      media_type: str = "application/octet-stream", allow_spool: bool = True) -> Delivery:
+        """Publish one envelope (and its raw payload); returns once it is acked or fsynced in the spool."""
+        envelope, messages = self.with_raw(envelope, raw, media_type)
+        return await self.publish_messages(messages, count=1, allow_spool=allow_spool)
+
+    async def publish_messages(self, messages: list[tuple[str, str, bytes]], count: int = 1,
+                               allow_spool: bool = True) -> Delivery:
+        """Publish prepared messages in order; spool them all if any is not acknowledged in time.
+
+        With `allow_spool=False` (pollers, which can read again) an unacknowledged publish raises
+        TransientError instead.
+        """
+        started = time.perf_counter()
+        if self.spool.depth == 0 and self.connected:
+            try:
+                await self._send_all(messages)
+            except Exception as err:  # any NATS failure: the spool keeps it safe
+                self._log.warning("publish_failed_spooling", error=repr(err), messages=len(messages))
+            else:
+                self.metrics.published.inc(count)
+                self.metrics.publish_latency.observe(time.perf_counter() - started)
+                return "acked"
+        if not allow_spool:
+            raise TransientError("NATS did not acknowledge in time; this input will be read again")
+        await asyncio.to_thread(self.spool.append, messages)
+        self.metrics.spooled.inc(count)
+        self.metrics.spool_depth.set(self.spool.depth)
+        self._wake.set()
+        return "spooled"
+
+    async def _send_all(self, messages: list[tuple[str, str, bytes]]) -> list[bool]:
+        assert self._nc is not None
+        js = self._nc.jetstream()
+        futures = [
+            await js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id}, wait_stall=self.timeout)
+            for subject, msg_id, data in messages
+        ]
+        acks = await asyncio.wait_for(asyncio.gather(*futures), self.timeout)
+        for (subject, _, _), ack in zip(messages, acks, strict=True):
+            if ack.duplicate and subject == self.subject:
+                self.metrics.duplicates.inc()
+        return [bool(ack.duplicate) for ack in acks]
+
+    async def dead_letter(self, reason: str, detail: str, data: bytes, subject: str | None = None,
+                          headers: dict[str, str] | None = None) -> Delivery:
+        """Keep an unusable input on KANAL_DLQ with the reason (spooled like anything else if NATS is away)."""
+        letter = DeadLetter(stage="connector", reason=reason, detail=detail, at=datetime.now(UTC), data=data,
+                            subject=subject, instance=self.instance, headers=headers or {})
+        payload = encode(letter)
+        msg_id = hashlib.blake2b(payload, digest_size=16).hexdigest()
+        self.metrics.rejected.labels(reason=reason).inc()
+        self._log.warning("input_dead_lettered", reason=reason, detail=detail, size=len(data))
+        return await self.publish_messages([(subjects.dlq("connector"), msg_id, payload)], count=0)
+
+    async def drain_forever(self) -> None:
+        """Background task: whenever connected and the spool is not empty, send it in order."""
+        while True:
+            with contextlib.suppress(TimeoutError):  # also look now and then: a reconnect sets no event
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+            self._wake.clear()
+            while self.spool.depth and self.connected:
+                if not await self.drain_once():
+                    await asyncio.sleep(0.5)
+
+    async def drain_once(self) -> bool:
+        """Send the oldest batch; True if all of it was acknowledged."""
+        batch = await asyncio.to_thread(self.spool.peek, DRAIN_BATCH)
+        if not batch:
+            return True
+        try:
+            await self._send_all([(m.subject, m.msg_id, m.data) for m in batch])
+        except Exception as err:
+            self._log.info("spool_drain_retry", error=repr(err), depth=self.spool.depth)
+            return False
+        await asyncio.to_thread(self.spool.remove, batch[-1].seq)
+        drained = sum(1 for m in batch if m.subject == self.subject)
+        self.metrics.published.inc(drained)
+        self.metrics.spool_depth.set(self.spool.depth)
+        self._log.info("spool_drained", messages=len(batch), depth=self.spool.depth)
+        return True
+
+    async def flush(self, within: float) -> bool:
+        """Try to empty the spool within `within` seconds (used at shutdown); True if it is empty."""
+        deadline = time.monotonic() + within
+        while self.spool.depth and time.monotonic() < deadline:
+            if not self.connected or not await self.drain_once():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.sleep(0.2)
+        return self.spool.depth == 0

@@ -1,0 +1,208 @@
+"""Runs one connector instance: NATS (with the spool when it is away), the provider side, health, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Any
+
+from nats.aio.client import Client as NATS
+from starlette.applications import Starlette
+
+from connectors import health as health_routes
+from connectors import registry
+from connectors.base import Connector, Context, Health
+from connectors.checkpoint import Checkpoints, Lease, LeaseLost
+from connectors.errors import EXIT_PERMANENT, PermanentError, TransientError
+from connectors.media import MediaStore
+from connectors.metrics import Metrics
+from connectors.poller import PollingConnector, backoff_delay
+from connectors.publisher import Publisher
+from connectors.spec import ChannelSpec, InstanceSettings
+from connectors.spool import Spool
+from connectors.webhook import WebhookConnector
+from kanal import bus, http, log
+from kanal.config import Config, ConfigError, convert, secret_values
+
+
+def split_settings(spec: ChannelSpec, section: dict[str, Any], instance: str) -> tuple[InstanceSettings, Any]:
+    """Common keys into InstanceSettings, the rest into the channel's own settings Struct."""
+    common_keys = set(InstanceSettings.__struct_fields__)
+    common = convert({k: v for k, v in section.items() if k in common_keys}, InstanceSettings,
+                     f"connectors.{instance}")
+    own = convert({k: v for k, v in section.items() if k not in common_keys}, spec.settings,
+                  f"connectors.{instance}")
+    return common, own
+
+
+def resolve(
+    config: Config, instance: str, spec: ChannelSpec | None = None
+) -> tuple[ChannelSpec, InstanceSettings, Any]:
+    """The channel spec and decoded settings of a configured instance; ConfigError/RegistryError if not usable."""
+    section = config.connectors.get(instance)
+    if section is None:
+        known = ", ".join(sorted(config.connectors)) or "none"
+        raise ConfigError(f"no [connectors.{instance}] section in {config.source} (configured: {known})")
+    channel = section.get("channel")
+    if not isinstance(channel, str):
+        raise ConfigError(f"config key 'connectors.{instance}.channel': required, the channel id (e.g. \"twilio\")")
+    if spec is None or spec.id != channel:
+        spec = registry.get(channel)
+    common, settings = split_settings(spec, section, instance)
+    return spec, common, settings
+
+
+class Instance:
+    """One running connector instance and everything it owns."""
+
+    def __init__(self, config: Config, instance: str, spec: ChannelSpec | None = None) -> None:
+        self.config = config
+        self.name = instance
+        self.spec, self.common, settings = resolve(config, instance, spec)
+        log.register_secrets(secret_values(settings))
+        log.register_secrets(secret_values(config.nats))
+        self.log = log.get("runtime", channel=self.spec.id, instance=instance)
+        self.metrics = Metrics.create(self.spec.id, instance)
+        spool_dir = config.path(self.common.spool_dir or str(Path(config.kanal.data_dir) / "spool"))
+        self.spool = Spool(spool_dir / f"{instance}.sqlite")
+        self.publisher = Publisher(self.spool, self.metrics, self.spec.id, instance,
+                                   self.common.publish_timeout.total_seconds())
+        silence = self.common.silence_after.total_seconds() if self.common.silence_after else None
+        self.health = Health(self.metrics, silence, _log=self.log)
+        self.media = MediaStore(None, self.common.media_max_bytes)
+        self.context: Context[Any] = Context(self.spec, instance, self.common, settings, self.publisher,
+                                             self.media, self.metrics, self.health)
+        self.connector: Connector[Any] = self.spec.load_connector()(self.context)
+        self.nc: NATS | None = None
+        self.stop = asyncio.Event()
+        self.connected = asyncio.Event()
+        self.http_port: int | None = None
+
+    async def connect_forever(self) -> None:
+        """Connect to NATS, retrying until it answers; then provision and hand the connection out."""
+        delay = 0.5
+        while not self.stop.is_set():
+            try:
+                self.nc = await bus.connect(self.config.nats, name=f"kanal-connector-{self.name}")
+                break
+            except bus.BusError as err:
+                self.log.warning("nats_unreachable", error=str(err), retry_in_s=delay,
+                                 spool_depth=self.spool.depth)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), delay)
+                delay = min(delay * 2, 10.0)
+        if self.nc is None:
+            return
+        try:
+            await bus.provision(self.nc.jetstream(), self.config)
+        except Exception as err:  # least-privilege users may not manage streams; ops provision them
+            self.log.info("provision_skipped", error=repr(err))
+        self.media.js = self.nc.jetstream()
+        self.publisher.attach(self.nc)
+        self.connected.set()
+        self.log.info("nats_connected", url=self.nc.connected_url.netloc if self.nc.connected_url else None)
+
+    def app(self) -> Starlette:
+        """The HTTP app: the provider's endpoints (webhooks) plus health and metrics."""
+        routes = health_routes.routes(self.health, self.publisher)
+        if isinstance(self.connector, WebhookConnector):
+            routes = self.connector.routes() + routes
+        return Starlette(routes=routes)
+
+    async def run(self, once: bool = False) -> int:
+        """Run until SIGTERM/SIGINT (or one pass with `once`); the exit code says how it ended."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop.set)
+        connecting = asyncio.create_task(self.connect_forever(), name="nats-connect")
+        draining = asyncio.create_task(self.publisher.drain_forever(), name="spool-drain")
+        server = None
+        code = 0
+        try:
+            await self.connector.start()
+            server, serving = await http.start(self.app(), self.common.host, self.common.port)
+            self.http_port = http.bound_port(server)
+            self.log.info("connector_started", mode=self.spec.mode, host=self.common.host, port=self.http_port,
+                          spool_depth=self.spool.depth)
+            if isinstance(self.connector, PollingConnector):
+                code = await self.poll(self.connector, once)
+            else:
+                await self.stop.wait()
+        except PermanentError as err:
+            self.health.set_credentials(not err.credentials, str(err))
+            self.log.error("connector_stopped_permanent_error", error=str(err), hint=err.hint)
+            code = EXIT_PERMANENT
+        finally:
+            self.stop.set()
+            if server is not None:
+                await http.stop(server, serving)  # stops intake, lets in-flight requests finish
+            flushed = await self.publisher.flush(self.common.stop_timeout.total_seconds())
+            if not flushed:
+                self.log.warning("spool_left_on_disk", depth=self.spool.depth, path=str(self.spool.path),
+                                 hint="it is sent when this instance starts again")
+            draining.cancel()
+            connecting.cancel()
+            with contextlib.suppress(BaseException):
+                await self.connector.close()
+            await self.media.close()
+            if self.nc is not None:
+                with contextlib.suppress(Exception):
+                    await self.nc.drain()
+            self.spool.close()
+            self.log.info("connector_stopped", code=code)
+        return code
+
+    async def poll(self, connector: PollingConnector[Any, Any], once: bool) -> int:
+        """The polling loop: lease, pass, checkpoint, wait; transient errors back off, permanent ones stop."""
+        await self._wait_connected()
+        if self.nc is None:
+            return 0
+        js = self.nc.jetstream()
+        checkpoints = await Checkpoints.open(js, self.name)
+        lease = await Lease.open(js, self.name)
+        if not await lease.acquire(self.stop):
+            return 0
+        keeper = asyncio.create_task(lease.keep(self.stop), name="lease-keeper")
+        failures = 0
+        try:
+            while not self.stop.is_set():
+                if keeper.done():
+                    keeper.result()  # raises LeaseLost
+                try:
+                    count = await connector.run_pass(checkpoints, self.stop)
+                    failures = 0
+                    self.log.info("poll_done", envelopes=count)
+                except TransientError as err:
+                    failures += 1
+                    delay = backoff_delay(err, failures)
+                    self.log.warning("poll_failed_retrying", error=str(err), retry_in_s=round(delay, 1),
+                                     failures=failures)
+                    if once and failures >= 3:
+                        return 1
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop.wait(), delay)
+                    continue
+                if once:
+                    break
+                await connector.wait(self.stop)
+        except LeaseLost as err:
+            self.log.error("lease_lost", error=str(err))
+            return 1
+        finally:
+            keeper.cancel()
+            await lease.release()
+        return 0
+
+    async def _wait_connected(self) -> None:
+        waiter = asyncio.create_task(self.connected.wait())
+        stopper = asyncio.create_task(self.stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        stopper.cancel()
+
+
+async def run_instance(config: Config, instance: str, once: bool = False) -> int:
+    """Build and run one instance; used by `kanal connector run`."""
+    return await Instance(config, instance).run(once)

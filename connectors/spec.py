@@ -1,0 +1,102 @@
+"""What a channel plugin declares (id, mode, settings, normaliser) and what its normaliser returns."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from msgspec import Struct
+
+from kanal.settings_types import Duration
+from schemas import Envelope
+
+Mode = Literal["webhook", "poll"]
+
+
+class NormaliseContext(Struct, frozen=True, kw_only=True):
+    """What a pure normaliser may know besides the payload: who received it, for which account, and when."""
+
+    channel: str
+    instance: str
+    account: str
+    received_at: datetime
+
+
+class Rejected(Struct, frozen=True, kw_only=True):
+    """One event inside a payload that cannot become an envelope: dead-lettered with the reason."""
+
+    reason: str
+    detail: str
+    data: bytes = b""
+
+
+class Ignored(Struct, frozen=True, kw_only=True):
+    """One event that is not a complaint (delivery receipt, echo, reaction): counted and logged, not routed."""
+
+    reason: str
+    detail: str = ""
+
+
+class Outcome(Struct, frozen=True, kw_only=True):
+    """Everything one raw payload became; nothing in the payload is left unaccounted for."""
+
+    envelopes: tuple[Envelope, ...] = ()
+    rejected: tuple[Rejected, ...] = ()
+    ignored: tuple[Ignored, ...] = ()
+
+
+Normaliser = Callable[[bytes, NormaliseContext], Outcome]
+
+
+class InstanceSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Keys every `[connectors.<instance>]` section may have, whatever the channel."""
+
+    channel: str
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 0
+    public_url: str | None = None
+    max_body_bytes: int = 4 * 1024 * 1024
+    media_max_bytes: int = 25 * 1024 * 1024
+    poll_interval: Duration = Duration(seconds=60)
+    silence_after: Duration | None = None
+    publish_timeout: Duration = Duration(seconds=2)
+    spool_dir: str | None = None
+    stop_timeout: Duration = Duration(seconds=15)
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """A channel as registered under the `kanal.connectors` entry-point group.
+
+    Import-safe: `settings` must import without the channel's optional dependencies; the connector class and
+    the normaliser are named by import path and loaded only when the channel runs.
+    """
+
+    id: str
+    mode: Mode
+    summary: str
+    settings: type[Struct]
+    connector: str
+    normaliser: str
+    requires: tuple[str, ...] = ()
+    docs: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def load_connector(self) -> type[Any]:
+        """The connector class (imports the channel's dependencies)."""
+        loaded: type[Any] = _load(self.connector)
+        return loaded
+
+    def load_normaliser(self) -> Normaliser:
+        """The pure normaliser function."""
+        loaded: Normaliser = _load(self.normaliser)
+        return loaded
+
+
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)

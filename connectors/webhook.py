@@ -1,0 +1,97 @@
+"""Webhook connectors: provider endpoints on an ASGI app, signature checked before anything is parsed."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute
+
+from connectors.base import Connector
+from connectors.errors import BadPayload, SignatureError
+
+S = TypeVar("S", bound=msgspec.Struct)
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class BodyTooLarge(Exception):
+    """The request body is larger than `max_body_bytes`."""
+
+
+class WebhookConnector(Connector[S]):
+    """Subclasses return their provider endpoints from `routes()`; wrap each handler with `self.guard`."""
+
+    def routes(self) -> list[BaseRoute]:
+        """The provider's endpoints (health and metrics are added by the runtime)."""
+        raise NotImplementedError
+
+    def public_url(self, request: Request) -> str:
+        """The URL as the provider called it: `public_url` from config (behind proxies), else the request's."""
+        base = self.ctx.common.public_url
+        if base:
+            query = request.url.query
+            path = request.url.path.removeprefix(_path_prefix(base))
+            return base.rstrip("/") + path + (f"?{query}" if query else "")
+        return str(request.url)
+
+    async def read_body(self, request: Request) -> bytes:
+        """The exact raw bytes, refused past `max_body_bytes` (set it above what the provider sends)."""
+        limit = self.ctx.common.max_body_bytes
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > limit:
+            raise BodyTooLarge(f"{declared} bytes declared, limit {limit}")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"more than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def guard(self, handler: Handler) -> Handler:
+        """Turn the error tree into provider-facing answers, each logged with its reason and counted.
+
+        SignatureError -> 403 (nothing published); BadPayload -> 400 (kept on the DLQ); too large -> 413;
+        a failure to publish or spool -> 503 so the provider retries.
+        """
+
+        async def guarded(request: Request) -> Response:
+            metrics = self.ctx.metrics
+            try:
+                return await handler(request)
+            except SignatureError as err:
+                metrics.rejected.labels(reason="bad_signature").inc()
+                self.log.warning("webhook_refused", reason=err.reason, status=403, path=request.url.path,
+                                 client=request.client.host if request.client else None)
+                return PlainTextResponse("signature check failed", status_code=403)
+            except BodyTooLarge as err:
+                metrics.rejected.labels(reason="too_large").inc()
+                self.log.warning("webhook_refused", reason="too_large", detail=str(err), status=413)
+                return PlainTextResponse("body too large", status_code=413)
+            except BadPayload as err:
+                self.log.warning("webhook_bad_payload", reason=err.reason, detail=err.detail, status=400)
+                return PlainTextResponse(f"bad request: {err.reason}", status_code=400)
+            except Exception as err:
+                metrics.rejected.labels(reason="unavailable").inc()
+                self.log.error("webhook_failed", error=repr(err), status=503)
+                return PlainTextResponse("temporarily unavailable, retry later", status_code=503)
+
+        return guarded
+
+    async def take(self, body: bytes, account: str, media_type: str) -> None:
+        """Accept a verified body; a wholly unusable one is dead-lettered and re-raised as BadPayload."""
+        try:
+            await self.accept(body, account, media_type)
+        except BadPayload as err:
+            await self.reject(err, body)
+            raise
+
+
+def _path_prefix(url: str) -> str:
+    after_scheme = url.split("://", 1)[-1]
+    slash = after_scheme.find("/")
+    return after_scheme[slash:].rstrip("/") if slash >= 0 else ""

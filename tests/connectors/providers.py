@@ -1,0 +1,77 @@
+"""A local fake of the `feed` provider (and a media host) for runtime tests, served on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from kanal import http
+from tests.connectors.sample_channels import message
+
+
+@dataclass
+class FeedProvider:
+    """Holds numbered items; records the `after` of every request; can fail or slow down on demand."""
+
+    items: int = 0
+    status: int | None = None
+    delay: float = 0.0
+    requests: list[int] = field(default_factory=list)
+    media: dict[str, bytes] = field(default_factory=dict)
+    port: int = 0
+    token: str = "feed-token-123456"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def settings(self) -> dict[str, object]:
+        return {"account": "feed-account", "base_url": self.base_url, "token": self.token, "page_size": 10}
+
+    def add(self, count: int) -> None:
+        self.items += count
+
+    def fail(self, status: int | None) -> None:
+        self.status = status
+
+    def app(self) -> Starlette:
+        async def items(request: Request) -> Response:
+            if request.headers.get("authorization") != f"Bearer {self.token}":
+                return JSONResponse({"error": "unauthorized"}, status_code=401)
+            if self.status is not None:
+                return JSONResponse({"error": "failing on purpose"}, status_code=self.status)
+            after = int(request.query_params["after"])
+            limit = int(request.query_params["limit"])
+            self.requests.append(after)
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            numbers = list(range(after + 1, min(self.items, after + limit) + 1))
+            return JSONResponse({"messages": [message(n) for n in numbers], "last": numbers[-1] if numbers else after})
+
+        async def media(request: Request) -> Response:
+            data = self.media.get(request.path_params["name"])
+            if data is None:
+                return Response(status_code=404)
+            return Response(data, media_type="image/jpeg")
+
+        return Starlette(routes=[Route("/items", items), Route("/media/{name}", media)])
+
+
+@asynccontextmanager
+async def feed_provider(items: int = 0) -> AsyncIterator[FeedProvider]:
+    """Serve a FeedProvider on a free loopback port."""
+    provider = FeedProvider(items=items)
+    server, task = await http.start(provider.app(), "127.0.0.1", 0)
+    provider.port = http.bound_port(server)
+    try:
+        yield provider
+    finally:
+        await http.stop(server, task)

