@@ -1,0 +1,1 @@
+"""Admin delivery: the inbox CLI, the admin web console, status changes and the CRM forwarder."""
