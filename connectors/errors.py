@@ -10,7 +10,10 @@ from __future__ import annotations
 import time
 
 # Exit code for a permanent failure: supervisors (kanal up, systemd RestartPreventExitStatus) do not restart it.
-EXIT_PERMANENT = 78
+from kanal.supervisor import EXIT_PERMANENT
+
+__all__ = ["EXIT_PERMANENT", "BadPayload", "ConnectorError", "PermanentError", "RateLimited", "SignatureError",
+           "TransientError"]
 
 
 class ConnectorError(Exception):

@@ -12,7 +12,9 @@ from typing import Literal
 
 from kanal import log
 
-State = Literal["starting", "running", "backoff", "stopping", "stopped"]
+State = Literal["starting", "running", "backoff", "stopping", "stopped", "failed"]
+# A child that exits with this code hit a permanent error (credentials, config): restarting cannot help.
+EXIT_PERMANENT = 78
 _log = log.get("supervisor")
 
 
@@ -61,6 +63,11 @@ class Supervisor:
             program.pid = None
             if self._stopping.is_set():
                 break
+            if code == EXIT_PERMANENT:
+                program.state = "failed"
+                _log.error("program_failed_permanently", program=program.name, code=code,
+                           hint="fix its credentials or config (see its log), then restart kanal")
+                return
             if time.monotonic() - program.started_at > 60:
                 backoff = 1.0
             program.restarts += 1

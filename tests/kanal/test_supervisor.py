@@ -1,0 +1,58 @@
+"""The supervisor behind `kanal up`: crashes restart with backoff, permanent failures stay down."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from kanal.supervisor import Program, Supervisor
+
+
+def _program(name: str, code: str) -> Program:
+    return Program(name, [sys.executable, "-c", code])
+
+
+async def test_crash_restarts_and_does_not_touch_the_others() -> None:
+    crasher = _program("crasher", "import sys; sys.exit(3)")
+    steady = _program("steady", "import time; time.sleep(60)")
+    supervisor = Supervisor([crasher, steady], max_backoff=0.2)
+    supervisor.start()
+    try:
+        async with asyncio.timeout(20):
+            while crasher.restarts < 3:
+                await asyncio.sleep(0.05)
+        assert crasher.last_exit == 3
+        assert steady.state == "running"
+        assert steady.restarts == 0
+    finally:
+        await supervisor.stop()
+    assert {p.state for p in supervisor.programs} == {"stopped"}
+
+
+async def test_exit_78_is_not_restarted() -> None:
+    failed = _program("bad-credentials", "import sys; sys.exit(78)")
+    supervisor = Supervisor([failed], max_backoff=0.1)
+    supervisor.start()
+    try:
+        async with asyncio.timeout(20):
+            while failed.state != "failed":
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        assert failed.restarts == 0
+        assert failed.state == "failed"
+    finally:
+        await supervisor.stop()
+
+
+async def test_stop_terminates_children_within_the_bound() -> None:
+    ignore_term = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    stubborn = _program("stubborn", ignore_term)
+    supervisor = Supervisor([stubborn], stop_timeout=0.5)
+    supervisor.start()
+    async with asyncio.timeout(10):
+        while stubborn.state != "running":
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        await supervisor.stop()
+    assert stubborn.proc is not None
+    assert stubborn.proc.returncode is not None
