@@ -11,6 +11,7 @@ Order per batch, so a kill at any instant neither loses nor doubles an item:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from dataclasses import dataclass
@@ -35,7 +36,12 @@ from schemas.envelope import Envelope, decode_envelope, encode
 from schemas.errors import SchemaError, UnsupportedVersion
 from schemas.routed import Decision, RoutedItem
 
-_log = log.get("router")
+
+
+def _log() -> Any:
+    """The router's logger, bound at call time so it follows `log.configure` (a module-level bind would not)."""
+    return log.get("router")
+
 STAGE = "router"
 
 
@@ -81,7 +87,7 @@ class Router:
         )
         self.sub = await self.js.pull_subscribe(f"{subjects.IN_PREFIX}.>", durable=self.s.consumer,
                                                 stream=subjects.STREAM_IN, config=consumer)
-        _log.info("router_started", consumer=self.s.consumer, rules=self.book.current.source,
+        _log().info("router_started", consumer=self.s.consumer, rules=self.book.current.source,
                   rule_count=len(self.book.current.rules))
 
     def reload_rules(self) -> bool:
@@ -89,11 +95,11 @@ class Router:
         err = self.book.reload()
         if err is not None:
             self.metrics.reloads.labels("refused").inc()
-            _log.error("rules_reload_refused", error=str(err), kept=len(self.book.current.rules))
+            _log().error("rules_reload_refused", error=str(err), kept=len(self.book.current.rules))
             return False
         self.metrics.reloads.labels("ok").inc()
         self.metrics.rules.set(len(self.book.current.rules))
-        _log.info("rules_reloaded", rules=self.book.current.source, rule_count=len(self.book.current.rules))
+        _log().info("rules_reloaded", rules=self.book.current.source, rule_count=len(self.book.current.rules))
         return True
 
     async def run(self) -> None:
@@ -104,7 +110,7 @@ class Router:
             except TimeoutError:
                 continue
             except Exception as err:  # connection trouble: the client reconnects; try again shortly
-                _log.warning("fetch_failed", error=repr(err))
+                _log().warning("fetch_failed", error=repr(err))
                 await asyncio.sleep(0.5)
                 continue
             await self.handle(msgs)
@@ -159,7 +165,7 @@ class Router:
                       if id(w) not in failed and w.verdict and w.verdict.id_write]
         id_results = await asyncio.gather(*id_futures, return_exceptions=True)
         if any(isinstance(r, BaseException) for r in id_results):
-            _log.warning("dedup_record_failed", count=sum(isinstance(r, BaseException) for r in id_results))
+            _log().warning("dedup_record_failed", count=sum(isinstance(r, BaseException) for r in id_results))
         for (w, _), res in zip(pending, published, strict=True):
             if isinstance(res, BaseException):
                 await self._retry_or_dead_letter(w.msg, "publish_failed", repr(res))
@@ -184,7 +190,7 @@ class Router:
             return
         if verdict.kind == "exact":
             self.metrics.duplicates.labels("exact").inc()
-            _log.info("exact_duplicate_skipped", envelope_id=w.env.id, reason=verdict.reason)
+            _log().info("exact_duplicate_skipped", envelope_id=w.env.id, reason=verdict.reason)
             return
         assert w.item is not None
         if verdict.kind == "duplicate":
@@ -199,7 +205,7 @@ class Router:
             await self._dead_letter(msg, reason, detail)
             return
         self.metrics.retries.labels(reason).inc()
-        _log.warning("input_retry", reason=reason, detail=detail, deliveries=deliveries)
+        _log().warning("input_retry", reason=reason, detail=detail, deliveries=deliveries)
         await msg.nak(delay=min(30.0, 0.5 * 2**deliveries))
 
     async def _dead_letter(self, msg: Msg, reason: str, detail: str) -> None:
@@ -212,12 +218,12 @@ class Router:
             await self.js.publish(subjects.dlq(STAGE), encode(letter),
                                   headers={"Nats-Msg-Id": f"router-dlq-{subjects.STREAM_IN}-{seq}"})
         except Exception as err:  # the DLQ is not writable: leave the input for redelivery, never drop it
-            _log.error("dead_letter_failed", reason=reason, error=repr(err))
+            _log().error("dead_letter_failed", reason=reason, error=repr(err))
             await msg.nak(delay=5.0)
             return
         await msg.ack()
         self.metrics.dlq.labels(reason).inc()
-        _log.warning("input_dead_lettered", reason=reason, detail=detail[:300], subject=msg.subject, stream_seq=seq)
+        _log().warning("input_dead_lettered", reason=reason, detail=detail[:300], subject=msg.subject, stream_seq=seq)
 
 
 async def serve(config: Config, settings: RouterSettings) -> int:
@@ -227,7 +233,7 @@ async def serve(config: Config, settings: RouterSettings) -> int:
     try:
         book = RuleBook(config.path(settings.rules))
     except RulesError as err:
-        _log.error("rules_invalid", error=str(err))
+        _log().error("rules_invalid", error=str(err))
         return 2
     nc = await bus.connect(config.nats, name="kanal-router")
     router = Router(config, settings, book, nc)
@@ -239,13 +245,16 @@ async def serve(config: Config, settings: RouterSettings) -> int:
     server = None
     if settings.metrics_port >= 0:
         server, task = await http.start(router.metrics.app(), settings.metrics_host, settings.metrics_port)
-        _log.info("metrics_listening", url=f"http://{settings.metrics_host}:{http.bound_port(server)}/metrics")
+        _log().info("metrics_listening", url=f"http://{settings.metrics_host}:{http.bound_port(server)}/metrics")
     print("router: ready", flush=True)
     try:
         await router.run()
     finally:
-        await nc.drain()
+        # Every input in hand is acked or left for redelivery by now; flush the acks and leave.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.flush(), 5)
+        await nc.close()
         if server is not None:
             await http.stop(server, task)
-    _log.info("router_stopped")
+    _log().info("router_stopped")
     return 0
