@@ -111,13 +111,15 @@ def checkpoint(
 def new(
     name: Annotated[str, typer.Argument(help="channel id: lowercase letters, digits, '_' (e.g. 'qlue')")],
     directory: Annotated[Path | None, typer.Option("--dir", help="where to create the package")] = None,
-    mode: Annotated[str, typer.Option(help="webhook or poll")] = "webhook",
 ) -> None:
-    """Scaffold a channel plugin package that installs and passes its own tests as generated."""
+    """Scaffold a webhook channel plugin package that installs and passes its own tests as generated.
+
+    For a polling channel, start from it and follow docs/plugins.md (PollingConnector, PollerContract).
+    """
     from connectors.scaffold import scaffold
 
     try:
-        target = scaffold(name, directory or Path.cwd() / f"kanal-{name.replace('_', '-')}", mode)
+        target = scaffold(name, directory or Path.cwd() / f"kanal-{name.replace('_', '-')}")
     except ValueError as err:
         typer.echo(f"kanal: {err}", err=True)
         raise typer.Exit(2) from err

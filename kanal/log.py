@@ -45,8 +45,8 @@ def register_secrets(values: Iterable[str]) -> None:
 
 def mask_personal(value: str) -> str:
     """`081112722060` -> `08*******060`; `budi@example.id` -> `b***@example.id`."""
-    if "@" in value:
-        local, _, domain = value.partition("@")
+    local, at, domain = value.partition("@")
+    if at and local and "." in domain:
         return f"{local[:1]}***@{domain}"
     if len(value) <= 4:
         return "****"
@@ -61,8 +61,8 @@ def _mask_value(key: str, value: Any) -> Any:
     if lowered in PERSONAL_KEYS:
         if isinstance(value, str):
             return mask_personal(value)
-        if isinstance(value, dict):
-            return {k: _mask_value(k, v) for k, v in value.items()}
+        if isinstance(value, dict):  # a reporter block: every identifying field is personal data
+            return {k: mask_personal(v) if isinstance(v, str) else v for k, v in value.items()}
         return "****" if value else value
     if isinstance(value, dict):
         return {k: _mask_value(str(k), v) for k, v in value.items()}

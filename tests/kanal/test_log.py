@@ -39,3 +39,12 @@ def test_personal_fields_are_partly_masked() -> None:
     assert line["email"] == "b***@example.id"
     assert "3171010101010001" not in json.dumps(line)
     assert "+6281234567890" not in json.dumps(line)
+
+
+def test_every_field_of_a_reporter_block_is_masked() -> None:
+    line = _emit(reporter={"handle": "@budi_jkt", "user_id": "+6281234567890", "display_name": "Budi Santoso",
+                           "anonymous": False})
+    text = json.dumps(line)
+    for value in ("+6281234567890", "@budi_jkt", "Budi Santoso"):
+        assert value not in text
+    assert line["reporter"]["anonymous"] is False  # type: ignore[index]

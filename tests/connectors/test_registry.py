@@ -1,0 +1,58 @@
+"""Channel discovery: built-ins and plugins by entry point, unavailable ones listed with a reason, clashes refused."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from connectors import registry
+from tests.connectors.sample_channels import feed, hook
+
+
+def test_built_in_channels_are_registered_by_entry_point() -> None:
+    entries = registry.discover()
+    for channel in ("twilio", "meta", "telegram", "x", "email", "lapor", "news", "app", "desk"):
+        assert channel in entries
+        assert entries[channel].source.startswith("kanal ")
+
+
+def test_missing_optional_dependency_is_listed_not_fatal() -> None:
+    needy = dataclasses.replace(hook, id="needy", requires=("kanal_module_that_is_not_installed",))
+    entry = registry.discover([needy])["needy"]
+    assert not entry.available
+    assert "missing optional dependency: kanal_module_that_is_not_installed" in entry.reason
+    with pytest.raises(registry.RegistryError, match="unavailable"):
+        registry.get("needy", [needy])
+
+
+def test_two_plugins_claiming_one_id_is_an_error() -> None:
+    clash = dataclasses.replace(feed, id="twilio")
+    with pytest.raises(registry.RegistryError, match="two plugins claim channel id 'twilio'"):
+        registry.discover([clash])
+
+
+def test_cli_lists_modes_settings_and_secrets() -> None:
+    env = {**os.environ, "KANAL_EXTRA_CHANNELS": "tests.connectors.sample_channels:hook"}
+    result = subprocess.run([sys.executable, "-m", "kanal", "connector", "list", "--json"], capture_output=True,
+                            text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    rows = {row["channel"]: row for row in json.loads(result.stdout)}
+    assert rows["hook"]["mode"] == "webhook"
+    settings = {s["name"]: s for s in rows["hook"]["settings"]}
+    assert settings["secret"]["secret"] is True
+    assert settings["account"]["secret"] is False
+    text = subprocess.run([sys.executable, "-m", "kanal", "connector", "list"], capture_output=True, text=True,
+                          env=env, timeout=60).stdout
+    assert "secret (Secret, secret, required)" in text
+
+
+def test_unknown_instance_says_what_is_configured(tmp_path: object) -> None:
+    result = subprocess.run([sys.executable, "-m", "kanal", "connector", "run", "nope", "--config",
+                             "kanal.example.toml"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "no [connectors.nope] section" in result.stderr
