@@ -1,0 +1,27 @@
+"""Settings of a Twilio instance (one phone number or WhatsApp sender); imports without the twilio library."""
+
+from __future__ import annotations
+
+from msgspec import Struct
+
+from kanal.settings_types import Secret
+
+DEFAULT_ACK = "Terima kasih, laporan Anda sudah kami terima dengan nomor {ref}."
+
+
+class TwilioSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[connectors.<instance>]` keys for channel "twilio" (host, port, public_url are common keys).
+
+    - auth_token: the account's Auth Token; it signs every webhook (X-Twilio-Signature) and, with
+      account_sid, authenticates media downloads.
+    - account_sid: `AC...`; when set, requests for another account are refused (403).
+    - account: the number this instance receives on (e.g. "+628111272206"); empty: the request's `To`.
+    - ack_template: the TwiML reply; `{ref}` becomes the report reference; empty: no reply (`<Response/>`).
+    - path: the webhook path configured in the Twilio console (after public_url).
+    """
+
+    auth_token: Secret
+    account_sid: str = ""
+    account: str = ""
+    ack_template: str = DEFAULT_ACK
+    path: str = "/twilio/inbound"

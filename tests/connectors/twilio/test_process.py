@@ -1,0 +1,118 @@
+"""Twilio as a user runs it: NATS killed mid-test (spool, 2xx only once safe) and `kanal connector run`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+
+from connectors.runtime import Instance
+from connectors.twilio import spec
+from kanal import bus
+from kanal.testing import connected, make_config
+from schemas import decode_envelope, subjects
+from tests.connectors.twilio.cases import CITIZEN, NUMBER, sms
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, sign
+
+SETTINGS = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "account": NUMBER}
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+async def _post(client: httpx.AsyncClient, port: int, n: int) -> httpx.Response:
+    body = sms(sid=f"SM{n:032x}", body=f"Lampu jalan mati nomor {n} 💡")
+    url = f"http://127.0.0.1:{port}/twilio/inbound"
+    sig = sign(url, parse_qsl(body.decode(), keep_blank_values=True))
+    return await client.post(url, content=body, headers={**FORM, "X-Twilio-Signature": sig})
+
+
+async def _published_sids(url: str, count: int) -> list[str]:
+    async with connected(url) as nc:
+        js = nc.jetstream()
+        for _ in range(150):
+            if (await js.stream_info(subjects.STREAM_IN)).state.messages >= count:
+                break
+            await asyncio.sleep(0.2)
+        sub = await js.subscribe(subjects.inbound("twilio", "twilio-sms"), ordered_consumer=True)
+        found: list[str] = []
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=0.5)
+            except TimeoutError:
+                break
+            found.append(decode_envelope(msg.data).external_id)
+        await sub.unsubscribe()
+        return found
+
+
+@pytest.mark.slow
+async def test_nats_killed_mid_test_spools_and_delivers_every_message_once(tmp_path: Path) -> None:
+    port = bus.free_port()
+    store = tmp_path / "nats"
+    server = bus.EmbeddedNats(store, port=port).start()
+    config = make_config(server.url, tmp_path, connectors={"twilio-sms": {"channel": "twilio", "port": 0,
+                                                                          **SETTINGS}})
+    instance = Instance(config, "twilio-sms", spec)
+    running = asyncio.create_task(instance.run())
+    try:
+        await asyncio.wait_for(instance.connected.wait(), 10)
+        while instance.http_port is None:
+            await asyncio.sleep(0.01)
+        http_port = instance.http_port
+        async with httpx.AsyncClient(timeout=10) as client:
+            for n in range(1, 6):
+                assert (await _post(client, http_port, n)).status_code == 200
+            server.kill()
+            for n in range(6, 16):  # NATS is gone: 200 only after the fsynced spool write
+                response = await _post(client, http_port, n)
+                assert response.status_code == 200 and "KNL-" in response.text
+            assert instance.spool.depth > 0
+            assert (await _post(client, http_port, 6)).status_code == 200  # a Twilio retry while down
+            server = bus.EmbeddedNats(store, port=port).start()
+        sids = await _published_sids(server.url, 15)
+        assert sids == [f"SM{n:032x}" for n in range(1, 16)], "every message once, in order"
+        assert instance.spool.depth == 0
+    finally:
+        instance.stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
+        server.stop()
+
+
+@pytest.mark.slow
+async def test_kanal_connector_run_from_a_config_file(tmp_path: Path) -> None:
+    server = bus.EmbeddedNats(tmp_path / "nats", port=bus.free_port()).start()
+    http_port = bus.free_port()
+    (tmp_path / "token").write_text(AUTH_TOKEN + "\n")
+    config = tmp_path / "kanal.toml"
+    config.write_text(
+        f'[kanal]\ndata_dir = "var"\n[nats]\nurl = "{server.url}"\n'
+        f'[connectors.twilio-sms]\nchannel = "twilio"\nport = {http_port}\naccount = "{NUMBER}"\n'
+        f'account_sid = "{ACCOUNT_SID}"\nauth_token_file = "token"\n')
+    kanal = Path(sys.executable).with_name("kanal")
+    proc = await asyncio.create_subprocess_exec(str(kanal), "connector", "run", "twilio-sms", "--config",
+                                                str(config), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            for _ in range(200):
+                assert proc.returncode is None, "the connector process exited"
+                try:
+                    if (await client.get(f"http://127.0.0.1:{http_port}/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            assert (await _post(client, http_port, 1)).status_code == 200
+        assert await _published_sids(server.url, 1) == [f"SM{1:032x}"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        server.stop()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert AUTH_TOKEN.encode() not in err, "the auth token reached the logs"
+    assert b"connector_started" in err and b"envelope_accepted" in err
+    assert CITIZEN.encode() not in err, "the reporter's number reached the logs"
