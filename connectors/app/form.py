@@ -1,0 +1,127 @@
+"""Field checks for submitted forms (app API and desk page): each bad field gets a message a person can act on."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from schemas.envelope import Visibility
+
+_NIK = re.compile(r"^[0-9]{16}$")
+_PHONE = re.compile(r"^\+?[0-9]{8,15}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_TRUE = {"true", "1", "yes", "on", "ya"}
+_FALSE = {"false", "0", "no", "off", "tidak", ""}
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+@dataclass
+class Errors:
+    """Field -> message; empty means valid."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, message: str) -> None:
+        """Keep the first problem of each field (the one to fix first)."""
+        self.fields.setdefault(name, message)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+
+def text(values: dict[str, str], name: str, errors: Errors, *, required: bool = False, max_chars: int = 500,
+         label: str | None = None) -> str | None:
+    """A trimmed text field, or None when empty."""
+    value = (values.get(name) or "").strip()
+    if not value:
+        if required:
+            errors.add(name, f"{label or name} is required")
+        return None
+    if len(value) > max_chars:
+        errors.add(name, f"{label or name} is {len(value)} characters; the limit is {max_chars}")
+        return None
+    return value
+
+
+def nik(values: dict[str, str], name: str, errors: Errors) -> str | None:
+    """The 16-digit NIK (national id number), optional."""
+    value = re.sub(r"[\s.-]", "", values.get(name) or "")
+    if not value:
+        return None
+    if not _NIK.match(value):
+        errors.add(name, "NIK must be exactly 16 digits")
+        return None
+    return value
+
+
+def phone(value: str, name: str, errors: Errors) -> str | None:
+    """An Indonesian or international phone number, written +62... (a leading 0 becomes +62)."""
+    compact = re.sub(r"[\s().-]", "", value)
+    if not compact:
+        return None
+    if not _PHONE.match(compact):
+        errors.add(name, "phone number must be 8 to 15 digits, e.g. 081234567890 or +6281234567890")
+        return None
+    if compact.startswith("0"):
+        compact = "+62" + compact[1:]
+    elif compact.startswith("62"):
+        compact = "+" + compact
+    return compact
+
+
+def email(value: str, name: str, errors: Errors) -> str | None:
+    """An e-mail address (shape only), lower-cased domain."""
+    value = value.strip()
+    if not value:
+        return None
+    if not _EMAIL.match(value) or len(value) > 254:
+        errors.add(name, "e-mail address is not valid, e.g. nama@contoh.id")
+        return None
+    local, _, domain = value.partition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def contact(values: dict[str, str], name: str, errors: Errors) -> str | None:
+    """A phone number or an e-mail address in one field (desk form)."""
+    value = (values.get(name) or "").strip()
+    if not value:
+        return None
+    if "@" in value:
+        return email(value, name, errors)
+    return phone(value, name, errors)
+
+
+def flag(values: dict[str, str], name: str, errors: Errors) -> bool:
+    """A boolean form field: true/false, 1/0, yes/no, on/off (absent is false)."""
+    value = (values.get(name) or "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value not in _FALSE:
+        errors.add(name, "must be true or false")
+    return False
+
+
+def visibility(values: dict[str, str], name: str, errors: Errors) -> Visibility:
+    """`private` (default: only officials see it) or `public`."""
+    value = (values.get(name) or "private").strip().lower()
+    if value == "public":
+        return "public"
+    if value != "private":
+        errors.add(name, "must be 'private' or 'public'")
+    return "private"
+
+
+def number(values: dict[str, str], name: str, errors: Errors, low: float, high: float) -> float | None:
+    """A decimal number within [low, high], optional."""
+    raw = (values.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        errors.add(name, "must be a decimal number, e.g. -6.1754")
+        return None
+    if not low <= value <= high or value != value:
+        errors.add(name, f"must be between {low:g} and {high:g}")
+        return None
+    return value
