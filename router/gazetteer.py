@@ -85,12 +85,15 @@ class Gazetteer:
 
     places: dict[str, list[Place]] = field(default_factory=dict)
     need_marker: frozenset[str] = frozenset()
+    prefixes: set[str] = field(default_factory=set)
 
     def add(self, name: str, place: Place) -> None:
         """Register a name (or alias) for a place."""
-        entries = self.places.setdefault(key_of(name), [])
+        key = key_of(name)
+        entries = self.places.setdefault(key, [])
         if place not in entries:
             entries.append(place)
+        self.prefixes.update(key[:n] for n in range(1, len(key) + 1))
 
     @classmethod
     def build(cls, places: Iterable[Place], aliases: Mapping[str, str] | None = None,
@@ -111,8 +114,14 @@ class Gazetteer:
         i = 0
         while i < len(tokens):
             step = 1
-            for n in range(min(MAX_WORDS, len(tokens) - i), 0, -1):
-                key = "".join(tokens[i : i + n])
+            # Only phrases whose joined words are a prefix of some name can match: usually none past word one.
+            joined, lengths = "", []
+            for n in range(1, min(MAX_WORDS, len(tokens) - i) + 1):
+                joined += tokens[i + n - 1]
+                if joined not in self.prefixes:
+                    break
+                lengths.append((n, joined))
+            for n, key in reversed(lengths):
                 if key in self.places:
                     prev = tokens[i - 1] if i > 0 else None
                     match = self._resolve(key, " ".join(tokens[i : i + n]), prev)

@@ -2,7 +2,8 @@
 
 Order per batch, so a kill at any instant neither loses nor doubles an item:
 1. one batched KV read for every key the batch needs;
-2. publish every routed item (`Nats-Msg-Id` = `<envelope id>:<kind>`) and the index writes, pipelined;
+2. publish every routed item (`Nats-Msg-Id` = `<envelope id>:<kind>`), pipelined, and the near-dup index
+   writes (hints, not waited for);
 3. once the items are acked by the stream, record the envelope ids in KV (pipelined);
 4. only then ack the inputs. A repeat before step 3 is dropped by the stream's duplicate window; after it,
    by the KV record (30 days).
@@ -37,7 +38,6 @@ from schemas.errors import SchemaError, UnsupportedVersion
 from schemas.routed import Decision, RoutedItem
 
 
-
 def _log() -> Any:
     """The router's logger, bound at call time so it follows `log.configure` (a module-level bind would not)."""
     return log.get("router")
@@ -52,6 +52,31 @@ class _Work:
     decision: Decision
     verdict: Verdict | None = None
     item: RoutedItem | None = None
+
+
+class RecentWrites:
+    """Index values this process wrote in the last `ttl` seconds: newer than KV while hints are in flight."""
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self.values: dict[str, tuple[float, bytes]] = {}
+
+    def put(self, key: str, value: bytes) -> None:
+        self.values[key] = (time.monotonic(), value)
+        if len(self.values) > 200_000:
+            self.expire()
+
+    def overlay(self, view: dict[str, bytes], keys: list[str]) -> None:
+        """Replace KV values of `keys` in `view` by this process's fresher writes."""
+        cutoff = time.monotonic() - self.ttl
+        for key in keys:
+            found = self.values.get(key)
+            if found is not None and found[0] >= cutoff:
+                view[key] = found[1]
+
+    def expire(self) -> None:
+        cutoff = time.monotonic() - self.ttl
+        self.values = {k: v for k, v in self.values.items() if v[0] >= cutoff}
 
 
 class Router:
@@ -69,6 +94,8 @@ class Router:
         self.index: KvIndex | None = None
         self.sub: Any = None
         self.stopping = asyncio.Event()
+        self.recent = RecentWrites()
+        self.handled = 0
         self.metrics.rules.set(len(book.current.rules))
 
     async def start(self) -> None:
@@ -103,10 +130,17 @@ class Router:
         return True
 
     async def run(self) -> None:
-        """Fetch and handle batches until `stopping` is set; the batch in hand is always finished."""
+        """`workers` fetch loops until `stopping` is set; each finishes the batch in hand."""
+        subs = [self.sub]
+        for _ in range(self.s.workers - 1):
+            subs.append(await self.js.pull_subscribe(f"{subjects.IN_PREFIX}.>", durable=self.s.consumer,
+                                                     stream=subjects.STREAM_IN))
+        await asyncio.gather(*(self._work(sub) for sub in subs))
+
+    async def _work(self, sub: Any) -> None:
         while not self.stopping.is_set():
             try:
-                msgs = await self.sub.fetch(self.s.batch, timeout=self.s.fetch_wait.total_seconds())
+                msgs = await sub.fetch(self.s.batch, timeout=self.s.fetch_wait.total_seconds())
             except TimeoutError:
                 continue
             except Exception as err:  # connection trouble: the client reconnects; try again shortly
@@ -133,6 +167,7 @@ class Router:
         if work:
             await self._deliver(work)
         elapsed = time.perf_counter() - started
+        self.handled += len(msgs)
         for _ in msgs:
             self.metrics.observe(elapsed)
 
@@ -140,26 +175,34 @@ class Router:
         assert self.index is not None
         probes = [self.deduper.probe(w.env) for w in work]
         try:
-            view = await self.index.get_many([k for p in probes for k in self.deduper.keys(p)])
+            keys = [k for p in probes for k in self.deduper.keys(p)]
+            view = await self.index.get_many(keys)
         except StoreError as err:
             for w in work:
                 await self._retry_or_dead_letter(w.msg, "dedup_store_unavailable", str(err))
             return
         now = datetime.now(UTC)
-        pending: list[tuple[_Work, asyncio.Future[Any]]] = []
-        index_futures: list[asyncio.Future[Any]] = []
+        self.recent.overlay(view, keys)
+        # Decide the whole batch without awaiting, so concurrent batches of this process see each other's
+        # writes through `recent` (replicas see them through KV once written).
         for w, probe in zip(work, probes, strict=True):
-            w.verdict = verdict = self.deduper.decide(probe, w.decision.queue, view)
-            if verdict.kind == "exact":
+            w.verdict = self.deduper.decide(probe, w.decision.queue, view)
+            for key, (value, _) in w.verdict.index_writes.items():
+                self.recent.put(key, value)
+            if w.verdict.id_write is not None:
+                self.recent.put(w.verdict.id_write[0], w.verdict.id_write[1])
+        pending: list[tuple[_Work, asyncio.Future[Any]]] = []
+        for w in work:
+            verdict = w.verdict
+            if verdict is None or verdict.kind == "exact":
                 continue
             w.item = self._item(w, verdict, now)
             pending.append((w, await self.js.publish_async(
                 subjects.admin(w.item.decision.queue), encode(w.item),
                 headers={"Nats-Msg-Id": f"{w.env.id}:{w.item.kind}"})))
             for key, (value, ttl) in verdict.index_writes.items():
-                index_futures.append(await self.index.put(key, value, ttl))
+                await self.index.hint(key, value, ttl)  # near-dup hints: not waited for
         published = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
-        await asyncio.gather(*index_futures, return_exceptions=True)  # best effort: dedup hints only
         failed = {id(w) for (w, _), res in zip(pending, published, strict=True) if isinstance(res, BaseException)}
         id_futures = [await self.index.put(*w.verdict.id_write) for w, _ in pending
                       if id(w) not in failed and w.verdict and w.verdict.id_write]

@@ -19,7 +19,7 @@ class DedupSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     same_reporter_similarity: float = 0.5
     incident_window: Duration = Duration(hours=24)
     incident_radius_m: float = 100.0
-    incident_similarity: float = 0.3
+    incident_similarity: float = 0.25
     cell_capacity: int = 32
     reporter_capacity: int = 8
 
@@ -31,6 +31,7 @@ class RouterSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     rules: str = "deploy/rules/jakarta.toml"
     consumer: str = subjects.ROUTER_CONSUMER
     batch: int = 256
+    workers: int = 3
     fetch_wait: Duration = Duration(seconds=1)
     ack_wait: Duration = Duration(seconds=30)
     max_deliveries: int = 5

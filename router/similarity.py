@@ -15,6 +15,7 @@ from router.gazetteer import normalise
 from schemas.envelope import Envelope
 
 PERMS = 32
+MAX_CHARS = 400  # the opening of a complaint says what it is about; longer texts cost more and add little
 _PRIME = (1 << 31) - 1
 _rng = np.random.default_rng(20261124)
 _A = _rng.integers(1, _PRIME, size=(PERMS, 1), dtype=np.int64)
@@ -30,7 +31,7 @@ def norm_text(env: Envelope) -> str:
 
 def signature(text: str) -> bytes | None:
     """MinHash over character 3-grams (exact 24-bit shingles), low 16 bits of each minimum; None if too short."""
-    raw = np.frombuffer(text.encode("ascii", "ignore"), dtype=np.uint8).astype(np.int64)
+    raw = np.frombuffer(text[:MAX_CHARS].encode("ascii", "ignore"), dtype=np.uint8).astype(np.int64)
     if raw.size < 3:
         return None
     shingles = np.unique((raw[:-2] << 16) | (raw[1:-1] << 8) | raw[2:])

@@ -98,6 +98,10 @@ class KvIndex:
             raise StoreError(f"{self.stream} direct get failed: {failure[0]}")
         return found
 
+    async def hint(self, key: str, value: bytes, ttl_s: float) -> None:
+        """Write `key` without waiting for the stream's ack: for index entries that only guide dedup."""
+        await self.nc.publish(self.prefix + key, value, headers={"Nats-TTL": str(int(max(1.0, ttl_s)))})
+
     async def put(self, key: str, value: bytes, ttl_s: float) -> asyncio.Future[Any]:
         """Start writing `key`; the returned future resolves when the server has stored it."""
         return await self.js.publish_async(self.prefix + key, value, msg_ttl=max(1.0, ttl_s))

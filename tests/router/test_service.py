@@ -87,7 +87,7 @@ async def test_failing_input_is_retried_a_bounded_number_of_times_then_dead_lett
     router = await make_router(provisioned, config, write_rules(tmp_path))
 
     class Boom:
-        rules: list[object] = []
+        rules: tuple[object, ...] = ()
         source = "boom"
 
         def decide(self, _env: object) -> None:
