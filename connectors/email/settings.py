@@ -1,0 +1,59 @@
+"""Settings of one IMAP mailbox instance (`[connectors.<instance>]` with `channel = "email"`).
+
+Imports without imapclient, so `kanal connector list` can show the channel even where it is not installed.
+`host`/`port` are the instance's own HTTP (health/metrics) address, so the mail server is `imap_host`/`imap_port`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from msgspec import Struct
+
+from kanal.settings_types import Duration, Secret
+
+TlsMode = Literal["tls", "starttls", "none"]
+AfterPublish = Literal["none", "flag", "move"]
+
+
+class EmailSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One mailbox: where it is, how to log in, what to do with a message once it is published."""
+
+    account: str                              # the public address, e.g. dki@jakarta.go.id (Envelope.account)
+    imap_host: str
+    imap_port: int | None = None              # default 993 with tls, 143 otherwise
+    tls: TlsMode = "tls"                      # tls = IMAPS; starttls = upgrade on 143; none = tests only
+    tls_verify: bool = True
+    tls_ca_file: str | None = None            # private CA bundle for an internal mail server
+    user: str
+    password: Secret | None = None            # or password_file = "/run/credentials/kanal/imap-password"
+    oauth2_token: Secret | None = None        # XOAUTH2 access token (or oauth2_token_file)
+    oauth2_token_path: str | None = None      # re-read at every login, for tokens a refresher rotates
+    mailbox: str = "INBOX"
+    batch_size: int = 25                      # messages fetched per page (one checkpoint per page)
+    idle: bool = True                         # use IMAP IDLE when the server offers it, else poll_interval
+    idle_timeout: Duration = Duration(minutes=25)  # RFC 2177: re-issue IDLE before 29 minutes
+    timeout: Duration = Duration(seconds=30)  # socket timeout for IMAP commands
+    after_publish: AfterPublish = "none"
+    flag: str = "\\Seen"                      # with after_publish = "flag": \Seen or a keyword like KanalIn
+    move_to: str | None = None                # with after_publish = "move": target folder (created if absent)
+
+    def __post_init__(self) -> None:
+        if self.password is None and self.oauth2_token is None and self.oauth2_token_path is None:
+            raise ValueError("set password (or password_file) or oauth2_token / oauth2_token_path")
+        if self.after_publish == "move" and not self.move_to:
+            raise ValueError('after_publish = "move" needs move_to = "<folder>"')
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+
+    @property
+    def port(self) -> int:
+        """The IMAP port, defaulted from the TLS mode."""
+        return self.imap_port or (993 if self.tls == "tls" else 143)
+
+
+class EmailCursor(Struct, frozen=True, kw_only=True):
+    """Checkpoint: the mailbox epoch (UIDVALIDITY) and the highest UID published in it."""
+
+    uidvalidity: int
+    last_uid: int = 0

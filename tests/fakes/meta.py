@@ -1,0 +1,126 @@
+"""A local stand-in for Meta's Graph API and CDNs, speaking Graph's JSON (and its error format).
+
+Serves WhatsApp Cloud API media the documented way (GET /{version}/{media-id} with a Bearer token ->
+{"url": ...}; GET that URL with the same token -> bytes) and public CDN files as Messenger/Instagram use.
+The connector's real httpx code calls it through `graph_url`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from kanal import http
+
+VERSION = "v21.0"
+
+
+@dataclass
+class Media:
+    data: bytes
+    mime_type: str
+
+
+@dataclass
+class FakeGraph:
+    """Media by id (WhatsApp), files on a CDN path (Messenger/Instagram), and a record of every request."""
+
+    token: str = "EAAG-fake-graph-token-123456"
+    media: dict[str, Media] = field(default_factory=dict)
+    cdn: dict[str, Media] = field(default_factory=dict)
+    requests: list[tuple[str, str, str | None]] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cdn_url(self, name: str) -> str:
+        """A public, signed-looking CDN URL like scontent.xx.fbcdn.net gives."""
+        return f"{self.base_url}/cdn/{name}?_nc_ad=z-m&oh=e44af5a4c973541ef56333202f160720&oe=58ECF78B"
+
+    def app(self) -> Starlette:
+        def graph_error(status: int, message: str, kind: str, code: int, subcode: int | None = None) -> Response:
+            error: dict[str, object] = {"message": message, "type": kind, "code": code,
+                                        "fbtrace_id": "AbCdEfGhIjKlMnOpQrStUv"}
+            if subcode is not None:
+                error["error_subcode"] = subcode
+            return JSONResponse({"error": error}, status_code=status,
+                                headers={"www-authenticate": 'OAuth "Facebook Platform" "invalid_token"'}
+                                if code == 190 else None)
+
+        def authorised(request: Request) -> bool:
+            return request.headers.get("authorization") == f"Bearer {self.token}"
+
+        async def media_info(request: Request) -> Response:
+            media_id = request.path_params["media_id"]
+            self.requests.append(("lookup", media_id, request.headers.get("authorization")))
+            if request.path_params["version"] != VERSION:
+                return graph_error(400, f"Unknown path components: /{request.path_params['version']}",
+                                   "OAuthException", 2500)
+            if not authorised(request):
+                return graph_error(401, "Invalid OAuth access token - Cannot parse access token",
+                                   "OAuthException", 190)
+            item = self.media.get(media_id)
+            if item is None:
+                return graph_error(400, f"(#100) Unsupported get request. Object with ID '{media_id}' does not "
+                                   "exist, cannot be loaded due to missing permissions, or does not support "
+                                   "this operation. Please read the Graph API documentation at "
+                                   "https://developers.facebook.com/docs/graph-api", "GraphMethodException",
+                                   100, 33)
+            url = (f"{self.base_url}/whatsapp_business/attachments/?mid={media_id}&ext=1697043379"
+                   f"&hash=ATtq3Yk0hUuZ5Bc")
+            return JSONResponse({
+                "url": url, "mime_type": item.mime_type,
+                "sha256": hashlib.sha256(item.data).hexdigest(), "file_size": len(item.data), "id": media_id,
+                "messaging_product": "whatsapp",
+            })
+
+        async def lookaside(request: Request) -> Response:
+            media_id = request.query_params.get("mid", "")
+            self.requests.append(("download", media_id, request.headers.get("authorization")))
+            if not authorised(request):
+                return Response(b"", status_code=401)
+            item = self.media.get(media_id)
+            if item is None:
+                return Response(b"", status_code=404)
+            return Response(item.data, media_type=item.mime_type)
+
+        async def cdn(request: Request) -> Response:
+            name = request.path_params["name"]
+            self.requests.append(("cdn", name, request.headers.get("authorization")))
+            item = self.cdn.get(name)
+            if item is None:
+                return Response(b"URL signature expired", status_code=403)
+            return Response(item.data, media_type=item.mime_type)
+
+        return Starlette(routes=[
+            Route("/whatsapp_business/attachments/", lookaside),
+            Route("/cdn/{name}", cdn),
+            Route("/{version}/{media_id}", media_info),
+        ])
+
+
+def sha256_b64(data: bytes) -> str:
+    """The base64 sha256 WhatsApp puts in webhook media objects."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+@asynccontextmanager
+async def fake_graph() -> AsyncIterator[FakeGraph]:
+    """Serve a FakeGraph on a free loopback port."""
+    graph = FakeGraph()
+    server, task = await http.start(graph.app(), "127.0.0.1", 0)
+    graph.port = http.bound_port(server)
+    try:
+        yield graph
+    finally:
+        await http.stop(server, task)
