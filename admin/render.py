@@ -1,0 +1,65 @@
+"""Plain-text rendering of routed items for the inbox CLI: what an admin needs to decide, on a few lines."""
+
+from __future__ import annotations
+
+from admin.inbox import Entry
+from admin.status import current_stage, stage_info
+from schemas.routed import RoutedItem
+
+
+def location_line(item: RoutedItem) -> str | None:
+    """`-6.17520, 106.82720 (gps, ±10 m) Jl. Medan Merdeka` or None."""
+    loc = item.envelope.location
+    if loc is None:
+        return None
+    parts = []
+    if loc.lat is not None and loc.lon is not None:
+        parts.append(f"{loc.lat:.5f}, {loc.lon:.5f}")
+    detail = loc.source + (f", ±{loc.accuracy_m:.0f} m" if loc.accuracy_m is not None else "")
+    parts.append(f"({detail})")
+    if loc.address:
+        parts.append(loc.address)
+    return " ".join(parts)
+
+
+def links(item: RoutedItem) -> list[str]:
+    """Duplicate and incident links, and every reroute, as short lines."""
+    out = []
+    if item.kind == "duplicate" and item.dedup.duplicate_of:
+        why = item.dedup.duplicate_reason or "similar"
+        out.append(f"DUPLICATE of {item.dedup.duplicate_of} ({why.replace('_', ' ')})")
+    if item.dedup.incident_id:
+        size = item.dedup.incident_size or 1
+        out.append(f"incident {item.dedup.incident_id}: {size} report{'s' if size != 1 else ''} of this")
+    for move in item.reroutes:
+        out.append(f"rerouted {move.from_queue} → {move.to_queue} by {move.by} at "
+                   f"{move.at:%Y-%m-%d %H:%M} UTC: {move.reason}")
+    return out
+
+
+def entry_text(entry: Entry) -> str:
+    """An inbox entry as a block of text."""
+    item = entry.stored.item
+    env = item.envelope
+    stage = stage_info(current_stage(entry.status))
+    head = (f"#{entry.stored.seq}  {item.ref}  [{stage.label}]  {env.created_at:%Y-%m-%d %H:%M %Z}  "
+            f"{env.channel}/{env.instance} ({env.kind})")
+    if item.kind == "duplicate":
+        head += "  DUPLICATE"
+    lines = [head, f"    id: {item.item_id}"]
+    text = " ".join((env.subject + ": " if env.subject else "").split() + env.text.split())
+    lines.append(f"    {text[:400]}{'…' if len(text) > 400 else ''}")
+    where = location_line(item)
+    if where:
+        lines.append(f"    location: {where}")
+    if env.attachments:
+        kinds = ", ".join(a.kind + (" (failed)" if a.error else "") for a in env.attachments)
+        lines.append(f"    attachments: {kinds}")
+    d = item.decision
+    lines.append(f"    routed by rule {d.rule_id} ({d.rule_type}): {d.reason}")
+    lines.extend(f"    {line}" for line in links(item))
+    if entry.handling is not None:
+        h = entry.handling
+        done = f"acknowledged by {h.by}" if h.action == "ack" else f"rerouted to {h.to_queue} by {h.by}: {h.reason}"
+        lines.append(f"    {done} at {h.at:%Y-%m-%d %H:%M} UTC")
+    return "\n".join(lines)

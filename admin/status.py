@@ -1,0 +1,96 @@
+"""Stage changes on `kanal.status.<item_id>`: one rule, shared by the inbox CLI and the console, refusing
+skipped stages and admins or queues that do not own the item, with the reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from nats.js.errors import APIError
+
+from admin.settings import AdminUser
+from admin.store import ItemStore, StoredItem
+from schemas import subjects
+from schemas.envelope import encode
+from schemas.status import STAGE_ORDER, STAGES, Stage, StageInfo, StatusUpdate
+
+INITIAL: Stage = "menunggu"
+
+
+class StatusRefused(Exception):
+    """A stage change that is not allowed; `reason` says why, in words an admin understands."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def stage_info(stage: str) -> StageInfo:
+    """Label and colour of a stage (the first stage for an unknown one)."""
+    return STAGES[STAGE_ORDER.get(stage, 0)]
+
+
+def current_stage(update: StatusUpdate | None) -> Stage:
+    """The stage an item is in: its last update's, or Menunggu when nobody has moved it yet."""
+    return update.stage if update is not None else INITIAL
+
+
+def next_stage(stage: str) -> Stage | None:
+    """The only stage an item may move to from `stage` (None at Selesai)."""
+    index = STAGE_ORDER.get(stage, 0) + 1
+    return STAGES[index].stage if index < len(STAGES) else None
+
+
+def refusal(*, current: str, new: str, username: str, user: AdminUser, stored: StoredItem,
+            rerouted_to: str | None) -> str | None:
+    """Why this change may not happen, or None when it may. Pure: the console and the CLI both call it."""
+    if new not in STAGE_ORDER:
+        return f"unknown stage {new!r}: use one of {', '.join(STAGE_ORDER)}"
+    if not user.allowed(stored.queue):
+        return f"admin {username!r} is not allowed on queue {stored.queue!r}, which holds this item"
+    if rerouted_to is not None:
+        return f"this item was rerouted to {rerouted_to}; its stage is changed there"
+    if stored.item.kind == "duplicate":
+        first = stored.item.dedup.duplicate_of or "the first report"
+        return f"this is a duplicate notice of {first}; change the stage of that item instead"
+    step = STAGE_ORDER[new] - STAGE_ORDER[current]
+    if step == 0:
+        return f"the item is already at {stage_info(current).label}"
+    if step < 0:
+        return f"stages only move forward: the item is at {stage_info(current).label}"
+    if step > 1:
+        wanted = next_stage(current)
+        nxt = stage_info(wanted).label if wanted else "nothing"
+        return (f"{stage_info(current).label} → {stage_info(new).label} skips "
+                f"{', '.join(i.label for i in STAGES[STAGE_ORDER[current] + 1:STAGE_ORDER[new]])}: "
+                f"the next stage is {nxt}")
+    return None
+
+
+async def change_stage(store: ItemStore, stored: StoredItem, new: str, *, username: str, user: AdminUser,
+                       note: str | None = None) -> StatusUpdate:
+    """Publish a stage change after checking it; raises StatusRefused with the reason.
+
+    The publish carries the subject's last sequence as read, so two admins moving the same item at the same
+    moment cannot both succeed; the loser is refused and sees the new stage.
+    """
+    item = stored.item
+    latest, last_seq = await store.latest_status(item.item_id)
+    state, _ = await store.state(item.item_id)
+    handling = state.for_seq(stored.seq)
+    rerouted_to = handling.to_queue if handling is not None and handling.action == "reroute" else None
+    current = current_stage(latest)
+    reason = refusal(current=current, new=new, username=username, user=user, stored=stored,
+                     rerouted_to=rerouted_to)
+    if reason is not None:
+        raise StatusRefused(reason)
+    update = StatusUpdate(item_id=item.item_id, ref=item.ref, stage=new,  # type: ignore[arg-type]
+                          queue=stored.queue, by=username, at=datetime.now(UTC), note=note or None)
+    try:
+        await store.js.publish(subjects.status(item.item_id), encode(update),
+                               headers={"Nats-Expected-Last-Subject-Sequence": str(last_seq),
+                                        "Nats-Msg-Id": f"status:{item.item_id}:{new}"})
+    except APIError as err:
+        if getattr(err, "err_code", None) in (10071, 10164):
+            raise StatusRefused("someone else changed the stage at the same moment; reload and try again") from err
+        raise
+    return update

@@ -1,0 +1,195 @@
+"""Reading routed items back from KANAL_ADMIN, and the shared record of what admins did with each one.
+
+The stream is the item store: an item is addressed by its stream sequence (one message = one item in one
+queue; a reroute is a new message in the target queue). What admins did (acknowledged it, rerouted it) lives
+in the KV bucket `kanal_items`, keyed by item id, so every inbox process and the console agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+from msgspec import Struct
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+
+from kanal import bus
+from schemas import subjects
+from schemas.envelope import UtcTime
+from schemas.errors import SchemaError
+from schemas.routed import RoutedItem, decode_routed
+from schemas.status import StatusUpdate, decode_status
+
+QUEUE_PATTERN = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_-]+)?$")
+
+
+class ItemNotFound(LookupError):
+    """No routed item at that sequence / with that id in that queue."""
+
+
+class Handling(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One admin action on one message of an item: acknowledged in its queue, or moved to another."""
+
+    seq: int
+    queue: str
+    action: Literal["ack", "reroute"]
+    by: str
+    at: UtcTime
+    to_queue: str | None = None
+    reason: str | None = None
+
+
+class ItemState(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything admins did with one item, across queues (value in bucket `kanal_items`, key = item id)."""
+
+    v: Literal[1] = 1
+    item_id: str
+    handled: tuple[Handling, ...] = ()
+
+    def for_seq(self, seq: int) -> Handling | None:
+        """What was done with the message at stream sequence `seq`, if anything."""
+        return next((h for h in self.handled if h.seq == seq), None)
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """A routed item as stored: its stream sequence, its queue and when it was stored."""
+
+    seq: int
+    queue: str
+    item: RoutedItem
+    stored_at: datetime | None = None
+
+
+def valid_queue(queue: str) -> bool:
+    """Whether `queue` is a well-formed queue name (`kelurahan.3171011001`, `triage` ...)."""
+    return bool(QUEUE_PATTERN.match(queue))
+
+
+def _stored(seq: int, subject: str, data: bytes, at: datetime | None) -> StoredItem | None:
+    try:
+        return StoredItem(seq=seq, queue=subjects.queue_of(subject), item=decode_routed(data), stored_at=at)
+    except (SchemaError, ValueError):
+        return None  # not a routed item: nothing an admin can act on
+
+
+class ItemStore:
+    """KANAL_ADMIN reads plus the `kanal_items` KV record; one per process."""
+
+    def __init__(self, js: JetStreamContext, kv: Any) -> None:
+        self.js = js
+        self.kv = kv
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, bucket: str = "kanal_items", replicas: int = 1) -> ItemStore:
+        """Open (creating if needed) the item-state bucket."""
+        return cls(js, await bus.ensure_kv(js, bucket, replicas=replicas, history=10))
+
+    async def get(self, seq: int) -> StoredItem:
+        """The routed item stored at `seq`, or ItemNotFound."""
+        try:
+            raw = await self.js.get_msg(subjects.STREAM_ADMIN, seq, direct=True)
+        except NotFoundError as err:
+            raise ItemNotFound(f"no item #{seq}") from err
+        found = _stored(seq, raw.subject or "", raw.data or b"", raw.time)
+        if found is None:
+            raise ItemNotFound(f"#{seq} is not a routed item")
+        return found
+
+    async def read(self, subject: str, start_seq: int = 1, limit: int | None = None) -> list[StoredItem]:
+        """Every routed item on `subject` (may be a wildcard) from `start_seq`, oldest first."""
+        config = ConsumerConfig(ack_policy=AckPolicy.NONE, filter_subject=subject, inactive_threshold=30.0,
+                                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start_seq),
+                                mem_storage=True)
+        sub = await self.js.pull_subscribe(subject, stream=subjects.STREAM_ADMIN, config=config)
+        out: list[StoredItem] = []
+        try:
+            pending = (await sub.consumer_info()).num_pending or 0
+            while pending > 0 and (limit is None or len(out) < limit):
+                try:
+                    msgs = await sub.fetch(min(pending, 256), timeout=2.0)
+                except TimeoutError:
+                    break
+                for msg in msgs:
+                    meta = msg.metadata
+                    pending = meta.num_pending or 0
+                    found = _stored(meta.sequence.stream, msg.subject, msg.data, meta.timestamp)
+                    if found is not None:
+                        out.append(found)
+        finally:
+            await sub.unsubscribe()
+        return out
+
+    async def queue(self, queue: str, start_seq: int = 1) -> list[StoredItem]:
+        """Every item ever delivered to `queue` from `start_seq`, oldest first."""
+        return await self.read(subjects.admin(queue), start_seq)
+
+    async def counts(self) -> dict[str, int]:
+        """Messages per queue in KANAL_ADMIN (every queue that ever received an item)."""
+        info = await self.js.stream_info(subjects.STREAM_ADMIN, subjects_filter=f"{subjects.ADMIN_PREFIX}.>")
+        return {subjects.queue_of(subject): count for subject, count in (info.state.subjects or {}).items()}
+
+    async def state(self, item_id: str) -> tuple[ItemState, int]:
+        """The item's record and its KV revision (0 when nothing was done yet)."""
+        try:
+            entry = await self.kv.get(item_id)
+        except KeyNotFoundError:
+            return ItemState(item_id=item_id), 0
+        if not entry.value:  # deleted / purged key
+            return ItemState(item_id=item_id), int(entry.revision or 0)
+        return msgspec.json.decode(entry.value, type=ItemState), int(entry.revision or 0)
+
+    async def states(self, item_ids: list[str]) -> dict[str, ItemState]:
+        """Records of many items, fetched concurrently."""
+        unique = list(dict.fromkeys(item_ids))
+        found = await asyncio.gather(*(self.state(i) for i in unique))
+        return {i: s for i, (s, _) in zip(unique, found, strict=True)}
+
+    async def record(self, item_id: str, handling: Handling) -> Handling:
+        """Add `handling` (compare-and-set, retried on a concurrent writer); the first record for a seq wins."""
+        for _ in range(20):
+            state, revision = await self.state(item_id)
+            existing = state.for_seq(handling.seq)
+            if existing is not None:
+                return existing
+            value = msgspec.json.encode(ItemState(item_id=item_id, handled=(*state.handled, handling)))
+            try:
+                if revision:
+                    await self.kv.update(item_id, value, last=revision)
+                else:
+                    await self.kv.create(item_id, value)
+                return handling
+            except Exception as err:
+                if not _is_conflict(err):
+                    raise
+        raise RuntimeError(f"item {item_id}: too many concurrent updates of its record; try again")
+
+    async def latest_status(self, item_id: str) -> tuple[StatusUpdate | None, int]:
+        """The last StatusUpdate on `kanal.status.<item_id>` and its stream sequence (None, 0 when none)."""
+        try:
+            raw = await self.js.get_last_msg(subjects.STREAM_STATUS, subjects.status(item_id), direct=True)
+        except NotFoundError:
+            return None, 0
+        try:
+            return decode_status(raw.data or b""), int(raw.seq or 0)
+        except SchemaError:
+            return None, int(raw.seq or 0)
+
+    async def latest_statuses(self, item_ids: list[str]) -> dict[str, StatusUpdate | None]:
+        """Latest status of many items, fetched concurrently."""
+        unique = list(dict.fromkeys(item_ids))
+        found = await asyncio.gather(*(self.latest_status(i) for i in unique))
+        return {i: s for i, (s, _) in zip(unique, found, strict=True)}
+
+
+def _is_conflict(err: Exception) -> bool:
+    if isinstance(err, KeyWrongLastSequenceError):
+        return True
+    code = getattr(err, "err_code", None)
+    return code in (10071, 10164)
