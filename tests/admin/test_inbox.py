@@ -70,7 +70,8 @@ async def test_ack_persists_across_a_new_process(provisioned: NATS, nats_url: st
         assert [(e.stored.item.item_id, e.handling.action if e.handling else None) for e in everything] == [
             (first.item_id, "ack"), (second.item_id, None)]
         info = await box.sub.consumer_info()  # type: ignore[union-attr]
-        assert info.ack_floor is not None and info.ack_floor.stream_seq >= 1  # the durable consumer itself recorded the ack
+        # the durable consumer itself recorded the ack
+        assert info.ack_floor is not None and info.ack_floor.stream_seq >= 1
     finally:
         await nc.close()
 
