@@ -18,6 +18,7 @@ from connectors.checkpoint import Checkpoints, Lease, LeaseLost
 from connectors.errors import EXIT_PERMANENT, PermanentError, TransientError
 from connectors.media import MediaStore
 from connectors.metrics import Metrics
+from connectors.outbound.sender import Sender, SenderLoop
 from connectors.poller import PollingConnector, backoff_delay
 from connectors.publisher import Publisher
 from connectors.spec import ChannelSpec, InstanceSettings
@@ -119,6 +120,7 @@ class Instance:
         connecting = asyncio.create_task(self.connect_forever(), name="nats-connect")
         draining = asyncio.create_task(self.publisher.drain_forever(), name="spool-drain")
         server = None
+        outbound: asyncio.Task[None] | None = None
         code = 0
         try:
             await self.connector.start()
@@ -126,6 +128,8 @@ class Instance:
             self.http_port = http.bound_port(server)
             self.log.info("connector_started", mode=self.spec.mode, host=self.common.host, port=self.http_port,
                           spool_depth=self.spool.depth)
+            if isinstance(self.connector, Sender) and not once:
+                outbound = asyncio.create_task(self.serve_outbound(self.connector), name="outbound")
             if isinstance(self.connector, PollingConnector):
                 code = await self.poll(self.connector, once)
             else:
@@ -144,6 +148,8 @@ class Instance:
                                  hint="it is sent when this instance starts again")
             draining.cancel()
             connecting.cancel()
+            if outbound is not None:
+                outbound.cancel()
             with contextlib.suppress(BaseException):
                 await self.connector.close()
             await self.media.close()
@@ -194,6 +200,18 @@ class Instance:
             keeper.cancel()
             await lease.release()
         return 0
+
+    async def serve_outbound(self, sender: Sender) -> None:
+        """Deliver `kanal.out.<channel>.<instance>` through this instance's own credentials."""
+        await self._wait_connected()
+        if self.nc is None or self.stop.is_set():
+            return
+        loop = await SenderLoop.open(self.nc.jetstream(), sender, self.spec.id, self.name, self.log)
+        loop.on_permanent = lambda err: self.health.set_credentials(not err.credentials, str(err))
+        try:
+            await loop.run(self.stop)
+        except Exception as err:
+            self.log.error("outbound_stopped", error=repr(err))
 
     async def _wait_connected(self) -> None:
         waiter = asyncio.create_task(self.connected.wait())

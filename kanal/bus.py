@@ -189,12 +189,12 @@ async def provision(js: JetStreamContext, config: Config) -> None:
 
 async def ensure_kv(js: JetStreamContext, bucket: str, replicas: int = 1, ttl: float | None = None,
                     history: int = 1) -> Any:
-    """Open a KV bucket, creating it if missing."""
+    """Open a KV bucket, creating it if missing (with direct get, so reads can be batched and spread)."""
     try:
         return await js.key_value(bucket)
     except (NotFoundError, BadRequestError):
         config = KeyValueConfig(bucket=bucket, history=history, ttl=ttl, replicas=replicas,
-                                storage=StorageType.FILE)
+                                storage=StorageType.FILE, direct=True)
         try:
             return await js.create_key_value(config)
         except BadRequestError:

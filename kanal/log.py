@@ -105,8 +105,11 @@ def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> Non
 
 
 def get(name: str | None = None, **context: Any) -> Any:
-    """A bound structlog logger; `name` goes in the `logger` key."""
-    log = structlog.get_logger()
+    """A structlog logger carrying `context` (`name` in the `component` key).
+
+    It stays a lazy proxy until first used, so module-level loggers follow `configure()` even when they
+    are created before it runs.
+    """
     if name:
-        context["logger"] = name
-    return log.bind(**context)
+        context["component"] = name
+    return structlog.get_logger(**context)

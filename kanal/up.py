@@ -33,6 +33,8 @@ def programs(config: Config, nats_url: str) -> list[Program]:
         found.append(Program("admin", [*base, "admin", "serve"], env))
     if config.forwarder.get("enabled", False) and importlib.util.find_spec("admin.forwarder"):
         found.append(Program("forwarder", [*base, "admin", "forward"], env))
+    if config.outbound.get("enabled", True):
+        found.append(Program("notifier", [*base, "notifier", "run"], env))
     for instance, section in config.connectors.items():
         if section.get("enabled", True):
             found.append(Program(f"connector:{instance}", [*base, "connector", "run", instance], env))

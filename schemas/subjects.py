@@ -25,9 +25,13 @@ STREAM_RAW = "KANAL_RAW"
 KV_CHECKPOINTS = "kanal_checkpoints"
 KV_LEASES = "kanal_leases"
 KV_DEDUP = "kanal_dedup"
+KV_OUTBOUND = "kanal_outbound"  # SendRecord per `<item_id>.<message_id>`
+KV_REPORTERS = "kanal_reporters"  # opt-outs and rate-limit counters per reporter
+KV_THREADS = "kanal_threads"  # item id -> the envelope to answer, for status updates
 OBJ_MEDIA = "kanal_media"
 
 ROUTER_CONSUMER = "router"
+NOTIFIER_CONSUMER = "notifier"
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 

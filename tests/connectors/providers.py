@@ -24,6 +24,8 @@ class FeedProvider:
     status: int | None = None
     delay: float = 0.0
     requests: list[int] = field(default_factory=list)
+    sent: list[dict[str, object]] = field(default_factory=list)
+    send_status: int | None = None
     media: dict[str, bytes] = field(default_factory=dict)
     port: int = 0
     token: str = "feed-token-123456"
@@ -62,7 +64,14 @@ class FeedProvider:
                 return Response(status_code=404)
             return Response(data, media_type="image/jpeg")
 
-        return Starlette(routes=[Route("/items", items), Route("/media/{name}", media)])
+        async def send(request: Request) -> Response:
+            if self.send_status is not None:
+                return JSONResponse({"error": "failing on purpose"}, status_code=self.send_status)
+            self.sent.append(await request.json())
+            return JSONResponse({"id": f"out-{len(self.sent)}"})
+
+        return Starlette(routes=[Route("/items", items), Route("/media/{name}", media),
+                                 Route("/send", send, methods=["POST"])])
 
 
 @asynccontextmanager

@@ -32,8 +32,10 @@ from connectors import (
     TransientError,
     WebhookConnector,
 )
+from connectors.outbound.sender import SendRefused
 from kanal.settings_types import Secret
 from schemas import Attachment, Envelope, Location, Reporter, envelope_id
+from schemas.outbound import OutboundMessage
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,6 +84,7 @@ def normalise(raw: bytes, ctx: NormaliseContext) -> Outcome:
 class HookSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     account: str
     secret: Secret
+    reply_url: str | None = None
 
 
 class HookConnector(WebhookConnector[HookSettings]):
@@ -97,6 +100,23 @@ class HookConnector(WebhookConnector[HookSettings]):
             raise SignatureError("bad_signature")
         await self.take(body, self.settings.account, "application/json")
         return JSONResponse({"ok": True})
+
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        """Answer the reporter: POST {reply_url} {"to", "text"}; private reports only by DM."""
+        if not self.settings.reply_url:
+            raise SendRefused("this hook instance has no reply_url")
+        async with httpx.AsyncClient(timeout=5) as client:
+            try:
+                response = await client.post(self.settings.reply_url, json={
+                    "to": message.reply_to.reporter.contact, "text": message.text, "dm": not message.public_allowed})
+            except httpx.HTTPError as err:
+                raise TransientError(f"reply endpoint unreachable: {err!r}") from err
+        if response.status_code >= 500:
+            raise TransientError(f"reply endpoint answered {response.status_code}")
+        if response.status_code >= 400:
+            raise SendRefused(f"reply endpoint refused: {response.status_code}")
+        return str(response.json()["id"])
 
 
 hook = ChannelSpec(id="hook", mode="webhook", summary="test webhook channel", settings=HookSettings,

@@ -1,0 +1,127 @@
+"""Pure composition: which message a routed item or status change gives, in which words, and when."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from connectors.outbound.settings import DEFAULT_TEMPLATES, OutboundSettings
+from schemas import Envelope, RoutedItem, StatusUpdate
+from schemas.outbound import OutboundMessage, Purpose, outbound_id
+from schemas.status import STAGES
+
+NOT_COMPLAINTS = frozenset({"auto_reply", "bounce", "bulk"})
+_LABELS: dict[str, str] = {info.stage: info.label for info in STAGES}
+
+
+class Skip(Exception):
+    """No message for this reporter, and why (recorded, never silent)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+def reporter_key(envelope: Envelope) -> str:
+    """A stable, non-reversible key for one reporter on one channel account (no phone numbers in KV keys)."""
+    who = envelope.reporter.user_id or envelope.reporter.contact or envelope.reporter.handle or ""
+    raw = "\x1f".join((envelope.channel, envelope.account, who)).encode()
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def answerable(envelope: Envelope, settings: OutboundSettings) -> None:
+    """Raise Skip when this envelope's reporter cannot or must not be answered."""
+    if envelope.channel not in settings.channels:
+        raise Skip(f"channel {envelope.channel} has no outbound sender configured")
+    if NOT_COMPLAINTS & set(envelope.flags):
+        raise Skip("automatic mail (auto-reply, bounce or bulk) is never answered")
+    if envelope.kind == "article":
+        raise Skip("news articles are not answered")
+    who = envelope.reporter.user_id or envelope.reporter.contact or envelope.reporter.handle
+    if not who:
+        raise Skip("the reporter left no address to answer")
+
+
+def template(settings: OutboundSettings, channel: str, language: str, purpose: str) -> str:
+    """Channel override, then language override, then the built-in text (Indonesian by default)."""
+    for source in (settings.channel_templates.get(channel, {}), settings.templates.get(language, {}),
+                   DEFAULT_TEMPLATES.get(language, {}), DEFAULT_TEMPLATES[settings.language]):
+        if purpose in source:
+            return source[purpose]
+    return DEFAULT_TEMPLATES["id"][purpose]
+
+
+def _language(envelope: Envelope, settings: OutboundSettings) -> str:
+    lang = (envelope.language or settings.language).split("-")[0]
+    return lang if lang in DEFAULT_TEMPLATES or lang in settings.templates else settings.language
+
+
+def render(settings: OutboundSettings, envelope: Envelope, purpose: Purpose, ref: str, stage: str | None = None,
+           note: str | None = None) -> str:
+    """The text of one message."""
+    text = template(settings, envelope.channel, _language(envelope, settings), purpose)
+    return text.format(ref=ref, status_url=settings.status_url.format(ref=ref),
+                       stage_label=_LABELS.get(stage or "", stage or ""), note=f" {note}" if note else "")
+
+
+def quiet_until(settings: OutboundSettings, now: datetime) -> datetime | None:
+    """The end of the quiet hours if `now` falls inside them, else None."""
+    if not settings.quiet_hours:
+        return None
+    start_text, _, end_text = settings.quiet_hours.partition("-")
+    start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
+    local = now.astimezone(ZoneInfo(settings.timezone))
+    clock = local.time()
+    inside = (start <= clock or clock < end) if start > end else (start <= clock < end)
+    if not inside:
+        return None
+    end_day = local.date() if clock < end else local.date() + timedelta(days=1)
+    return datetime.combine(end_day, end, tzinfo=local.tzinfo).astimezone(UTC)
+
+
+def public_allowed(envelope: Envelope) -> bool:
+    """A public reply only for a public, non-anonymous report; otherwise DM or nothing."""
+    return envelope.visibility == "public" and not envelope.reporter.anonymous
+
+
+def for_routed(item: RoutedItem, settings: OutboundSettings, now: datetime) -> OutboundMessage:
+    """The acknowledgement for a newly routed item (or a duplicate notice pointing at the first item)."""
+    envelope = item.envelope
+    answerable(envelope, settings)
+    purpose: Purpose = "duplicate" if item.kind == "duplicate" else "ack"
+    ref = item.ref
+    if item.kind == "duplicate" and item.dedup.duplicate_of:
+        from schemas import report_ref
+
+        ref = report_ref(item.dedup.duplicate_of)
+    return OutboundMessage(
+        id=outbound_id(item.item_id, purpose), item_id=item.item_id, ref=ref, purpose=purpose,
+        text=render(settings, envelope, purpose, ref), reply_to=envelope,
+        subject=f"Re: {envelope.subject}" if envelope.subject else f"Laporan {ref}",
+        public_allowed=public_allowed(envelope), created_at=now,
+    )
+
+
+def for_status(update: StatusUpdate, envelope: Envelope, settings: OutboundSettings,
+               now: datetime) -> OutboundMessage:
+    """A short update in the reporter's thread; the final stage says so; quiet hours delay it."""
+    answerable(envelope, settings)
+    purpose: Purpose = "final" if update.stage == "selesai" else "status"
+    return OutboundMessage(
+        id=outbound_id(update.item_id, purpose, update.stage), item_id=update.item_id, ref=update.ref,
+        purpose=purpose, stage=update.stage,
+        text=render(settings, envelope, purpose, update.ref, update.stage, update.note), reply_to=envelope,
+        subject=f"Re: {envelope.subject}" if envelope.subject else f"Laporan {update.ref}",
+        public_allowed=public_allowed(envelope), not_before=quiet_until(settings, now), created_at=now,
+    )
+
+
+def opt_command(text: str, settings: OutboundSettings) -> str | None:
+    """`out` or `in` when a message is only an opt-out/opt-in word (any case, trailing punctuation allowed)."""
+    word = " ".join(text.strip().strip(".!").upper().split())
+    if word in {w.upper() for w in settings.opt_out_words}:
+        return "out"
+    if word in {w.upper() for w in settings.opt_in_words}:
+        return "in"
+    return None

@@ -1,0 +1,215 @@
+"""The notifier service: routed items and status changes in, messages to reporters out (`kanal notifier run`).
+
+It reads KANAL_ADMIN (acknowledgements), KANAL_STATUS (updates) and KANAL_IN (opt-out words) through durable
+consumers, applies the reporter's rules (opt-out, rate limit, quiet hours, private/anonymous) and publishes
+to `kanal.out.<channel>.<instance>` with the message id as Nats-Msg-Id. Every skip is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
+from connectors.outbound import compose, records
+from connectors.outbound.settings import OutboundSettings
+from kanal import bus, log
+from kanal.config import Config
+from schemas import SchemaError, decode_envelope, decode_routed, decode_status, encode, subjects
+from schemas.outbound import OutboundMessage
+
+_log = log.get("notifier")
+
+
+class Notifier:
+    """One process; any number may run (they share the durable consumers)."""
+
+    def __init__(self, js: JetStreamContext, settings: OutboundSettings, threads: KeyValue, reporters: KeyValue,
+                 outbound: KeyValue) -> None:
+        self.js = js
+        self.settings = settings
+        self.threads = threads
+        self.reporters = reporters
+        self.outbound = outbound
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, settings: OutboundSettings) -> Notifier:
+        """Open the KV buckets it needs (created if missing)."""
+        return cls(js, settings, await bus.ensure_kv(js, subjects.KV_THREADS),
+                   await bus.ensure_kv(js, subjects.KV_REPORTERS), await bus.ensure_kv(js, subjects.KV_OUTBOUND))
+
+    async def on_routed(self, data: bytes) -> OutboundMessage | None:
+        """Acknowledge a routed item to its reporter (or record why not)."""
+        item = decode_routed(data)
+        try:
+            message = compose.for_routed(item, self.settings, datetime.now(UTC))
+        except compose.Skip as skip:
+            _log.info("reporter_not_answered", item_id=item.item_id, reason=skip.reason)
+            return None
+        await self.threads.put(item.item_id, encode(item.envelope))
+        return await self._gate_and_publish(message)
+
+    async def on_status(self, data: bytes) -> OutboundMessage | None:
+        """Tell the reporter about a stage change, in the thread of their report."""
+        update = decode_status(data)
+        try:
+            entry = await self.threads.get(update.item_id)
+        except (KeyNotFoundError, NotFoundError):
+            _log.info("status_not_sent", item_id=update.item_id, reason="no answerable reporter for this item")
+            return None
+        envelope = decode_envelope(entry.value or b"")
+        try:
+            message = compose.for_status(update, envelope, self.settings, datetime.now(UTC))
+        except compose.Skip as skip:
+            _log.info("reporter_not_answered", item_id=update.item_id, reason=skip.reason)
+            return None
+        return await self._gate_and_publish(message)
+
+    async def on_inbound(self, data: bytes) -> str | None:
+        """Record an opt-out ('BERHENTI') or opt-in ('MULAI') sent by a reporter."""
+        envelope = decode_envelope(data)
+        command = compose.opt_command(envelope.text, self.settings)
+        if command is None:
+            return None
+        key = f"optout.{compose.reporter_key(envelope)}"
+        if command == "out":
+            await self.reporters.put(key, b"1")
+        else:
+            with contextlib.suppress(KeyNotFoundError, NotFoundError):
+                await self.reporters.delete(key)
+        _log.info("reporter_opted_" + command, channel=envelope.channel, instance=envelope.instance)
+        return command
+
+    async def _gate_and_publish(self, message: OutboundMessage) -> OutboundMessage | None:
+        envelope = message.reply_to
+        reporter = compose.reporter_key(envelope)
+        reason = await self._refusal(reporter, message)
+        if reason is not None:
+            record = records.make(message, "skipped", envelope.channel, envelope.instance, reason=reason)
+            with contextlib.suppress(Exception):  # already recorded by an earlier delivery
+                await records.write(self.outbound, record, create=True)
+            _log.info("reporter_message_skipped", item_id=message.item_id, purpose=message.purpose, reason=reason)
+            return None
+        subject = subjects.outbound(envelope.channel, envelope.instance)
+        await self.js.publish(subject, encode(message), headers={"Nats-Msg-Id": message.id})
+        _log.info("reporter_message_queued", item_id=message.item_id, purpose=message.purpose, subject=subject)
+        return message
+
+    async def _refusal(self, reporter: str, message: OutboundMessage) -> str | None:
+        try:
+            await self.reporters.get(f"optout.{reporter}")
+            return "the reporter opted out"
+        except (KeyNotFoundError, NotFoundError):
+            pass
+        if message.purpose in ("ack", "final"):
+            return None  # the acknowledgement and the final word always go
+        return await self._rate_limited(reporter)
+
+    async def _rate_limited(self, reporter: str) -> str | None:
+        key = f"rate.{reporter}"
+        window = self.settings.rate_window.total_seconds()
+        for _ in range(5):  # compare-and-set loop against concurrent notifiers
+            now = time.time()
+            try:
+                entry = await self.reporters.get(key)
+                stamps = [t for t in msgspec.json.decode(entry.value or b"[]", type=list[float]) if now - t < window]
+                revision: int | None = entry.revision
+            except (KeyNotFoundError, NotFoundError):
+                stamps, revision = [], None
+            if len(stamps) >= self.settings.rate_limit:
+                return f"rate limit: {self.settings.rate_limit} messages per {window:.0f}s to one reporter"
+            data = msgspec.json.encode([*stamps, now])
+            try:
+                if revision is None:
+                    await self.reporters.create(key, data)
+                else:
+                    await self.reporters.update(key, data, last=revision)
+                return None
+            except Exception as err:  # lost the race to another notifier; read again
+                _log.debug("rate_counter_retry", error=repr(err))
+        return None
+
+
+Handler = Callable[[bytes], Awaitable[object]]
+
+
+async def consume(js: JetStreamContext, stream: str, subject: str, durable: str, handler: Handler,
+                  stop: asyncio.Event, deliver_new: bool = False) -> None:
+    """A durable pull loop: ack after the handler; bad messages go to the DLQ after a few tries."""
+    config = ConsumerConfig(durable_name=durable, filter_subject=subject, max_deliver=5, ack_wait=30,
+                            deliver_policy=DeliverPolicy.NEW if deliver_new else DeliverPolicy.ALL)
+    sub = await js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
+    while not stop.is_set():
+        try:
+            batch = await sub.fetch(64, timeout=1)
+        except TimeoutError:
+            continue
+        for msg in batch:
+            await _handle(js, msg, handler, durable)
+
+
+async def _handle(js: JetStreamContext, msg: Msg, handler: Handler, durable: str) -> None:
+    deliveries = msg.metadata.num_delivered if msg.metadata else 1
+    try:
+        await handler(msg.data)
+    except SchemaError as err:
+        await _dead_letter(js, msg, "invalid_message", str(err), deliveries)
+        await msg.ack()
+    except Exception as err:
+        if deliveries >= 5:
+            await _dead_letter(js, msg, "notifier_failed", repr(err), deliveries)
+            await msg.ack()
+        else:
+            _log.warning("notifier_retry", consumer=durable, error=repr(err), deliveries=deliveries)
+            await msg.nak(delay=min(30.0, 2.0**deliveries))
+    else:
+        await msg.ack()
+
+
+async def _dead_letter(js: JetStreamContext, msg: Msg, reason: str, detail: str, deliveries: int) -> None:
+    from schemas import DeadLetter
+
+    letter = DeadLetter(stage="notifier", reason=reason, detail=detail, at=datetime.now(UTC), data=msg.data,
+                        subject=msg.subject, deliveries=deliveries)
+    await js.publish(subjects.dlq("notifier"), encode(letter))
+    _log.warning("message_dead_lettered", reason=reason, detail=detail, subject=msg.subject)
+
+
+async def run(config: Config) -> int:
+    """Run until SIGTERM/SIGINT."""
+    settings = config.section("outbound", OutboundSettings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    nc: NATS = await bus.connect(config.nats, name="kanal-notifier")
+    js = nc.jetstream()
+    await bus.provision(js, config)
+    notifier = await Notifier.open(js, settings)
+    tasks = [
+        asyncio.create_task(consume(js, subjects.STREAM_ADMIN, f"{subjects.ADMIN_PREFIX}.>",
+                                    subjects.NOTIFIER_CONSUMER, notifier.on_routed, stop)),
+        asyncio.create_task(consume(js, subjects.STREAM_STATUS, f"{subjects.STATUS_PREFIX}.>",
+                                    subjects.NOTIFIER_CONSUMER, notifier.on_status, stop)),
+        asyncio.create_task(consume(js, subjects.STREAM_IN, f"{subjects.IN_PREFIX}.>",
+                                    f"{subjects.NOTIFIER_CONSUMER}-optout", notifier.on_inbound, stop)),
+    ]
+    _log.info("notifier_started", channels=settings.channels)
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await nc.drain()
+    _log.info("notifier_stopped")
+    return 0

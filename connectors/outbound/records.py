@@ -1,0 +1,64 @@
+"""Send records in KV (`kanal_outbound`, key `<item_id>.<message_id>`): the memory that prevents double sends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
+from schemas import encode
+from schemas.outbound import OutboundMessage, SendRecord, SendState, decode_send_record
+
+
+def record_key(item_id: str, message_id: str) -> str:
+    """KV key of one message's record."""
+    return f"{item_id}.{message_id}"
+
+
+def make(message: OutboundMessage, state: SendState, channel: str, instance: str, reason: str | None = None,
+         provider_id: str | None = None) -> SendRecord:
+    """A record for `message` in `state`."""
+    return SendRecord(message_id=message.id, item_id=message.item_id, purpose=message.purpose, state=state,
+                      at=datetime.now(UTC), reason=reason, provider_id=provider_id, channel=channel,
+                      instance=instance)
+
+
+async def read(kv: KeyValue, key: str) -> tuple[SendRecord | None, int | None]:
+    """The record and its KV revision, or (None, None)."""
+    try:
+        entry = await kv.get(key)
+    except (KeyNotFoundError, NotFoundError):
+        return None, None
+    if not entry.value:
+        return None, entry.revision
+    return decode_send_record(entry.value), entry.revision
+
+
+async def write(kv: KeyValue, record: SendRecord, last: int | None = None, create: bool = False) -> int:
+    """Store a record; with `create` or `last`, only if nobody changed it meanwhile (raises otherwise)."""
+    key = record_key(record.item_id, record.message_id)
+    data = encode(record)
+    if create:
+        return int(await kv.create(key, data))
+    if last is not None:
+        return int(await kv.update(key, data, last=last))
+    return int(await kv.put(key, data))
+
+
+async def for_item(kv: KeyValue, item_id: str) -> list[SendRecord]:
+    """Every send record of one item (for the admin's view of what the reporter was told)."""
+    try:
+        keys = await kv.keys()
+    except (NotFoundError, Exception):
+        return []
+    found: list[SendRecord] = []
+    for key in keys:
+        if key.startswith(f"{item_id}."):
+            record, _ = await read(kv, key)
+            if record is not None:
+                found.append(record)
+    return sorted(found, key=lambda r: r.at)
+
+
+__all__ = ["for_item", "make", "read", "record_key", "write"]

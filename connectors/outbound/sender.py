@@ -1,0 +1,135 @@
+"""Delivering outbound messages inside a connector instance: at most once, every outcome recorded.
+
+Before calling the provider the record goes to `sending` (compare-and-set in KV); after, `sent` or `failed`
+with the reason. A restart that finds `sending` cannot know whether the provider got it, so it marks the
+message `in_doubt` for the admin instead of sending it a second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig
+from nats.js.client import JetStreamContext
+from nats.js.kv import KeyValue
+
+from connectors.errors import PermanentError, TransientError
+from connectors.outbound import records
+from kanal import bus
+from schemas import SchemaError, subjects
+from schemas.outbound import OutboundMessage, SendRecord, SendState, decode_outbound
+
+
+class SendRefused(Exception):
+    """The provider's rules or the reporter's privacy forbid this message (e.g. WhatsApp's 24-hour window)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """A connector that can answer reporters implements this."""
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        """Deliver one message in the reporter's thread; return the provider's message id."""
+
+
+class SenderLoop:
+    """Consumes `kanal.out.<channel>.<instance>` with a durable consumer and calls the connector's `send`."""
+
+    def __init__(self, js: JetStreamContext, kv: KeyValue, sender: Sender, channel: str, instance: str,
+                 logger: Any, max_deliveries: int = 8) -> None:
+        self.js = js
+        self.kv = kv
+        self.sender = sender
+        self.channel = channel
+        self.instance = instance
+        self.log = logger
+        self.max_deliveries = max_deliveries
+        self.on_permanent: Any = None
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, sender: Sender, channel: str, instance: str, logger: Any) -> SenderLoop:
+        """Open the send-record bucket."""
+        return cls(js, await bus.ensure_kv(js, subjects.KV_OUTBOUND, history=5), sender, channel, instance, logger)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetch and deliver until `stop`."""
+        subject = subjects.outbound(self.channel, self.instance)
+        durable = f"sender-{self.instance}"
+        config = ConsumerConfig(durable_name=durable, filter_subject=subject, ack_wait=60,
+                                max_deliver=self.max_deliveries + 2)
+        sub = await self.js.pull_subscribe(subject, durable=durable, stream=subjects.STREAM_OUT, config=config)
+        while not stop.is_set():
+            try:
+                batch = await sub.fetch(16, timeout=1)
+            except TimeoutError:
+                continue
+            for msg in batch:
+                await self.deliver(msg)
+
+    async def deliver(self, msg: Msg) -> SendState | None:
+        """Handle one queued message; returns the state it ended in (None when it was only postponed)."""
+        try:
+            message = decode_outbound(msg.data)
+        except SchemaError as err:
+            self.log.error("outbound_invalid", error=str(err))
+            await msg.term()
+            return None
+        if message.not_before and message.not_before > datetime.now(UTC):
+            wait = (message.not_before - datetime.now(UTC)).total_seconds()
+            await msg.nak(delay=min(wait, 3600.0))  # quiet hours: wait, do not count it as a failure
+            return None
+        key = records.record_key(message.item_id, message.id)
+        record, revision = await records.read(self.kv, key)
+        if record is not None and record.state != "retrying":
+            if record.state == "sending":
+                await self._record(message, "in_doubt", revision,
+                                   reason="interrupted during a send; not repeated so the reporter is never "
+                                          "messaged twice")
+                self.log.warning("send_in_doubt", item_id=message.item_id, purpose=message.purpose)
+            await msg.ack()
+            return record.state if record.state != "sending" else "in_doubt"
+        try:
+            revision = await self._record(message, "sending", revision, create=record is None)
+        except Exception:  # another sender took it first
+            await msg.ack()
+            return None
+        deliveries = msg.metadata.num_delivered if msg.metadata else 1
+        try:
+            provider_id = await self.sender.send(message)
+        except SendRefused as err:
+            return await self._finish(msg, message, "failed", revision, err.reason)
+        except PermanentError as err:
+            if self.on_permanent is not None:
+                self.on_permanent(err)
+            return await self._finish(msg, message, "failed", revision, str(err))
+        except (TransientError, OSError, TimeoutError) as err:
+            if deliveries >= self.max_deliveries:
+                return await self._finish(msg, message, "failed", revision, f"gave up after {deliveries} tries: {err}")
+            await self._record(message, "retrying", revision, reason=str(err))
+            delay = err.wait_seconds(2.0**deliveries) if isinstance(err, TransientError) else 2.0**deliveries
+            self.log.warning("send_retry", item_id=message.item_id, error=str(err), retry_in_s=round(delay, 1))
+            await msg.nak(delay=min(delay, 900.0))
+            return "retrying"
+        return await self._finish(msg, message, "sent", revision, None, provider_id)
+
+    async def _finish(self, msg: Msg, message: OutboundMessage, state: SendState, revision: int | None,
+                      reason: str | None, provider_id: str | None = None) -> SendState:
+        await self._record(message, state, revision, reason=reason, provider_id=provider_id)
+        event = "reporter_message_sent" if state == "sent" else "reporter_message_failed"
+        self.log.info(event, item_id=message.item_id, purpose=message.purpose, reason=reason)
+        await msg.ack()
+        return state
+
+    async def _record(self, message: OutboundMessage, state: SendState, revision: int | None, *,
+                      reason: str | None = None, provider_id: str | None = None, create: bool = False) -> int:
+        record: SendRecord = records.make(message, state, self.channel, self.instance, reason, provider_id)
+        if create:
+            return await records.write(self.kv, record, create=True)
+        return await records.write(self.kv, record, last=revision)

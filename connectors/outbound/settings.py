@@ -1,0 +1,43 @@
+"""`[outbound]`: templates, quiet hours, rate limits and opt-out words for messages back to reporters."""
+
+from __future__ import annotations
+
+import msgspec
+
+from kanal.settings_types import Duration
+
+DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
+    "id": {
+        "ack": "Terima kasih, laporan Anda sudah kami terima dengan nomor {ref}. Pantau perkembangannya di "
+               "{status_url}. Balas BERHENTI jika tidak ingin menerima kabar lagi.",
+        "duplicate": "Laporan ini sudah tercatat dengan nomor {ref}. Kami akan mengabari perkembangannya.",
+        "status": "Laporan {ref}: status kini {stage_label}.{note}",
+        "final": "Laporan {ref} telah selesai ditangani (Selesai).{note} Terima kasih atas partisipasi Anda.",
+    },
+    "en": {
+        "ack": "Thank you, we received your report with number {ref}. Follow it at {status_url}. Reply STOP to "
+               "stop receiving updates.",
+        "duplicate": "This report is already recorded as {ref}. We will keep you posted.",
+        "status": "Report {ref}: now {stage_label}.{note}",
+        "final": "Report {ref} has been resolved (Selesai).{note} Thank you for taking part.",
+    },
+}
+
+
+class OutboundSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How Kanal answers reporters. Templates: `{ref}`, `{status_url}`, `{stage_label}`, `{note}`."""
+
+    enabled: bool = True
+    channels: list[str] = msgspec.field(default_factory=lambda: ["twilio", "meta", "telegram", "email", "x"])
+    language: str = "id"
+    templates: dict[str, dict[str, str]] = {}
+    channel_templates: dict[str, dict[str, str]] = {}
+    status_url: str = "https://kanal.example.go.id/laporan/{ref}"
+    timezone: str = "Asia/Jakarta"
+    quiet_hours: str | None = "21:00-06:00"
+    rate_limit: int = 5
+    rate_window: Duration = Duration(hours=1)
+    opt_out_words: list[str] = msgspec.field(default_factory=lambda: ["STOP", "BERHENTI", "UNSUBSCRIBE"])
+    opt_in_words: list[str] = msgspec.field(default_factory=lambda: ["START", "MULAI"])
+    metrics_port: int = 0
+    max_deliveries: int = 8
