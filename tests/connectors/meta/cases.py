@@ -1,0 +1,174 @@
+"""Table of Meta payloads (own fixtures in the real shapes) and what each must become."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from connectors.spec import Outcome
+from connectors.testkit import Case
+from tests.connectors.meta import bodies as b
+from tests.connectors.meta.bodies import IG, OTHER_PAGE, PAGE, PHONE, TEXT_ID
+
+ACCOUNTS = ",".join([PAGE, IG, PHONE])
+CDN_JPEG = "https://scontent.xx.fbcdn.net/v/t1.15752-9/467580915_n.jpg?_nc_cat=1&oh=00_AYB&oe=6765A1B2"
+
+
+def expect(**wanted: object) -> Callable[[Outcome], None]:
+    """A check that the first envelope has these attribute values (dotted paths allowed)."""
+
+    def check(outcome: Outcome) -> None:
+        envelope = outcome.envelopes[0]
+        for path, value in wanted.items():
+            got: object = envelope
+            for part in path.split("__"):
+                got = getattr(got, part)
+            assert got == value, f"{path}: {got!r} != {value!r}"
+
+    return check
+
+
+def reasons(*wanted: str) -> Callable[[Outcome], None]:
+    def check(outcome: Outcome) -> None:
+        got = [i.reason for i in outcome.ignored] + [r.reason for r in outcome.rejected]
+        assert got == list(wanted), got
+
+    return check
+
+
+MESSENGER = [
+    Case("messenger_text_indonesian_emoji", b.page(b.messenger("m_AG5Hz2Uq7tuwNEhXfYYKj8", TEXT_ID)), ACCOUNTS,
+         count=1, check=expect(text=TEXT_ID, kind="direct_message", visibility="private", account=PAGE,
+                               reporter__user_id=b.PSID, flags=("facebook",))),
+    Case("messenger_image", b.page(b.messenger("m_img1", attachments=[
+        {"type": "image", "payload": {"url": CDN_JPEG}}])), ACCOUNTS, count=1,
+         check=lambda o: _attachment(o, "image", CDN_JPEG)),
+    Case("messenger_location", b.page(b.messenger("m_loc1", attachments=[
+        {"title": "Monas", "url": "https://l.facebook.com/l.php?u=https%3A%2F%2Fwww.bing.com%2Fmaps",
+         "type": "location", "payload": {"coordinates": {"lat": -6.175392, "long": 106.827153}}}])), ACCOUNTS,
+         count=1, check=expect(location__lat=-6.175392, location__lon=106.827153, location__address="Monas")),
+    Case("messenger_reply", b.page(b.messenger("m_r2", "Masih belum diperbaiki", reply_to={"mid": "m_r1"})),
+         ACCOUNTS, count=1, check=expect(thread__reply_to="m_r1")),
+    Case("messenger_echo_ignored", b.page(b.messenger("m_echo", "Terima kasih, laporan diterima", is_echo=True,
+                                                      app_id=1517776481860111, sender=PAGE, recipient=b.PSID)),
+         ACCOUNTS, expect="ignored", count=1, check=reasons("echo")),
+    Case("messenger_receipts_ignored", b.page(b.receipt("delivery"), b.receipt("read"), b.receipt("reaction")),
+         ACCOUNTS, expect="ignored", count=3, check=reasons("delivery_receipt", "read_receipt", "reaction")),
+    Case("messenger_other_page_ignored", b.page(b.messenger("m_x", "halo", recipient=OTHER_PAGE),
+                                                page_id=OTHER_PAGE),
+         ACCOUNTS, expect="ignored", count=1, check=reasons("unknown_account")),
+    Case("messenger_unknown_event_ignored", b.page({"sender": {"id": b.PSID}, "recipient": {"id": PAGE},
+                                                    "timestamp": 1, "brand_new_event": {"x": 1}}),
+         ACCOUNTS, expect="ignored", count=1, check=reasons("unknown_event")),
+]
+
+FEED = [
+    Case("feed_visitor_post", b.page(changes=[b.feed("status", post_id=f"{PAGE}_1029384756",
+                                                     message="Banjir setinggi lutut di Kemang 🌧️",
+                                                     published=1)]), ACCOUNTS, count=1,
+         check=expect(kind="post", visibility="public", external_id=f"{PAGE}_1029384756",
+                      reporter__display_name="Budi Santoso", text="Banjir setinggi lutut di Kemang 🌧️")),
+    Case("feed_photo_post", b.page(changes=[b.feed("photo", post_id=f"{PAGE}_555", message="Sampah menumpuk",
+                                                   link=CDN_JPEG, photo_id="555", photo=CDN_JPEG)]),
+         ACCOUNTS, count=1, check=lambda o: _attachment(o, "image", CDN_JPEG)),
+    Case("feed_comment", b.page(changes=[b.feed("comment", post_id=f"{PAGE}_777", comment_id="777_888",
+                                                parent_id=f"{PAGE}_777", message="Lampu jalan mati pak")]),
+         ACCOUNTS, count=1, check=expect(kind="comment", thread__reply_to=f"{PAGE}_777",
+                                         thread__conversation=f"{PAGE}_777", external_id="777_888")),
+    Case("feed_own_post_and_comment_ignored",
+         b.page(changes=[b.feed("status", author=PAGE, name="Pemprov DKI", post_id=f"{PAGE}_1", message="Info"),
+                         b.feed("comment", author=PAGE, name="Pemprov DKI", post_id=f"{PAGE}_1",
+                                comment_id="1_2", message="Terima kasih")]),
+         ACCOUNTS, expect="ignored", count=2, check=reasons("own_post", "own_comment")),
+    Case("feed_edits_reactions_removes_ignored",
+         b.page(changes=[b.feed("comment", "edited", post_id="1_1", comment_id="1_3", message="x"),
+                         b.feed("reaction", post_id="1_1", reaction_type="like"),
+                         b.feed("post", "remove", post_id="1_1")]),
+         ACCOUNTS, expect="ignored", count=3, check=reasons("edit", "reaction", "removed")),
+    Case("feed_unknown_field_ignored", b.page(changes=[{"field": "ratings", "value": {"rating": 5}}]), ACCOUNTS,
+         expect="ignored", count=1, check=reasons("unsupported_field")),
+]
+
+INSTAGRAM = [
+    Case("instagram_dm", b.instagram(b.messenger("aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQx", "Tolong ada "
+                                                 "pohon tumbang di Jl. Sudirman 🌳", sender=b.IGSID, recipient=IG)),
+         ACCOUNTS, count=1, check=expect(kind="direct_message", account=IG, flags=("instagram",))),
+    Case("instagram_comment", b.instagram(changes=[{"field": "comments", "value": {
+        "from": {"id": b.IGSID, "username": "warga.jakarta"}, "media": {"id": "18002345678901234",
+                                                                        "media_product_type": "FEED"},
+        "id": "17865799348089039", "text": "@dkijakarta trotoar rusak di Cikini"}}]), ACCOUNTS, count=1,
+         check=expect(kind="comment", visibility="public", reporter__handle="warga.jakarta",
+                      thread__reply_to="18002345678901234")),
+    Case("instagram_mention", b.instagram(changes=[{"field": "mentions", "value": {
+        "media_id": "17918195224117851", "comment_id": "17894227972186120"}}]), ACCOUNTS, count=1,
+         check=expect(kind="comment", flags=("instagram", "mention"))),
+    Case("instagram_own_comment_ignored", b.instagram(changes=[{"field": "comments", "value": {
+        "from": {"id": IG, "username": "dkijakarta", "self_ig_scoped_id": "17841405822304914"},
+        "media": {"id": "1"}, "id": "2", "text": "Terima kasih atas laporannya"}}]), ACCOUNTS,
+         expect="ignored", count=1, check=reasons("own_comment")),
+]
+
+WHATSAPP = [
+    Case("whatsapp_text", b.whatsapp(b.wa(b.wamid(1), "text", {"body": TEXT_ID})), ACCOUNTS, count=1,
+         check=expect(text=TEXT_ID, account=PHONE, reporter__contact="+6281234567890",
+                      reporter__display_name="Siti Rahayu", visibility="private")),
+    Case("whatsapp_image_caption", b.whatsapp(b.wa(b.wamid(2), "image", {
+        "caption": "Got mampet", "mime_type": "image/jpeg", "sha256": "k3WmH1s4xNq6nYt2cU8Jv9Qe0R5LzPaBdFgHiKoMn1s=",
+        "id": "1479537139650973"})), ACCOUNTS, count=1,
+         check=lambda o: _attachment(o, "image", "whatsapp-media:1479537139650973")),
+    Case("whatsapp_document", b.whatsapp(b.wa(b.wamid(3), "document", {
+        "filename": "laporan.pdf", "mime_type": "application/pdf", "sha256": "x", "id": "5381264351936272"})),
+         ACCOUNTS, count=1, check=lambda o: _attachment(o, "document", "whatsapp-media:5381264351936272")),
+    Case("whatsapp_audio_video_sticker", b.whatsapp(
+        b.wa(b.wamid(4), "audio", {"mime_type": "audio/ogg; codecs=opus", "sha256": "x", "id": "71", "voice": True}),
+        b.wa(b.wamid(5), "video", {"mime_type": "video/mp4", "sha256": "x", "id": "72"}),
+        b.wa(b.wamid(6), "sticker", {"mime_type": "image/webp", "sha256": "x", "id": "73", "animated": False})),
+         ACCOUNTS, count=3),
+    Case("whatsapp_location_named", b.whatsapp(b.wa(b.wamid(7), "location", {
+        "latitude": -6.2087634, "longitude": 106.845599, "name": "Bundaran HI",
+        "address": "Jl. M.H. Thamrin, Jakarta Pusat"})), ACCOUNTS, count=1,
+         check=expect(location__lat=-6.2087634, location__address="Bundaran HI, Jl. M.H. Thamrin, Jakarta Pusat")),
+    Case("whatsapp_interactive_replies", b.whatsapp(
+        b.wa(b.wamid(8), "interactive", {"type": "button_reply", "button_reply": {"id": "kat-jalan",
+                                                                                  "title": "Jalan rusak"}},
+             context={"from": "628111272206", "id": b.wamid(900)}),
+        b.wa(b.wamid(9), "interactive", {"type": "list_reply", "list_reply": {
+            "id": "wil-jaksel", "title": "Jakarta Selatan", "description": "Kec. Kebayoran Baru"}}),
+        b.wa(b.wamid(10), "button", {"payload": "LAPOR", "text": "Lapor sekarang"})), ACCOUNTS, count=3,
+         check=expect(text="Jalan rusak", thread__reply_to=b.wamid(900))),
+    Case("whatsapp_statuses_ignored", b.whatsapp(statuses=[
+        {"id": b.wamid(900), "status": "delivered", "timestamp": "1732418402", "recipient_id": b.WA_ID},
+        {"id": b.wamid(900), "status": "read", "timestamp": "1732418403", "recipient_id": b.WA_ID}]),
+         ACCOUNTS, expect="ignored", count=2, check=reasons("status", "status")),
+    Case("whatsapp_unsupported_rejected", b.whatsapp(b.wa(b.wamid(11), "unsupported", errors=[{
+        "code": 131051, "title": "Message type unknown", "message": "Message type unknown",
+        "error_data": {"details": "Message type is currently not supported."}}])), ACCOUNTS,
+         expect="rejected", count=1, check=reasons("unsupported_message")),
+    Case("whatsapp_unknown_type_rejected", b.whatsapp(b.wa(b.wamid(12), "hologram", {"x": 1})), ACCOUNTS,
+         expect="rejected", count=1, check=reasons("unsupported_message")),
+    Case("whatsapp_other_number_ignored", b.whatsapp(b.wa(b.wamid(13), "text", {"body": "x"}), phone="1"),
+         ACCOUNTS, expect="ignored", count=1, check=reasons("unknown_account")),
+]
+
+MIXED = [
+    Case("batch_with_one_bad_event", b.whatsapp(
+        b.wa(b.wamid(20), "text", {"body": "Satu"}),
+        {"from": b.WA_ID, "type": "text", "text": {"body": "no id, no timestamp"}},
+        b.wa(b.wamid(21), "text", {"body": "Tiga ✅"})), ACCOUNTS, count=2,
+         check=lambda o: _both(o, reasons("malformed_event"), expect(text="Satu"))),
+    Case("unknown_object_ignored", b.dumps({"object": "user", "entry": [{"id": "1", "changes": []}]}), ACCOUNTS,
+         expect="ignored", count=1, check=reasons("unsupported_object")),
+    Case("malformed_json", b'{"object":"page","entry":[{"id":"1",', ACCOUNTS, expect="bad_payload"),
+    Case("json_without_object", b"{}", ACCOUNTS, expect="bad_payload"),
+]
+
+CASES = MESSENGER + FEED + INSTAGRAM + WHATSAPP + MIXED
+
+
+def _both(outcome: Outcome, *checks: Callable[[Outcome], None]) -> None:
+    for check in checks:
+        check(outcome)
+
+
+def _attachment(outcome: Outcome, kind: str, source: str) -> None:
+    attachment = outcome.envelopes[0].attachments[0]
+    assert (attachment.kind, attachment.source_url) == (kind, source), attachment
