@@ -1,0 +1,154 @@
+"""The reporter's loop on a real nats-server: notifier rules, and a sender that never sends twice."""
+
+from __future__ import annotations
+
+import msgspec
+from nats.aio.client import Client as NATS
+
+from connectors.outbound import records
+from connectors.outbound.notifier import Notifier
+from connectors.outbound.sender import SenderLoop
+from connectors.outbound.settings import OutboundSettings
+from connectors.testkit import harness
+from connectors.testkit.harness import stored_messages
+from kanal import bus, log
+from schemas import Decision, Envelope, RoutedItem, StatusUpdate, encode, subjects
+from schemas.outbound import OutboundMessage, decode_outbound
+from tests.connectors.providers import feed_provider
+from tests.connectors.sample_channels import hook
+from tests.factories import NOW, envelope
+
+SETTINGS = OutboundSettings(channels=["hook"], quiet_hours=None, rate_limit=2)
+
+
+def _hook_envelope(instance: str, n: int = 1, **fields: object) -> Envelope:
+    return envelope(f"m{n}", channel="hook", instance=instance, account="+628111272206", **fields)  # type: ignore[arg-type]
+
+
+def _routed(env: Envelope) -> RoutedItem:
+    return RoutedItem(kind="item", item_id=env.id, ref=env.ref, envelope=env, routed_at=NOW,
+                      decision=Decision(rule_id="geo", rule_type="geo", queue="kelurahan.3171011001", reason="r"))
+
+
+def _status(env: Envelope, stage: str, note: str | None = None) -> StatusUpdate:
+    return StatusUpdate(item_id=env.id, ref=env.ref, stage=stage, queue="kelurahan.3171011001",  # type: ignore[arg-type]
+                        by="admin.gambir", at=NOW, note=note)
+
+
+async def _queued(nc: NATS, instance: str) -> list[OutboundMessage]:
+    return [decode_outbound(m) for m in await stored_messages(nc, subjects.outbound("hook", instance))]
+
+
+async def test_ack_then_status_then_final_reach_the_reporters_thread(provisioned: NATS) -> None:
+    notifier = await Notifier.open(provisioned.jetstream(), SETTINGS)
+    env = _hook_envelope("hook-a")
+    assert await notifier.on_routed(encode(_routed(env)))
+    assert await notifier.on_routed(encode(_routed(env))) is not None  # a redelivery composes the same message
+    assert await notifier.on_status(encode(_status(env, "proses")))
+    assert await notifier.on_status(encode(_status(env, "selesai", "Sudah diperbaiki.")))
+    queued = await _queued(provisioned, "hook-a")
+    assert [m.purpose for m in queued] == ["ack", "status", "final"], "the repeated ack is dropped by its id"
+    assert all(m.reply_to.id == env.id for m in queued)
+    assert "Sudah diperbaiki." in queued[-1].text
+
+
+async def test_opt_out_stops_updates_and_is_recorded(provisioned: NATS) -> None:
+    js = provisioned.jetstream()
+    notifier = await Notifier.open(js, SETTINGS)
+    env = _hook_envelope("hook-b")
+    await notifier.on_routed(encode(_routed(env)))
+    stop = _hook_envelope("hook-b", 2, text="BERHENTI")
+    assert await notifier.on_inbound(encode(stop)) == "out"
+    assert await notifier.on_status(encode(_status(env, "koordinasi"))) is None
+    assert [m.purpose for m in await _queued(provisioned, "hook-b")] == ["ack"]
+    kv = await bus.ensure_kv(js, subjects.KV_OUTBOUND)
+    [record] = await records.for_item(kv, env.id)
+    assert record.state == "skipped"
+    assert record.reason == "the reporter opted out"
+    assert await notifier.on_inbound(encode(_hook_envelope("hook-b", 3, text="mulai"))) == "in"
+    assert await notifier.on_status(encode(_status(env, "disposisi"))) is not None
+
+
+async def test_per_reporter_rate_limit_skips_with_a_reason(provisioned: NATS) -> None:
+    notifier = await Notifier.open(provisioned.jetstream(), SETTINGS)
+    env = _hook_envelope("hook-c")
+    await notifier.on_routed(encode(_routed(env)))
+    sent = [await notifier.on_status(encode(_status(env, stage)))
+            for stage in ("koordinasi", "disposisi", "proses")]
+    assert [m is not None for m in sent] == [True, True, False]
+    assert (await notifier.on_status(encode(_status(env, "selesai")))) is not None, "the final word always goes"
+
+
+async def _deliver_all(loop: SenderLoop, nc: NATS, instance: str, within: float = 2) -> list[str | None]:
+    js = nc.jetstream()
+    subject = subjects.outbound("hook", instance)
+    sub = await js.pull_subscribe(subject, durable=f"sender-{instance}", stream=subjects.STREAM_OUT)
+    states: list[str | None] = []
+    try:
+        batch = await sub.fetch(10, timeout=within)
+    except TimeoutError:
+        return states
+    for msg in batch:
+        states.append(await loop.deliver(msg))
+    return states
+
+
+async def test_sender_sends_once_and_marks_interrupted_sends_in_doubt(nats_url: str) -> None:
+    async with feed_provider() as provider, harness(
+        hook, {"account": "+628111272206", "secret": "hook-secret-123456", "reply_url": ""}, nats_url
+    ) as h:
+        provider_url = f"{provider.base_url}/send"
+        instance = h.instance.name
+        connector = h.instance.connector
+        object.__setattr__(connector, "settings", msgspec.structs.replace(connector.settings, reply_url=provider_url))
+        js = h.nc.jetstream()
+        notifier = await Notifier.open(js, SETTINGS)
+        first, second = _hook_envelope(instance, 1), _hook_envelope(instance, 2)
+        await notifier.on_routed(encode(_routed(first)))
+        loop = await SenderLoop.open(js, connector, "hook", instance, log.get("test"))
+        assert await _deliver_all(loop, h.nc, instance) == ["sent"]
+        assert len(provider.sent) == 1
+        assert provider.sent[0]["dm"] is True  # an SMS report: private, answered privately
+        # A crash between "sending" and the provider's answer: the restarted sender must not send again.
+        message = (await _queued(h.nc, instance))[0]
+        crashed = msgspec.structs.replace(message, id="crashed-message-id", item_id=second.id)
+        await records.write(loop.kv, records.make(crashed, "sending", "hook", instance), create=True)
+        await js.publish(subjects.outbound("hook", instance), encode(crashed), headers={"Nats-Msg-Id": crashed.id})
+        assert await _deliver_all(loop, h.nc, instance) == ["in_doubt"]
+        assert len(provider.sent) == 1
+        [record] = await records.for_item(loop.kv, second.id)
+        assert record.state == "in_doubt"
+
+
+async def test_sender_retries_a_failing_provider_then_records_the_send(nats_url: str) -> None:
+    async with feed_provider() as provider, harness(
+        hook, {"account": "+628111272206", "secret": "hook-secret-123456"}, nats_url
+    ) as h:
+        connector = h.instance.connector
+        object.__setattr__(connector, "settings", msgspec.structs.replace(
+            connector.settings, reply_url=f"{provider.base_url}/send"))
+        js = h.nc.jetstream()
+        env = _hook_envelope(h.instance.name)
+        await (await Notifier.open(js, SETTINGS)).on_routed(encode(_routed(env)))
+        loop = await SenderLoop.open(js, connector, "hook", h.instance.name, log.get("test"))
+        provider.send_status = 503
+        assert await _deliver_all(loop, h.nc, h.instance.name) == ["retrying"]
+        provider.send_status = None
+        # redelivered after the nak's backoff for a first failure (2 s)
+        assert await _deliver_all(loop, h.nc, h.instance.name, within=5) == ["sent"]
+        assert len(provider.sent) == 1
+        [record] = await records.for_item(loop.kv, env.id)
+        assert record.state == "sent"
+        assert record.provider_id == "out-1"
+
+
+async def test_refused_send_is_recorded_for_the_admin(nats_url: str) -> None:
+    async with harness(hook, {"account": "+628111272206", "secret": "hook-secret-123456"}, nats_url) as h:
+        js = h.nc.jetstream()
+        env = _hook_envelope(h.instance.name)
+        await (await Notifier.open(js, SETTINGS)).on_routed(encode(_routed(env)))
+        loop = await SenderLoop.open(js, h.instance.connector, "hook", h.instance.name, log.get("test"))
+        assert await _deliver_all(loop, h.nc, h.instance.name) == ["failed"]
+        [record] = await records.for_item(loop.kv, env.id)
+        assert record.reason == "this hook instance has no reply_url"
+
