@@ -248,21 +248,21 @@ def hash_password_cmd(
 @app.command("serve")
 def serve(config: ConfigOption = None) -> None:
     """Run the admin web console ([admin] host/port) until SIGTERM/SIGINT."""
-    from admin import console
+    from admin.console import serve as run_console
 
     cfg = _config(config)
     settings = admin_settings(cfg)
-    raise typer.Exit(asyncio.run(console.serve(cfg, settings)))
+    raise typer.Exit(asyncio.run(run_console(cfg, settings)))
 
 
 @app.command("forward")
 def forward(config: ConfigOption = None) -> None:
     """Run the CRM forwarder ([forwarder] url, auth, timeout) until SIGTERM/SIGINT."""
-    from admin import forwarder
+    from admin.forwarder import serve as run_forwarder
 
     cfg = _config(config)
     try:
         settings = cfg.section("forwarder", ForwarderSettings)
     except ConfigError as err:
         raise _fail(str(err)) from err
-    raise typer.Exit(asyncio.run(forwarder.serve(cfg, settings)))
+    raise typer.Exit(asyncio.run(run_forwarder(cfg, settings)))

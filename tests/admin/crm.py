@@ -57,13 +57,13 @@ class FakeCrm:
         self.stored[key] = body
         return 201
 
-    async def wait(self, predicate: object, timeout: float = 20.0) -> None:
+    async def wait(self, predicate: object, within: float = 20.0) -> None:
         """Until `predicate()` holds, woken by each request."""
         async def loop() -> None:
             while not predicate():  # type: ignore[operator]
                 self.changed.clear()
                 await self.changed.wait()
-        await asyncio.wait_for(loop(), timeout)
+        await asyncio.wait_for(loop(), within)
 
 
 @asynccontextmanager

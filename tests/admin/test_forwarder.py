@@ -124,9 +124,9 @@ async def test_rejected_credentials_stop_the_forwarder_and_keep_the_item(provisi
     assert await _dead_letters(provisioned) == []
 
 
-async def _until(probe: object, wanted: object, timeout: float = 20.0) -> None:
+async def _until(probe: object, wanted: object, within: float = 20.0) -> None:
     """Poll a cheap server-side probe until it returns `wanted` (consumer state has no push notification)."""
     async def loop() -> None:
         while await probe() != wanted:  # type: ignore[operator]
             await asyncio.sleep(0.02)
-    await asyncio.wait_for(loop(), timeout)
+    await asyncio.wait_for(loop(), within)

@@ -1,0 +1,90 @@
+"""The console over HTTP (no browser): login, CSRF, and per-queue access on every route (403 elsewhere)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from nats.aio.client import Client as NATS
+
+from admin.store import ItemStore
+from schemas import subjects
+from tests.admin.conftest import csrf_of, geotagged, login, photo_png, stored_photo
+from tests.admin.helpers import GAMBIR, KEBON_KELAPA, item, publish
+
+Factory = Callable[[], httpx.AsyncClient]
+
+
+async def test_login_required_and_wrong_password_refused(provisioned: NATS, client_factory: Factory) -> None:
+    client = client_factory()
+    assert (await client.get("/")).headers["location"] == "/login"
+    assert (await client.get("/q/" + GAMBIR)).status_code == 303
+    assert (await client.get("/media/1/0")).status_code == 401
+    bad = await login(client, "lurah-gambir", "salah")
+    assert bad.status_code == 401 and "Wrong username or password" in bad.text
+    assert (await login(client, "nobody", "x")).status_code == 401
+    page = await client.get("/login")
+    no_csrf = await client.post("/login", data={"username": "lurah-gambir", "password": "rahasia-lurah-123"})
+    assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text
+    assert "content-security-policy" in page.headers
+
+
+async def test_an_admin_sees_and_acts_only_on_their_queue(provisioned: NATS, client_factory: Factory) -> None:
+    photo = await stored_photo(provisioned)
+    mine = item("acc-1", **geotagged(attachments=(photo,)))
+    theirs = item("acc-2", KEBON_KELAPA, attachments=(photo,))
+    mine_seq, their_seq = await publish(provisioned, mine, theirs)
+    client = client_factory()
+    assert (await login(client, "lurah-gambir")).status_code == 303
+
+    home = await client.get("/")
+    assert GAMBIR in home.text and KEBON_KELAPA not in home.text
+    own = await client.get(f"/item/{mine_seq}")
+    assert own.status_code == 200 and mine.ref in own.text and 'class="pin"' in own.text
+    assert "Gambir (3171011001)" in own.text  # the kelurahan outline from the boundaries file
+    media = await client.get(f"/media/{mine_seq}/0")
+    assert media.status_code == 200 and media.content == photo_png()
+    assert media.headers["content-type"] == "image/png"
+
+    token = csrf_of(own.text)
+    assert (await client.get(f"/q/{KEBON_KELAPA}")).status_code == 403
+    assert (await client.get(f"/item/{their_seq}")).status_code == 403
+    assert (await client.get(f"/media/{their_seq}/0")).status_code == 403
+    for action, data in (("stage", {"stage": "koordinasi"}), ("reroute", {"to_queue": GAMBIR, "reason": "x"}),
+                         ("ack", {})):
+        response = await client.post(f"/item/{their_seq}/{action}", data={"csrf": token, **data})
+        assert response.status_code == 403, action
+    store = await ItemStore.open(provisioned.jetstream())
+    assert (await store.state(theirs.item_id))[0].handled == ()
+    assert (await store.latest_status(theirs.item_id))[0] is None
+
+    forged = await client.post(f"/item/{mine_seq}/stage", data={"stage": "koordinasi", "csrf": "forged"})
+    assert forged.status_code == 403
+    assert (await store.latest_status(mine.item_id))[0] is None
+
+    superadmin = client_factory()
+    await login(superadmin, "pusat")
+    assert (await superadmin.get(f"/item/{their_seq}")).status_code == 200
+    assert KEBON_KELAPA in (await superadmin.get("/")).text
+
+
+async def test_forms_change_stage_refuse_skips_and_reroute(provisioned: NATS, client_factory: Factory) -> None:
+    mine = item("form-1")
+    [seq] = await publish(provisioned, mine)
+    client = client_factory()
+    await login(client, "lurah-gambir")
+    token = csrf_of((await client.get(f"/item/{seq}")).text)
+    skipped = await client.post(f"/item/{seq}/stage", data={"stage": "proses", "csrf": token}, follow_redirects=True)
+    assert "Refused: Menunggu → Proses skips Koordinasi, Disposisi" in skipped.text
+    ok = await client.post(f"/item/{seq}/stage", data={"stage": "koordinasi", "note": "rapat RT", "csrf": token},
+                           follow_redirects=True)
+    assert "Stage changed to Koordinasi" in ok.text and 'data-stage="koordinasi"' in ok.text
+    moved = await client.post(f"/item/{seq}/reroute", data={"to_queue": "kecamatan.317101", "reason": "lintas "
+                              "kelurahan", "csrf": token}, follow_redirects=True)
+    assert "Rerouted to kecamatan.317101" in moved.text
+    info = await provisioned.jetstream().stream_info(subjects.STREAM_ADMIN,
+                                                     subjects_filter=subjects.admin("kecamatan.317101"))
+    assert info.state.subjects == {subjects.admin("kecamatan.317101"): 1}
+    listing = await client.get(f"/q/{GAMBIR}")
+    assert mine.ref not in listing.text  # no longer open here
+    assert mine.ref in (await client.get(f"/q/{GAMBIR}?all=1")).text
