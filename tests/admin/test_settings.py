@@ -1,0 +1,26 @@
+"""The example config's [admin] and [forwarder] sections decode, and passwords hash and verify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from admin.auth import hash_password, verify_password
+from admin.settings import AdminSettings, ForwarderSettings
+from kanal.config import load
+
+
+def test_example_sections_decode() -> None:
+    config = load(Path(__file__).resolve().parents[2] / "kanal.example.toml", env={})
+    admin = config.section("admin", AdminSettings)
+    lurah = admin.users["lurah-gambir"]
+    assert lurah.allowed("kelurahan.3171011001") and not lurah.allowed("kelurahan.3171011002")
+    assert verify_password("demo-lurah-gambir", lurah.password_hash.reveal())
+    assert config.section("forwarder", ForwarderSettings).timeout.total_seconds() == 10
+
+
+def test_password_hashes() -> None:
+    encoded = hash_password("kata-sandi")
+    assert encoded.startswith("scrypt$") and encoded != hash_password("kata-sandi")  # salted
+    assert verify_password("kata-sandi", encoded)
+    assert not verify_password("kata-sandi!", encoded)
+    assert not verify_password("kata-sandi", "not-a-hash")
