@@ -127,6 +127,13 @@ class Mailbox:
                 raise PermanentError(f"cannot create folder {s.move_to!r}: {err}",
                                      hint="create it by hand or fix `move_to`") from err
 
+    def refresh(self) -> None:
+        """Connect if needed, else SELECT again: a pass must see the current UIDVALIDITY and messages."""
+        if self.client is None:
+            self.open()
+            return
+        self.call("select", self._select)
+
     def close(self) -> None:
         """Log out (best effort) and forget the connection."""
         client, self.client = self.client, None

@@ -46,8 +46,7 @@ class EmailConnector(PollingConnector[EmailSettings, EmailCursor]):
     async def pages(self, cursor: EmailCursor | None) -> AsyncIterator[Page[EmailCursor]]:
         """UIDs after the checkpoint in batches of `batch_size`, oldest first; flag/move after each page."""
         box = self.box
-        if not box.connected:
-            await asyncio.to_thread(box.open)
+        await asyncio.to_thread(box.refresh)
         uidvalidity = box.uidvalidity
         last = 0
         if cursor is not None and cursor.uidvalidity == uidvalidity:

@@ -244,7 +244,7 @@ def _stray_parts(node: Message) -> list[Message]:
     if not boundary or not epilogue or f"--{boundary}" not in epilogue:
         return []
     found: list[Message] = []
-    for chunk in re.split(rf"^--{re.escape(boundary)}(?:--)?[ \t]*$", epilogue, flags=re.MULTILINE)[1:]:
+    for chunk in re.split(rf"^--{re.escape(boundary)}(?:--)?[ \t]*\r?$", epilogue, flags=re.MULTILINE)[1:]:
         if chunk.strip():
             found.append(parse(chunk.lstrip("\r\n").encode("utf-8", "surrogateescape")))
     return found

@@ -202,7 +202,7 @@ class Dovecot:
         """Flags per UID."""
         with self.client() as client:
             client.select_folder(mailbox, readonly=True)  # type: ignore[attr-defined]
-            fetched = client.fetch("1:*", ["FLAGS"])  # type: ignore[attr-defined]
+            fetched = client.fetch(client.search("ALL"), ["FLAGS"])  # type: ignore[attr-defined]
             return {int(uid): tuple(data[b"FLAGS"]) for uid, data in fetched.items()}
 
     def change_uidvalidity(self, mailbox: str = "INBOX") -> int:
