@@ -57,7 +57,8 @@ class Photo:
 
 def accepted_formats() -> str:
     """Human list of accepted formats, for error messages."""
-    names = [name if name != "HEIF" else "HEIC" for name in MEDIA_TYPES]
+    shown = {"WEBP": "WebP", "HEIF": "HEIC"}
+    names = [shown.get(name, name) for name in MEDIA_TYPES]
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 
