@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +43,8 @@ from schemas import Attachment
 
 PREFIX = "/desk"
 _KEY = re.compile(r"^[0-9a-f]{32}$")
-_REF = re.compile(r"^KNL-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$")
+LOCK_AFTER = 5  # failed logins of one officer within LOCK_WINDOW seconds lock that officer out for the window
+LOCK_WINDOW = 900.0
 MESSAGES = {
     "name": "Nama pelapor wajib diisi (atau centang 'rahasiakan identitas').",
     "nik": "NIK harus tepat 16 angka.",
@@ -66,6 +68,7 @@ class DeskConnector(WebhookConnector[DeskSettings]):
         self.session_secret = secret.reveal() if secret else secrets.token_urlsafe(32)
         self.cookie = f"kanal_desk_{ctx.instance}"
         self.tz = ZoneInfo("UTC")
+        self.failures: dict[str, list[float]] = {}
 
     async def start(self) -> None:
         """Refuse to start with a config that could not log anyone in or would print wrong times."""
@@ -152,12 +155,21 @@ class DeskConnector(WebhookConnector[DeskSettings]):
                                username=values.get("username", ""))
         username = values.get("username", "").strip()
         hashed = self.settings.officers.get(username)
+        now = time.monotonic()
+        recent = [t for t in self.failures.get(username, []) if now - t < LOCK_WINDOW]
+        if len(recent) >= LOCK_AFTER:
+            self.log.warning("desk_login_locked", officer=username, failures=len(recent))
+            return self.render(request, "login.html", 429, username=username,
+                               error="Terlalu banyak percobaan gagal; coba lagi dalam 15 menit.")
         if not passwords.verify(values.get("password", ""), hashed.reveal() if hashed else None):
+            if hashed is not None:  # only configured officers are tracked, so the map stays small
+                self.failures[username] = [*recent, now]
             self.ctx.metrics.rejected.labels(reason="login_failed").inc()
             self.log.warning("desk_login_failed", officer=username[:64],
                              client=request.client.host if request.client else None)
             return self.render(request, "login.html", 401, error="Nama pengguna atau kata sandi salah.",
                                username=username)
+        self.failures.pop(username, None)
         request.session.clear()
         request.session.update(desk=self.ctx.instance, office=self.settings.office_code, user=username,
                                csrf=secrets.token_urlsafe(24), receipts=[])

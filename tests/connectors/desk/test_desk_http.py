@@ -184,3 +184,11 @@ async def test_personal_data_never_reaches_the_logs(nats_url: str) -> None:
     assert "desk_report_received" in text and "desk_report_refused" in text
     for value in ("3171014505900002", "siti.rahma@example.id", "081299887766", "Siti Rahma", PASSWORD):
         assert value not in text
+
+
+async def test_repeated_wrong_passwords_lock_the_officer_out(nats_url: str) -> None:
+    async with desk(nats_url, GAMBIR, "desk-kec-gambir") as (_h, client):
+        for _ in range(5):
+            assert (await login(client, password="tebak-tebakan")).status_code == 401
+        locked = await login(client)  # even the right password, for the lock window
+        assert locked.status_code == 429 and "Terlalu banyak percobaan" in locked.text
