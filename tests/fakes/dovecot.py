@@ -36,6 +36,7 @@ ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login xoauth2
 auth_cache_size = 0
+auth_failure_delay = 0
 default_login_user = dovenull
 default_internal_user = dovecot
 first_valid_uid = {uid}

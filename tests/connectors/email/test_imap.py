@@ -13,7 +13,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 import pytest
@@ -67,10 +67,12 @@ def dovecot() -> Iterator[Dovecot]:
 
 class TestEmailContract(PollerContract):
     spec = spec
-    settings = {"account": "dki@jakarta.go.id", "imap_host": "imap.example.invalid", "user": "dki",
-                "password": "contract-secret-imap-9876"}
-    secrets = ["contract-secret-imap-9876"]
-    cases = [Case(name, raw, "dki@jakarta.go.id", media_type="message/rfc822") for name, raw in m.ALL.items()] + [
+    settings: ClassVar[dict[str, Any]] = {
+        "account": "dki@jakarta.go.id", "imap_host": "imap.example.invalid", "user": "dki",
+        "password": "contract-secret-imap-9876"}
+    secrets: ClassVar[list[str]] = ["contract-secret-imap-9876"]
+    cases: ClassVar[list[Case]] = [
+        Case(name, raw, "dki@jakarta.go.id", media_type="message/rfc822") for name, raw in m.ALL.items()] + [
         Case("blank", b"\r\n\r\n", "dki@jakarta.go.id", expect="bad_payload", media_type="message/rfc822")]
 
     @pytest.fixture
