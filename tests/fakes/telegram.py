@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,6 +48,7 @@ class FakeBotApi:
     next_id: int = 815000001
     port: int = 0
     extra_settings: dict[str, Any] = field(default_factory=dict)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def base_url(self) -> str:
@@ -62,6 +65,7 @@ class FakeBotApi:
         update = {"update_id": self.next_id, **update}
         self.next_id += 1
         self.updates.append(update)
+        self.arrived.set()
         return update
 
     def add(self, count: int) -> None:
@@ -91,6 +95,10 @@ class FakeBotApi:
                 limit = int(params.get("limit") or 100)
                 if offset:
                     self.updates = [u for u in self.updates if u["update_id"] >= offset]
+                if not self.updates and float(params.get("timeout") or 0) > 0:  # a long poll: hold the request
+                    self.arrived.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.arrived.wait(), float(params["timeout"]))
                 return _ok(self.updates[:limit])
             if name == "getFile":
                 found = self.files.get(str(params.get("file_id")))
