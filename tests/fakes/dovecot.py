@@ -32,7 +32,7 @@ base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login xoauth2
 auth_cache_size = 0
@@ -62,7 +62,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 service stats {{
@@ -100,22 +101,37 @@ class Dovecot:
     """One running instance with one user; `stop()`/`start()` keep its mail and port."""
 
     def __init__(self, user: str = "dki@jakarta.go.id", password: str = "rahasia-imap-123",  # noqa: S107
-                 token: str = "ya29.test-oauth-token-abcdef") -> None:  # noqa: S107
+                 token: str = "ya29.test-oauth-token-abcdef", tls: bool = False) -> None:  # noqa: S107
         self.user = user
         self.password = password
         self.token = token
         self.root = Path(tempfile.mkdtemp(prefix="kanal-dovecot-"))
         self.root.chmod(0o755)  # dovecot's users must traverse it
         self.port = _free_port()
+        self.imaps_port = _free_port() if tls else 0
+        self.cert: Path | None = None
+        ssl_conf = "ssl = no"
+        if tls:
+            self.cert = self._self_signed()
+            ssl_conf = f"ssl = yes\nssl_cert = <{self.cert}\nssl_key = <{self.root / 'key.pem'}"
         entry = pwd.getpwnam("dovecot")
         self.uid, self.gid = entry.pw_uid, entry.pw_gid
         for sub in ("run", "state", "mail"):
             (self.root / sub).mkdir()
         os.chown(self.root / "mail", self.uid, self.gid)
         self.conf = self.root / "dovecot.conf"
-        self.conf.write_text(CONFIG.format(root=self.root, uid=self.uid, gid=self.gid, port=self.port))
+        self.conf.write_text(CONFIG.format(root=self.root, uid=self.uid, gid=self.gid, port=self.port,
+                                            imaps_port=self.imaps_port, ssl=ssl_conf))
         self.set_passwords(password, token)
         self.running = False
+
+    def _self_signed(self) -> Path:
+        """A throwaway certificate for 127.0.0.1 (openssl CLI), also the client's CA file."""
+        cert, key = self.root / "cert.pem", self.root / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+        return cert
 
     def set_passwords(self, password: str, token: str) -> None:
         """Accept exactly this password and this XOAUTH2 token; passdb files are re-read on the next login."""
@@ -226,12 +242,12 @@ class Dovecot:
 
 
 @contextlib.contextmanager
-def running_dovecot(**kwargs: str) -> Iterator[Dovecot]:
-    """A started Dovecot, or skip the test with the reason it cannot run here."""
-    reason = available()
+def running_dovecot(tls: bool = False) -> Iterator[Dovecot]:
+    """A started Dovecot (with IMAPS and STARTTLS when `tls`), or skip the test saying why it cannot run."""
+    reason = available() or (None if not tls or shutil.which("openssl") else "openssl is needed for a test cert")
     if reason:
         pytest.skip(reason)
-    server = Dovecot(**kwargs)
+    server = Dovecot(tls=tls)
     try:
         server.start()
         yield server

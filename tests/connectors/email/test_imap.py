@@ -22,7 +22,7 @@ from nats.aio.client import Client as NATS
 from connectors.checkpoint import Checkpoints
 from connectors.email import spec
 from connectors.email.settings import EmailCursor
-from connectors.errors import PermanentError
+from connectors.errors import PermanentError, TransientError
 from connectors.testkit import Case, PollerContract, harness
 from connectors.testkit.harness import stored_messages
 from schemas import Envelope, decode_envelope, subjects
@@ -175,6 +175,19 @@ async def test_xoauth2_login(dovecot: Dovecot, nats_url: str) -> None:
         with pytest.raises(PermanentError) as err:
             await _pass(h)
         assert err.value.credentials
+
+
+@pytest.mark.parametrize("mode", ["tls", "starttls"])
+async def test_imaps_and_starttls_with_a_verified_certificate(mode: str, nats_url: str) -> None:
+    with running_dovecot(tls=True) as server:
+        await asyncio.to_thread(server.append, m.complaint(8))
+        port = server.imaps_port if mode == "tls" else server.port
+        settings = {**server.settings, "tls": mode, "imap_port": port, "tls_ca_file": str(server.cert)}
+        async with harness(spec, settings, nats_url) as h:
+            assert await _pass(h) == 1
+        async with harness(spec, {**settings, "tls_ca_file": None}, nats_url) as h:
+            with pytest.raises(TransientError, match="CERTIFICATE_VERIFY_FAILED"):
+                await _pass(h)
 
 
 def _config(tmp_path: Path, nats_url: str, settings: dict[str, object]) -> Path:
