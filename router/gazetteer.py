@@ -21,6 +21,7 @@ from msgspec import Struct
 Level = Literal["kelurahan", "kecamatan", "kota"]
 _RANK: dict[str, int] = {"kelurahan": 0, "kecamatan": 1, "kota": 2}
 MAX_WORDS = 5
+_WORD = re.compile(r"[a-z0-9]+")
 
 KELURAHAN_MARKERS = frozenset({"kel", "kelurahan", "kelurhan", "desa"})
 KECAMATAN_MARKERS = frozenset({"kec", "kecamatan", "kecamtan"})
@@ -70,8 +71,10 @@ class PlaceMatch(Struct, frozen=True, kw_only=True):
 
 def normalise(text: str) -> list[str]:
     """Lowercase ASCII word tokens; punctuation and accents dropped ("Kel.Menteng" -> ["kel", "menteng"])."""
+    if text.isascii():  # NFKD and the ASCII fold change nothing: skip them (most complaints)
+        return _WORD.findall(text.lower())
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.findall(r"[a-z0-9]+", folded)
+    return _WORD.findall(folded)
 
 
 def key_of(name: str) -> str:
@@ -111,14 +114,16 @@ class Gazetteer:
         """Every place named in `text`, longest phrase first at each position, in text order."""
         tokens = normalise(text)
         found: list[PlaceMatch] = []
-        i = 0
-        while i < len(tokens):
-            step = 1
-            # Only phrases whose joined words are a prefix of some name can match: usually none past word one.
+        prefixes = self.prefixes
+        free = 0  # tokens before this are part of an earlier match
+        # Only a token that is a prefix of some name can start one: usually a handful of a complaint's words.
+        for i in [i for i, token in enumerate(tokens) if token in prefixes]:
+            if i < free:
+                continue
             joined, lengths = "", []
             for n in range(1, min(MAX_WORDS, len(tokens) - i) + 1):
                 joined += tokens[i + n - 1]
-                if joined not in self.prefixes:
+                if joined not in prefixes:
                     break
                 lengths.append((n, joined))
             for n, key in reversed(lengths):
@@ -127,9 +132,8 @@ class Gazetteer:
                     match = self._resolve(key, " ".join(tokens[i : i + n]), prev)
                     if match is not None:
                         found.append(match)
-                        step = n
+                        free = i + n
                         break
-            i += step
         return found
 
     def _resolve(self, key: str, phrase: str, prev: str | None) -> PlaceMatch | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from typing import Any
 
 import numpy as np
 
@@ -29,13 +30,50 @@ def norm_text(env: Envelope) -> str:
     return " ".join(normalise(text))
 
 
-def signature(text: str) -> bytes | None:
-    """MinHash over character 3-grams (exact 24-bit shingles), low 16 bits of each minimum; None if too short."""
+def reference_signature(text: str) -> bytes | None:
+    """MinHash over character 3-grams (exact 24-bit shingles), low 16 bits of each minimum; None if too short.
+
+    The definition; `signature` computes the same bytes faster from a precomputed table.
+    """
     raw = np.frombuffer(text[:MAX_CHARS].encode("ascii", "ignore"), dtype=np.uint8).astype(np.int64)
     if raw.size < 3:
         return None
-    shingles = np.unique((raw[:-2] << 16) | (raw[1:-1] << 8) | raw[2:])
+    shingles = (raw[:-2] << 16) | (raw[1:-1] << 8) | raw[2:]  # duplicates do not change a minimum
     mins = ((_A * shingles + _B) % _PRIME).min(axis=1)
+    return bytes((mins & 0xFFFF).astype("<u2").tobytes())
+
+
+# `norm_text` yields only these 37 characters, so every shingle is one of 37**3: hash them all once
+# (6.5 MB, ~20 ms) and a signature becomes one gather and one min instead of 32 x n multiply-mod.
+_ALPHABET = b" 0123456789abcdefghijklmnopqrstuvwxyz"
+_K = len(_ALPHABET)
+_OUTSIDE = 255
+_CODE = np.full(256, _OUTSIDE, dtype=np.uint8)
+_CODE[np.frombuffer(_ALPHABET, dtype=np.uint8)] = np.arange(_K, dtype=np.uint8)
+_table: np.ndarray[Any, np.dtype[np.int32]] | None = None
+
+
+def _hash_table() -> np.ndarray[Any, np.dtype[np.int32]]:
+    global _table
+    if _table is None:
+        c = np.frombuffer(_ALPHABET, dtype=np.uint8).astype(np.int64)
+        first, second, third = np.meshgrid(c, c, c, indexing="ij")
+        shingles = ((first << 16) | (second << 8) | third).reshape(-1)
+        _table = np.ascontiguousarray(((_A * shingles + _B) % _PRIME).T.astype(np.int32))  # (37**3, PERMS)
+    return _table
+
+
+def signature(text: str) -> bytes | None:
+    """MinHash of the text (see `reference_signature`, which it equals byte for byte); None if too short."""
+    raw = np.frombuffer(text[:MAX_CHARS].encode("ascii", "ignore"), dtype=np.uint8)
+    if raw.size < 3:
+        return None
+    codes = _CODE[raw]
+    if (codes == _OUTSIDE).any():  # not from norm_text: take the long way
+        return reference_signature(text)
+    k = codes.astype(np.int32)
+    index = (k[:-2] * _K + k[1:-1]) * _K + k[2:]
+    mins = _hash_table().take(index, axis=0).min(axis=0)
     return bytes((mins & 0xFFFF).astype("<u2").tobytes())
 
 
