@@ -75,3 +75,13 @@ async def test_nats_killed_mid_test_spools_and_delivers_every_update_once(tmp_pa
         instance.stop.set()
         assert await asyncio.wait_for(running, 30) == 0
         server.stop()
+
+
+def test_example_config_section_resolves_to_webhook_mode() -> None:
+    from connectors.runtime import resolve
+    from kanal.config import load
+
+    config = load(Path(__file__).resolve().parents[3] / "kanal.example.toml", env={})
+    found, common, settings = resolve(config, "telegram-bot")
+    assert found.id == "telegram" and common.port == 8085 and settings.mode == "webhook"
+    assert settings.secret_token

@@ -116,3 +116,12 @@ async def test_kanal_connector_run_from_a_config_file(tmp_path: Path) -> None:
     assert AUTH_TOKEN.encode() not in err, "the auth token reached the logs"
     assert b"connector_started" in err and b"envelope_accepted" in err
     assert CITIZEN.encode() not in err, "the reporter's number reached the logs"
+
+
+def test_example_config_section_resolves() -> None:
+    from connectors.runtime import resolve
+    from kanal.config import load
+
+    config = load(Path(__file__).resolve().parents[3] / "kanal.example.toml", env={})
+    found, common, settings = resolve(config, "twilio-sms-08111272206")
+    assert found.id == "twilio" and common.port == 8083 and "{ref}" in settings.ack_template
