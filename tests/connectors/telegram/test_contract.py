@@ -64,6 +64,7 @@ class TestTelegramPollerContract(PollerContract):
         Case("text", raw=TEXT, account=ACCOUNT, count=1, check=_text_ok),
         Case("venue", raw=VENUE, account=ACCOUNT, count=1, check=_venue_ok),
         Case("edited_message", raw=EDITED, account=ACCOUNT, expect="ignored", count=1),
+        Case("not_an_update", raw=b'{"update_id": null}', account=ACCOUNT, expect="bad_payload"),
     ]
 
     @pytest.fixture(autouse=True)
