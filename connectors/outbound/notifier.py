@@ -1,7 +1,8 @@
 """The notifier service: routed items and status changes in, messages to reporters out (`kanal notifier run`).
 
-It reads KANAL_ADMIN (acknowledgements), KANAL_STATUS (updates) and KANAL_IN (opt-out words) through durable
-consumers, applies the reporter's rules (opt-out, rate limit, quiet hours, private/anonymous) and publishes
+A FastStream app: it reads KANAL_ADMIN (acknowledgements), KANAL_STATUS (updates) and KANAL_IN (opt-out
+words) through durable pull consumers, applies the reporter's rules (opt-out, rate limit, quiet hours,
+private/anonymous) and publishes
 to `kanal.out.<channel>.<instance>` with the message id as Nats-Msg-Id. Every skip is recorded.
 """
 
@@ -15,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import msgspec
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -142,32 +145,70 @@ class Notifier:
 
 
 Handler = Callable[[bytes], Awaitable[object]]
+Subscriber = Callable[[NatsMessage], Awaitable[None]]
 
 
-async def consume(js: JetStreamContext, stream: str, subject: str, durable: str, handler: Handler,
-                  stop: asyncio.Event, deliver_new: bool = False) -> None:
-    """A durable pull loop: ack after the handler; bad messages go to the DLQ after a few tries."""
-    config = ConsumerConfig(durable_name=durable, filter_subject=subject, max_deliver=5, ack_wait=30,
-                            deliver_policy=DeliverPolicy.NEW if deliver_new else DeliverPolicy.ALL)
-    sub = await js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
-    while not stop.is_set():
-        try:
-            batch = await sub.fetch(64, timeout=1)
-        except TimeoutError:
-            continue
-        for msg in batch:
-            await _handle(js, msg, handler, durable)
+def build(config: Config, notifier: Notifier | None = None) -> tuple[NatsBroker, Callable[[Notifier], None]]:
+    """The FastStream app: three durable pull subscribers (acks, status updates, opt-outs) and one publisher.
+
+    Handlers are bound to a Notifier once it exists (it needs its own JetStream connection for KV); the
+    broker also describes the subjects for `kanal schema asyncapi`.
+    """
+    options = bus.connect_options(config.nats, name="kanal-notifier")
+    broker = NatsBroker(**options)
+    bound: dict[str, Notifier] = {}
+    if notifier is not None:
+        bound["notifier"] = notifier
+
+    def subscriber(subject: str, stream: str, durable: str, title: str, description: str,
+                   deliver_new: bool = False) -> Callable[[Subscriber], Subscriber]:
+        decorator: Callable[[Subscriber], Subscriber] = broker.subscriber(
+            subject, stream=JStream(name=stream, declare=False), durable=durable,
+            pull_sub=PullSub(batch_size=64, timeout=1.0), ack_policy=AckPolicy.MANUAL,
+            config=ConsumerConfig(max_deliver=MAX_DELIVER, ack_wait=30,
+                                  deliver_policy=DeliverPolicy.NEW if deliver_new else DeliverPolicy.ALL),
+            title=title, description=description,
+        )
+        return decorator
+
+    @subscriber(f"{subjects.ADMIN_PREFIX}.>", subjects.STREAM_ADMIN, subjects.NOTIFIER_CONSUMER,
+                "kanal.admin (notifier)", "Routed items: acknowledge each new item to its reporter")
+    async def routed(msg: NatsMessage) -> None:
+        await _handle(msg, bound["notifier"].on_routed, subjects.NOTIFIER_CONSUMER)
+
+    @subscriber(f"{subjects.STATUS_PREFIX}.>", subjects.STREAM_STATUS, subjects.NOTIFIER_CONSUMER,
+                "kanal.status (notifier)", "Stage changes: tell the reporter in the same thread")
+    async def status(msg: NatsMessage) -> None:
+        await _handle(msg, bound["notifier"].on_status, subjects.NOTIFIER_CONSUMER)
+
+    @subscriber(f"{subjects.IN_PREFIX}.>", subjects.STREAM_IN, f"{subjects.NOTIFIER_CONSUMER}-optout",
+                "kanal.in (notifier)", "Inbound envelopes: record opt-out and opt-in words", deliver_new=True)
+    async def inbound(msg: NatsMessage) -> None:
+        await _handle(msg, bound["notifier"].on_inbound, f"{subjects.NOTIFIER_CONSUMER}-optout")
+
+    broker.publisher(f"{subjects.OUT_PREFIX}.{{channel}}.{{instance}}", title="kanal.out",
+                     description="OutboundMessage for one reporter, Nats-Msg-Id = message id")
+
+    def bind(instance: Notifier) -> None:
+        bound["notifier"] = instance
+
+    return broker, bind
 
 
-async def _handle(js: JetStreamContext, msg: Msg, handler: Handler, durable: str) -> None:
+MAX_DELIVER = 5
+
+
+async def _handle(message: NatsMessage, handler: Handler, durable: str) -> None:
+    msg: Msg = message.raw_message
     deliveries = msg.metadata.num_delivered if msg.metadata else 1
+    js = msg._client.jetstream()
     try:
-        await handler(msg.data)
+        await handler(message.body)
     except SchemaError as err:
         await _dead_letter(js, msg, "invalid_message", str(err), deliveries)
         await msg.ack()
     except Exception as err:
-        if deliveries >= 5:
+        if deliveries >= MAX_DELIVER:
             await _dead_letter(js, msg, "notifier_failed", repr(err), deliveries)
             await msg.ack()
         else:
@@ -193,23 +234,15 @@ async def run(config: Config) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    nc: NATS = await bus.connect(config.nats, name="kanal-notifier")
+    nc: NATS = await bus.connect(config.nats, name="kanal-notifier-kv")
     js = nc.jetstream()
     await bus.provision(js, config)
-    notifier = await Notifier.open(js, settings)
-    tasks = [
-        asyncio.create_task(consume(js, subjects.STREAM_ADMIN, f"{subjects.ADMIN_PREFIX}.>",
-                                    subjects.NOTIFIER_CONSUMER, notifier.on_routed, stop)),
-        asyncio.create_task(consume(js, subjects.STREAM_STATUS, f"{subjects.STATUS_PREFIX}.>",
-                                    subjects.NOTIFIER_CONSUMER, notifier.on_status, stop)),
-        asyncio.create_task(consume(js, subjects.STREAM_IN, f"{subjects.IN_PREFIX}.>",
-                                    f"{subjects.NOTIFIER_CONSUMER}-optout", notifier.on_inbound, stop)),
-    ]
+    broker, bind = build(config)
+    bind(await Notifier.open(js, settings))
+    await broker.start()
     _log.info("notifier_started", channels=settings.channels)
     await stop.wait()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await broker.stop()
     await nc.drain()
     _log.info("notifier_stopped")
     return 0

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
 import msgspec
 from nats.aio.client import Client as NATS
 
@@ -18,6 +24,7 @@ from tests.connectors.providers import feed_provider
 from tests.connectors.sample_channels import hook
 from tests.factories import NOW, envelope
 
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = OutboundSettings(channels=["hook"], quiet_hours=None, rate_limit=2)
 
 
@@ -152,3 +159,26 @@ async def test_refused_send_is_recorded_for_the_admin(nats_url: str) -> None:
         [record] = await records.for_item(loop.kv, env.id)
         assert record.reason == "this hook instance has no reply_url"
 
+
+
+async def test_notifier_process_acknowledges_routed_items(provisioned: NATS, tmp_path: Path) -> None:
+    """The FastStream app end to end: a routed item on KANAL_ADMIN becomes a message on kanal.out."""
+    conf = tmp_path / "kanal.toml"
+    url = provisioned.connected_url
+    assert url is not None
+    conf.write_text(f'[nats]\nurl = "nats://{url.netloc}"\n[outbound]\nchannels = ["hook"]\nquiet_hours = ""\n')
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kanal", "notifier", "run", "--config", str(conf), cwd=ROOT,
+        env={**os.environ, "KANAL_LOG__FORMAT": "json"}, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        env = _hook_envelope("hook-p")
+        item = _routed(env)
+        await provisioned.jetstream().publish(subjects.admin(item.decision.queue), encode(item))
+        async with asyncio.timeout(20):
+            while not (queued := await _queued(provisioned, "hook-p")):
+                await asyncio.sleep(0.2)
+        assert queued[0].purpose == "ack"
+        assert queued[0].item_id == env.id
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
