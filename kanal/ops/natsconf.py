@@ -1,0 +1,268 @@
+"""A least-privilege nats-server config from kanal.toml: one NATS user per connector instance, the router, ops.
+
+Why: a compromised or buggy connector must not be able to write into another channel's inbound subject,
+read another instance's checkpoint, or forge admin queue items. Every user is confined to the subjects it
+publishes and to exactly the JetStream API calls its runtime makes (checked against a real server in
+tests/ops/test_nats_permissions.py).
+
+Passwords are generated once per user and kept in `<secrets_dir>/<user>.password` (mode 0600); running the
+generator again reuses them, so regenerating the server config never invalidates running services. The
+server config holds them in clear text too (nats-server without bcrypt hashes), so it is written 0600.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kanal.config import Config
+from schemas import subjects
+
+ACCOUNT = "KANAL"
+SYSTEM_ACCOUNT = "SYS"
+OPS_USER = "kanal-ops"
+ROUTER_USER = "router"
+SYS_USER = "sys"
+INBOX = "_INBOX.>"
+API = "$JS.API"
+
+KV_CHECKPOINTS = f"KV_{subjects.KV_CHECKPOINTS}"
+KV_LEASES = f"KV_{subjects.KV_LEASES}"
+KV_DEDUP = f"KV_{subjects.KV_DEDUP}"
+OBJ_MEDIA = f"OBJ_{subjects.OBJ_MEDIA}"
+KANAL_STREAMS = (subjects.STREAM_IN, subjects.STREAM_ADMIN, subjects.STREAM_DLQ, subjects.STREAM_STATUS,
+                 subjects.STREAM_OUT, subjects.STREAM_RAW)
+
+
+def connector_user(instance: str) -> str:
+    """The NATS user a connector instance logs in as (also the systemd credential file name)."""
+    return f"connector-{instance}"
+
+
+def admin_user(name: str) -> str:
+    """The NATS user of one admin queue reader."""
+    return f"admin-{name}"
+
+
+@dataclass(frozen=True)
+class User:
+    """One NATS user and what it may publish and subscribe to; `None` means unrestricted (ops only)."""
+
+    name: str
+    role: str
+    publish: tuple[str, ...] | None
+    subscribe: tuple[str, ...] | None
+    account: str = ACCOUNT
+
+
+@dataclass(frozen=True)
+class AdminQueue:
+    """`--admin NAME=QUEUE`: user `admin-NAME` may read `kanal.admin.QUEUE` (a subject, wildcards allowed)."""
+
+    name: str
+    queue: str
+
+    @classmethod
+    def parse(cls, text: str) -> AdminQueue:
+        """Parse `NAME=QUEUE`, e.g. `kel-3171011001=kelurahan.3171011001` or `jakbar=kecamatan.3173.>`."""
+        name, sep, queue = text.partition("=")
+        if not sep or not name or not queue:
+            raise ValueError(f"--admin {text!r}: write NAME=QUEUE, e.g. kel-3171011001=kelurahan.3171011001")
+        return cls(name=name, queue=queue)
+
+
+@dataclass(frozen=True)
+class TlsOptions:
+    """Server-side TLS for client connections (and `verify` to require client certificates)."""
+
+    cert: str
+    key: str
+    ca: str | None = None
+    verify: bool = False
+
+
+@dataclass
+class ServerOptions:
+    """Everything that is not derived from kanal.toml: where the server listens, stores and clusters."""
+
+    host: str = "0.0.0.0"  # noqa: S104
+    port: int = 4222
+    store_dir: str | None = "/var/lib/nats"  # None: given on the command line (-sd)
+    server_name: str | None = None
+    cluster_name: str | None = None
+    cluster_listen: str | None = None
+    routes: list[str] = field(default_factory=list)
+    http_port: int | None = 8222
+    tls: TlsOptions | None = None
+    admins: list[AdminQueue] = field(default_factory=list)
+
+
+def connector_permissions(channel: str, instance: str) -> User:
+    """Publish its own inbound subject, raw payloads, connector dead letters, its own KV keys and media."""
+    cp, ls = subjects.KV_CHECKPOINTS, subjects.KV_LEASES
+    publish = (
+        subjects.inbound(channel, instance),
+        f"{subjects.RAW_PREFIX}.>",  # keyed by envelope id, which the connector computes
+        subjects.dlq("connector"),
+        f"$KV.{cp}.{instance}",
+        f"$KV.{ls}.{instance}",
+        f"$O.{subjects.OBJ_MEDIA}.C.>",
+        f"$O.{subjects.OBJ_MEDIA}.M.>",
+        # opening buckets and provisioning's first look (it stops at the first refused update)
+        f"{API}.INFO",
+        *(f"{API}.STREAM.INFO.{s}" for s in (subjects.STREAM_IN, KV_CHECKPOINTS, KV_LEASES, OBJ_MEDIA)),
+        # reading its own keys only: direct get names the key in the subject (buckets need allow_direct)
+        f"{API}.DIRECT.GET.{KV_CHECKPOINTS}.$KV.{cp}.{instance}",
+        f"{API}.DIRECT.GET.{KV_LEASES}.$KV.{ls}.{instance}",
+        # the object store looks objects up by body (nats-py has no direct get for it): media is shared
+        f"{API}.STREAM.MSG.GET.{OBJ_MEDIA}",
+    )
+    return User(connector_user(instance), "connector", publish, (INBOX,))
+
+
+def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: str = subjects.KV_DEDUP) -> User:
+    """Consume KANAL_IN through its durable, publish admin items and router dead letters, own the dedup KV.
+
+    The router provisions the streams at start (bus.provision), so it may create and update Kanal's streams
+    and buckets; it may not delete or purge anything.
+    """
+    dedup_stream = f"KV_{dedup_bucket}"
+    managed = (*KANAL_STREAMS, KV_CHECKPOINTS, KV_LEASES, OBJ_MEDIA, dedup_stream)
+    stream_in = subjects.STREAM_IN
+    publish = (
+        f"{subjects.ADMIN_PREFIX}.>",
+        subjects.dlq("router"),
+        f"$KV.{dedup_bucket}.>",
+        f"{API}.INFO",
+        f"{API}.STREAM.INFO.*",
+        f"{API}.STREAM.NAMES",
+        *(f"{API}.STREAM.{verb}.{name}" for name in managed for verb in ("CREATE", "UPDATE")),
+        f"{API}.DIRECT.GET.{dedup_stream}",
+        f"{API}.DIRECT.GET.{dedup_stream}.>",
+        f"{API}.CONSUMER.INFO.{stream_in}.{consumer}",
+        f"{API}.CONSUMER.CREATE.{stream_in}.{consumer}",
+        f"{API}.CONSUMER.CREATE.{stream_in}.{consumer}.>",
+        f"{API}.CONSUMER.DURABLE.CREATE.{stream_in}.{consumer}",
+        f"{API}.CONSUMER.MSG.NEXT.{stream_in}.{consumer}",
+        f"$JS.ACK.{stream_in}.{consumer}.>",
+    )
+    return User(ROUTER_USER, "router", publish, (INBOX,))
+
+
+def admin_permissions(queue: AdminQueue) -> User:
+    """Read one admin queue through its own filtered consumer, and publish status changes."""
+    consumer = admin_user(queue.name)
+    stream = subjects.STREAM_ADMIN
+    publish = (
+        f"{subjects.STATUS_PREFIX}.>",
+        f"{API}.INFO",
+        f"{API}.STREAM.INFO.{stream}",
+        # the filtered form names the filter in the subject, so the server enforces the queue
+        f"{API}.CONSUMER.CREATE.{stream}.{consumer}.{subjects.ADMIN_PREFIX}.{queue.queue}",
+        f"{API}.CONSUMER.INFO.{stream}.{consumer}",
+        f"{API}.CONSUMER.MSG.NEXT.{stream}.{consumer}",
+        f"$JS.ACK.{stream}.{consumer}.>",
+    )
+    return User(consumer, "admin", publish, (INBOX,))
+
+
+def users(config: Config, options: ServerOptions) -> list[User]:
+    """Every user the config needs: ops (unrestricted, provisioning), router, one per connector, admins, sys."""
+    router = config.router
+    consumer = str(router.get("consumer", subjects.ROUTER_CONSUMER))
+    dedup = router.get("dedup", {})
+    bucket = str(dedup.get("bucket", subjects.KV_DEDUP)) if isinstance(dedup, dict) else subjects.KV_DEDUP
+    found = [User(OPS_USER, "ops", None, None), router_permissions(consumer, bucket)]
+    for instance, section in sorted(config.connectors.items()):
+        channel = section.get("channel")
+        if isinstance(channel, str):
+            found.append(connector_permissions(channel, instance))
+    found.extend(admin_permissions(queue) for queue in options.admins)
+    found.append(User(SYS_USER, "system", None, None, account=SYSTEM_ACCOUNT))
+    return found
+
+
+def password_for(secrets_dir: Path, user: str) -> str:
+    """The user's password from `<secrets_dir>/<user>.password`, generated (and saved 0600) the first time."""
+    file = secrets_dir / f"{user}.password"
+    if file.exists():
+        return file.read_text(encoding="utf-8").strip()
+    secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def _user_block(user: User, password: str) -> dict[str, object]:
+    block: dict[str, object] = {"user": user.name, "password": password}
+    permissions: dict[str, object] = {}
+    if user.publish is not None:
+        permissions["publish"] = {"allow": list(user.publish)}
+    if user.subscribe is not None:
+        permissions["subscribe"] = {"allow": list(user.subscribe)}
+    if permissions:
+        block["permissions"] = permissions
+    return block
+
+
+def render(config: Config, options: ServerOptions, secrets_dir: Path) -> str:
+    """The nats-server config (JSON syntax, which nats-server reads) for this kanal.toml."""
+    everyone = users(config, options)
+    accounts: dict[str, dict[str, object]] = {
+        ACCOUNT: {"jetstream": "enabled", "users": []},
+        SYSTEM_ACCOUNT: {"users": []},
+    }
+    for user in everyone:
+        block = _user_block(user, password_for(secrets_dir, user.name))
+        users_list = accounts[user.account]["users"]
+        assert isinstance(users_list, list)
+        users_list.append(block)
+    server: dict[str, object] = {
+        "host": options.host,
+        "port": options.port,
+        "jetstream": {"store_dir": options.store_dir} if options.store_dir else "enabled",
+        "accounts": accounts,
+        "system_account": SYSTEM_ACCOUNT,
+    }
+    if options.server_name:
+        server["server_name"] = options.server_name
+    if options.http_port is not None:
+        server["http_port"] = options.http_port
+    if options.cluster_name or options.routes:
+        cluster: dict[str, object] = {"name": options.cluster_name or "kanal",
+                                      "listen": options.cluster_listen or "0.0.0.0:6222"}
+        if options.routes:
+            cluster["routes"] = list(options.routes)
+        server["cluster"] = cluster
+    if options.tls is not None:
+        tls: dict[str, object] = {"cert_file": options.tls.cert, "key_file": options.tls.key}
+        if options.tls.ca:
+            tls["ca_file"] = options.tls.ca
+        if options.tls.verify:
+            tls["verify"] = True
+        server["tls"] = tls
+    header = ("# nats-server config generated by `kanal nats config` from "
+              f"{config.source}; regenerate instead of editing.\n"
+              f"# Users: {', '.join(u.name for u in everyone)}. Passwords: {secrets_dir}/<user>.password\n")
+    return header + json.dumps(server, indent=2) + "\n"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only (it holds passwords)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+def summary(everyone: Iterable[User]) -> list[str]:
+    """One line per user: name, role and how many subjects it may publish to."""
+    return [f"{u.name:<28} {u.role:<10} "
+            f"{'unrestricted' if u.publish is None else f'{len(u.publish)} publish subjects'}" for u in everyone]

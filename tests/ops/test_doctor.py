@@ -1,0 +1,145 @@
+"""`kanal doctor` finds what is wrong (config, credentials, webhook URLs, NATS, streams, consumer, silence)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from nats.aio.client import Client as NATS
+from typer.testing import CliRunner
+
+from connectors.runtime import Instance
+from kanal import bus
+from kanal.cli import app
+from kanal.config import load
+from kanal.ops import doctor
+from kanal.testing import make_config
+from tests.connectors.sample_channels import hook
+
+EXTRA = "tests.connectors.sample_channels:hook,tests.connectors.sample_channels:feed"
+
+
+@pytest.fixture(autouse=True)
+def _sample_channels(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KANAL_EXTRA_CHANNELS", EXTRA)
+
+
+def _by_check(findings: list[doctor.Finding]) -> dict[str, list[doctor.Finding]]:
+    out: dict[str, list[doctor.Finding]] = {}
+    for f in findings:
+        out.setdefault(f.check, []).append(f)
+    return out
+
+
+def test_config_problems_are_named_with_their_fix(tmp_path: Path) -> None:
+    cfg = tmp_path / "kanal.toml"
+    cfg.write_text("""
+[connectors.good]
+channel = "hook"
+account = "a"
+secret = "s3cret-value"
+public_url = "https://intake.example.go.id/hook/good"
+[connectors.no-url]
+channel = "hook"
+account = "a"
+secret = "s3cret-value"
+[connectors.plain-http]
+channel = "hook"
+account = "a"
+secret = "s3cret-value"
+public_url = "http://intake.example.go.id/hook"
+[connectors.empty-secret]
+channel = "hook"
+account = "a"
+secret = ""
+public_url = "https://intake.example.go.id/hook/e"
+[connectors.typo]
+channel = "hook"
+account = "a"
+secret = "x"
+secrett = "y"
+[connectors.nochannel]
+channel = "carrier-pigeon"
+""")
+    findings = _by_check(doctor.check_connectors(load(cfg, env={"KANAL_EXTRA_CHANNELS": EXTRA}))[0])
+    assert [f.level for f in findings["connector good"]] == ["ok", "ok"]
+    assert any(f.level == "fail" and "without public_url" in f.message for f in findings["connector no-url"])
+    assert any(f.level == "fail" and "not https" in f.message for f in findings["connector plain-http"])
+    empty = [f for f in findings["connector empty-secret"] if f.level == "fail"]
+    assert empty and "secret" in empty[0].message and "KANAL_CONNECTORS__EMPTY_SECRET__SECRET" in empty[0].fix
+    assert "secrett" in findings["connector typo"][0].message and findings["connector typo"][0].level == "fail"
+    assert "carrier-pigeon" in findings["connector nochannel"][0].message
+
+
+def test_cli_exits_1_and_prints_fixes(tmp_path: Path) -> None:
+    cfg = tmp_path / "kanal.toml"
+    cfg.write_text('[connectors.h]\nchannel = "hook"\naccount = "a"\nsecret = "s"\n')
+    result = CliRunner().invoke(app, ["doctor", "--config", str(cfg), "--no-nats", "--no-probes"])
+    assert result.exit_code == 1, result.output
+    assert "FAIL connector h: webhook channel without public_url" in result.output
+    assert "fix: set public_url" in result.output
+    cfg.write_text('[connectors.h]\nchannel = "hook"\naccount = "a"\nsecret = "s"\npublic_url = "https://x.id/h"\n')
+    ok = CliRunner().invoke(app, ["doctor", "--config", str(cfg), "--no-nats", "--no-probes"])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(app, ["doctor", "--config", str(tmp_path / "missing.toml")])
+    assert bad.exit_code == 1 and "does not exist" in bad.output
+
+
+async def test_nats_unreachable_is_a_failure(tmp_path: Path) -> None:
+    import msgspec
+
+    from kanal.settings_types import Duration
+
+    config = make_config(f"nats://127.0.0.1:{bus.free_port()}", tmp_path)
+    config = msgspec.structs.replace(config, nats=msgspec.structs.replace(config.nats,
+                                                                          connect_timeout=Duration(seconds=1)))
+    findings = await doctor.check_nats(config, "router")
+    assert findings[0].level == "fail" and "cannot connect" in findings[0].message
+
+
+async def test_missing_streams_and_router_consumer_are_failures(nc: NATS, nats_url: str, tmp_path: Path) -> None:
+    config = make_config(nats_url, tmp_path)
+    findings = _by_check(await doctor.check_nats(config, "router"))
+    assert findings["stream KANAL_IN"][0].level == "fail" and "provision" in findings["stream KANAL_IN"][0].fix
+    await bus.provision(nc.jetstream(), config)
+    findings = _by_check(await doctor.check_nats(config, "router"))
+    assert findings["stream KANAL_ADMIN"][0].level == "ok"
+    consumer = findings["consumer KANAL_IN/router"][0]
+    assert consumer.level == "fail" and "kanal router run" in consumer.fix
+    await nc.jetstream().add_consumer("KANAL_IN", durable_name="router")
+    findings = _by_check(await doctor.check_nats(config, "router"))
+    assert findings["consumer KANAL_IN/router"][0].level == "ok"
+    wants_r3 = make_config(nats_url, tmp_path)
+    import msgspec
+
+    wants_r3 = msgspec.structs.replace(wants_r3, nats=msgspec.structs.replace(wants_r3.nats, replicas=3))
+    r3 = _by_check(await doctor.check_nats(wants_r3, "router"))
+    assert r3["stream KANAL_IN"][0].level == "fail" and "config wants 3" in r3["stream KANAL_IN"][0].message
+
+
+async def test_a_silent_running_instance_shows_as_not_ready(nc: NATS, nats_url: str, tmp_path: Path) -> None:
+    port = bus.free_port()
+    section = {"channel": "hook", "account": "a", "secret": "s3cret", "port": port, "silence_after": "300ms",
+               "public_url": "https://x.id/h"}
+    config = make_config(nats_url, tmp_path, connectors={"quiet": section})
+    instance = Instance(config, "quiet", hook)
+    running = asyncio.create_task(instance.run())
+    try:
+        await asyncio.wait_for(instance.connected.wait(), 10)
+        while instance.http_port is None:
+            await asyncio.sleep(0.01)
+        resolved = doctor.check_connectors(config)[1]
+        findings = await doctor.check_running(resolved)
+        for _ in range(100):  # silence is about time: ask until the instance has been quiet long enough
+            if findings[0].level == "fail":
+                break
+            await asyncio.sleep(0.05)
+            findings = await doctor.check_running(resolved)
+        assert findings[0].level == "fail", findings
+        assert "silent for longer than" in findings[0].message
+    finally:
+        instance.stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
+    after = await doctor.check_running(doctor.check_connectors(config)[1])
+    assert after[0].level == "warn" and "not answering" in after[0].message

@@ -1,0 +1,202 @@
+"""`kanal nats config` against a real nats-server: each user can do its job and nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+from nats.errors import TimeoutError as NatsTimeout
+
+from connectors.checkpoint import Checkpoints, Lease
+from connectors.media import MediaStore
+from kanal import bus
+from kanal.config import load
+from kanal.ops import natsconf
+from kanal.ops.provision import provision
+from schemas import encode, subjects
+from tests.factories import envelope
+from tests.router.fixtures import write_rules
+from tests.router.helpers import make_router, publish
+
+TOML = """
+[nats]
+url = "{url}"
+[router]
+rules = "rules.toml"
+metrics_port = -1
+[connectors.sms-a]
+channel = "twilio"
+[connectors.sms-b]
+channel = "twilio"
+"""
+
+
+class Session:
+    """A connection as one user, remembering every error the server sent it."""
+
+    def __init__(self, nc: NATS, errors: list[str]) -> None:
+        self.nc = nc
+        self.errors = errors
+
+    async def refused(self, subject: str) -> bool:
+        """True once the server has reported a permissions violation for `subject`."""
+        for _ in range(100):
+            if any("permissions violation" in e.lower() and f'"{subject.lower()}"' in e.lower() for e in self.errors):
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+
+@asynccontextmanager
+async def login(url: str, secrets: Path, user: str) -> AsyncIterator[Session]:
+    errors: list[str] = []
+
+    async def on_error(err: Exception) -> None:
+        errors.append(str(err))
+
+    password = (secrets / f"{user}.password").read_text().strip()
+    nc = await nats.connect(url, user=user, password=password, error_cb=on_error, allow_reconnect=False)
+    try:
+        yield Session(nc, errors)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> object:
+    tmp = tmp_path_factory.mktemp("natsperm")
+    port = bus.free_port()
+    (tmp / "kanal.toml").write_text(TOML.format(url=f"nats://127.0.0.1:{port}"))
+    write_rules(tmp)
+    config = load(tmp / "kanal.toml", env={})
+    options = natsconf.ServerOptions(host="127.0.0.1", port=port, store_dir=None, http_port=None,
+                                     admins=[natsconf.AdminQueue.parse("kel1=kelurahan.3199011001")])
+    conf = tmp / "nats.conf"
+    natsconf.write_private(conf, natsconf.render(config, options, tmp / "secrets"))
+    srv = bus.EmbeddedNats(tmp / "js", port=port, config_file=conf).start()
+    yield tmp, config, srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+async def provisioned(server: tuple[Path, object, bus.EmbeddedNats]) -> tuple[Path, object, str]:
+    tmp, config, srv = server
+    async with login(srv.url, tmp / "secrets", natsconf.OPS_USER) as ops:
+        await provision(ops.nc.jetstream(), config)  # type: ignore[arg-type]
+    return tmp, config, srv.url
+
+
+async def test_the_server_refuses_clients_without_credentials(provisioned: tuple[Path, object, str]) -> None:
+    _, _, url = provisioned
+    with pytest.raises(Exception, match=r"(?i)authorization"):
+        await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0)
+
+
+async def test_connector_publishes_its_own_subject_and_nothing_else(provisioned: tuple[Path, object, str]) -> None:
+    tmp, _, url = provisioned
+    async with login(url, tmp / "secrets", "connector-sms-a") as a:
+        js = a.nc.jetstream(timeout=1)
+        env = envelope("perm-1", instance="sms-a")
+        ack = await js.publish(subjects.inbound("twilio", "sms-a"), encode(env), headers={"Nats-Msg-Id": env.id})
+        assert ack.stream == subjects.STREAM_IN
+        raw = await js.publish(subjects.raw(env.id), b"raw payload", headers={"Nats-Msg-Id": env.id})
+        assert raw.stream == subjects.STREAM_RAW
+        assert (await js.publish(subjects.dlq("connector"), b"letter")).stream == subjects.STREAM_DLQ
+
+        for forbidden in (subjects.inbound("twilio", "sms-b"), subjects.admin("triage"), subjects.dlq("router"),
+                          "$JS.API.STREAM.DELETE.KANAL_IN", "$JS.API.STREAM.PURGE.KANAL_ADMIN"):
+            with pytest.raises(NatsTimeout):  # the server drops it and says why; the request times out
+                await js.publish(forbidden, b"x") if not forbidden.startswith("$") else \
+                    await a.nc.request(forbidden, b"{}", timeout=0.5)
+            assert await a.refused(forbidden), f"{forbidden} was not refused: {a.errors}"
+
+
+async def test_connector_uses_its_own_checkpoint_lease_and_media(provisioned: tuple[Path, object, str]) -> None:
+    tmp, _, url = provisioned
+    from tests.connectors.sample_channels import FeedCursor
+
+    async with login(url, tmp / "secrets", "connector-sms-b") as b:
+        js = b.nc.jetstream(timeout=1)
+        mine = await Checkpoints.open(js, "sms-b")
+        await mine.save(FeedCursor(after=7))
+        assert await mine.load(FeedCursor) == FeedCursor(after=7)
+        lease = await Lease.open(js, "sms-b")
+        assert await lease.try_acquire()
+        await lease.renew()
+        await lease.release()
+        media = MediaStore(js, 1_000_000)
+        stored = await media.put(b"\xff\xd8 jpeg bytes", "image/jpeg")
+        assert not b.errors, b.errors
+        assert stored.object_key == stored.sha256
+        await media.close()
+
+    async with login(url, tmp / "secrets", "connector-sms-a") as a:
+        js = a.nc.jetstream(timeout=1)
+        theirs = Checkpoints(await js.key_value(subjects.KV_CHECKPOINTS), "sms-b")
+        with pytest.raises(NatsTimeout):
+            await theirs.load(FeedCursor)
+        key = f"$JS.API.DIRECT.GET.KV_{subjects.KV_CHECKPOINTS}.$KV.{subjects.KV_CHECKPOINTS}.sms-b"
+        assert await a.refused(key)
+        with pytest.raises(NatsTimeout):
+            await theirs.save(FeedCursor(after=0))
+        assert await a.refused(f"$KV.{subjects.KV_CHECKPOINTS}.sms-b")
+        # reading by body (STREAM.MSG.GET) would bypass the per-key rule, so it is refused outright
+        with pytest.raises(NatsTimeout):
+            await a.nc.request(f"$JS.API.STREAM.MSG.GET.KV_{subjects.KV_CHECKPOINTS}", b"{}", timeout=0.5)
+        assert await a.refused(f"$JS.API.STREAM.MSG.GET.KV_{subjects.KV_CHECKPOINTS}")
+
+
+async def test_router_user_consumes_and_delivers_but_cannot_write_inbound(
+        provisioned: tuple[Path, object, str]) -> None:
+    tmp, config, url = provisioned
+    async with login(url, tmp / "secrets", "connector-sms-a") as a:
+        env = envelope("perm-router", instance="sms-a", text="Sampah menumpuk di Jalan Alpha sejak seminggu lalu")
+        await publish(a.nc, env)
+    async with login(url, tmp / "secrets", natsconf.ROUTER_USER) as r:
+        router = await make_router(r.nc, config, tmp / "rules.toml")  # type: ignore[arg-type]
+        handled = 0
+        while handled == 0:
+            msgs = await router.sub.fetch(64, timeout=2)
+            await router.handle(msgs)
+            handled = len(msgs)
+        assert not [e for e in r.errors if "permissions" in e.lower()], r.errors
+        with pytest.raises(NatsTimeout):
+            await r.nc.jetstream(timeout=0.5).publish(subjects.inbound("twilio", "sms-a"), b"forged")
+        assert await r.refused(subjects.inbound("twilio", "sms-a"))
+    async with login(url, tmp / "secrets", natsconf.OPS_USER) as ops:
+        info = await ops.nc.jetstream().stream_info(subjects.STREAM_ADMIN)
+        assert info.state.messages >= 1
+
+
+async def test_admin_reads_only_its_queue(provisioned: tuple[Path, object, str]) -> None:
+    tmp, _, url = provisioned
+    from nats.js.api import ConsumerConfig
+
+    async with login(url, tmp / "secrets", "admin-kel1") as adm:
+        js = adm.nc.jetstream(timeout=1)
+        own = ConsumerConfig(name="admin-kel1", durable_name="admin-kel1",
+                             filter_subject="kanal.admin.kelurahan.3199011001")
+        info = await js.add_consumer(subjects.STREAM_ADMIN, own)
+        assert info.name == "admin-kel1"
+        other = ConsumerConfig(name="admin-kel1", durable_name="admin-kel1", filter_subject="kanal.admin.triage")
+        with pytest.raises(NatsTimeout):
+            await js.add_consumer(subjects.STREAM_ADMIN, other)
+        assert await adm.refused("$JS.API.CONSUMER.CREATE.KANAL_ADMIN.admin-kel1.kanal.admin.triage")
+
+
+def test_rendered_config_has_one_user_per_instance_and_private_mode(
+        server: tuple[Path, object, bus.EmbeddedNats]) -> None:
+    tmp, config, _ = server
+    text = (tmp / "nats.conf").read_text()
+    for user in ("kanal-ops", "router", "connector-sms-a", "connector-sms-b", "admin-kel1", "sys"):
+        assert f'"user": "{user}"' in text
+        assert (tmp / "secrets" / f"{user}.password").stat().st_mode & 0o777 == 0o600
+    assert (tmp / "nats.conf").stat().st_mode & 0o777 == 0o600
+    again = natsconf.render(config, natsconf.ServerOptions(), tmp / "secrets")  # type: ignore[arg-type]
+    password = (tmp / "secrets" / "connector-sms-a.password").read_text().strip()
+    assert password in again, "regenerating must keep the existing passwords"
