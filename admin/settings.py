@@ -7,9 +7,10 @@ import fnmatch
 from msgspec import Struct
 
 from kanal.settings_types import Duration, Secret
+from schemas import subjects
 
-KV_ITEMS = "kanal_items"
-FORWARDER_CONSUMER = "crm-forwarder"
+KV_ITEMS = subjects.KV_ITEMS
+FORWARDER_CONSUMER = subjects.FORWARDER_CONSUMER
 
 
 class AdminUser(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

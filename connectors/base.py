@@ -32,11 +32,15 @@ class Health:
     silent: bool = False
     _log: Any = None
 
-    def success(self) -> None:
-        """A receive or poll worked: the instance is alive and its credentials are accepted."""
+    def success(self, credentials_used: bool = False) -> None:
+        """A receive or poll worked: the instance is alive.
+
+        Only a call that used our credentials against the provider (a poll) proves them; a webhook receipt
+        does not, so it never clears a credentials_rejected state that a media lookup or send set.
+        """
         self.last_success = time.time()
         self.metrics.last_receive.set(self.last_success)
-        if not self.credentials_ok:
+        if credentials_used and not self.credentials_ok:
             self.set_credentials(True)
         if self.silent:
             self.silent = False

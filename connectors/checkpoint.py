@@ -69,8 +69,10 @@ class Lease:
 
     @classmethod
     async def open(cls, js: JetStreamContext, instance: str) -> Lease:
-        """Open (and create if needed) the lease bucket."""
-        return cls(await bus.ensure_kv(js, subjects.KV_LEASES, ttl=bus.LEASE_TTL), instance)
+        """Open (and create if needed) the lease bucket; the lease lasts as long as the bucket's TTL says."""
+        kv = await bus.ensure_kv(js, subjects.KV_LEASES, ttl=bus.LEASE_TTL)
+        ttl = (await kv.status()).ttl or bus.LEASE_TTL
+        return cls(kv, instance, ttl=float(ttl))
 
     async def try_acquire(self) -> bool:
         """Take the lease if nobody holds it (or it lapsed)."""

@@ -71,7 +71,7 @@ class PollingConnector(Connector[S], Generic[S, C]):
             self.log.info("page_done", items=len(page.items), cursor=msgspec.json.encode(page.cursor).decode())
             if stop.is_set():
                 break
-        self.ctx.health.success()
+        self.ctx.health.success(credentials_used=True)
         return published
 
 

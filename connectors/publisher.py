@@ -15,15 +15,22 @@ from typing import Literal
 
 import msgspec
 from nats.aio.client import Client as NATS
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+from nats.js.object_store import ObjectStore
 
 from connectors.errors import TransientError
 from connectors.metrics import Metrics
 from connectors.spool import Spool
-from kanal import log
+from kanal import bus, log
 from schemas import DeadLetter, Envelope, RawRef, encode, subjects
 
 Delivery = Literal["acked", "spooled"]
 DRAIN_BATCH = 256
+# Raw payloads above this go to the object store (kanal_media, by sha256) instead of KANAL_RAW: NATS's default
+# max_payload is 1 MiB, and a message over it could never be published, blocking its page or the spool.
+RAW_INLINE_MAX = 256 * 1024
+BLOB = "$blob"  # marks a spooled raw payload bound for the object store
 
 
 class Publisher:
@@ -37,13 +44,21 @@ class Publisher:
         self.subject = subjects.inbound(channel, instance)
         self.timeout = timeout
         self._nc: NATS | None = None
+        self._js: JetStreamContext | None = None
+        self._blobs: ObjectStore | None = None
         self._wake = asyncio.Event()
         self._log = log.get("publisher", channel=channel, instance=instance)
         self.metrics.spool_depth.set(spool.depth)
 
     def attach(self, nc: NATS) -> None:
-        """Use this connection from now on, and start draining the spool."""
+        """Use this connection from now on, and start draining the spool.
+
+        One JetStream context per connection: each new context's first publish_async opens a reply
+        subscription of its own, so making one per publish would leak a subscription per message.
+        """
         self._nc = nc
+        self._js = nc.jetstream()
+        self._blobs = None
         self._wake.set()
 
     @property
@@ -57,10 +72,14 @@ class Publisher:
         """The envelope pointing at its raw payload, and the (subject, msg_id, data) messages to publish."""
         messages: list[tuple[str, str, bytes]] = []
         if raw is not None:
-            ref = RawRef(subject=subjects.raw(envelope.id), sha256=hashlib.sha256(raw).hexdigest(),
-                         media_type=media_type, size=len(raw))
+            digest = hashlib.sha256(raw).hexdigest()
+            if len(raw) > RAW_INLINE_MAX:  # too big for one NATS message: keep it in the object store
+                ref = RawRef(object_key=digest, sha256=digest, media_type=media_type, size=len(raw))
+                messages.append((BLOB, digest, raw))
+            else:
+                ref = RawRef(subject=subjects.raw(envelope.id), sha256=digest, media_type=media_type, size=len(raw))
+                messages.append((subjects.raw(envelope.id), envelope.id, raw))
             envelope = msgspec.structs.replace(envelope, raw=ref)
-            messages.append((ref.subject, envelope.id, raw))
         messages.append((self.subject, envelope.id, encode(envelope)))
         return envelope, messages
 
@@ -95,18 +114,30 @@ class Publisher:
         self._wake.set()
         return "spooled"
 
-    async def _send_all(self, messages: list[tuple[str, str, bytes]]) -> list[bool]:
-        assert self._nc is not None
-        js = self._nc.jetstream()
+    async def _send_all(self, messages: list[tuple[str, str, bytes]]) -> None:
+        assert self._js is not None
+        js = self._js
+        for subject, key, data in messages:
+            if subject == BLOB:
+                await self._put_blob(js, key, data)
         futures = [
             await js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id}, wait_stall=self.timeout)
             for subject, msg_id, data in messages
+            if subject != BLOB
         ]
         acks = await asyncio.wait_for(asyncio.gather(*futures), self.timeout)
-        for (subject, _, _), ack in zip(messages, acks, strict=True):
+        subjects_sent = [subject for subject, _, _ in messages if subject != BLOB]
+        for subject, ack in zip(subjects_sent, acks, strict=True):
             if ack.duplicate and subject == self.subject:
                 self.metrics.duplicates.inc()
-        return [bool(ack.duplicate) for ack in acks]
+
+    async def _put_blob(self, js: JetStreamContext, key: str, data: bytes) -> None:
+        if self._blobs is None:
+            self._blobs = await bus.ensure_object_store(js, subjects.OBJ_MEDIA)
+        try:
+            await self._blobs.get_info(key)
+        except NotFoundError:
+            await asyncio.wait_for(self._blobs.put(key, data), max(self.timeout, 30.0))
 
     async def dead_letter(self, reason: str, detail: str, data: bytes, subject: str | None = None,
                           headers: dict[str, str] | None = None) -> Delivery:

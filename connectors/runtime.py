@@ -126,7 +126,8 @@ class Instance:
             await self.connector.start()
             server, serving = await http.start(self.app(), self.common.host, self.common.port)
             self.http_port = http.bound_port(server)
-            self.log.info("connector_started", mode=self.spec.mode, host=self.common.host, port=self.http_port,
+            mode = "poll" if isinstance(self.connector, PollingConnector) else "webhook"
+            self.log.info("connector_started", mode=mode, host=self.common.host, port=self.http_port,
                           spool_depth=self.spool.depth)
             if isinstance(self.connector, Sender) and not once:
                 outbound = asyncio.create_task(self.serve_outbound(self.connector), name="outbound")

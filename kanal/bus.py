@@ -25,7 +25,8 @@ from kanal.config import Config, NatsSettings
 from schemas import subjects
 
 _log = log.get("bus")
-# A poller lease lapses this long after its holder stops renewing it; holders renew at a third of it.
+# A poller lease lapses this long after its holder stops renewing it (holders renew at a third of it);
+# `[nats] lease_ttl` sets it when the bucket is first created.
 LEASE_TTL = 15.0
 
 
@@ -183,7 +184,9 @@ async def provision(js: JetStreamContext, config: Config) -> None:
                 continue
         await js.update_stream(wanted)
     await ensure_kv(js, subjects.KV_CHECKPOINTS, replicas=settings.replicas, history=5)
-    await ensure_kv(js, subjects.KV_LEASES, replicas=settings.replicas, ttl=LEASE_TTL)
+    await ensure_kv(js, subjects.KV_LEASES, replicas=settings.replicas, ttl=settings.lease_ttl.total_seconds())
+    await ensure_kv(js, subjects.KV_ITEMS, replicas=settings.replicas, history=10)
+    await ensure_kv(js, subjects.KV_REFS, replicas=settings.replicas)
     await ensure_object_store(js, subjects.OBJ_MEDIA, replicas=settings.replicas)
 
 

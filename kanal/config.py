@@ -46,6 +46,7 @@ class NatsSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     retention: Duration = Duration(days=90)
     replicas: int = 1
     connect_timeout: Duration = Duration(seconds=5)
+    lease_ttl: Duration = Duration(seconds=15)
 
 
 class LogSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

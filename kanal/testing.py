@@ -11,6 +11,7 @@ from nats.aio.client import Client as NATS
 
 from kanal import bus
 from kanal.config import Config, NatsSettings, load
+from kanal.settings_types import Duration
 
 
 @contextmanager
@@ -27,7 +28,7 @@ def nats_server(store: Path | None = None, port: int = 0) -> Iterator[bus.Embedd
 def make_config(url: str, data_dir: Path, **sections: object) -> Config:
     """A Config pointing at `url`, with local state under `data_dir`, and optional raw sections."""
     config = load(path=None, env={})
-    settings = NatsSettings(url=url)
+    settings = NatsSettings(url=url, lease_ttl=Duration(seconds=5))  # a dead poller's lease lapses quickly
     return Config(
         kanal=config.kanal.__class__(data_dir=str(data_dir)),
         nats=settings,

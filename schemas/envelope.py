@@ -70,9 +70,11 @@ class Thread(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 class RawRef(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Where the provider's original payload is kept (stream KANAL_RAW, one subject per envelope)."""
+    """Where the provider's original payload is kept: on stream KANAL_RAW (`subject`, one per envelope), or,
+    when it is larger than one NATS message should be, in the object store `kanal_media` (`object_key`)."""
 
-    subject: NonEmpty
+    subject: NonEmpty | None = None
+    object_key: str | None = None
     sha256: Sha256
     media_type: str
     size: Annotated[int, Meta(ge=0)]

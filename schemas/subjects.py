@@ -28,10 +28,13 @@ KV_DEDUP = "kanal_dedup"
 KV_OUTBOUND = "kanal_outbound"  # SendRecord per `<item_id>.<message_id>`
 KV_REPORTERS = "kanal_reporters"  # opt-outs and rate-limit counters per reporter
 KV_THREADS = "kanal_threads"  # item id -> the envelope to answer, for status updates
+KV_ITEMS = "kanal_items"  # item id -> what admins did with it (acks, reroutes)
+KV_REFS = "kanal_refs"  # report reference (KNL-...) -> item id, for citizens' status look-ups
 OBJ_MEDIA = "kanal_media"
 
 ROUTER_CONSUMER = "router"
 NOTIFIER_CONSUMER = "notifier"
+FORWARDER_CONSUMER = "crm-forwarder"
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 

@@ -14,10 +14,11 @@ from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from kanal import bus
+from schemas import subjects
 from schemas.envelope import UtcTime
 
 # To move to schemas/subjects.py (KV_REFS) when the lead adds it there.
-KV_REFS = "kanal_refs"
+KV_REFS = subjects.KV_REFS
 
 
 class RefEntry(msgspec.Struct, frozen=True, kw_only=True):

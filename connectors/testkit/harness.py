@@ -74,6 +74,7 @@ async def harness(spec: ChannelSpec, settings: dict[str, Any], nats_url: str, in
         async with connected(nats_url) as admin:
             await reset_jetstream(admin)
         inst = Instance(config, instance, spec)
+        inst.media.backoff = 0.01  # unreachable media URLs in payload cases fail fast (still recorded)
         await inst.connect_forever()
         nc = await bus.connect(config.nats, name="kanal-kit-reader")
         await inst.connector.start()

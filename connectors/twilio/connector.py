@@ -9,8 +9,8 @@ from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
-from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[import-untyped]
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
 
 from connectors.base import Context
 from connectors.errors import BadPayload, SignatureError

@@ -169,3 +169,17 @@ async def _wait_for_count(nc: NATS, subject: str, count: int, within: float = 30
         found.append(decode_envelope(msg.data).external_id)
     await sub.unsubscribe()
     return found
+
+
+async def test_large_raw_payload_goes_to_the_object_store(nats_url: str) -> None:
+    async with harness(hook, SETTINGS, nats_url) as h:
+        transport = httpx.ASGITransport(app=h.instance.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://hook") as client:
+            body = _body(1, text="Genangan air setinggi lutut. " * 12_000)  # ~350 KB
+            assert (await _post(client, body)).status_code == 200
+        [published] = await h.published()
+        assert published.raw is not None
+        assert published.raw.subject is None
+        assert published.raw.object_key == published.raw.sha256
+        assert published.raw.size == len(body)
+        assert await h.instance.media.get(published.raw.object_key) == body

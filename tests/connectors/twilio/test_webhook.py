@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+from twilio.request_validator import RequestValidator
 
 from connectors.testkit import Harness, harness
 from connectors.twilio import spec
