@@ -15,9 +15,11 @@ from twilio.twiml.messaging_response import MessagingResponse
 from connectors.base import Context
 from connectors.errors import BadPayload, SignatureError
 from connectors.twilio.normalise import number, parse_form
+from connectors.twilio.sender import TwilioSender
 from connectors.twilio.settings import TwilioSettings
 from connectors.webhook import WebhookConnector
 from schemas import Envelope
+from schemas.outbound import OutboundMessage
 
 FORM = "application/x-www-form-urlencoded"
 _ACCOUNT_IN_URL = re.compile(r"/Accounts/(AC[0-9a-fA-F]{32})/")
@@ -29,6 +31,7 @@ class TwilioConnector(WebhookConnector[TwilioSettings]):
     def __init__(self, ctx: Context[TwilioSettings]) -> None:
         super().__init__(ctx)
         self.validator = RequestValidator(self.settings.auth_token.reveal())
+        self.sender = TwilioSender(self.settings)
 
     def routes(self) -> list[BaseRoute]:
         """The inbound-message endpoint the Twilio console (or Messaging Service) points at."""
@@ -80,3 +83,11 @@ class TwilioConnector(WebhookConnector[TwilioSettings]):
         found = _ACCOUNT_IN_URL.search(url)
         sid = self.settings.account_sid or (found.group(1) if found else "")
         return {"auth": (sid, self.settings.auth_token.reveal())} if sid else {}
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        """Answer the reporter by SMS or WhatsApp through the Messages API (see sender.py)."""
+        return await self.sender.send(message)
+
+    async def close(self) -> None:
+        """Close the reply client's HTTP session."""
+        await self.sender.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from msgspec import Struct
 
-from kanal.settings_types import Secret
+from kanal.settings_types import Duration, Secret
 
 DEFAULT_ACK = "Terima kasih, laporan Anda sudah kami terima dengan nomor {ref}."
 
@@ -18,6 +18,8 @@ class TwilioSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     - account: the number this instance receives on (e.g. "+628111272206"); empty: the request's `To`.
     - ack_template: the TwiML reply; `{ref}` becomes the report reference; empty: no reply (`<Response/>`).
     - path: the webhook path configured in the Twilio console (after public_url).
+    - api_base_url: where replies go (Messages API); api.twilio.com unless a proxy or a test stands in.
+    - send_timeout: how long one Messages API call may take before it is retried.
     """
 
     auth_token: Secret
@@ -25,3 +27,5 @@ class TwilioSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     account: str = ""
     ack_template: str = DEFAULT_ACK
     path: str = "/twilio/inbound"
+    api_base_url: str = "https://api.twilio.com"
+    send_timeout: Duration = Duration(seconds=15)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -48,6 +49,11 @@ class TwilioMedia:
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     port: int = 0
+    # Messages API (replies): every POST as received, and what to answer next (status, Twilio error body).
+    sent: list[SentMessage] = field(default_factory=list)
+    errors: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+    received: asyncio.Event = field(default_factory=asyncio.Event)
+    hold: asyncio.Event | None = None  # when set, answers only after this event (a send "in flight")
 
     @property
     def base_url(self) -> str:
@@ -70,8 +76,62 @@ class TwilioMedia:
             data, media_type = found
             return Response(data, media_type=media_type)
 
-        return Starlette(routes=[Route("/2010-04-01/Accounts/{sid}/Messages/{message_sid}/Media/{media_sid}",
-                                       media)])
+        async def messages(request: Request) -> Response:
+            pairs = parse_qsl((await request.body()).decode(), keep_blank_values=True)
+            self.sent.append(SentMessage(method=request.method, path=request.url.path,
+                                         authorization=request.headers.get("authorization", ""),
+                                         content_type=request.headers.get("content-type", ""), form=pairs))
+            self.received.set()
+            if self.hold is not None:
+                await self.hold.wait()
+            expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+            if request.headers.get("authorization") != expected:
+                return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401,
+                                     "more_info": "https://www.twilio.com/docs/errors/20003"}, status_code=401)
+            if self.errors:
+                status, body = self.errors.pop(0)
+                return JSONResponse(body, status_code=status)
+            return JSONResponse(created_message(self.account_sid, len(self.sent), dict(pairs)), status_code=201)
+
+        return Starlette(routes=[
+            Route("/2010-04-01/Accounts/{sid}/Messages/{message_sid}/Media/{media_sid}", media),
+            Route("/2010-04-01/Accounts/{sid}/Messages.json", messages, methods=["POST"]),
+        ])
+
+
+@dataclass
+class SentMessage:
+    """One Messages API request as Twilio would receive it."""
+
+    method: str
+    path: str
+    authorization: str
+    content_type: str
+    form: list[tuple[str, str]]
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return dict(self.form)
+
+
+def created_message(account_sid: str, n: int, form: dict[str, str]) -> dict[str, object]:
+    """Twilio's 201 body for a created Message resource (fields as in the API reference)."""
+    sid = f"SM{n:032x}"
+    return {
+        "account_sid": account_sid, "api_version": "2010-04-01", "body": form.get("Body", ""),
+        "date_created": "Tue, 24 Nov 2026 03:00:00 +0000", "date_sent": None,
+        "date_updated": "Tue, 24 Nov 2026 03:00:00 +0000", "direction": "outbound-api", "error_code": None,
+        "error_message": None, "from": form.get("From"), "messaging_service_sid": None, "num_media": "0",
+        "num_segments": "1", "price": None, "price_unit": "USD", "sid": sid, "status": "queued",
+        "subresource_uris": {"media": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}/Media.json"},
+        "to": form.get("To"), "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json",
+    }
+
+
+def twilio_error(code: int, message: str, status: int = 400) -> tuple[int, dict[str, object]]:
+    """An error answer in Twilio's format (code, message, more_info, status)."""
+    return status, {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                    "status": status}
 
 
 @asynccontextmanager

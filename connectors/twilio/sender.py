@@ -1,0 +1,103 @@
+"""Replies to reporters through Twilio's Messages API, with the instance's own Account SID and Auth Token.
+
+The twilio library's asyncio client does the call (`AsyncTwilioHttpClient`, aiohttp); its API domain's
+`base_url` is set from `api_base_url` so tests (or a regional proxy) can stand in for api.twilio.com.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from connectors.errors import PermanentError, RateLimited, TransientError
+from connectors.outbound.sender import SendRefused
+from connectors.twilio.settings import TwilioSettings
+from schemas.outbound import OutboundMessage
+
+WHATSAPP_WINDOW = timedelta(hours=24)
+_NUMBER = re.compile(r"\+?\d[\d ]{6,}\d")
+
+
+def scrub(text: str) -> str:
+    """Twilio error messages quote the To number; keep phone numbers out of logs and send records."""
+    return _NUMBER.sub("<number>", text)
+
+
+def addresses(message: OutboundMessage, own_number: str) -> tuple[str, str]:
+    """(From, To): WhatsApp reports are answered from `whatsapp:<our number>` to the reporter's `handle`."""
+    envelope = message.reply_to
+    to = envelope.reporter.handle or envelope.reporter.contact or ""
+    number = own_number or envelope.account
+    if envelope.kind == "direct_message" or to.startswith("whatsapp:"):
+        if not to.startswith("whatsapp:"):
+            to = f"whatsapp:{to}"
+        return f"whatsapp:{number}", to
+    return number, to
+
+
+def window_closed(message: OutboundMessage, now: datetime) -> bool:
+    """WhatsApp allows free-form replies only within 24 h of the reporter's last message (here: the report)."""
+    return message.reply_to.kind == "direct_message" and now - message.reply_to.created_at > WHATSAPP_WINDOW
+
+
+class TwilioSender:
+    """One asyncio Twilio client per connector instance, opened on the first send."""
+
+    def __init__(self, settings: TwilioSettings) -> None:
+        self.settings = settings
+        self._http: AsyncTwilioHttpClient | None = None
+        self._client: Client | None = None
+
+    def client(self) -> Client:
+        """The twilio Client, talking to `api_base_url` (api.twilio.com unless configured otherwise)."""
+        if self._client is None:
+            if not self.settings.account_sid:
+                raise PermanentError("this Twilio instance cannot send replies without account_sid",
+                                     hint="set account_sid (AC...) in [connectors.<instance>]")
+            self._http = AsyncTwilioHttpClient(timeout=self.settings.send_timeout.total_seconds())
+            self._client = Client(self.settings.account_sid, self.settings.auth_token.reveal(),
+                                  http_client=self._http)
+            self._client.api.base_url = self.settings.api_base_url.rstrip("/")
+        return self._client
+
+    async def close(self) -> None:
+        """Close the aiohttp session."""
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+            self._client = None
+
+    async def send(self, message: OutboundMessage, now: datetime | None = None) -> str:
+        """POST /2010-04-01/Accounts/{sid}/Messages.json (From, To, Body); returns the message SID."""
+        if window_closed(message, now or datetime.now(UTC)):
+            raise SendRefused("whatsapp_24h_window_closed: a template message would be needed")
+        sender, to = addresses(message, self.settings.account)
+        if not to or not sender:
+            raise SendRefused("twilio_no_address: the report has no reporter address or instance number")
+        client = self.client()
+        try:
+            created = await client.api.v2010.accounts(self.settings.account_sid).messages.create_async(
+                to=to, from_=sender, body=message.text)
+        except TwilioRestException as err:
+            raise _classify(err) from err
+        except (aiohttp.ClientError, TimeoutError, TwilioException) as err:
+            raise TransientError(f"Twilio Messages API unreachable: {type(err).__name__}") from err
+        return str(created.sid)
+
+
+def _classify(err: TwilioRestException) -> Exception:
+    """Twilio's answer -> what the sender loop does with it."""
+    detail = f"twilio_error_{err.code}: {scrub(str(err.msg))}" if err.code else f"twilio_http_{err.status}"
+    if err.status in (401, 403):
+        return PermanentError(f"Twilio refused the credentials ({detail})", credentials=True,
+                              hint="check account_sid and auth_token (auth_token_file) of this instance")
+    if err.status == 429:
+        return RateLimited(f"Twilio rate limit ({detail})")
+    if err.status >= 500:
+        return TransientError(f"Twilio answered {err.status} ({detail})")
+    return SendRefused(detail)
