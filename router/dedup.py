@@ -15,6 +15,7 @@ bounded list. Keys (bucket `kanal_dedup`):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -103,9 +104,9 @@ class Deduper:
         self.s = settings
         self.cell_m = 2 * settings.incident_radius_m
 
-    def probe(self, env: Envelope) -> _Probe:
-        """The fingerprints of one envelope and the keys it needs to read."""
-        text = norm_text(env)
+    def probe(self, env: Envelope, words: Sequence[str] | None = None) -> _Probe:
+        """The fingerprints of one envelope and the keys it needs to read (`words`: see `norm_text`)."""
+        text = norm_text(env, words)
         shas = attachment_hashes(env)
         text_key = None
         if len(text) >= self.s.min_text_chars or shas:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -77,6 +77,11 @@ def normalise(text: str) -> list[str]:
     return _WORD.findall(folded)
 
 
+def envelope_text(subject: str | None, text: str) -> str:
+    """The text the rules and dedup read: subject, then body."""
+    return f"{subject or ''}\n{text}"
+
+
 def key_of(name: str) -> str:
     """A name's comparison key: its tokens joined without spaces."""
     return "".join(normalise(name))
@@ -110,9 +115,9 @@ class Gazetteer:
                 gaz.add(alias, place)
         return gaz
 
-    def find(self, text: str) -> list[PlaceMatch]:
-        """Every place named in `text`, longest phrase first at each position, in text order."""
-        tokens = normalise(text)
+    def find(self, text: str, words: Sequence[str] | None = None) -> list[PlaceMatch]:
+        """Every place named in `text` (or its `normalise`d `words`, given), longest phrase first, in text order."""
+        tokens = normalise(text) if words is None else words
         found: list[PlaceMatch] = []
         prefixes = self.prefixes
         free = 0  # tokens before this are part of an earlier match
@@ -154,9 +159,9 @@ class Gazetteer:
                     return PlaceMatch(place=place, phrase=phrase, marker=marker)
         return None
 
-    def best(self, text: str) -> tuple[PlaceMatch | None, list[PlaceMatch]]:
+    def best(self, text: str, words: Sequence[str] | None = None) -> tuple[PlaceMatch | None, list[PlaceMatch]]:
         """The most specific place named (kelurahan over kecamatan over kota; first in text on a tie)."""
-        found = self.find(text)
+        found = self.find(text, words)
         if not found:
             return None, found
         return min(found, key=lambda m: _RANK[m.place.level]), found

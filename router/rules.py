@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
 
-from router.gazetteer import Gazetteer, places_from_areas, places_from_csv
+from router.gazetteer import Gazetteer, envelope_text, places_from_areas, places_from_csv
 from router.geo import Boundaries, BoundaryError
 from schemas import subjects
 from schemas.envelope import Envelope
@@ -144,18 +145,21 @@ class RuleSet:
             raise RulesError(f"rules file {source}: the last rule must be a fallback, so every item has a queue")
         return cls(parsed.rule, source, geo, gaz)
 
-    def decide(self, env: Envelope) -> Decision:
-        """Try the rules in order and return the first match, with the trail of every rule tried."""
+    def decide(self, env: Envelope, words: Sequence[str] | None = None) -> Decision:
+        """Try the rules in order and return the first match, with the trail of every rule tried.
+
+        `words`: `normalise(envelope_text(...))` if the caller has it already (the router shares it with dedup).
+        """
         trail: list[RuleTrace] = []
         for rule in self.rules:
-            queue, reason, matched = self._try(rule, env)
+            queue, reason, matched = self._try(rule, env, words)
             trail.append(RuleTrace(rule_id=rule.id, matched=queue is not None, reason=reason))
             if queue is not None:
                 return Decision(rule_id=rule.id, rule_type=rule.__struct_config__.tag,  # type: ignore[arg-type]
                                 queue=queue, reason=reason, matched=matched, trail=tuple(trail))
         raise AssertionError("unreachable: the last rule is a fallback")
 
-    def _try(self, rule: Rule, env: Envelope) -> tuple[str | None, str, str | None]:
+    def _try(self, rule: Rule, env: Envelope, words: Sequence[str] | None) -> tuple[str | None, str, str | None]:
         if isinstance(rule, GeoRule):
             return self._try_geo(rule, env)
         if isinstance(rule, ChannelRule):
@@ -164,8 +168,7 @@ class RuleSet:
                     return None, f"{key} {getattr(env, key)!r} not in {wanted}", None
             return rule.queue, f"channel {env.channel} / {env.instance} / {env.account}", env.account
         if isinstance(rule, GazetteerRule):
-            text = f"{env.subject or ''}\n{env.text}"
-            best, found = self._gaz[rule.id].best(text)
+            best, found = self._gaz[rule.id].best(envelope_text(env.subject, env.text), words)
             found = [m for m in found if m.place.level in rule.levels]
             if not found:
                 return None, "no place name in the text", None

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,9 @@ from nats.js.client import JetStreamContext
 from kanal import bus, http, log
 from kanal.config import Config
 from router.dedup import Deduper, Verdict
+from router.gazetteer import envelope_text, normalise
 from router.metrics import Metrics
+from router.pipeline import Pipeline
 from router.rules import RuleBook
 from router.settings import RouterSettings
 from router.store import KvIndex, StoreError
@@ -50,21 +53,35 @@ class _Work:
     msg: Msg
     env: Envelope
     decision: Decision
+    words: list[str]
     verdict: Verdict | None = None
     item: RoutedItem | None = None
 
 
 class RecentWrites:
-    """Index values this process wrote in the last `ttl` seconds: newer than KV while hints are in flight."""
+    """Index values this process wrote in the last `ttl` seconds: newer than KV while hints are in flight.
 
-    def __init__(self, ttl: float = 30.0) -> None:
+    Kept in write order, so expiry pops from the front: O(1) per write however many are held, and at most
+    `cap` entries (an older entry is only a hint; its KV write landed long before).
+    """
+
+    def __init__(self, ttl: float = 30.0, cap: int = 200_000) -> None:
         self.ttl = ttl
-        self.values: dict[str, tuple[float, bytes]] = {}
+        self.cap = cap
+        self.values: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
     def put(self, key: str, value: bytes) -> None:
-        self.values[key] = (time.monotonic(), value)
-        if len(self.values) > 200_000:
-            self.expire()
+        """Remember a write (moving the key to the newest end)."""
+        now = time.monotonic()
+        values = self.values
+        values[key] = (now, value)
+        values.move_to_end(key)
+        cutoff = now - self.ttl
+        while values:
+            oldest = next(iter(values.values()))
+            if oldest[0] >= cutoff and len(values) <= self.cap:
+                break
+            values.popitem(last=False)
 
     def overlay(self, view: dict[str, bytes], keys: list[str]) -> None:
         """Replace KV values of `keys` in `view` by this process's fresher writes."""
@@ -73,10 +90,6 @@ class RecentWrites:
             found = self.values.get(key)
             if found is not None and found[0] >= cutoff:
                 view[key] = found[1]
-
-    def expire(self) -> None:
-        cutoff = time.monotonic() - self.ttl
-        self.values = {k: v for k, v in self.values.items() if v[0] >= cutoff}
 
 
 class Router:
@@ -92,6 +105,7 @@ class Router:
         self.metrics = metrics or Metrics()
         self.deduper = Deduper(settings.dedup)
         self.index: KvIndex | None = None
+        self.pipeline = Pipeline(nc)
         self.sub: Any = None
         self.stopping = asyncio.Event()
         self.recent = RecentWrites()
@@ -101,8 +115,9 @@ class Router:
     async def start(self) -> None:
         """Provision streams, open the dedup bucket, bind the shared durable consumer."""
         await bus.provision(self.js, self.config)
+        await self.pipeline.start()
         self.index = await KvIndex.open(self.nc, self.js, self.s.dedup.bucket, self.s.dedup.horizon.total_seconds(),
-                                        self.config.nats.replicas)
+                                        self.config.nats.replicas, self.pipeline)
         consumer = ConsumerConfig(
             durable_name=self.s.consumer,
             ack_policy=AckPolicy.EXPLICIT,
@@ -161,7 +176,8 @@ class Router:
                 await self._dead_letter(msg, reason, str(err))
                 continue
             try:
-                work.append(_Work(msg=msg, env=env, decision=self.book.current.decide(env)))
+                words = normalise(envelope_text(env.subject, env.text))  # read by the rules and by dedup
+                work.append(_Work(msg=msg, env=env, decision=self.book.current.decide(env, words), words=words))
             except Exception as err:
                 await self._retry_or_dead_letter(msg, "routing_failed", repr(err))
         if work:
@@ -173,7 +189,7 @@ class Router:
 
     async def _deliver(self, work: list[_Work]) -> None:
         assert self.index is not None
-        probes = [self.deduper.probe(w.env) for w in work]
+        probes = [self.deduper.probe(w.env, w.words) for w in work]
         try:
             keys = [k for p in probes for k in self.deduper.keys(p)]
             view = await self.index.get_many(keys)
@@ -191,29 +207,30 @@ class Router:
                 self.recent.put(key, value)
             if w.verdict.id_write is not None:
                 self.recent.put(w.verdict.id_write[0], w.verdict.id_write[1])
-        pending: list[tuple[_Work, asyncio.Future[Any]]] = []
+        pending: list[tuple[_Work, asyncio.Future[None]]] = []
         for w in work:
             verdict = w.verdict
             if verdict is None or verdict.kind == "exact":
                 continue
             w.item = self._item(w, verdict, now)
-            pending.append((w, await self.js.publish_async(
+            pending.append((w, await self.pipeline.publish(
                 subjects.admin(w.item.decision.queue), encode(w.item),
-                headers={"Nats-Msg-Id": f"{w.env.id}:{w.item.kind}"})))
+                {"Nats-Msg-Id": f"{w.env.id}:{w.item.kind}"})))
             for key, (value, ttl) in verdict.index_writes.items():
                 await self.index.hint(key, value, ttl)  # near-dup hints: not waited for
-        published = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
-        failed = {id(w) for (w, _), res in zip(pending, published, strict=True) if isinstance(res, BaseException)}
-        id_futures = [await self.index.put(*w.verdict.id_write) for w, _ in pending
-                      if id(w) not in failed and w.verdict and w.verdict.id_write]
-        id_results = await asyncio.gather(*id_futures, return_exceptions=True)
-        if any(isinstance(r, BaseException) for r in id_results):
-            _log().warning("dedup_record_failed", count=sum(isinstance(r, BaseException) for r in id_results))
-        for (w, _), res in zip(pending, published, strict=True):
-            if isinstance(res, BaseException):
-                await self._retry_or_dead_letter(w.msg, "publish_failed", repr(res))
+        published = await self.pipeline.wait(f for _, f in pending)
+        failed: dict[int, tuple[str, str]] = {
+            id(w): ("publish_failed", repr(res)) for (w, _), res in zip(pending, published, strict=True) if res}
+        # Only an item the stream has stored may be recorded as delivered (else a kill here would lose it).
+        recorded = [(w, await self.index.put(*w.verdict.id_write)) for w, _ in pending
+                    if id(w) not in failed and w.verdict and w.verdict.id_write]
+        results = await self.pipeline.wait(f for _, f in recorded)
+        for (w, _), res in zip(recorded, results, strict=True):
+            if res:  # not recorded: redeliver, so a repeat after the stream's window is still caught
+                failed[id(w)] = ("dedup_store_unavailable", f"recording the delivery failed: {res!r}")
         for w in work:
             if id(w) in failed:
+                await self._retry_or_dead_letter(w.msg, *failed[id(w)])
                 continue
             await w.msg.ack()
             self._count(w)

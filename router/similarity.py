@@ -8,11 +8,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from router.gazetteer import normalise
+from router.gazetteer import envelope_text, normalise
 from schemas.envelope import Envelope
 
 PERMS = 32
@@ -23,11 +24,18 @@ _A = _rng.integers(1, _PRIME, size=(PERMS, 1), dtype=np.int64)
 _B = _rng.integers(0, _PRIME, size=(PERMS, 1), dtype=np.int64)
 
 
-def norm_text(env: Envelope) -> str:
-    """Subject and text as lowercase ASCII words, URLs and mentions dropped."""
-    text = f"{env.subject or ''} {env.text}"
-    text = re.sub(r"https?://\S+|[@#]\w+", " ", text)
-    return " ".join(normalise(text))
+_LINKS = re.compile(r"https?://\S+|[@#]\w+")
+
+
+def norm_text(env: Envelope, words: Sequence[str] | None = None) -> str:
+    """Subject and text as lowercase ASCII words, URLs and mentions dropped.
+
+    `words`: `normalise(envelope_text(...))` if the caller has it; used as is when there is nothing to drop.
+    """
+    text = envelope_text(env.subject, env.text)
+    if "http" in text or "@" in text or "#" in text:
+        return " ".join(normalise(_LINKS.sub(" ", text)))
+    return " ".join(normalise(text) if words is None else words)
 
 
 def reference_signature(text: str) -> bytes | None:

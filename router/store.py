@@ -18,6 +18,8 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 
+from router.pipeline import Pipeline
+
 MULTI_LAST_MAX = 1000
 STATUS = "Status"
 
@@ -29,8 +31,10 @@ class StoreError(Exception):
 class KvIndex:
     """Batched get and pipelined put over one KV bucket."""
 
-    def __init__(self, nc: NATS, js: JetStreamContext, bucket: str, timeout: float = 5.0) -> None:
+    def __init__(self, nc: NATS, js: JetStreamContext, bucket: str, timeout: float = 5.0,
+                 pipeline: Pipeline | None = None) -> None:
         self.nc = nc
+        self.pipeline = pipeline or Pipeline(nc)
         self.js = js
         self.bucket = bucket
         self.stream = f"KV_{bucket}"
@@ -39,7 +43,7 @@ class KvIndex:
 
     @classmethod
     async def open(cls, nc: NATS, js: JetStreamContext, bucket: str, horizon_s: float,
-                   replicas: int = 1) -> KvIndex:
+                   replicas: int = 1, pipeline: Pipeline | None = None) -> KvIndex:
         """Open the bucket, creating it (direct get and per-message TTL on) if it does not exist."""
         try:
             info = await js.stream_info(f"KV_{bucket}")
@@ -52,7 +56,9 @@ class KvIndex:
             with contextlib.suppress(BadRequestError):  # another replica created it first
                 await js.create_key_value(KeyValueConfig(bucket=bucket, history=1, ttl=horizon_s, direct=True,
                                                          replicas=replicas, storage=StorageType.FILE))
-        return cls(nc, js, bucket)
+        index = cls(nc, js, bucket, pipeline=pipeline)
+        await index.pipeline.start()
+        return index
 
     async def get_many(self, keys: list[str]) -> dict[str, bytes]:
         """The current value of each key that exists (missing keys are absent from the result)."""
@@ -102,6 +108,6 @@ class KvIndex:
         """Write `key` without waiting for the stream's ack: for index entries that only guide dedup."""
         await self.nc.publish(self.prefix + key, value, headers={"Nats-TTL": str(int(max(1.0, ttl_s)))})
 
-    async def put(self, key: str, value: bytes, ttl_s: float) -> asyncio.Future[Any]:
+    async def put(self, key: str, value: bytes, ttl_s: float) -> asyncio.Future[None]:
         """Start writing `key`; the returned future resolves when the server has stored it."""
-        return await self.js.publish_async(self.prefix + key, value, msg_ttl=max(1.0, ttl_s))
+        return await self.pipeline.publish(self.prefix + key, value, {"Nats-TTL": str(int(max(1.0, ttl_s)))})

@@ -35,10 +35,11 @@ async def publish(nc: NATS, *envelopes: Envelope | bytes, subject: str | None = 
 
 
 async def drain(router: Router) -> None:
-    """Handle batches until the consumer has nothing left to deliver."""
+    """Handle batches until the consumer has acked everything in KANAL_IN (its counts lag a fresh publish)."""
+    last = (await router.js.stream_info(subjects.STREAM_IN)).state.last_seq
     while True:
         info = await router.sub.consumer_info()
-        if info.num_pending == 0 and info.num_ack_pending == 0:
+        if info.num_pending == 0 and info.num_ack_pending == 0 and info.ack_floor.stream_seq >= last:
             return
         try:
             msgs = await router.sub.fetch(router.s.batch, timeout=0.5)

@@ -122,6 +122,6 @@ async def test_kv_index_batched_get_and_ttl(nc: NATS) -> None:
     for f in futures:
         await f
     await index.hint("rep.x", b"hint", 60)
-    await nc.flush()
+    await (await index.put("id.sync", b"", 60))  # acked after the hint before it on this connection
     got = await index.get_many([f"id.k{i}" for i in range(0, 1500, 3)] + ["id.missing", "rep.x"])
     assert len(got) == 501 and got["id.k3"] == b"v3" and got["rep.x"] == b"hint"

@@ -38,21 +38,30 @@ def _wait_ready(proc: subprocess.Popen[bytes], out: Path) -> None:
     raise AssertionError("router not ready after 30 s")
 
 
-async def _admin_count(url: str) -> int:
-    async with connected(url) as nc:
-        info = await nc.jetstream().stream_info(subjects.STREAM_ADMIN)
-        return int(info.state.messages)
-
-
 async def _wait_for(url: str, at_least: int, within: float) -> int:
+    """Poll KANAL_ADMIN's count on one connection, often: the router does thousands per second."""
     deadline = time.monotonic() + within
     count = 0
-    while time.monotonic() < deadline:
-        count = await _admin_count(url)
-        if count >= at_least:
-            return count
-        await asyncio.sleep(0.05)
+    async with connected(url) as nc:
+        js = nc.jetstream()
+        while time.monotonic() < deadline:
+            count = int((await js.stream_info(subjects.STREAM_ADMIN)).state.messages)
+            if count >= at_least:
+                return count
+            await asyncio.sleep(0.005)
     return count
+
+
+async def _drained(url: str, within: float) -> bool:
+    deadline = time.monotonic() + within
+    async with connected(url) as nc:
+        js = nc.jetstream()
+        while time.monotonic() < deadline:
+            info = await js.consumer_info(subjects.STREAM_IN, subjects.ROUTER_CONSUMER)
+            if info.num_pending == 0 and info.num_ack_pending == 0:
+                return True
+            await asyncio.sleep(0.05)
+    return False
 
 
 async def test_sigkill_midway_then_restart_delivers_each_exactly_once(tmp_path: Path) -> None:
@@ -61,7 +70,7 @@ async def test_sigkill_midway_then_restart_delivers_each_exactly_once(tmp_path: 
         write_rules(tmp_path)
         cfg = tmp_path / "kanal.toml"
         cfg.write_text(f'[nats]\nurl = "{server.url}"\n[log]\nlevel = "warning"\nformat = "json"\n'
-                       '[router]\nrules = "rules.toml"\nmetrics_port = 0\nbatch = 100\n')
+                       '[router]\nrules = "rules.toml"\nmetrics_port = 0\nbatch = 100\nack_wait = "5s"\n')
         envs = [envelope(f"k-{i}", text=f"Laporan nomor {i}: saluran air tersumbat di gang {i % 97}",
                          reporter=Reporter(contact=f"+62811{i:07d}"),
                          location=Location(lat=-6.195, lon=106.801 + (i % 50) * 0.0003, source="gps"))
@@ -87,6 +96,8 @@ async def test_sigkill_midway_then_restart_delivers_each_exactly_once(tmp_path: 
         try:
             await asyncio.to_thread(_wait_ready, second, tmp_path / "second.log")
             assert await _wait_for(server.url, N, 90) >= N
+            # The first router's unacked inputs come back after ack_wait: wait until they are handled too.
+            assert await _drained(server.url, 90)
             second.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(second.wait, 30) == 0
         finally:

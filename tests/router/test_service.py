@@ -90,7 +90,7 @@ async def test_failing_input_is_retried_a_bounded_number_of_times_then_dead_lett
         rules: tuple[object, ...] = ()
         source = "boom"
 
-        def decide(self, _env: object) -> None:
+        def decide(self, _env: object, _words: object = None) -> None:
             raise RuntimeError("rule engine broke")
 
     router.book.current = Boom()  # type: ignore[assignment]

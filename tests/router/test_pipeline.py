@@ -1,0 +1,36 @@
+"""The router's pipelined publishes on a real server: stored, refused and unanswered publishes are told apart."""
+
+from __future__ import annotations
+
+from nats.aio.client import Client as NATS
+from nats.js.api import StreamConfig
+
+from router.pipeline import Pipeline, PublishError
+
+
+async def test_acks_errors_and_no_responders(nc: NATS) -> None:
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name="PIPE_TEST", subjects=["pipe.test.>"]))
+    pipe = Pipeline(nc, max_pending=3)  # smaller than the batch: publish must wait for room, not fail
+    await pipe.start()
+    stored = [await pipe.publish(f"pipe.test.{i}", b"x", {"Nats-Msg-Id": f"m{i % 4}"}) for i in range(8)]
+    refused = await pipe.publish("pipe.test.z", b"x", {"Nats-Expected-Stream": "OTHER"})
+    nobody = await pipe.publish("pipe.nowhere", b"x", {})
+    results = await pipe.wait([*stored, refused, nobody])
+    assert results[:8] == [None] * 8  # repeats of a msg id are acked as duplicates: stored once, not an error
+    assert isinstance(results[8], PublishError) and "refused" in str(results[8])
+    assert isinstance(results[9], PublishError) and "no responders" in str(results[9])
+    assert (await js.stream_info("PIPE_TEST")).state.messages == 4
+    assert pipe.pending == {}
+
+
+async def test_an_unanswered_publish_fails_instead_of_hanging(nc: NATS) -> None:
+    async def swallow(_msg: object) -> None:
+        return None
+
+    await nc.subscribe("pipe.silent", cb=swallow)  # a responder that never acks
+    pipe = Pipeline(nc, timeout=0.2)
+    await pipe.start()
+    [result] = await pipe.wait([await pipe.publish("pipe.silent", b"x", {})])
+    assert isinstance(result, PublishError) and "no ack" in str(result)
+    assert pipe.pending == {}
