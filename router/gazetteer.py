@@ -22,6 +22,9 @@ Level = Literal["kelurahan", "kecamatan", "kota"]
 _RANK: dict[str, int] = {"kelurahan": 0, "kecamatan": 1, "kota": 2}
 MAX_WORDS = 5
 _WORD = re.compile(r"[a-z0-9]+")
+# ASCII -> lowercase letters and digits, everything else a space: `_WORD.findall(text.lower())` for ASCII text.
+_ASCII_WORDS = str.maketrans({chr(i): chr(i).lower() if re.fullmatch(r"[a-z0-9]", chr(i).lower()) else " "
+                              for i in range(128)})
 
 KELURAHAN_MARKERS = frozenset({"kel", "kelurahan", "kelurhan", "desa"})
 KECAMATAN_MARKERS = frozenset({"kec", "kecamatan", "kecamtan"})
@@ -71,8 +74,8 @@ class PlaceMatch(Struct, frozen=True, kw_only=True):
 
 def normalise(text: str) -> list[str]:
     """Lowercase ASCII word tokens; punctuation and accents dropped ("Kel.Menteng" -> ["kel", "menteng"])."""
-    if text.isascii():  # NFKD and the ASCII fold change nothing: skip them (most complaints)
-        return _WORD.findall(text.lower())
+    if text.isascii():  # NFKD and the ASCII fold change nothing: lowercase and split in one pass (most texts)
+        return text.translate(_ASCII_WORDS).split()
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     return _WORD.findall(folded)
 

@@ -58,3 +58,21 @@ def test_own_small_list_shared_name_rule() -> None:
     assert gaz.best("banjir di kel. satu-raya")[0].place.code == "3199011001"  # type: ignore[union-attr]
     assert gaz.best("di Duamuara Lama ada got mampet")[0].place.code == "3199011002"  # type: ignore[union-attr]
     assert gaz.best("di DUA MUARA")[0].phrase == "dua muara"  # type: ignore[union-attr]
+
+
+def test_ascii_fast_path_tokenises_like_the_general_path() -> None:
+    import re
+    import unicodedata
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from router.gazetteer import normalise
+
+    @given(st.text(alphabet=st.characters(max_codepoint=0x7F)))
+    def check(text: str) -> None:
+        folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+        assert normalise(text) == re.findall(r"[a-z0-9]+", folded)
+
+    check()
+    assert normalise("Kel.Menteng, RT_02/03!") == ["kel", "menteng", "rt", "02", "03"]
