@@ -155,8 +155,12 @@ class Instance:
                 await self.connector.close()
             await self.media.close()
             if self.nc is not None:
+                # Every publish was acknowledged already; close rather than drain, since a drain waits on
+                # the cancelled pull subscriptions' queues until its 30 s timeout.
                 with contextlib.suppress(Exception):
-                    await self.nc.drain()
+                    await asyncio.wait_for(self.nc.flush(), 2)
+                with contextlib.suppress(Exception):
+                    await self.nc.close()
             self.spool.close()
             self.log.info("connector_stopped", code=code)
         return code

@@ -55,7 +55,7 @@ def load_config(path: Path | None) -> config_mod.Config:
 
 @app.command()
 def up(config: ConfigOption = None) -> None:
-    """Run the whole system here: embedded NATS (unless nats.url is set), router and every connector."""
+    """Run the whole system here: embedded NATS (unless [nats] url is set), router and every connector."""
     from kanal import up as up_mod
 
     cfg = load_config(config)
@@ -126,7 +126,16 @@ def _register_subcommands() -> None:
             app.add_typer(sub, name=name)
 
 
+def _plain_help(typer_app: typer.Typer) -> None:
+    """Help texts mention config keys like [nats] url: show brackets as written, not as Rich markup."""
+    typer_app.rich_markup_mode = None
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _plain_help(group.typer_instance)
+
+
 _register_subcommands()
+_plain_help(app)
 
 
 def main() -> None:
