@@ -67,6 +67,14 @@ class GazetteerRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     levels: tuple[Literal["kelurahan", "kecamatan", "kota"], ...] = ("kelurahan", "kecamatan", "kota")
 
 
+class FlagsRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="flags", tag_field="type"):
+    """Envelopes carrying any of `flags` (auto-replies, bounces, bulk mail) -> a queue that is not a complaint's."""
+
+    id: RuleId
+    flags: list[str]
+    queue: Queue = "automatic"
+
+
 class FallbackRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="fallback",
                    tag_field="type"):
     """Always matches: what no other rule placed goes here (triage by default)."""
@@ -75,7 +83,7 @@ class FallbackRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     queue: Queue = "triage"
 
 
-Rule = GeoRule | ChannelRule | GazetteerRule | FallbackRule
+Rule = FlagsRule | GeoRule | ChannelRule | GazetteerRule | FallbackRule
 
 
 class RulesFile(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -133,8 +141,10 @@ class RuleSet:
                     geo[rule.id] = _boundaries(base / rule.boundaries, rule, files)
                 elif isinstance(rule, GazetteerRule):
                     gaz[rule.id] = _gazetteer(base, rule, files)
-                elif isinstance(rule, ChannelRule | FallbackRule):
+                elif isinstance(rule, ChannelRule | FallbackRule | FlagsRule):
                     subjects.admin(rule.queue)
+                    if isinstance(rule, FlagsRule) and not rule.flags:
+                        raise RulesError("a flags rule needs at least one flag")
                     if isinstance(rule, ChannelRule) and not any(
                         getattr(rule, k) for k in ("channel", "instance", "account", "kind")
                     ):
@@ -167,6 +177,11 @@ class RuleSet:
                 if wanted is not None and str(getattr(env, key)).lower() not in wanted:
                     return None, f"{key} {getattr(env, key)!r} not in {wanted}", None
             return rule.queue, f"channel {env.channel} / {env.instance} / {env.account}", env.account
+        if isinstance(rule, FlagsRule):
+            hit = sorted(set(rule.flags) & set(env.flags))
+            if not hit:
+                return None, "no flag of " + ", ".join(rule.flags), None
+            return rule.queue, f"flagged {', '.join(hit)}: automatic mail, not a complaint", hit[0]
         if isinstance(rule, GazetteerRule):
             best, found = self._gaz[rule.id].best(envelope_text(env.subject, env.text), words)
             found = [m for m in found if m.place.level in rule.levels]

@@ -9,7 +9,7 @@ from msgspec import Meta, Struct
 from schemas._decode import strict_decode
 from schemas.envelope import Envelope, EnvelopeId, UtcTime
 
-RuleType = Literal["geo", "channel", "gazetteer", "fallback", "reroute"]
+RuleType = Literal["flags", "geo", "channel", "gazetteer", "fallback", "reroute"]
 ItemKind = Literal["item", "duplicate"]
 # Queue names are the subject tail after `kanal.admin.`: `<level>.<code>` or `triage`.
 QueueName = Annotated[str, Meta(pattern=r"^[a-z_]+(\.[A-Za-z0-9_-]+)?$")]

@@ -32,6 +32,12 @@ RULES = """
 version = 1
 
 [[rule]]
+id = "automatic-mail"
+type = "flags"
+flags = ["auto_reply", "bounce", "bulk"]
+queue = "automatic"
+
+[[rule]]
 id = "geo"
 type = "geo"
 boundaries = "boundaries.geojson"

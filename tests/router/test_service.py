@@ -27,6 +27,8 @@ async def test_routes_by_geo_channel_gazetteer_and_fallback(provisioned: NATS, c
                  text="@DKIJakarta tolong perhatikan kemacetan di sini", reporter=Reporter(handle="@warga1")),
         envelope("t", text="Got mampet di kel. Beta sudah seminggu", reporter=Reporter(contact="+6281100000001")),
         envelope("f", text="Pelayanan KTP lambat sekali", reporter=Reporter(contact="+6281100000002")),
+        envelope("a", kind="email", flags=("auto_reply",), location=Location(lat=-6.195, lon=106.805, source="gps"),
+                 text="Saya sedang cuti sampai 1 Desember", reporter=Reporter(contact="pegawai@example.id")),
     ]
     await publish(provisioned, *envs)
     await drain(router)
@@ -38,10 +40,12 @@ async def test_routes_by_geo_channel_gazetteer_and_fallback(provisioned: NATS, c
         "x": ("biro.pemerintahan", "x-province"),
         "t": ("kelurahan.3199011002", "gazetteer"),
         "f": ("triage", "fallback"),
+        "a": ("automatic", "automatic-mail"),
     }
+    assert "auto_reply: automatic mail, not a complaint" in items[envs[5].id].decision.reason
     trail = items[envs[4].id].decision.trail
-    assert [t.rule_id for t in trail] == ["geo", "desk-satu", "x-province", "gazetteer", "fallback"]
-    assert trail[0].reason == "no location" and trail[-1].matched
+    assert [t.rule_id for t in trail] == ["automatic-mail", "geo", "desk-satu", "x-province", "gazetteer", "fallback"]
+    assert trail[1].reason == "no location" and trail[-1].matched
     assert items[envs[3].id].decision.matched == "beta"
 
 
