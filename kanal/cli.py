@@ -105,6 +105,15 @@ def schema_deadletter() -> None:
     _print_schema(DeadLetter)
 
 
+@schema_app.command("asyncapi")
+def schema_asyncapi(config: ConfigOption = None) -> None:
+    """AsyncAPI 3.0 document of the subjects (FastStream's, with the contract's payload schemas)."""
+    from kanal import asyncapi
+
+    cfg = config_mod.load(config) if config else config_mod.load(env={})
+    typer.echo(json.dumps(asyncapi.document(cfg), indent=2, ensure_ascii=False))
+
+
 @schema_app.command("subjects")
 def schema_subjects() -> None:
     """The streams and subjects, as JSON."""

@@ -82,3 +82,4 @@ def test_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "kanal.example.toml"
     config = load(example, env={})
     assert config.nats.url == ""
+

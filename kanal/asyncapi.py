@@ -1,0 +1,52 @@
+"""AsyncAPI 3.0 for Kanal's subjects: FastStream's document of the notifier app, with the contract's payloads.
+
+FastStream describes the subjects its app reads and writes; its handlers take raw bytes (decoded with msgspec),
+so the payload schemas are filled in here from the msgspec Structs of `schemas/`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+from faststream.specification import AsyncAPI
+
+from kanal.config import Config, NatsSettings
+from schemas import Envelope, RoutedItem, StatusUpdate
+from schemas.outbound import OutboundMessage
+
+PAYLOADS: dict[str, type[msgspec.Struct]] = {
+    "kanal.in.>": Envelope,
+    "kanal.admin.>": RoutedItem,
+    "kanal.status.>": StatusUpdate,
+    "kanal.out.{channel}.{instance}": OutboundMessage,
+}
+
+
+def document(config: Config, server: str = "nats://localhost:4222") -> dict[str, Any]:
+    """The AsyncAPI document as a dict; `server` is only the example address it names."""
+    from connectors.outbound.notifier import build
+
+    config = msgspec.structs.replace(config, nats=NatsSettings(url=server))
+    broker, _ = build(config)
+    spec: dict[str, Any] = json.loads(
+        AsyncAPI(broker, title="Kanal", version="1", schema_version="3.0.0",
+                 description="Subjects between Kanal's connectors, router, notifier and admins. "
+                             "Payloads are UTF-8 JSON; see docs/contract.md.").to_specification().to_json()
+    )
+    _, schemas = msgspec.json.schema_components(list(PAYLOADS.values()),
+                                                ref_template="#/components/schemas/{name}")
+    spec.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+    messages = spec["components"].setdefault("messages", {})
+    for channel in spec.get("channels", {}).values():
+        payload = PAYLOADS.get(channel["address"])
+        if payload is None:
+            continue
+        for ref in channel.get("messages", {}).values():
+            name = ref["$ref"].rsplit("/", 1)[-1].replace("%20", " ").replace("%28", "(").replace("%29", ")")
+            if name in messages:
+                messages[name]["payload"] = {"$ref": f"#/components/schemas/{payload.__name__}"}
+    for unused in [k for k in spec["components"]["schemas"] if k == "EmptyPayload" or k.endswith(":Payload")]:
+        del spec["components"]["schemas"][unused]
+    return spec
