@@ -20,10 +20,12 @@ from connectors.errors import ConnectorError, PermanentError, SignatureError
 from connectors.meta import signature
 from connectors.meta.client import GraphClient, bearer
 from connectors.meta.collect import account_list
+from connectors.meta.sender import MetaSender
 from connectors.meta.settings import MetaSettings
 from connectors.meta.whatsapp import MEDIA_SCHEME
 from connectors.webhook import WebhookConnector
 from schemas import Attachment, Envelope
+from schemas.outbound import OutboundMessage
 
 
 class MetaConnector(WebhookConnector[MetaSettings]):
@@ -35,6 +37,7 @@ class MetaConnector(WebhookConnector[MetaSettings]):
         self._secret = self.settings.app_secret.reveal()
         self.http = httpx.AsyncClient(timeout=30, follow_redirects=True)
         self.graph = GraphClient(self.http, self.settings.graph_url, self.settings.api_version)
+        self.sender = MetaSender(self.http, self.settings)
 
     async def start(self) -> None:
         """Say which accounts this instance serves (none listed: every account that reaches it)."""
@@ -44,6 +47,10 @@ class MetaConnector(WebhookConnector[MetaSettings]):
 
     async def close(self) -> None:
         await self.http.aclose()
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        """Answer the reporter on Messenger, Instagram or WhatsApp, or on the comment (see sender.py)."""
+        return await self.sender.send(message)
 
     def routes(self) -> list[BaseRoute]:
         path = self.settings.path

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ class FakeGraph:
     cdn: dict[str, Media] = field(default_factory=dict)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     port: int = 0
+    # Replies: every POST /{version}/{node}/{edge} as received, and error answers to give next (status, error).
+    sent: list[GraphPost] = field(default_factory=list)
+    errors: list[tuple[int, dict[str, object]]] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -102,11 +106,58 @@ class FakeGraph:
                 return Response(b"URL signature expired", status_code=403)
             return Response(item.data, media_type=item.mime_type)
 
+        async def post_edge(request: Request) -> Response:
+            node, edge = request.path_params["node"], request.path_params["edge"]
+            body = json.loads(await request.body() or b"{}")
+            self.sent.append(GraphPost(path=request.url.path, authorization=request.headers.get("authorization"),
+                                       content_type=request.headers.get("content-type", ""), body=body))
+            if request.path_params["version"] != VERSION:
+                return graph_error(400, "Unknown path components", "OAuthException", 2500)
+            if not authorised(request):
+                return graph_error(401, "Invalid OAuth access token - Cannot parse access token",
+                                   "OAuthException", 190)
+            if self.errors:
+                status, error = self.errors.pop(0)
+                return JSONResponse({"error": {**error, "fbtrace_id": "AbCdEfGhIjKlMnOpQrStUv"}},
+                                    status_code=status)
+            n = len(self.sent)
+            if edge == "messages" and body.get("messaging_product") == "whatsapp":
+                return JSONResponse({"messaging_product": "whatsapp",
+                                     "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
+                                     "messages": [{"id": f"wamid.HBgNNjI4MTIzNDU2Nzg5MBEAIGVzdC{n:04d}=="}]})
+            if edge == "messages":
+                recipient = body.get("recipient", {})
+                return JSONResponse({"recipient_id": recipient.get("id", "6253972964654299"),
+                                     "message_id": f"m_reply-{n}"})
+            if edge in ("comments", "replies"):
+                return JSONResponse({"id": f"{node.split('_')[-1]}_{900 + n}"})
+            return graph_error(400, f"(#100) Unknown edge {edge}", "OAuthException", 100)
+
         return Starlette(routes=[
+            Route("/{version}/{node}/{edge}", post_edge, methods=["POST"]),
             Route("/whatsapp_business/attachments/", lookaside),
             Route("/cdn/{name}", cdn),
             Route("/{version}/{media_id}", media_info),
         ])
+
+
+@dataclass
+class GraphPost:
+    """One Graph POST as Meta would receive it."""
+
+    path: str
+    authorization: str | None
+    content_type: str
+    body: dict[str, object]
+
+
+def graph_failure(status: int, code: int, message: str, kind: str = "OAuthException",
+                  subcode: int | None = None) -> tuple[int, dict[str, object]]:
+    """An error answer in Graph's format, for FakeGraph.errors."""
+    error: dict[str, object] = {"message": message, "type": kind, "code": code}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return status, error
 
 
 def sha256_b64(data: bytes) -> str:

@@ -1,0 +1,146 @@
+"""Replies through the Graph API with the same tokens and HTTP client as the webhook's media lookups.
+
+- Messenger / Instagram Direct: Send API `POST /{page-id | ig-id}/messages` (recipient.id = PSID/IGSID,
+  messaging_type RESPONSE), inside Meta's 24-hour standard messaging window.
+- WhatsApp Cloud API: `POST /{phone_number_id}/messages` (to = wa_id, type text, context.message_id = the
+  report's wamid so the answer is threaded), inside WhatsApp's 24-hour customer-service window.
+- A Facebook feed comment or visitor post, or an Instagram comment: a public reply comment when the report
+  may be answered publicly; otherwise Meta's "private reply" (a Messenger/Instagram DM addressed by
+  recipient.comment_id/post_id), which Meta allows once per comment and within 7 days of it. Later updates
+  on such a report are refused with that reason (the reporter can write to the page to open a DM thread).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import msgspec
+
+from connectors.errors import PermanentError, RateLimited, TransientError
+from connectors.meta.client import GraphErrorBody, GraphErrorEnvelope, bearer
+from connectors.meta.settings import MetaSettings
+from connectors.outbound.sender import SendRefused
+from schemas import Envelope
+from schemas.outbound import OutboundMessage
+
+MESSAGING_WINDOW = timedelta(hours=24)
+PRIVATE_REPLY_WINDOW = timedelta(days=7)
+_RATE_CODES = {4, 17, 32, 613, 80007, 130429, 131056}
+# WhatsApp Cloud API codes that mean "this message cannot go", with the reason recorded for the admin.
+_WA_REFUSED = {131047: "whatsapp_24h_window_closed: a template message would be needed",
+               131026: "whatsapp_undeliverable: the number is not on WhatsApp or cannot receive this message",
+               131051: "whatsapp_unsupported_message_type"}
+
+
+class SendResult(msgspec.Struct, kw_only=True):
+    """The ids Graph returns: Send API message_id, comment id, or WhatsApp messages[].id."""
+
+    id: str | None = None
+    message_id: str | None = None
+    messages: list[dict[str, str]] = []
+
+
+Request = tuple[str, dict[str, object]]
+
+
+def plan(message: OutboundMessage, now: datetime) -> Request:
+    """(Graph path, JSON body) for one reply; SendRefused when Meta's rules or the reporter's privacy forbid it."""
+    envelope = message.reply_to
+    flags = set(envelope.flags)
+    if "whatsapp" in flags:
+        return _whatsapp(message, envelope, now)
+    if envelope.kind == "direct_message":
+        if now - envelope.created_at > MESSAGING_WINDOW:
+            product = "instagram" if "instagram" in flags else "messenger"
+            raise SendRefused(f"{product}_24h_window_closed: Meta allows replies within 24 hours of the "
+                              "reporter's last message")
+        if not envelope.reporter.user_id:
+            raise SendRefused("meta_no_recipient: the report carries no sender id")
+        return f"/{envelope.account}/messages", {
+            "recipient": {"id": envelope.reporter.user_id}, "messaging_type": "RESPONSE",
+            "message": {"text": message.text}}
+    if envelope.kind in ("comment", "post"):
+        return _public_or_private(message, envelope, flags, now)
+    raise SendRefused(f"meta_not_answerable: a {envelope.kind} cannot be answered")
+
+
+def _whatsapp(message: OutboundMessage, envelope: Envelope, now: datetime) -> Request:
+    if now - envelope.created_at > MESSAGING_WINDOW:
+        raise SendRefused("whatsapp_24h_window_closed: a template message would be needed")
+    to = (envelope.reporter.contact or "").lstrip("+")
+    if not to:
+        raise SendRefused("whatsapp_no_recipient: the report carries no wa_id")
+    return f"/{envelope.account}/messages", {
+        "messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text",
+        "context": {"message_id": envelope.external_id},
+        "text": {"preview_url": False, "body": message.text}}
+
+
+def _public_or_private(message: OutboundMessage, envelope: Envelope, flags: set[str], now: datetime) -> Request:
+    if "mention" in flags:
+        raise SendRefused("instagram_mention_not_answered: replies to @mentions are not supported")
+    target = envelope.external_id
+    if message.public_allowed:
+        if "instagram" in flags:
+            return f"/{target}/replies", {"message": message.text}
+        return f"/{target}/comments", {"message": message.text}
+    if message.purpose not in ("ack", "duplicate"):
+        raise SendRefused("meta_private_reply_used: Meta allows one private reply per comment; later updates "
+                          "need the reporter to message the page")
+    if now - envelope.created_at > PRIVATE_REPLY_WINDOW:
+        raise SendRefused("meta_private_reply_window_closed: private replies are allowed within 7 days")
+    key = "post_id" if envelope.kind == "post" else "comment_id"
+    return f"/{envelope.account}/messages", {"recipient": {key: target}, "message": {"text": message.text}}
+
+
+class MetaSender:
+    """Sends with the connector's httpx client against `{graph_url}/{api_version}`."""
+
+    def __init__(self, http: httpx.AsyncClient, settings: MetaSettings) -> None:
+        self.http = http
+        self.settings = settings
+        self.base = f"{settings.graph_url.rstrip('/')}/{settings.api_version.strip('/')}"
+
+    async def send(self, message: OutboundMessage, now: datetime | None = None) -> str | None:
+        """Deliver one reply; returns the id Graph gives the new message or comment."""
+        path, body = plan(message, now or datetime.now(UTC))
+        token = self.settings.token_for(message.reply_to.account)
+        if token is None:
+            raise PermanentError(f"no Graph token for account {message.reply_to.account}",
+                                 hint="set access_token or access_tokens.<account> in [connectors.<instance>]")
+        try:
+            response = await self.http.post(self.base + path, json=body, headers=bearer(token))
+        except httpx.HTTPError as err:
+            raise TransientError(f"Graph API unreachable: {type(err).__name__}") from err
+        if response.status_code >= 400:
+            raise classify(response)
+        try:
+            result = msgspec.json.decode(response.content, type=SendResult)
+        except msgspec.DecodeError:
+            return None
+        if result.messages:
+            return result.messages[0].get("id")
+        return result.message_id or result.id
+
+
+def classify(response: httpx.Response) -> Exception:
+    """A Graph error answer -> what the sender loop does with it."""
+    try:
+        error = msgspec.json.decode(response.content, type=GraphErrorEnvelope).error
+    except msgspec.DecodeError:
+        error = GraphErrorBody(message=response.text[:200])
+    what = f"graph_error_{error.code}: {error.message}" if error.code is not None else \
+        f"graph_http_{response.status_code}"
+    if error.code == 190 or response.status_code == 401:
+        return PermanentError(f"Graph rejected the token ({what})", credentials=True,
+                              hint="renew access_token / access_tokens of this [connectors.<instance>]")
+    if error.code in _RATE_CODES or response.status_code == 429:
+        return RateLimited(f"Graph rate limit ({what})")
+    if error.code in _WA_REFUSED:
+        return SendRefused(_WA_REFUSED[error.code])
+    if response.status_code >= 500 or error.code in (1, 2):
+        return TransientError(f"Graph answered {response.status_code} ({what})")
+    if error.code == 10 or (error.code is not None and 200 <= error.code <= 299):
+        return SendRefused(f"meta_permission: {what}")
+    return SendRefused(what)
