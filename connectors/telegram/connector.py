@@ -20,11 +20,13 @@ from starlette.routing import BaseRoute, Route
 from connectors.base import Connector, Context
 from connectors.errors import PermanentError, SignatureError
 from connectors.poller import Page, PollingConnector, RawItem
+from connectors.telegram import sender
 from connectors.telegram.client import BotApi
 from connectors.telegram.normalise import FILE_PREFIX
 from connectors.telegram.settings import TelegramSettings
 from connectors.webhook import WebhookConnector
 from schemas import Attachment, Envelope
+from schemas.outbound import OutboundMessage
 
 HEADER = "x-telegram-bot-api-secret-token"  # the secret_token given to setWebhook
 
@@ -55,6 +57,10 @@ class TelegramConnector(Connector[TelegramSettings]):
             wait = self.settings.long_poll_timeout.total_seconds()
             self.api = BotApi(self.settings.bot_token.reveal(), self.settings.base_url, read_timeout=wait + 15)
         return self.api
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        """Answer the reporter in their private chat with the bot (see sender.py for the chat id)."""
+        return await sender.send(self.client(), message)
 
     async def close(self) -> None:
         """Close the Bot API client."""

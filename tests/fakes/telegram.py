@@ -49,6 +49,9 @@ class FakeBotApi:
     port: int = 0
     extra_settings: dict[str, Any] = field(default_factory=dict)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    # sendMessage: each request as received (HTTP method, path with the token, params) and errors to give next.
+    sent: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    send_errors: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -100,6 +103,21 @@ class FakeBotApi:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.arrived.wait(), float(params["timeout"]))
                 return _ok(self.updates[:limit])
+            if name == "sendMessage":
+                self.sent.append((request.method, request.url.path, params))
+                if self.send_errors:
+                    status, description = self.send_errors.pop(0)
+                    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+                    if status == 429:
+                        body["parameters"] = {"retry_after": 7}
+                    return JSONResponse(body, status_code=status)
+                reply = params.get("reply_parameters")
+                result = {"message_id": 9000 + len(self.sent), "date": 1763953300, "from": BOT_USER,
+                          "chat": {"id": int(params["chat_id"]), "type": "private"}, "text": params.get("text")}
+                if isinstance(reply, dict):
+                    result["reply_to_message"] = {"message_id": reply["message_id"], "date": 1763953200,
+                                                  "chat": result["chat"]}
+                return _ok(result)
             if name == "getFile":
                 found = self.files.get(str(params.get("file_id")))
                 if found is None:
