@@ -24,6 +24,7 @@ from connectors.errors import TransientError
 from connectors.media import MediaTooLarge
 from connectors.poller import Page, PollingConnector, RawItem
 from schemas import Attachment, Envelope
+from schemas.outbound import OutboundMessage
 
 
 class EmailConnector(PollingConnector[EmailSettings, EmailCursor]):
@@ -42,6 +43,12 @@ class EmailConnector(PollingConnector[EmailSettings, EmailCursor]):
 
     async def close(self) -> None:
         await asyncio.to_thread(self.box.close)
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        """Answer the reporter by SMTP in the same thread (see sender.py; aiosmtplib loaded only here)."""
+        from connectors.email.sender import SmtpSender
+
+        return await SmtpSender(self.settings).send(message)
 
     async def pages(self, cursor: EmailCursor | None) -> AsyncIterator[Page[EmailCursor]]:
         """UIDs after the checkpoint in batches of `batch_size`, oldest first; flag/move after each page."""

@@ -37,6 +37,13 @@ class EmailSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     after_publish: AfterPublish = "none"
     flag: str = "\\Seen"                      # with after_publish = "flag": \Seen or a keyword like KanalIn
     move_to: str | None = None                # with after_publish = "move": target folder (created if absent)
+    # Replies by SMTP (optional: without smtp_host this mailbox does not answer reporters).
+    smtp_host: str | None = None
+    smtp_port: int | None = None              # default 465 with tls, 587 with starttls, 25 with none
+    smtp_tls: TlsMode = "starttls"            # same meaning as `tls`, for the SMTP server; tls_verify/tls_ca_file apply
+    smtp_user: str | None = None              # default: `user`
+    smtp_password: Secret | None = None       # default: `password` (or smtp_password_file)
+    smtp_timeout: Duration = Duration(seconds=30)
 
     def __post_init__(self) -> None:
         if self.password is None and self.oauth2_token is None and self.oauth2_token_path is None:
@@ -45,6 +52,11 @@ class EmailSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
             raise ValueError('after_publish = "move" needs move_to = "<folder>"')
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+
+    @property
+    def smtp_port_or_default(self) -> int:
+        """The SMTP port, defaulted from smtp_tls."""
+        return self.smtp_port or {"tls": 465, "starttls": 587, "none": 25}[self.smtp_tls]
 
     @property
     def port(self) -> int:
