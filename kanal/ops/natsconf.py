@@ -33,9 +33,18 @@ API = "$JS.API"
 KV_CHECKPOINTS = f"KV_{subjects.KV_CHECKPOINTS}"
 KV_LEASES = f"KV_{subjects.KV_LEASES}"
 KV_DEDUP = f"KV_{subjects.KV_DEDUP}"
+KV_OUTBOUND = f"KV_{subjects.KV_OUTBOUND}"
 OBJ_MEDIA = f"OBJ_{subjects.OBJ_MEDIA}"
 KANAL_STREAMS = (subjects.STREAM_IN, subjects.STREAM_ADMIN, subjects.STREAM_DLQ, subjects.STREAM_STATUS,
                  subjects.STREAM_OUT, subjects.STREAM_RAW)
+
+
+def buckets() -> tuple[str, ...]:
+    """The streams behind every KV bucket and object store schemas/subjects.py names (provisioning creates them)."""
+    names = [f"KV_{value}" for key, value in vars(subjects).items() if key.startswith("KV_") and isinstance(value, str)]
+    names += [f"OBJ_{value}" for key, value in vars(subjects).items()
+              if key.startswith("OBJ_") and isinstance(value, str)]
+    return tuple(sorted(set(names)))
 
 
 def connector_user(instance: str) -> str:
@@ -121,6 +130,22 @@ def connector_permissions(channel: str, instance: str) -> User:
         # the object store looks objects up by body (nats-py has no direct get for it): media is shared
         f"{API}.STREAM.MSG.GET.{OBJ_MEDIA}",
     )
+    outbound = subjects.STREAM_OUT
+    sender = f"sender-{instance}"
+    publish += (
+        # replies to reporters (channels that can send): its own durable on its own outbound subject, and the
+        # send records (keyed by item, shared by every sender so a reply is never sent twice)
+        f"{API}.STREAM.INFO.{outbound}",
+        f"{API}.STREAM.INFO.{KV_OUTBOUND}",
+        f"{API}.CONSUMER.INFO.{outbound}.{sender}",
+        f"{API}.CONSUMER.CREATE.{outbound}.{sender}",
+        f"{API}.CONSUMER.CREATE.{outbound}.{sender}.{subjects.outbound(channel, instance)}",
+        f"{API}.CONSUMER.DURABLE.CREATE.{outbound}.{sender}",
+        f"{API}.CONSUMER.MSG.NEXT.{outbound}.{sender}",
+        f"$JS.ACK.{outbound}.{sender}.>",
+        f"$KV.{subjects.KV_OUTBOUND}.>",
+        f"{API}.DIRECT.GET.{KV_OUTBOUND}.>",
+    )
     return User(connector_user(instance), "connector", publish, (INBOX,))
 
 
@@ -131,7 +156,7 @@ def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: s
     and buckets; it may not delete or purge anything.
     """
     dedup_stream = f"KV_{dedup_bucket}"
-    managed = (*KANAL_STREAMS, KV_CHECKPOINTS, KV_LEASES, OBJ_MEDIA, dedup_stream)
+    managed = tuple(dict.fromkeys((*KANAL_STREAMS, *buckets(), dedup_stream)))
     stream_in = subjects.STREAM_IN
     publish = (
         f"{subjects.ADMIN_PREFIX}.>",
