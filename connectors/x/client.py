@@ -78,8 +78,11 @@ class XApi:
         self.user_auth = False
         keys = (settings.consumer_key, settings.consumer_secret, settings.access_token, settings.access_token_secret)
         if all(keys):
-            self.user = routed(tweepy.Client(*(k.reveal() for k in keys if k), return_type=requests.Response),
-                               settings)
+            # By keyword: tweepy.Client's first positional parameter is bearer_token, not consumer_key.
+            consumer_key, consumer_secret, access_token, access_token_secret = (k.reveal() for k in keys if k)
+            self.user = routed(tweepy.Client(consumer_key=consumer_key, consumer_secret=consumer_secret,
+                                             access_token=access_token, access_token_secret=access_token_secret,
+                                             return_type=requests.Response), settings)
             self.user_auth = True
         elif settings.user_bearer_token:
             self.user = routed(tweepy.Client(bearer_token=settings.user_bearer_token.reveal(),

@@ -21,9 +21,10 @@ from msgspec import Struct
 
 from connectors.errors import PermanentError
 from connectors.poller import Page, PollingConnector, RawItem
-from connectors.x import payload
+from connectors.x import payload, sender
 from connectors.x.client import BadRequest, Forbidden, XApi
 from connectors.x.settings import XSettings
+from schemas.outbound import OutboundMessage
 
 # Recent search only reaches back seven days; a since_id older than that is refused with 400.
 SEARCH_REACH = timedelta(days=7) - timedelta(minutes=5)
@@ -68,6 +69,10 @@ class XConnector(PollingConnector[XSettings, XCursor]):
 
     async def close(self) -> None:
         self.api.close()
+
+    async def send(self, message: OutboundMessage) -> str | None:
+        """Answer the reporter: a reply tweet if the report may be answered publicly, else a DM (sender.py)."""
+        return await sender.send(self.api, message)
 
     def media_request(self, url: str) -> dict[str, Any]:
         """DM media (ton.twitter.com) needs the account's user context; tweet media (pbs.twimg.com) is public."""

@@ -64,6 +64,9 @@ class XProvider:
     media_delay: float = 0.0
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     port: int = 0
+    # Replies and DMs: each POST as received (path, Authorization header, JSON body); answers to give next.
+    posted: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    post_errors: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -203,7 +206,34 @@ class XProvider:
                 await asyncio.sleep(self.media_delay)
             return Response(PNG, media_type="image/png")
 
+        async def post(request: Request, dm: bool) -> Response:
+            body: dict[str, Any] = await request.json()
+            self.posted.append((request.url.path, request.headers.get("authorization", ""), body))
+            if not request.headers.get("authorization", "").startswith("OAuth "):
+                return JSONResponse(UNAUTHORIZED, status_code=401)
+            if self.post_errors:
+                status, problem = self.post_errors.pop(0)
+                headers = {**self._headers(), "x-rate-limit-remaining": "0",
+                           "x-rate-limit-reset": str(int(time.time()) + 600)} if status == 429 else None
+                return JSONResponse(problem, status_code=status, headers=headers)
+            self.counter += 1
+            new_id = snowflake(datetime.now(UTC), self.counter)
+            if dm:
+                return JSONResponse({"data": {"dm_conversation_id": f"{ACCOUNT_ID}-{request.path_params['pid']}",
+                                              "dm_event_id": new_id}}, status_code=201, headers=self._headers())
+            return JSONResponse({"data": {"id": new_id, "text": body.get("text", ""),
+                                          "edit_history_tweet_ids": [new_id]}}, status_code=201,
+                                headers=self._headers())
+
+        async def tweets(request: Request) -> Response:
+            return await post(request, dm=False)
+
+        async def dm_send(request: Request) -> Response:
+            return await post(request, dm=True)
+
         return Starlette(routes=[
+            Route("/2/tweets", tweets, methods=["POST"]),
+            Route("/2/dm_conversations/with/{pid}/messages", dm_send, methods=["POST"]),
             Route("/2/users/by/username/{username}", user_by_name), Route("/2/users/{id}/mentions", mentions),
             Route("/2/tweets/search/recent", search), Route("/2/dm_events", dm_events),
             Route("/media/{name}", media)])
