@@ -82,14 +82,14 @@ async def reset(nc: object, config: object) -> None:
     await bus.provision(js, config)  # type: ignore[arg-type]
 
 
-async def bare(url: str, config: object, envs: list[Envelope], batch: int) -> tuple[float, list[float]]:
+async def bare(url: str, config: object, envs: list[Envelope], batch: int) -> tuple[float, list[float], float]:
     nc = await bus.connect(NatsSettings(url=url), name="bench-bare")
     await reset(nc, config)
     await load(nc, envs)
     js = nc.jetstream(publish_async_max_pending=20_000)
     sub = await js.pull_subscribe(f"{subjects.IN_PREFIX}.>", durable="bare", stream=subjects.STREAM_IN)
     done, lat = 0, []
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     while done < len(envs):
         msgs = await sub.fetch(batch, timeout=5)
         t0 = time.perf_counter()
@@ -103,30 +103,31 @@ async def bare(url: str, config: object, envs: list[Envelope], batch: int) -> tu
             await m.ack()
         lat += [time.perf_counter() - t0] * len(msgs)
         done += len(msgs)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     await nc.close()
-    return len(envs) / elapsed, lat
+    return len(envs) / elapsed, lat, cpu / len(envs)
 
 
-async def routed(url: str, config: object, envs: list[Envelope], batch: int) -> tuple[float, list[float], Router]:
+async def routed(url: str, config: object, envs: list[Envelope],
+                 batch: int) -> tuple[float, list[float], float, Router]:
     nc = await bus.connect(NatsSettings(url=url), name="bench-router")
     await reset(nc, config)
     await load(nc, envs)
     settings = RouterSettings(rules=str(ROOT / "deploy/rules/jakarta.toml"), batch=batch, metrics_port=-1)
     router = Router(config, settings, RuleBook(Path(settings.rules)), nc)  # type: ignore[arg-type]
     await router.start()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     task = asyncio.create_task(router.run())
     while router.handled < len(envs) and not task.done():  # noqa: ASYNC110 - polls a counter, bench only
         await asyncio.sleep(0.005)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     router.stopping.set()
     await task
     await nc.close()
-    return len(envs) / elapsed, list(router.metrics.recent), router
+    return len(envs) / elapsed, list(router.metrics.recent), cpu / len(envs), router
 
 
-def pct(values: list[float], q: float) -> float:
+def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else 0.0
 
 
@@ -142,16 +143,16 @@ async def main() -> None:
         server = bus.EmbeddedNats(Path(tmp) / "nats", port=0).start()
         try:
             config = make_config(server.url, Path(tmp))
-            bare_rate, bare_lat = await bare(server.url, config, envs, args.batch)
-            router_rate, router_lat, router = await routed(server.url, config, envs, args.batch)
+            bare_rate, bare_lat, bare_cpu = await bare(server.url, config, envs, args.batch)
+            router_rate, router_lat, router_cpu, router = await routed(server.url, config, envs, args.batch)
         finally:
             server.stop()
     dups = {k: router.metrics.duplicates.labels(k)._value.get() for k in ("same_reporter", "same_text", "incident")}
     print(f"envelopes: {args.n}, mean size {size:.0f} B, batch {args.batch}, nats-server at loopback")
     print(f"bare loop: {bare_rate:,.0f} msg/s  (batch latency p50 {pct(bare_lat, 50):.1f} ms, "
-          f"p99 {pct(bare_lat, 99):.1f} ms)")
+          f"p99 {pct(bare_lat, 99):.1f} ms; {bare_cpu * 1e6:.0f} us CPU per envelope)")
     print(f"router:    {router_rate:,.0f} msg/s  (batch latency p50 {pct(router_lat, 50):.1f} ms, "
-          f"p99 {pct(router_lat, 99):.1f} ms)")
+          f"p99 {pct(router_lat, 99):.1f} ms; {router_cpu * 1e6:.0f} us CPU per envelope)")
     print(f"ratio:     {router_rate / bare_rate:.0%} of the bare loop (target >= 50%)")
     print(f"dedup:     {dups}")
 
