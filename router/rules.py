@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,7 +16,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from router.gazetteer import Gazetteer, envelope_text, places_from_areas, places_from_csv
-from router.geo import Boundaries, BoundaryError
+from router.geo import Boundaries, BoundaryError, GeoMatch
 from schemas import subjects
 from schemas.envelope import Envelope
 from schemas.routed import Decision, RuleTrace
@@ -155,23 +155,39 @@ class RuleSet:
             raise RulesError(f"rules file {source}: the last rule must be a fallback, so every item has a queue")
         return cls(parsed.rule, source, geo, gaz)
 
-    def decide(self, env: Envelope, words: Sequence[str] | None = None) -> Decision:
+    def decide_many(self, envs: Sequence[Envelope], words: Sequence[Sequence[str] | None]) -> list[Decision]:
+        """`decide` for a batch: each geo rule locates all of the batch's points in one vectorised query."""
+        located: list[dict[str, GeoMatch | None]] = [{} for _ in envs]
+        for rule in self.rules:
+            if not isinstance(rule, GeoRule):
+                continue
+            todo = [i for i, env in enumerate(envs) if self._geo_point(rule, env)]
+            lons = [envs[i].location.lon for i in todo]  # type: ignore[union-attr]
+            lats = [envs[i].location.lat for i in todo]  # type: ignore[union-attr]
+            for i, match in zip(todo, self._geo[rule.id].locate_many(lons, lats), strict=True):
+                located[i][rule.id] = match
+        return [self.decide(env, w, found) for env, w, found in zip(envs, words, located, strict=True)]
+
+    def decide(self, env: Envelope, words: Sequence[str] | None = None,
+               located: Mapping[str, GeoMatch | None] | None = None) -> Decision:
         """Try the rules in order and return the first match, with the trail of every rule tried.
 
         `words`: `normalise(envelope_text(...))` if the caller has it already (the router shares it with dedup).
+        `located`: geo rule id -> the envelope's polygon, when `decide_many` looked it up for the batch.
         """
         trail: list[RuleTrace] = []
         for rule in self.rules:
-            queue, reason, matched = self._try(rule, env, words)
+            queue, reason, matched = self._try(rule, env, words, located)
             trail.append(RuleTrace(rule_id=rule.id, matched=queue is not None, reason=reason))
             if queue is not None:
                 return Decision(rule_id=rule.id, rule_type=rule.__struct_config__.tag,  # type: ignore[arg-type]
                                 queue=queue, reason=reason, matched=matched, trail=tuple(trail))
         raise AssertionError("unreachable: the last rule is a fallback")
 
-    def _try(self, rule: Rule, env: Envelope, words: Sequence[str] | None) -> tuple[str | None, str, str | None]:
+    def _try(self, rule: Rule, env: Envelope, words: Sequence[str] | None,
+             located: Mapping[str, GeoMatch | None] | None = None) -> tuple[str | None, str, str | None]:
         if isinstance(rule, GeoRule):
-            return self._try_geo(rule, env)
+            return self._try_geo(rule, env, located)
         if isinstance(rule, ChannelRule):
             for key, wanted in self._chan[rule.id].items():
                 if wanted is not None and str(getattr(env, key)).lower() not in wanted:
@@ -195,13 +211,24 @@ class RuleSet:
             return f"{best.place.level}.{best.place.code}", reason, best.phrase
         return rule.queue, "fallback", None
 
-    def _try_geo(self, rule: GeoRule, env: Envelope) -> tuple[str | None, str, str | None]:
+    @staticmethod
+    def _geo_point(rule: GeoRule, env: Envelope) -> bool:
+        """Whether the geo rule looks the envelope's point up (it has one, precise enough)."""
+        loc = env.location
+        return loc is not None and not (
+            rule.max_accuracy_m is not None and loc.accuracy_m is not None and loc.accuracy_m > rule.max_accuracy_m)
+
+    def _try_geo(self, rule: GeoRule, env: Envelope,
+                 located: Mapping[str, GeoMatch | None] | None = None) -> tuple[str | None, str, str | None]:
         loc = env.location
         if loc is None:
             return None, "no location", None
         if rule.max_accuracy_m is not None and loc.accuracy_m is not None and loc.accuracy_m > rule.max_accuracy_m:
             return None, f"location accuracy {loc.accuracy_m:g} m worse than {rule.max_accuracy_m:g} m", None
-        match = self._geo[rule.id].locate(loc.lon, loc.lat)
+        if located is not None and rule.id in located:
+            match = located[rule.id]
+        else:
+            match = self._geo[rule.id].locate(loc.lon, loc.lat)
         where = f"({loc.lat:.6f}, {loc.lon:.6f})"
         if match is None:
             return None, f"{where} outside every polygon and beyond the nearest-polygon cap", None

@@ -167,7 +167,7 @@ class Router:
     async def handle(self, msgs: list[Msg]) -> None:
         """Route one batch; see the module docstring for the order of effects."""
         started = time.perf_counter()
-        work: list[_Work] = []
+        decoded: list[tuple[Msg, Envelope, list[str]]] = []
         for msg in msgs:
             try:
                 env = decode_envelope(msg.data)
@@ -175,11 +175,19 @@ class Router:
                 reason = "unsupported_version" if isinstance(err, UnsupportedVersion) else "invalid_envelope"
                 await self._dead_letter(msg, reason, str(err))
                 continue
-            try:
-                words = normalise(envelope_text(env.subject, env.text))  # read by the rules and by dedup
-                work.append(_Work(msg=msg, env=env, decision=self.book.current.decide(env, words), words=words))
-            except Exception as err:
-                await self._retry_or_dead_letter(msg, "routing_failed", repr(err))
+            decoded.append((msg, env, normalise(envelope_text(env.subject, env.text))))  # rules and dedup read it
+        work: list[_Work] = []
+        rules = self.book.current
+        try:  # the batch's points are looked up together
+            decisions = rules.decide_many([env for _, env, _ in decoded], [words for _, _, words in decoded])
+            work = [_Work(msg=msg, env=env, decision=decision, words=words)
+                    for (msg, env, words), decision in zip(decoded, decisions, strict=True)]
+        except Exception:  # one envelope the rules cannot handle: decide one by one, so only it is retried
+            for msg, env, words in decoded:
+                try:
+                    work.append(_Work(msg=msg, env=env, decision=rules.decide(env, words), words=words))
+                except Exception as err:
+                    await self._retry_or_dead_letter(msg, "routing_failed", repr(err))
         if work:
             await self._deliver(work)
         elapsed = time.perf_counter() - started

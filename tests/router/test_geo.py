@@ -109,3 +109,22 @@ def test_real_file_checks_clean() -> None:
     report = check(shared_path("data", "jakarta", "kelurahan.geojson"))
     assert report.features == 267 and report.errors == []
     assert 400 < report.overlap_pairs < 500 and 800 < report.gaps < 1000
+
+
+def test_locate_many_answers_like_locate(small: Boundaries) -> None:
+    """The router's batch lookup: inside, overlap, nearest within each cap and outside, in one query."""
+    points = [(106.805, -6.195), (106.8096, -6.195), (106.8099, -6.195), (106.82 + 990 * M, -6.195),
+              (106.82 + 1010 * M, -6.195), (106.6025, -5.695 + 1900 * M), (106.6025, -5.695 + 2100 * M),
+              (100.0, 0.0)]
+    many = small.locate_many([p[0] for p in points], [p[1] for p in points])
+    assert many == [small.locate(*p) for p in points]
+    assert {m.how if m else None for m in many} == {"inside", "overlap", "nearest", None}
+    assert small.locate_many([], []) == []
+
+
+def test_locate_many_on_a_grid_over_jakarta(jakarta: Boundaries) -> None:
+    lons = [106.35 + i * 0.0137 for i in range(60) for _ in range(60)]
+    lats = [-6.40 + j * 0.0203 for _ in range(60) for j in range(60)]
+    many = jakarta.locate_many(lons, lats)
+    assert many == [jakarta.locate(lon, lat) for lon, lat in zip(lons, lats, strict=True)]
+    assert {m.how if m else None for m in many} >= {"inside", "nearest", None}
