@@ -8,6 +8,7 @@ message `in_doubt` for the admin instead of sending it a second time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -65,13 +66,17 @@ class SenderLoop:
         config = ConsumerConfig(durable_name=durable, filter_subject=subject, ack_wait=60,
                                 max_deliver=self.max_deliveries + 2)
         sub = await self.js.pull_subscribe(subject, durable=durable, stream=subjects.STREAM_OUT, config=config)
-        while not stop.is_set():
-            try:
-                batch = await sub.fetch(16, timeout=1)
-            except TimeoutError:
-                continue
-            for msg in batch:
-                await self.deliver(msg)
+        try:
+            while not stop.is_set():
+                try:
+                    batch = await sub.fetch(16, timeout=1)
+                except TimeoutError:
+                    continue
+                for msg in batch:
+                    await self.deliver(msg)
+        finally:
+            with contextlib.suppress(Exception):  # a leftover fetch inbox would hold up the connection's close
+                await sub.unsubscribe()
 
     async def deliver(self, msg: Msg) -> SendState | None:
         """Handle one queued message; returns the state it ended in (None when it was only postponed)."""

@@ -105,6 +105,7 @@ class Dovecot:
         self.user = user
         self.password = password
         self.token = token
+        self._generation = 0
         self.root = Path(tempfile.mkdtemp(prefix="kanal-dovecot-"))
         self.root.chmod(0o755)  # dovecot's users must traverse it
         self.port = _free_port()
@@ -142,6 +143,11 @@ class Dovecot:
             tmp.write_text(f"{self.user}:{{PLAIN}}{secret}\n")
             tmp.chmod(0o644)
             tmp.replace(path)
+            # Dovecot re-reads a passwd-file when its mtime (whole seconds) or size changes; two writes of
+            # same-length secrets within one second would go unnoticed, so each write moves mtime forward.
+            self._generation += 2
+            stamp = time.time() + self._generation
+            os.utime(path, (stamp, stamp))
 
     def start(self) -> None:
         """Start (or restart) the daemon and wait until it greets on its port."""
