@@ -2,6 +2,7 @@
 
 Bare loop: pull batch -> decode -> publish_async -> ack. Router: the real `Router.handle` with KV dedup and
 deploy/rules/jakarta.toml. Same envelopes (~1 KB, 10% repeats of earlier reports), same server, loopback.
+Both loops run with the collector settings of `kanal router run` (`router.service.tune_gc`).
 Run: `.venv/bin/python bench/router.py [--n 20000]`. Needs ../shared/data/jakarta (see its SOURCE.md).
 """
 
@@ -24,7 +25,7 @@ from kanal import bus, log  # noqa: E402
 from kanal.config import NatsSettings  # noqa: E402
 from kanal.testing import make_config  # noqa: E402
 from router.rules import RuleBook  # noqa: E402
-from router.service import Router  # noqa: E402
+from router.service import Router, tune_gc  # noqa: E402
 from router.settings import RouterSettings  # noqa: E402
 from schemas import Envelope, Location, Reporter, decode_envelope, encode, envelope_id, subjects  # noqa: E402
 
@@ -139,6 +140,7 @@ async def main() -> None:
     log.configure("error", "console")
     envs = envelopes(args.n)
     size = statistics.mean(len(encode(e)) for e in envs)
+    tune_gc()  # for both loops, as `kanal router run` does after start
     with tempfile.TemporaryDirectory(prefix="kanal-bench-") as tmp:
         server = bus.EmbeddedNats(Path(tmp) / "nats", port=0).start()
         try:
