@@ -15,6 +15,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
 
+from connectors.httpio import TooLarge, read_limited
 from kanal import bus, log
 from schemas import Attachment, subjects
 from schemas.envelope import AttachmentKind
@@ -98,18 +99,12 @@ class MediaStore:
     async def _download(self, url: str, auth: Any, headers: dict[str, str] | None) -> tuple[bytes, str | None]:
         async with self.http.stream("GET", url, auth=auth, headers=headers) as response:
             response.raise_for_status()
-            declared = int(response.headers.get("content-length") or 0)
-            if declared > self.max_bytes:
-                raise MediaTooLarge(f"declared {declared} bytes is over the limit of {self.max_bytes}")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise MediaTooLarge(f"more than {self.max_bytes} bytes")
-                chunks.append(chunk)
+            try:
+                data = await read_limited(response, self.max_bytes)
+            except TooLarge as err:
+                raise MediaTooLarge(str(err)) from err
             content_type = response.headers.get("content-type")
-            return b"".join(chunks), content_type.split(";")[0].strip() if content_type else None
+            return data, content_type.split(";")[0].strip() if content_type else None
 
     async def close(self) -> None:
         """Close the HTTP client."""

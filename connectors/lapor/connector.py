@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +11,7 @@ import httpx
 from msgspec import Struct
 
 from connectors.errors import PermanentError, RateLimited, TransientError
+from connectors.httpio import retry_at
 from connectors.lapor import mapping
 from connectors.lapor.settings import LaporSettings
 from connectors.poller import Page, PollingConnector, RawItem
@@ -88,7 +87,7 @@ class LaporConnector(PollingConnector[LaporSettings, LaporCursor]):
             raise PermanentError("LAPOR! has no list endpoint at this URL (404)",
                                  hint="check `base_url`, and LIST_PATH in connectors/lapor/mapping.py")
         if response.status_code == 429:
-            raise RateLimited("LAPOR! rate limit (429)", retry_at=_retry_at(response.headers.get("retry-after")))
+            raise RateLimited("LAPOR! rate limit (429)", retry_at=retry_at(response.headers.get("retry-after")))
         if response.status_code >= 400:
             raise TransientError(f"LAPOR! answered {response.status_code}")
         try:
@@ -96,13 +95,3 @@ class LaporConnector(PollingConnector[LaporSettings, LaporCursor]):
         except Exception as err:  # a list we cannot read at all: retry later rather than move the cursor
             raise TransientError(f"LAPOR! list response unreadable: {err!r}") from err
 
-
-def _retry_at(value: str | None) -> float | None:
-    if not value:
-        return None
-    if value.isdigit():
-        return time.time() + int(value)
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None

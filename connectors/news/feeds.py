@@ -6,7 +6,6 @@ import calendar
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +13,7 @@ import feedparser
 import httpx
 
 from connectors.errors import PermanentError, RateLimited, TransientError
+from connectors.httpio import TooLarge, read_limited, retry_at
 from connectors.news.model import Article, Filter, Media
 from connectors.news.settings import FeedSource
 
@@ -49,35 +49,18 @@ async def fetch(http: httpx.AsyncClient, url: str, max_bytes: int, etag: str | N
                 raise FeedRefused(f"feed {url} answered {status}",
                                   hint="check the URL in `feeds` (it moved, or needs a login); other feeds go on")
             if status == 429:
-                raise RateLimited(f"feed {url} is rate limiting (429)", retry_at=_retry_at(response))
+                announced = retry_at(response.headers.get("retry-after"))
+                raise RateLimited(f"feed {url} is rate limiting (429)", retry_at=announced)
             if status >= 400:
                 raise TransientError(f"feed {url} answered {status}")
-            declared = int(response.headers.get("content-length") or 0)
-            if declared > max_bytes:
-                raise TransientError(f"feed {url} is {declared} bytes, over max_body_bytes={max_bytes}")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise TransientError(f"feed {url} is over max_body_bytes={max_bytes}")
-                chunks.append(chunk)
-            return Fetched(b"".join(chunks), response.headers.get("etag"), response.headers.get("last-modified"),
+            try:
+                body = await read_limited(response, max_bytes)
+            except TooLarge as err:
+                raise TransientError(f"feed {url} is over max_body_bytes={max_bytes} ({err})") from err
+            return Fetched(body, response.headers.get("etag"), response.headers.get("last-modified"),
                            response.headers.get("content-type"))
     except httpx.HTTPError as err:
         raise TransientError(f"feed {url} unreachable: {err!r}") from err
-
-
-def _retry_at(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    if value.isdigit():
-        return time.time() + int(value)
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
 
 
 def parse(body: bytes, source: FeedSource, rules: Filter, content_type: str | None = None) -> list[Article]:
