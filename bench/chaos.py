@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -248,13 +249,18 @@ class Webhook:
         await self.client.aclose()
 
 
+# reading a whole stream once: no acks, so the default max_ack_pending (1000) never stalls the read
+_READ_ALL = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL)
+
+
 async def inbound_ids(nc: object) -> set[str]:
     """Every envelope id the connectors got into KANAL_IN (to tell connector losses from router losses)."""
     from schemas import decode_envelope
 
     js = nc.jetstream()  # type: ignore[attr-defined]
     total = (await js.stream_info(subjects.STREAM_IN)).state.messages
-    sub = await js.pull_subscribe(f"{subjects.IN_PREFIX}.>", durable=None, stream=subjects.STREAM_IN)
+    sub = await js.pull_subscribe(f"{subjects.IN_PREFIX}.>", durable=None, stream=subjects.STREAM_IN,
+                                     config=_READ_ALL)
     found: set[str] = set()
     got = 0
     while got < total:
@@ -278,7 +284,8 @@ async def admin_ids(nc: object) -> Counter[str]:
     kinds: Counter[str] = Counter()
     if total == 0:
         return seen
-    sub = await js.pull_subscribe(f"{subjects.ADMIN_PREFIX}.>", durable=None, stream=subjects.STREAM_ADMIN)
+    sub = await js.pull_subscribe(f"{subjects.ADMIN_PREFIX}.>", durable=None, stream=subjects.STREAM_ADMIN,
+                                     config=_READ_ALL)
     got = 0
     while got < total:
         try:
