@@ -214,8 +214,8 @@ class Router:
             w.verdict = self.deduper.decide(probe, w.decision.queue, view)
             for key, (value, _) in w.verdict.index_writes.items():
                 self.recent.put(key, value)
-            if w.verdict.id_write is not None:
-                self.recent.put(w.verdict.id_write[0], w.verdict.id_write[1])
+            # The id record goes into `recent` only once it is stored (below): were it cached now and the
+            # publish failed, the redelivery would look like an exact repeat and be acked unpublished.
         pending: list[tuple[_Work, asyncio.Future[None]]] = []
         for w in work:
             verdict = w.verdict
@@ -237,6 +237,8 @@ class Router:
         for (w, _), res in zip(recorded, results, strict=True):
             if res:  # not recorded: redeliver, so a repeat after the stream's window is still caught
                 failed[id(w)] = ("dedup_store_unavailable", f"recording the delivery failed: {res!r}")
+            elif w.verdict is not None and w.verdict.id_write is not None:
+                self.recent.put(w.verdict.id_write[0], w.verdict.id_write[1])
         for w in work:
             if id(w) in failed:
                 await self._retry_or_dead_letter(w.msg, *failed[id(w)])
