@@ -118,8 +118,10 @@ class EmbeddedNats:
 
 def connect_options(settings: NatsSettings, url: str | None = None, name: str = "kanal") -> dict[str, Any]:
     """nats.connect keyword arguments for the configured auth and TLS."""
+    # No url configured: the embedded server that `kanal up` runs on this machine.
+    chosen = url or settings.url or f"nats://{settings.embedded_host}:{settings.embedded_port}"
     options: dict[str, Any] = {
-        "servers": [s.strip() for s in (url or settings.url).split(",") if s.strip()],
+        "servers": [s.strip() for s in chosen.split(",") if s.strip()],
         "name": name,
         "connect_timeout": settings.connect_timeout.total_seconds(),
         "max_reconnect_attempts": -1,
@@ -147,12 +149,11 @@ def connect_options(settings: NatsSettings, url: str | None = None, name: str = 
 async def connect(settings: NatsSettings, url: str | None = None, name: str = "kanal", **extra: Any) -> NATS:
     """Connect, turning the client's errors into one BusError that names the servers tried."""
     options = connect_options(settings, url, name) | extra
-    if not options["servers"]:
-        raise BusError("no NATS url: set [nats] url in kanal.toml, or run `kanal up` to start an embedded server")
     try:
         return await nats.connect(**options)
     except Exception as err:
-        raise BusError(f"cannot connect to NATS at {', '.join(options['servers'])}: {err!r}") from err
+        hint = "" if (url or settings.url) else " (no [nats] url is set: is `kanal up` running here?)"
+        raise BusError(f"cannot connect to NATS at {', '.join(options['servers'])}{hint}: {err!r}") from err
 
 
 def _stream_config(spec: subjects.StreamSpec, replicas: int) -> StreamConfig:
