@@ -103,6 +103,7 @@ class Deduper:
     def __init__(self, settings: DedupSettings) -> None:
         self.s = settings
         self.cell_m = 2 * settings.incident_radius_m
+        signature("warm up")  # builds the MinHash tables (~0.1 s) now rather than in the first batch
 
     def probe(self, env: Envelope, words: Sequence[str] | None = None) -> _Probe:
         """The fingerprints of one envelope and the keys it needs to read (`words`: see `norm_text`)."""

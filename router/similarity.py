@@ -51,38 +51,48 @@ def reference_signature(text: str) -> bytes | None:
     return bytes((mins & 0xFFFF).astype("<u2").tobytes())
 
 
-# `norm_text` yields only these 37 characters, so every shingle is one of 37**3: hash them all once
-# (6.5 MB, ~20 ms) and a signature becomes one gather and one min instead of 32 x n multiply-mod.
+# `norm_text` yields only these 37 characters, so every shingle is one of 37**3: hash them all once. Each
+# permutation's hashes are distinct (a*x+b mod p is injective for x < p), so they are replaced by their rank
+# (37**3 < 2**16: uint16), which orders them the same way: the minimum rank names the minimum hash, whose low
+# 16 bits are looked up. A signature is one gather and one min over half the bytes of the hashes themselves.
 _ALPHABET = b" 0123456789abcdefghijklmnopqrstuvwxyz"
 _K = len(_ALPHABET)
 _OUTSIDE = 255
-_CODE = np.full(256, _OUTSIDE, dtype=np.uint8)
-_CODE[np.frombuffer(_ALPHABET, dtype=np.uint8)] = np.arange(_K, dtype=np.uint8)
-_table: np.ndarray[Any, np.dtype[np.int32]] | None = None
+_CODE = bytes(_ALPHABET.index(c) if c in _ALPHABET else _OUTSIDE for c in range(256))  # for bytes.translate
+_tables: tuple[np.ndarray[Any, np.dtype[np.uint16]], np.ndarray[Any, np.dtype[np.uint16]]] | None = None
 
 
-def _hash_table() -> np.ndarray[Any, np.dtype[np.int32]]:
-    global _table
-    if _table is None:
+def _rank_tables() -> tuple[np.ndarray[Any, np.dtype[np.uint16]], np.ndarray[Any, np.dtype[np.uint16]]]:
+    """(37**3, PERMS) rank of each shingle's hash per permutation; (PERMS * 37**3) low 16 bits by rank."""
+    global _tables
+    if _tables is None:
         c = np.frombuffer(_ALPHABET, dtype=np.uint8).astype(np.int64)
         first, second, third = np.meshgrid(c, c, c, indexing="ij")
         shingles = ((first << 16) | (second << 8) | third).reshape(-1)
-        _table = np.ascontiguousarray(((_A * shingles + _B) % _PRIME).T.astype(np.int32))  # (37**3, PERMS)
-    return _table
+        hashes = (_A * shingles + _B) % _PRIME  # (PERMS, 37**3)
+        order = np.argsort(hashes, axis=1)
+        ranks = np.empty(hashes.shape, dtype=np.uint16)
+        np.put_along_axis(ranks, order, np.arange(shingles.size, dtype=np.uint16)[None, :], axis=1)
+        low = (np.take_along_axis(hashes, order, axis=1) & 0xFFFF).astype("<u2")
+        _tables = (np.ascontiguousarray(ranks.T), np.ascontiguousarray(low.reshape(-1)))
+    return _tables
+
+
+_PERM_BASE = np.arange(PERMS, dtype=np.intp) * _K**3
 
 
 def signature(text: str) -> bytes | None:
     """MinHash of the text (see `reference_signature`, which it equals byte for byte); None if too short."""
-    raw = np.frombuffer(text[:MAX_CHARS].encode("ascii", "ignore"), dtype=np.uint8)
-    if raw.size < 3:
+    raw = text[:MAX_CHARS].encode("ascii", "ignore")
+    if len(raw) < 3:
         return None
-    codes = _CODE[raw]
-    if (codes == _OUTSIDE).any():  # not from norm_text: take the long way
+    codes = raw.translate(_CODE)
+    if _OUTSIDE in codes:  # not from norm_text: take the long way
         return reference_signature(text)
-    k = codes.astype(np.int32)
-    index = (k[:-2] * _K + k[1:-1]) * _K + k[2:]
-    mins = _hash_table().take(index, axis=0).min(axis=0)
-    return bytes((mins & 0xFFFF).astype("<u2").tobytes())
+    k = np.frombuffer(codes, dtype=np.uint8).astype(np.intp)
+    ranks, low = _rank_tables()
+    mins = ranks.take((k[:-2] * _K + k[1:-1]) * _K + k[2:], axis=0).min(axis=0)
+    return bytes(low.take(_PERM_BASE + mins).tobytes())
 
 
 def similarity(a: bytes | None, b: bytes | None) -> float:
