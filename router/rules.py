@@ -107,8 +107,12 @@ class RuleSet:
         self.source = source
         self._geo = geo
         self._gaz = gaz
-        self._chan = {r.id: {k: _values(getattr(r, k)) for k in ("channel", "instance", "account", "kind")}
+        self._chan = {r.id: [(k, w) for k in ("channel", "instance", "account", "kind")
+                             if (w := _values(getattr(r, k))) is not None]
                       for r in rules if isinstance(r, ChannelRule)}
+        self._noflag = {r.id: "no flag of " + ", ".join(r.flags) for r in rules if isinstance(r, FlagsRule)}
+        # Why a channel rule passed over a value: the same few strings for every envelope, built once each.
+        self._misses: dict[tuple[str, str, str], str] = {}
 
     @classmethod
     def load(cls, path: Path) -> RuleSet:
@@ -189,14 +193,15 @@ class RuleSet:
         if isinstance(rule, GeoRule):
             return self._try_geo(rule, env, located)
         if isinstance(rule, ChannelRule):
-            for key, wanted in self._chan[rule.id].items():
-                if wanted is not None and str(getattr(env, key)).lower() not in wanted:
-                    return None, f"{key} {getattr(env, key)!r} not in {wanted}", None
+            for key, wanted in self._chan[rule.id]:
+                value = getattr(env, key)
+                if str(value).lower() not in wanted:
+                    return None, self._miss(rule.id, key, value, wanted), None
             return rule.queue, f"channel {env.channel} / {env.instance} / {env.account}", env.account
         if isinstance(rule, FlagsRule):
-            hit = sorted(set(rule.flags) & set(env.flags))
+            hit = sorted(set(rule.flags) & set(env.flags)) if env.flags else None
             if not hit:
-                return None, "no flag of " + ", ".join(rule.flags), None
+                return None, self._noflag[rule.id], None
             return rule.queue, f"flagged {', '.join(hit)}: automatic mail, not a complaint", hit[0]
         if isinstance(rule, GazetteerRule):
             best, found = self._gaz[rule.id].best(envelope_text(env.subject, env.text), words)
@@ -210,6 +215,16 @@ class RuleSet:
             reason = f"text names {best.place.level} {best.place.name} as {best.phrase!r}{marker}{also}"
             return f"{best.place.level}.{best.place.code}", reason, best.phrase
         return rule.queue, "fallback", None
+
+    def _miss(self, rule_id: str, key: str, value: object, wanted: list[str]) -> str:
+        """`<key> <value>r not in <wanted>`, remembered per rule and value (at most 10,000 kept)."""
+        cache_key = (rule_id, key, str(value))
+        reason = self._misses.get(cache_key)
+        if reason is None:
+            if len(self._misses) >= 10_000:
+                self._misses.clear()
+            reason = self._misses[cache_key] = f"{key} {value!r} not in {wanted}"
+        return reason
 
     @staticmethod
     def _geo_point(rule: GeoRule, env: Envelope) -> bool:
