@@ -24,7 +24,7 @@ from connectors.publisher import Publisher
 from connectors.spec import ChannelSpec, InstanceSettings
 from connectors.spool import Spool
 from connectors.webhook import WebhookConnector
-from kanal import bus, http, log
+from kanal import bus, http, log, sdnotify
 from kanal.config import Config, ConfigError, convert, secret_values
 
 
@@ -126,6 +126,7 @@ class Instance:
             await self.connector.start()
             server, serving = await http.start(self.app(), self.common.host, self.common.port)
             self.http_port = http.bound_port(server)
+            sdnotify.notify("READY=1")
             mode = "poll" if isinstance(self.connector, PollingConnector) else "webhook"
             self.log.info("connector_started", mode=mode, host=self.common.host, port=self.http_port,
                           spool_depth=self.spool.depth)
@@ -141,6 +142,7 @@ class Instance:
             code = EXIT_PERMANENT
         finally:
             self.stop.set()
+            sdnotify.notify("STOPPING=1")
             if server is not None:
                 await http.stop(server, serving)  # stops intake, lets in-flight requests finish
             flushed = await self.publisher.flush(self.common.stop_timeout.total_seconds())

@@ -2,7 +2,7 @@
 
 Order per batch, so a kill at any instant neither loses nor doubles an item:
 1. one batched KV read for every key the batch needs;
-2. publish every routed item (`Nats-Msg-Id` = `<envelope id>:<kind>`), pipelined, and the near-dup index
+2. publish every routed item (`Nats-Msg-Id` = the envelope id), pipelined, and the near-dup index
    writes (hints, not waited for);
 3. once the items are acked by the stream, record the envelope ids in KV (pipelined);
 4. only then ack the inputs. A repeat before step 3 is dropped by the stream's duplicate window; after it,
@@ -26,7 +26,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 
-from kanal import bus, http, log
+from kanal import bus, http, log, sdnotify
 from kanal.config import Config
 from router.dedup import Deduper, Verdict
 from router.gazetteer import envelope_text, normalise
@@ -224,7 +224,9 @@ class Router:
             w.item = self._item(w, verdict, now)
             pending.append((w, await self.pipeline.publish(
                 subjects.admin(w.item.decision.queue), encode(w.item),
-                {"Nats-Msg-Id": f"{w.env.id}:{w.item.kind}"})))
+                # The envelope id alone: a redelivery after a kill may reach another verdict (item vs
+                # duplicate), and the stream must still see it as the same message.
+                {"Nats-Msg-Id": w.env.id})))
             for key, (value, ttl) in verdict.index_writes.items():
                 await self.index.hint(key, value, ttl)  # near-dup hints: not waited for
         published = await self.pipeline.wait(f for _, f in pending)
@@ -325,7 +327,15 @@ async def serve(config: Config, settings: RouterSettings) -> int:
         return 2
     nc = await bus.connect(config.nats, name="kanal-router")
     router = Router(config, settings, book, nc)
-    await router.start()
+    for attempt in range(1, 11):  # a JetStream leader election at start is answered with timeouts: wait it out
+        try:
+            await router.start()
+            break
+        except Exception as err:
+            if attempt == 10:
+                raise
+            _log().warning("router_start_retry", error=repr(err), attempt=attempt)
+            await asyncio.sleep(min(10.0, 0.5 * 2**attempt))
     tune_gc()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -336,6 +346,7 @@ async def serve(config: Config, settings: RouterSettings) -> int:
         server, task = await http.start(router.metrics.app(), settings.metrics_host, settings.metrics_port)
         _log().info("metrics_listening", url=f"http://{settings.metrics_host}:{http.bound_port(server)}/metrics")
     print("router: ready", flush=True)
+    sdnotify.notify("READY=1")
     try:
         await router.run()
     finally:
