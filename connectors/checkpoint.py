@@ -99,19 +99,34 @@ class Lease:
         return False
 
     async def renew(self) -> None:
-        """Extend the lease; raises LeaseLost if another replica took it."""
+        """Extend the lease; raises LeaseLost if another replica took it (or it lapsed)."""
         try:
             self.revision = await self.kv.update(self.key, self.holder, last=self.revision)
-        except Exception as err:
-            raise LeaseLost(f"lease on {self.key} lost: {err!r}") from err
+        except KeyWrongLastSequenceError as err:
+            raise LeaseLost(f"lease on {self.key} lost: another replica holds it now") from err
 
     async def keep(self, stop: asyncio.Event) -> None:
-        """Background task: renew every ttl/3 until `stop`; raises LeaseLost."""
+        """Background task: renew every ttl/3 until `stop`; raises LeaseLost.
+
+        A renewal that fails for a passing reason (a NATS node restarting) is tried again; only when no renewal
+        has worked for a whole TTL, so the lease may have lapsed, does this replica give up.
+        """
+        loop = asyncio.get_running_loop()
+        renewed = loop.time()
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.ttl / 3)
-            if not stop.is_set():
+            if stop.is_set():
+                return
+            try:
                 await self.renew()
+                renewed = loop.time()
+            except LeaseLost:
+                raise
+            except Exception as err:
+                if loop.time() - renewed >= self.ttl:
+                    raise LeaseLost(f"lease on {self.key} not renewed for {self.ttl:.0f}s: {err!r}") from err
+                self._log.warning("lease_renew_retry", error=repr(err))
 
     async def release(self) -> None:
         """Give the lease up so a standby takes over at once."""

@@ -201,6 +201,8 @@ class Instance:
                     break
                 await connector.wait(self.stop)
         except LeaseLost as err:
+            if self.stop.is_set():
+                return 0  # shutting down anyway
             self.log.error("lease_lost", error=str(err))
             return 1
         finally:

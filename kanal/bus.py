@@ -116,6 +116,19 @@ class EmbeddedNats:
             self.proc.wait()
 
 
+async def _on_error(err: Exception) -> None:
+    # One structured event instead of nats-py's default traceback on every reconnect attempt.
+    _log.warning("nats_error", error=repr(err))
+
+
+async def _on_disconnected() -> None:
+    _log.warning("nats_disconnected")
+
+
+async def _on_reconnected() -> None:
+    _log.info("nats_reconnected")
+
+
 def connect_options(settings: NatsSettings, url: str | None = None, name: str = "kanal") -> dict[str, Any]:
     """nats.connect keyword arguments for the configured auth and TLS."""
     # No url configured: the embedded server that `kanal up` runs on this machine.
@@ -123,6 +136,9 @@ def connect_options(settings: NatsSettings, url: str | None = None, name: str = 
     options: dict[str, Any] = {
         "servers": [s.strip() for s in chosen.split(",") if s.strip()],
         "name": name,
+        "error_cb": _on_error,
+        "disconnected_cb": _on_disconnected,
+        "reconnected_cb": _on_reconnected,
         "connect_timeout": settings.connect_timeout.total_seconds(),
         "max_reconnect_attempts": -1,
         "reconnect_time_wait": 0.5,
@@ -170,6 +186,23 @@ def _stream_config(spec: subjects.StreamSpec, replicas: int) -> StreamConfig:
     )
 
 
+_COMPARED = ("subjects", "description", "max_age", "duplicate_window", "max_msgs_per_subject", "num_replicas",
+             "allow_direct")
+
+
+def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
+    """True when a field provisioning manages has another value on the server."""
+    for name in _COMPARED:
+        have, want = getattr(current, name), getattr(wanted, name)
+        if name == "subjects":
+            have, want = sorted(have or []), sorted(want or [])
+        if isinstance(want, float) or isinstance(have, float):
+            have, want = float(have or 0), float(want or 0)
+        if have != want:
+            return True
+    return False
+
+
 async def provision(js: JetStreamContext, config: Config) -> None:
     """Create or update every stream, KV bucket and object store; safe to run from every process."""
     settings = config.nats
@@ -177,13 +210,16 @@ async def provision(js: JetStreamContext, config: Config) -> None:
     for spec in specs:
         wanted = _stream_config(spec, settings.replicas)
         try:
-            await js.stream_info(spec.name)
+            current = (await js.stream_info(spec.name)).config
         except NotFoundError:
             with contextlib.suppress(BadRequestError):  # created concurrently by another process
                 await js.add_stream(wanted)
                 _log.info("stream_created", stream=spec.name, subjects=list(spec.subjects))
                 continue
-        await js.update_stream(wanted)
+            current = (await js.stream_info(spec.name)).config
+        if _differs(current, wanted):  # least-privilege users may read but not update: only ask when needed
+            await js.update_stream(wanted)
+            _log.info("stream_updated", stream=spec.name)
     await ensure_kv(js, subjects.KV_CHECKPOINTS, replicas=settings.replicas, history=5)
     await ensure_kv(js, subjects.KV_LEASES, replicas=settings.replicas, ttl=settings.lease_ttl.total_seconds())
     await ensure_kv(js, subjects.KV_ITEMS, replicas=settings.replicas, history=10)
