@@ -16,7 +16,7 @@ import contextlib
 import gc
 import signal
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -71,17 +71,15 @@ class RecentWrites:
         self.cap = cap
         self.values: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
-    def put(self, key: str, value: bytes) -> None:
-        """Remember a write (moving the key to the newest end)."""
-        now = time.monotonic()
+    def put(self, key: str, value: bytes, now: float | None = None) -> None:
+        """Remember a write (moving the key to the newest end); `now`: `time.monotonic()` if the caller has it."""
+        if now is None:
+            now = time.monotonic()
         values = self.values
         values[key] = (now, value)
         values.move_to_end(key)
         cutoff = now - self.ttl
-        while values:
-            oldest = next(iter(values.values()))
-            if oldest[0] >= cutoff and len(values) <= self.cap:
-                break
+        while values and (len(values) > self.cap or next(iter(values.values()))[0] < cutoff):
             values.popitem(last=False)
 
     def overlay(self, view: dict[str, bytes], keys: list[str]) -> None:
@@ -210,10 +208,11 @@ class Router:
         self.recent.overlay(view, keys)
         # Decide the whole batch without awaiting, so concurrent batches of this process see each other's
         # writes through `recent` (replicas see them through KV once written).
+        mono = time.monotonic()
         for w, probe in zip(work, probes, strict=True):
             w.verdict = self.deduper.decide(probe, w.decision.queue, view)
             for key, (value, _) in w.verdict.index_writes.items():
-                self.recent.put(key, value)
+                self.recent.put(key, value, mono)
             # The id record goes into `recent` only once it is stored (below): were it cached now and the
             # publish failed, the redelivery would look like an exact repeat and be acked unpublished.
         pending: list[tuple[_Work, asyncio.Future[None]]] = []
@@ -241,12 +240,18 @@ class Router:
                 failed[id(w)] = ("dedup_store_unavailable", f"recording the delivery failed: {res!r}")
             elif w.verdict is not None and w.verdict.id_write is not None:
                 self.recent.put(w.verdict.id_write[0], w.verdict.id_write[1])
+        counts: Counter[tuple[str, ...]] = Counter()
         for w in work:
             if id(w) in failed:
                 await self._retry_or_dead_letter(w.msg, *failed[id(w)])
                 continue
             await w.msg.ack()
-            self._count(w)
+            self._count(w, counts)
+        for labels, n in counts.items():  # one inc per label set and batch
+            if labels[0] == "routed":
+                self.metrics.routed.labels(labels[1], labels[2]).inc(n)
+            else:
+                self.metrics.duplicates.labels(labels[1]).inc(n)
 
     def _item(self, w: _Work, verdict: Verdict, now: datetime) -> RoutedItem:
         decision = w.decision
@@ -257,20 +262,20 @@ class Router:
         return RoutedItem(kind="duplicate" if verdict.kind == "duplicate" else "item", item_id=w.env.id,
                           ref=w.env.ref, envelope=w.env, decision=decision, dedup=verdict.dedup, routed_at=now)
 
-    def _count(self, w: _Work) -> None:
+    def _count(self, w: _Work, counts: Counter[tuple[str, ...]]) -> None:
         verdict = w.verdict
         if verdict is None:
             return
         if verdict.kind == "exact":
-            self.metrics.duplicates.labels("exact").inc()
+            counts["duplicates", "exact"] += 1
             _log().info("exact_duplicate_skipped", envelope_id=w.env.id, reason=verdict.reason)
             return
         assert w.item is not None
         if verdict.kind == "duplicate":
-            self.metrics.duplicates.labels(verdict.dedup.duplicate_reason or "duplicate").inc()
+            counts["duplicates", verdict.dedup.duplicate_reason or "duplicate"] += 1
         elif verdict.dedup.incident_id:
-            self.metrics.duplicates.labels("incident").inc()
-        self.metrics.routed.labels(w.item.decision.queue, w.item.decision.rule_id).inc()
+            counts["duplicates", "incident"] += 1
+        counts["routed", w.item.decision.queue, w.item.decision.rule_id] += 1
 
     async def _retry_or_dead_letter(self, msg: Msg, reason: str, detail: str) -> None:
         deliveries = msg.metadata.num_delivered or 1
