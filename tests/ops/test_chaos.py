@@ -21,9 +21,6 @@ def _chaos() -> object:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="router bug: after a failed KANAL_ADMIN publish (503 during a leader "
-                   "election) the redelivery is taken for an exact repeat from the in-process `recent` cache and "
-                   "acked unpublished; see the ops report. Remove this mark once router/service.py is fixed.")
 async def test_nothing_is_lost_or_doubled_through_kills_and_a_full_outage(tmp_path: Path) -> None:
     chaos = _chaos()
     result = await chaos.run(n=300, outage=3.0, work=tmp_path, say=lambda _line: None,  # type: ignore[attr-defined]
