@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nats.js.errors import NotFoundError
+from nats.js.kv import KeyValue
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -34,9 +35,11 @@ from admin.render import location_line
 from admin.settings import AdminSettings, AdminUser
 from admin.status import StatusRefused, change_stage, current_stage, next_stage, stage_info
 from admin.store import Handling, ItemNotFound, ItemStore, StoredItem, valid_queue
+from connectors.outbound import records
 from kanal import bus, http, log
 from kanal.config import Config
 from schemas import subjects
+from schemas.outbound import SendRecord
 from schemas.status import STAGES
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -71,6 +74,7 @@ class Console:
     def __init__(self, settings: AdminSettings, store: ItemStore, media: Any, geo: GeoMap | None) -> None:
         self.s = settings
         self.store = store
+        self._outbound: KeyValue | None = None
         self.media = media
         self.geo = geo
 
@@ -227,6 +231,7 @@ class Console:
         incident = [r for r in neighbours if it.dedup.incident_id and r.stored.seq != stored.seq
                     and r.stored.item.dedup.incident_id == it.dedup.incident_id]
         latest, _ = await self.store.latest_status(it.item_id)
+        sends = await self._send_records(it.item_id)
         loc = it.envelope.location
         geo_svg = None
         if loc is not None and loc.lat is not None and loc.lon is not None and self.geo is not None:
@@ -234,7 +239,17 @@ class Console:
             geo_svg = self.geo.svg(loc.lat, loc.lon, code)
         return self._page(request, "item.html", row=row, item=it, env=it.envelope, stored=stored, status=latest,
                           next_stage=next_stage(row.stage), location=location_line(it), map_svg=geo_svg,
-                          first=first, duplicates=duplicates, incident=incident)
+                          first=first, duplicates=duplicates, incident=incident, sends=sends)
+
+    async def _send_records(self, item_id: str) -> list[SendRecord]:
+        """What the reporter was told about this item, or why not (kept by the senders and the notifier)."""
+        if self._outbound is None:
+            self._outbound = await bus.ensure_kv(self.store.js, subjects.KV_OUTBOUND, history=5)
+        try:
+            return await records.for_item(self._outbound, item_id)
+        except Exception as err:  # the page still shows; the gap is logged
+            _log().warning("send_records_unavailable", item_id=item_id, error=repr(err))
+            return []
 
     async def act(self, request: Request) -> Response:
         me = self._user(request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
@@ -47,17 +48,21 @@ async def write(kv: KeyValue, record: SendRecord, last: int | None = None, creat
 
 
 async def for_item(kv: KeyValue, item_id: str) -> list[SendRecord]:
-    """Every send record of one item (for the admin's view of what the reporter was told)."""
-    try:
-        keys = await kv.keys()
-    except (NotFoundError, Exception):
-        return []
+    """Every send record of one item (what the reporter was told, or why not), oldest first.
+
+    A watch on `<item_id>.*` filters on the server, so the cost does not grow with the bucket.
+    """
+    watcher: Any = await kv.watch(f"{item_id}.*", ignore_deletes=True)  # nats-py leaves its methods untyped
     found: list[SendRecord] = []
-    for key in keys:
-        if key.startswith(f"{item_id}."):
-            record, _ = await read(kv, key)
-            if record is not None:
-                found.append(record)
+    try:
+        while True:
+            entry = await watcher.updates(timeout=5.0)
+            if entry is None:
+                break
+            if entry.value:
+                found.append(decode_send_record(entry.value))
+    finally:
+        await watcher.stop()
     return sorted(found, key=lambda r: r.at)
 
 

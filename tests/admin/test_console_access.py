@@ -88,3 +88,27 @@ async def test_forms_change_stage_refuse_skips_and_reroute(provisioned: NATS, cl
     listing = await client.get(f"/q/{GAMBIR}")
     assert mine.ref not in listing.text  # no longer open here
     assert mine.ref in (await client.get(f"/q/{GAMBIR}?all=1")).text
+
+
+async def test_item_page_shows_what_the_reporter_was_told(provisioned: NATS, client_factory: Factory) -> None:
+    from datetime import UTC, datetime
+
+    from connectors.outbound import records
+    from kanal import bus
+    from schemas.outbound import OutboundMessage
+
+    mine = item("told-1", **geotagged())
+    [seq] = await publish(provisioned, mine)
+    kv = await bus.ensure_kv(provisioned.jetstream(), subjects.KV_OUTBOUND, history=5)
+    now = datetime.now(UTC)
+    for purpose, state, reason in (("ack", "sent", None), ("status", "failed", "whatsapp_24h_window_closed")):
+        message = OutboundMessage(id=f"{purpose}-msg", item_id=mine.item_id, ref=mine.ref, purpose=purpose,
+                                  text="...", reply_to=mine.envelope, created_at=now)
+        await records.write(kv, records.make(message, state, "twilio", "twilio-sms", reason=reason))
+    client = client_factory()
+    await login(client, "lurah-gambir")
+    page = (await client.get(f"/item/{seq}")).text
+    assert "Messages to the reporter" in page
+    assert '<span class="send sent">sent</span>' in page
+    assert '<span class="send failed">failed</span>' in page
+    assert "whatsapp_24h_window_closed" in page
