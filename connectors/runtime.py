@@ -187,10 +187,15 @@ class Instance:
                     count = await connector.run_pass(checkpoints, self.stop)
                     failures = 0
                     self.log.info("poll_done", envelopes=count)
-                except TransientError as err:
+                except (PermanentError, LeaseLost):
+                    raise
+                except Exception as err:  # TransientError, or NATS/KV trouble saving the checkpoint
+                    if self.stop.is_set():
+                        break  # interrupted by the shutdown: the checkpoint stays where it was
                     failures += 1
-                    delay = backoff_delay(err, failures)
-                    self.log.warning("poll_failed_retrying", error=str(err), retry_in_s=round(delay, 1),
+                    transient = err if isinstance(err, TransientError) else TransientError(repr(err))
+                    delay = backoff_delay(transient, failures)
+                    self.log.warning("poll_failed_retrying", error=str(transient), retry_in_s=round(delay, 1),
                                      failures=failures)
                     if once and failures >= 3:
                         return 1
