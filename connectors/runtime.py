@@ -80,6 +80,7 @@ class Instance:
         self.stop = asyncio.Event()
         self.connected = asyncio.Event()
         self.http_port: int | None = None
+        self.listening = asyncio.Event()
 
     async def connect_forever(self) -> None:
         """Connect to NATS, retrying until it answers; then provision and hand the connection out."""
@@ -126,6 +127,7 @@ class Instance:
             await self.connector.start()
             server, serving = await http.start(self.app(), self.common.host, self.common.port)
             self.http_port = http.bound_port(server)
+            self.listening.set()
             sdnotify.notify("READY=1")
             mode = "poll" if isinstance(self.connector, PollingConnector) else "webhook"
             self.log.info("connector_started", mode=mode, host=self.common.host, port=self.http_port,

@@ -14,6 +14,7 @@ The pytest plugin `kanal` (installed with this package) provides the real nats-s
 """
 
 from connectors.testkit.harness import Harness, harness
+from connectors.testkit.outage import Served, served
 from connectors.testkit.suite import Case, ChannelContract, PollerContract
 
-__all__ = ["Case", "ChannelContract", "Harness", "PollerContract", "harness"]
+__all__ = ["Case", "ChannelContract", "Harness", "PollerContract", "Served", "harness", "served"]

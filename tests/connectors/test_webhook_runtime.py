@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import httpx
 import pytest
-from nats.aio.client import Client as NATS
 
-from connectors.runtime import Instance
-from connectors.testkit import harness
-from kanal import bus
-from kanal.testing import connected, make_config
-from schemas import decode_envelope, subjects
+from connectors.testkit import harness, served
+from schemas import subjects
 from tests.connectors.providers import feed_provider
 from tests.connectors.sample_channels import hook, message, sign
 
@@ -121,54 +116,20 @@ async def test_readyz_reports_spool_and_credentials(nats_url: str) -> None:
 
 @pytest.mark.slow
 async def test_nats_down_spools_then_delivers_everything_in_order_once(tmp_path: Path) -> None:
-    port = bus.free_port()
-    store = tmp_path / "nats"
-    server = bus.EmbeddedNats(store, port=port).start()
-    config = make_config(server.url, tmp_path, connectors={"hook-1": {"channel": "hook", "port": 0, **SETTINGS}})
-    instance = Instance(config, "hook-1", hook)
-    running = asyncio.create_task(instance.run())
-    try:
-        await asyncio.wait_for(instance.connected.wait(), 10)
-        while instance.http_port is None:
-            await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{instance.http_port}", timeout=10) as client:
+    async with served(hook, SETTINGS, tmp_path, "hook-1") as run:
+        async with httpx.AsyncClient(base_url=run.base_url, timeout=10) as client:
             for n in range(1, 21):
                 assert (await _post(client, _body(n))).status_code == 200
-            server.kill()
+            run.kill_nats()
             for n in range(21, 61):  # NATS is gone: answered from the spool
                 assert (await _post(client, _body(n))).status_code == 200
-            assert instance.spool.depth > 0
-            server = bus.EmbeddedNats(store, port=port).start()
+            assert run.instance.spool.depth > 0
+            run.restart_nats()
             for n in range(61, 71):
                 assert (await _post(client, _body(n))).status_code == 200
-        async with connected(server.url) as nc:
-            ids = await _wait_for_count(nc, "kanal.in.hook.hook-1", 70)
+        ids = await run.external_ids(70)
         assert ids == [f"m{n}" for n in range(1, 71)], "every envelope once, in the order received"
-        assert instance.spool.depth == 0
-    finally:
-        instance.stop.set()
-        assert await asyncio.wait_for(running, 30) == 0
-        server.stop()
-
-
-async def _wait_for_count(nc: NATS, subject: str, count: int, within: float = 30) -> list[str]:
-    js = nc.jetstream()
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        info = await js.stream_info(subjects.STREAM_IN)
-        if info.state.messages >= count or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.2)
-    sub = await js.subscribe(subject, ordered_consumer=True)
-    found: list[str] = []
-    while True:
-        try:
-            msg = await sub.next_msg(timeout=0.5)
-        except TimeoutError:
-            break
-        found.append(decode_envelope(msg.data).external_id)
-    await sub.unsubscribe()
-    return found
+        assert run.instance.spool.depth == 0
 
 
 async def test_large_raw_payload_goes_to_the_object_store(nats_url: str) -> None:

@@ -12,10 +12,11 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from connectors.runtime import Instance
+from connectors.testkit import served
+from connectors.testkit.harness import stored_messages
 from connectors.twilio import spec
 from kanal import bus
-from kanal.testing import connected, make_config
+from kanal.testing import connected
 from schemas import decode_envelope, subjects
 from tests.connectors.twilio.cases import CITIZEN, NUMBER, sms
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, sign
@@ -33,54 +34,33 @@ async def _post(client: httpx.AsyncClient, port: int, n: int) -> httpx.Response:
 
 async def _published_sids(url: str, count: int) -> list[str]:
     async with connected(url) as nc:
-        js = nc.jetstream()
+        subject = subjects.inbound("twilio", "twilio-sms")
         for _ in range(150):
-            if (await js.stream_info(subjects.STREAM_IN)).state.messages >= count:
+            found = [decode_envelope(data).external_id for data in await stored_messages(nc, subject)]
+            if len(found) >= count:
                 break
             await asyncio.sleep(0.2)
-        sub = await js.subscribe(subjects.inbound("twilio", "twilio-sms"), ordered_consumer=True)
-        found: list[str] = []
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=0.5)
-            except TimeoutError:
-                break
-            found.append(decode_envelope(msg.data).external_id)
-        await sub.unsubscribe()
         return found
 
 
 @pytest.mark.slow
 async def test_nats_killed_mid_test_spools_and_delivers_every_message_once(tmp_path: Path) -> None:
-    port = bus.free_port()
-    store = tmp_path / "nats"
-    server = bus.EmbeddedNats(store, port=port).start()
-    config = make_config(server.url, tmp_path, connectors={"twilio-sms": {"channel": "twilio", "port": 0,
-                                                                          **SETTINGS}})
-    instance = Instance(config, "twilio-sms", spec)
-    running = asyncio.create_task(instance.run())
-    try:
-        await asyncio.wait_for(instance.connected.wait(), 10)
-        while instance.http_port is None:
-            await asyncio.sleep(0.01)
-        http_port = instance.http_port
+    async with served(spec, SETTINGS, tmp_path, "twilio-sms") as run:
+        assert run.instance.http_port is not None
+        http_port = run.instance.http_port
         async with httpx.AsyncClient(timeout=10) as client:
             for n in range(1, 6):
                 assert (await _post(client, http_port, n)).status_code == 200
-            server.kill()
+            run.kill_nats()
             for n in range(6, 16):  # NATS is gone: 200 only after the fsynced spool write
                 response = await _post(client, http_port, n)
                 assert response.status_code == 200 and "KNL-" in response.text
-            assert instance.spool.depth > 0
+            assert run.instance.spool.depth > 0
             assert (await _post(client, http_port, 6)).status_code == 200  # a Twilio retry while down
-            server = bus.EmbeddedNats(store, port=port).start()
-        sids = await _published_sids(server.url, 15)
+            run.restart_nats()
+        sids = await run.external_ids(15)
         assert sids == [f"SM{n:032x}" for n in range(1, 16)], "every message once, in order"
-        assert instance.spool.depth == 0
-    finally:
-        instance.stop.set()
-        assert await asyncio.wait_for(running, 30) == 0
-        server.stop()
+        assert run.instance.spool.depth == 0
 
 
 @pytest.mark.slow
