@@ -6,7 +6,8 @@ import asyncio
 import getpass
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -17,7 +18,6 @@ from admin.settings import AdminSettings, AdminUser, ForwarderSettings
 from kanal.config import Config, ConfigError
 
 if TYPE_CHECKING:
-    from nats.aio.client import Client as NATS
 
     from admin.inbox import Inbox
 
@@ -100,7 +100,9 @@ def _run(main: Callable[[], Awaitable[T]]) -> T:
         raise _fail(str(err), 1) from err
 
 
-async def _open_inbox(config: Config, queue: str, as_: str | None) -> tuple[NATS, Inbox]:
+@asynccontextmanager
+async def _inbox(config: Config, queue: str, as_: str | None) -> AsyncIterator[Inbox]:
+    """An admin's open inbox on one queue; its consumer and connection are closed on exit."""
     from admin.inbox import Inbox
     from admin.store import ItemStore
     from kanal import bus
@@ -108,11 +110,17 @@ async def _open_inbox(config: Config, queue: str, as_: str | None) -> tuple[NATS
     settings = admin_settings(config)
     name, user = who(settings, as_)
     nc = await bus.connect(config.nats, name=f"kanal-inbox-{name}")
-    js = nc.jetstream()
-    await bus.provision(js, config)
-    store = await ItemStore.open(js, settings.items_bucket, config.nats.replicas)
-    inbox = await Inbox(store, queue, name, user, settings.ack_wait.total_seconds()).open()
-    return nc, inbox
+    try:
+        js = nc.jetstream()
+        await bus.provision(js, config)
+        store = await ItemStore.open(js, settings.items_bucket, config.nats.replicas)
+        inbox = await Inbox(store, queue, name, user, settings.ack_wait.total_seconds()).open()
+        try:
+            yield inbox
+        finally:
+            await inbox.close()
+    finally:
+        await nc.close()
 
 
 @inbox_app.callback()
@@ -133,8 +141,7 @@ def inbox(
     async def main() -> None:
         from admin.render import entry_text
 
-        nc, box = await _open_inbox(cfg, queue, as_)
-        try:
+        async with _inbox(cfg, queue, as_) as box:
             entries = await box.items(include_handled=show_all)
             for entry in entries:
                 typer.echo(entry_text(entry) + "\n")
@@ -150,9 +157,6 @@ def inbox(
                 typer.echo(f"{queue}: following; Ctrl-C to stop", err=True)
                 async for entry in box.follow(stop, after_seq=last):
                     typer.echo(entry_text(entry) + "\n")
-        finally:
-            await box.close()
-            await nc.close()
 
     _run(main)
 
@@ -173,13 +177,9 @@ def ack(
     queue, name, cfg = _ctx_args(ctx, as_, config)
 
     async def main() -> None:
-        nc, box = await _open_inbox(cfg, queue, name)
-        try:
+        async with _inbox(cfg, queue, name) as box:
             done = await box.ack(item)
             typer.echo(f"acknowledged #{done.seq} in {queue} by {done.by}")
-        finally:
-            await box.close()
-            await nc.close()
 
     _run(main)
 
@@ -197,13 +197,9 @@ def reroute(
     queue, name, cfg = _ctx_args(ctx, as_, config)
 
     async def main() -> None:
-        nc, box = await _open_inbox(cfg, queue, name)
-        try:
+        async with _inbox(cfg, queue, name) as box:
             moved = await box.reroute(item, to, reason)
             typer.echo(f"rerouted {moved.item.ref} from {queue} to {to} (now #{moved.seq})")
-        finally:
-            await box.close()
-            await nc.close()
 
     _run(main)
 
@@ -223,14 +219,10 @@ def stage(
     async def main() -> None:
         from admin.status import change_stage, stage_info
 
-        nc, box = await _open_inbox(cfg, queue, name)
-        try:
+        async with _inbox(cfg, queue, name) as box:
             entry = await box.find(item)
             update = await change_stage(box.store, entry.stored, to, username=box.admin, user=box.user, note=note)
             typer.echo(f"{update.ref}: stage is now {stage_info(update.stage).label}")
-        finally:
-            await box.close()
-            await nc.close()
 
     _run(main)
 
