@@ -18,7 +18,6 @@ from admin.settings import AdminSettings, AdminUser, ForwarderSettings
 from kanal.config import Config, ConfigError
 
 if TYPE_CHECKING:
-
     from admin.inbox import Inbox
 
 T = TypeVar("T")
