@@ -29,6 +29,7 @@ from nats.js.client import JetStreamContext
 from kanal import bus, http, log, sdnotify
 from kanal.config import Config
 from router.dedup import Deduper, Verdict
+from router.fetch import Fetcher
 from router.gazetteer import envelope_text, normalise
 from router.metrics import Metrics
 from router.pipeline import Pipeline
@@ -145,16 +146,15 @@ class Router:
 
     async def run(self) -> None:
         """`workers` fetch loops until `stopping` is set; each finishes the batch in hand."""
-        subs = [self.sub]
-        for _ in range(self.s.workers - 1):
-            subs.append(await self.js.pull_subscribe(f"{subjects.IN_PREFIX}.>", durable=self.s.consumer,
-                                                     stream=subjects.STREAM_IN))
-        await asyncio.gather(*(self._work(sub) for sub in subs))
+        fetchers = [Fetcher(self.nc, subjects.STREAM_IN, self.s.consumer) for _ in range(self.s.workers)]
+        for fetcher in fetchers:
+            await fetcher.start()
+        await asyncio.gather(*(self._work(fetcher) for fetcher in fetchers))
 
-    async def _work(self, sub: Any) -> None:
+    async def _work(self, fetcher: Fetcher) -> None:
         while not self.stopping.is_set():
             try:
-                msgs = await sub.fetch(self.s.batch, timeout=self.s.fetch_wait.total_seconds())
+                msgs = await fetcher.fetch(self.s.batch, wait_s=self.s.fetch_wait.total_seconds())
             except TimeoutError:
                 continue
             except Exception as err:  # connection trouble: the client reconnects; try again shortly
