@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from nats.errors import Error as NatsError
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
@@ -39,8 +41,12 @@ class MediaStore:
     """Stores bytes in bucket `kanal_media` under their sha256 and fetches provider URLs into it."""
 
     def __init__(self, js: JetStreamContext | None, max_bytes: int, http: httpx.AsyncClient | None = None,
-                 attempts: int = 3, backoff: float = 0.5) -> None:
+                 attempts: int = 3, backoff: float = 0.5,
+                 fallback: Callable[[str, bytes], Awaitable[None]] | None = None) -> None:
         self.js = js
+        # Where bytes go when the object store cannot take them now (the connector's spool): they are stored
+        # under the same sha256 key once NATS is back, so the envelope can point at them already.
+        self.fallback = fallback
         self.max_bytes = max_bytes
         self.http = http or httpx.AsyncClient(timeout=30, follow_redirects=True)
         self.attempts = attempts
@@ -61,11 +67,17 @@ class MediaStore:
         if len(data) > self.max_bytes:
             raise MediaTooLarge(f"{len(data)} bytes is over the limit of {self.max_bytes}")
         digest = hashlib.sha256(data).hexdigest()
-        store = await self._bucket()
         try:
-            await store.get_info(digest)
-        except NotFoundError:
-            await store.put(digest, data)
+            store = await self._bucket()
+            try:
+                await store.get_info(digest)
+            except NotFoundError:
+                await store.put(digest, data)
+        except (NatsError, ConnectionError, OSError) as err:  # NATS away or slow: never lose the bytes
+            if self.fallback is None:
+                raise
+            self._log.warning("media_store_unavailable_spooled", key=digest, size=len(data), error=repr(err))
+            await self.fallback(digest, data)
         return Attachment(kind=kind_of(media_type), media_type=media_type, size=len(data), sha256=digest,
                           name=name, object_key=digest, source_url=source_url)
 
@@ -81,7 +93,6 @@ class MediaStore:
         for attempt in range(1, self.attempts + 1):
             try:
                 data, content_type = await self._download(url, auth, headers)
-                return await self.put(data, media_type or content_type, name, url)
             except MediaTooLarge as err:
                 last_error = f"too_large: {err}"
                 break
@@ -91,6 +102,8 @@ class MediaStore:
                     break
             except (httpx.HTTPError, ConnectionError, OSError) as err:
                 last_error = f"network: {err!r}"
+            else:  # downloaded: storing it is the store's (or the spool's) job, never a download failure
+                return await self.put(data, media_type or content_type, name, url)
             await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
         self._log.warning("media_download_failed", url=url, error=last_error)
         return Attachment(kind=kind_of(media_type), media_type=media_type, name=name, source_url=url,

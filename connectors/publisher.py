@@ -31,6 +31,8 @@ DRAIN_BATCH = 256
 # max_payload is 1 MiB, and a message over it could never be published, blocking its page or the spool.
 RAW_INLINE_MAX = 256 * 1024
 BLOB = "$blob"  # marks a spooled raw payload bound for the object store
+# An envelope is kept well under NATS's default 1 MiB max_payload; longer text is cut (flag "text_truncated").
+ENVELOPE_MAX = 512 * 1024
 
 
 class Publisher:
@@ -80,7 +82,13 @@ class Publisher:
                 ref = RawRef(subject=subjects.raw(envelope.id), sha256=digest, media_type=media_type, size=len(raw))
                 messages.append((subjects.raw(envelope.id), envelope.id, raw))
             envelope = msgspec.structs.replace(envelope, raw=ref)
-        messages.append((self.subject, envelope.id, encode(envelope)))
+        encoded = encode(envelope)
+        if len(encoded) > ENVELOPE_MAX:  # e.g. a 2 MB e-mail body: the full text stays in the raw payload
+            keep = max(0, len(envelope.text) - (len(encoded) - ENVELOPE_MAX) - 1024)
+            envelope = msgspec.structs.replace(envelope, text=envelope.text[:keep],
+                                               flags=(*envelope.flags, "text_truncated"))
+            encoded = encode(envelope)
+        messages.append((self.subject, envelope.id, encoded))
         return envelope, messages
 
     async def publish(self, envelope: Envelope, raw: bytes | None = None,
@@ -141,14 +149,31 @@ class Publisher:
 
     async def dead_letter(self, reason: str, detail: str, data: bytes, subject: str | None = None,
                           headers: dict[str, str] | None = None) -> Delivery:
-        """Keep an unusable input on KANAL_DLQ with the reason (spooled like anything else if NATS is away)."""
-        letter = DeadLetter(stage="connector", reason=reason, detail=detail, at=datetime.now(UTC), data=data,
-                            subject=subject, instance=self.instance, headers=headers or {})
-        payload = encode(letter)
-        msg_id = hashlib.blake2b(payload, digest_size=16).hexdigest()
+        """Keep an unusable input on KANAL_DLQ with the reason (spooled like anything else if NATS is away).
+
+        The message id depends on the reason and the bytes only, so the same bad input dead-lettered on every
+        retry of its page or webhook is stored once. Bytes too big for one message go to the object store.
+        """
+        digest = hashlib.sha256(data).hexdigest()
+        messages: list[tuple[str, str, bytes]] = []
+        object_key = None
+        if len(data) > RAW_INLINE_MAX:
+            object_key = digest
+            messages.append((BLOB, digest, data))
+        letter = DeadLetter(stage="connector", reason=reason, detail=detail, at=datetime.now(UTC),
+                            data=b"" if object_key else data, object_key=object_key, subject=subject,
+                            instance=self.instance, headers=headers or {})
+        msg_id = hashlib.blake2b(f"{self.instance}\x1f{reason}\x1f{digest}".encode(), digest_size=16).hexdigest()
+        messages.append((subjects.dlq("connector"), msg_id, encode(letter)))
         self.metrics.rejected.labels(reason=reason).inc()
         self._log.warning("input_dead_lettered", reason=reason, detail=detail, size=len(data))
-        return await self.publish_messages([(subjects.dlq("connector"), msg_id, payload)], count=0)
+        return await self.publish_messages(messages, count=0)
+
+    async def spool_blob(self, key: str, data: bytes) -> None:
+        """Keep bytes bound for the object store in the spool until NATS takes them (media fallback)."""
+        await asyncio.to_thread(self.spool.append, [(BLOB, key, data)])
+        self.metrics.spool_depth.set(self.spool.depth)
+        self._wake.set()
 
     async def drain_forever(self) -> None:
         """Background task: whenever connected and the spool is not empty, send it in order."""

@@ -72,7 +72,7 @@ class Instance:
                                    self.common.publish_timeout.total_seconds())
         silence = self.common.silence_after.total_seconds() if self.common.silence_after else None
         self.health = Health(self.metrics, silence, _log=self.log)
-        self.media = MediaStore(None, self.common.media_max_bytes)
+        self.media = MediaStore(None, self.common.media_max_bytes, fallback=self.publisher.spool_blob)
         self.context: Context[Any] = Context(self.spec, instance, self.common, settings, self.publisher,
                                              self.media, self.metrics, self.health)
         self.connector: Connector[Any] = self.spec.load_connector()(self.context)

@@ -111,7 +111,7 @@ def schema_asyncapi(config: ConfigOption = None) -> None:
     from kanal import asyncapi
 
     cfg = config_mod.load(config) if config else config_mod.load(env={})
-    typer.echo(json.dumps(asyncapi.document(cfg), indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(asyncapi.document(cfg), indent=2, ensure_ascii=False, sort_keys=True))
 
 
 @schema_app.command("subjects")

@@ -19,6 +19,7 @@ class DeadLetter(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     detail: str
     at: UtcTime
     data: bytes
+    object_key: str | None = None  # the original bytes in kanal_media when too big for one message
     subject: str | None = None
     instance: str | None = None
     headers: dict[str, str] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import httpx
 import pytest
 
 from connectors.testkit import harness, served
-from schemas import subjects
+from connectors.testkit.harness import stored_messages
+from kanal.testing import connected
+from schemas import decode_envelope, subjects
 from tests.connectors.providers import feed_provider
 from tests.connectors.sample_channels import hook, message, sign
 
@@ -144,3 +147,45 @@ async def test_large_raw_payload_goes_to_the_object_store(nats_url: str) -> None
         assert published.raw.object_key == published.raw.sha256
         assert published.raw.size == len(body)
         assert await h.instance.media.get(published.raw.object_key) == body
+
+
+@pytest.mark.slow
+async def test_media_received_while_nats_is_down_is_kept_and_stored_later(tmp_path: Path) -> None:
+    async with feed_provider() as provider, served(hook, SETTINGS, tmp_path, "hook-media") as run:
+        provider.media["banjir.jpg"] = b"\xff\xd8\xff\xe0 banjir di Kemang"
+        async with httpx.AsyncClient(base_url=run.base_url, timeout=10) as client:
+            run.kill_nats()
+            body = _body(1, media_url=f"{provider.base_url}/media/banjir.jpg")
+            assert (await _post(client, body)).status_code == 200  # media downloaded, bytes spooled
+            run.restart_nats()
+        assert await run.external_ids(1) == ["m1"]
+        async with connected(run.server.url) as nc:
+            [data] = await stored_messages(nc, subjects.inbound("hook", "hook-media"))
+            [attachment] = decode_envelope(data).attachments
+            assert attachment.error is None
+            assert attachment.object_key == hashlib.sha256(provider.media["banjir.jpg"]).hexdigest()
+            store = await nc.jetstream().object_store(subjects.OBJ_MEDIA)
+            assert (await store.get(attachment.object_key)).data == provider.media["banjir.jpg"]
+
+
+async def test_a_huge_text_is_cut_in_the_envelope_and_kept_whole_in_the_raw_payload(nats_url: str) -> None:
+    async with harness(hook, SETTINGS, nats_url) as h:
+        transport = httpx.ASGITransport(app=h.instance.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://hook") as client:
+            body = _body(1, text="Air naik terus di Kampung Melayu. " * 40_000)  # ~1.3 MB of text
+            assert (await _post(client, body)).status_code == 200
+        [published] = await h.published()
+        assert "text_truncated" in published.flags
+        assert 0 < len(published.text) < 600_000
+        assert published.raw is not None
+        assert published.raw.object_key is not None
+        assert await h.instance.media.get(published.raw.object_key) == body
+
+
+async def test_the_same_bad_input_is_dead_lettered_once(nats_url: str) -> None:
+    async with harness(hook, SETTINGS, nats_url) as h:
+        transport = httpx.ASGITransport(app=h.instance.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://hook") as client:
+            for _ in range(3):  # the provider retries a body we answered 400 to
+                assert (await _post(client, b'{"messages": [')).status_code == 400
+        assert len(await h.messages(subjects.dlq("connector"))) == 1
