@@ -218,16 +218,28 @@ class Instance:
         return 0
 
     async def serve_outbound(self, sender: Sender) -> None:
-        """Deliver `kanal.out.<channel>.<instance>` through this instance's own credentials."""
+        """Deliver `kanal.out.<channel>.<instance>` through this instance's own credentials.
+
+        The loop is restarted with backoff after any failure (a KV or consumer error), so replies never stall
+        silently while the connector keeps receiving.
+        """
+        from connectors.outbound.settings import OutboundSettings
+
         await self._wait_connected()
-        if self.nc is None or self.stop.is_set():
-            return
-        loop = await SenderLoop.open(self.nc.jetstream(), sender, self.spec.id, self.name, self.log)
-        loop.on_permanent = lambda err: self.health.set_credentials(not err.credentials, str(err))
-        try:
-            await loop.run(self.stop)
-        except Exception as err:
-            self.log.error("outbound_stopped", error=repr(err))
+        max_deliveries = self.config.section("outbound", OutboundSettings).max_deliveries
+        delay = 1.0
+        while self.nc is not None and not self.stop.is_set():
+            try:
+                loop = await SenderLoop.open(self.nc.jetstream(), sender, self.spec.id, self.name, self.log)
+                loop.max_deliveries = max_deliveries
+                loop.on_permanent = lambda err: self.health.set_credentials(not err.credentials, str(err))
+                await loop.run(self.stop)
+                return
+            except Exception as err:
+                self.log.error("outbound_failed_restarting", error=repr(err), restart_in_s=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), delay)
+                delay = min(delay * 2, 30.0)
 
     async def _wait_connected(self) -> None:
         waiter = asyncio.create_task(self.connected.wait())

@@ -45,6 +45,7 @@ class SendRecord(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     provider_id: str | None = None
     channel: str
     instance: str
+    attempts: int = 0  # provider calls made so far (quiet-hours waits do not count)
 
 
 def outbound_id(item_id: str, purpose: str, stage: str | None = None) -> str:

@@ -18,11 +18,11 @@ def record_key(item_id: str, message_id: str) -> str:
 
 
 def make(message: OutboundMessage, state: SendState, channel: str, instance: str, reason: str | None = None,
-         provider_id: str | None = None) -> SendRecord:
+         provider_id: str | None = None, attempts: int = 0) -> SendRecord:
     """A record for `message` in `state`."""
     return SendRecord(message_id=message.id, item_id=message.item_id, purpose=message.purpose, state=state,
                       at=datetime.now(UTC), reason=reason, provider_id=provider_id, channel=channel,
-                      instance=instance)
+                      instance=instance, attempts=attempts)
 
 
 async def read(kv: KeyValue, key: str) -> tuple[SendRecord | None, int | None]:

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from nats.js.client import JetStreamContext
+from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from connectors.errors import PermanentError, TransientError
@@ -63,8 +64,9 @@ class SenderLoop:
         """Fetch and deliver until `stop`."""
         subject = subjects.outbound(self.channel, self.instance)
         durable = f"sender-{self.instance}"
-        config = ConsumerConfig(durable_name=durable, filter_subject=subject, ack_wait=60,
-                                max_deliver=self.max_deliveries + 2)
+        # No server-side delivery limit: quiet-hours waits are redeliveries too. Real provider calls are
+        # counted in the send record and bounded by `max_deliveries`.
+        config = ConsumerConfig(durable_name=durable, filter_subject=subject, ack_wait=60, max_deliver=-1)
         sub = await self.js.pull_subscribe(subject, durable=durable, stream=subjects.STREAM_OUT, config=config)
         try:
             while not stop.is_set():
@@ -96,45 +98,52 @@ class SenderLoop:
             if record.state == "sending":
                 await self._record(message, "in_doubt", revision,
                                    reason="interrupted during a send; not repeated so the reporter is never "
-                                          "messaged twice")
+                                          "messaged twice", attempts=record.attempts)
                 self.log.warning("send_in_doubt", item_id=message.item_id, purpose=message.purpose)
             await msg.ack()
             return record.state if record.state != "sending" else "in_doubt"
+        attempts = (record.attempts if record is not None else 0) + 1
         try:
-            revision = await self._record(message, "sending", revision, create=record is None)
-        except Exception:  # another sender took it first
+            revision = await self._record(message, "sending", revision, create=record is None, attempts=attempts)
+        except KeyWrongLastSequenceError:  # another sender took it first
             await msg.ack()
             return None
-        deliveries = msg.metadata.num_delivered if msg.metadata else 1
+        except Exception as err:  # KV unreachable: try again later, never drop the message
+            self.log.warning("send_record_unavailable", item_id=message.item_id, error=repr(err))
+            await msg.nak(delay=5.0)
+            return None
         try:
             provider_id = await self.sender.send(message)
         except SendRefused as err:
-            return await self._finish(msg, message, "failed", revision, err.reason)
+            return await self._finish(msg, message, "failed", revision, err.reason, attempts=attempts)
         except PermanentError as err:
             if self.on_permanent is not None:
                 self.on_permanent(err)
-            return await self._finish(msg, message, "failed", revision, str(err))
+            return await self._finish(msg, message, "failed", revision, str(err), attempts=attempts)
         except (TransientError, OSError, TimeoutError) as err:
-            if deliveries >= self.max_deliveries:
-                return await self._finish(msg, message, "failed", revision, f"gave up after {deliveries} tries: {err}")
-            await self._record(message, "retrying", revision, reason=str(err))
-            delay = err.wait_seconds(2.0**deliveries) if isinstance(err, TransientError) else 2.0**deliveries
+            if attempts >= self.max_deliveries:
+                return await self._finish(msg, message, "failed", revision, f"gave up after {attempts} tries: {err}",
+                                          attempts=attempts)
+            await self._record(message, "retrying", revision, reason=str(err), attempts=attempts)
+            delay = err.wait_seconds(2.0**attempts) if isinstance(err, TransientError) else 2.0**attempts
             self.log.warning("send_retry", item_id=message.item_id, error=str(err), retry_in_s=round(delay, 1))
             await msg.nak(delay=min(delay, 900.0))
             return "retrying"
-        return await self._finish(msg, message, "sent", revision, None, provider_id)
+        return await self._finish(msg, message, "sent", revision, None, provider_id, attempts=attempts)
 
     async def _finish(self, msg: Msg, message: OutboundMessage, state: SendState, revision: int | None,
-                      reason: str | None, provider_id: str | None = None) -> SendState:
-        await self._record(message, state, revision, reason=reason, provider_id=provider_id)
+                      reason: str | None, provider_id: str | None = None, attempts: int = 0) -> SendState:
+        await self._record(message, state, revision, reason=reason, provider_id=provider_id, attempts=attempts)
         event = "reporter_message_sent" if state == "sent" else "reporter_message_failed"
         self.log.info(event, item_id=message.item_id, purpose=message.purpose, reason=reason)
         await msg.ack()
         return state
 
     async def _record(self, message: OutboundMessage, state: SendState, revision: int | None, *,
-                      reason: str | None = None, provider_id: str | None = None, create: bool = False) -> int:
-        record: SendRecord = records.make(message, state, self.channel, self.instance, reason, provider_id)
+                      reason: str | None = None, provider_id: str | None = None, create: bool = False,
+                      attempts: int = 0) -> int:
+        record: SendRecord = records.make(message, state, self.channel, self.instance, reason, provider_id,
+                                          attempts)
         if create:
             return await records.write(self.kv, record, create=True)
         return await records.write(self.kv, record, last=revision)

@@ -39,5 +39,4 @@ class OutboundSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     rate_window: Duration = Duration(hours=1)
     opt_out_words: list[str] = msgspec.field(default_factory=lambda: ["STOP", "BERHENTI", "UNSUBSCRIBE"])
     opt_in_words: list[str] = msgspec.field(default_factory=lambda: ["START", "MULAI"])
-    metrics_port: int = 0
-    max_deliveries: int = 8
+    max_deliveries: int = 8          # provider calls per message before it is recorded as failed

@@ -182,3 +182,25 @@ async def test_notifier_process_acknowledges_routed_items(provisioned: NATS, tmp
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+async def test_only_provider_calls_count_towards_giving_up(nats_url: str) -> None:
+    async with feed_provider() as provider, harness(
+        hook, {"account": "+628111272206", "secret": "hook-secret-123456"}, nats_url
+    ) as h:
+        connector = h.instance.connector
+        object.__setattr__(connector, "settings", msgspec.structs.replace(
+            connector.settings, reply_url=f"{provider.base_url}/send"))
+        js = h.nc.jetstream()
+        env = _hook_envelope(h.instance.name)
+        await (await Notifier.open(js, SETTINGS)).on_routed(encode(_routed(env)))
+        loop = await SenderLoop.open(js, connector, "hook", h.instance.name, log.get("test"))
+        loop.max_deliveries = 2
+        provider.send_status = 503
+        assert await _deliver_all(loop, h.nc, h.instance.name) == ["retrying"]
+        assert await _deliver_all(loop, h.nc, h.instance.name, within=5) == ["failed"]
+        [record] = await records.for_item(loop.kv, env.id)
+        assert record.attempts == 2
+        assert record.reason is not None
+        assert record.reason.startswith("gave up after 2 tries")
+        assert provider.sent == []
