@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
@@ -306,9 +307,12 @@ class Console:
             raise ItemNotFound(f"attachment {att.object_key} is not in the object store") from err
         media_type = att.media_type or "application/octet-stream"
         inline = media_type in {"image/jpeg", "image/png", "image/gif", "image/webp"}
-        filename = (att.name or f"attachment-{index}").replace('"', "")
+        filename = att.name or f"attachment-{index}"
+        fallback = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "")
         return Response(data, media_type=media_type if inline else "application/octet-stream", headers={
-            "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{filename}"',
+            # RFC 6266: an ASCII fallback plus the real (UTF-8) name, so Indonesian or emoji names never break it
+            "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{fallback}"; '
+                                   f"filename*=UTF-8''{quote(filename, safe='')}",
             "Cache-Control": "private, max-age=300"})
 
 

@@ -165,7 +165,7 @@ def build(config: Config, notifier: Notifier | None = None) -> tuple[NatsBroker,
         decorator: Callable[[Subscriber], Subscriber] = broker.subscriber(
             subject, stream=JStream(name=stream, declare=False), durable=durable,
             pull_sub=PullSub(batch_size=64, timeout=1.0), ack_policy=AckPolicy.MANUAL,
-            config=ConsumerConfig(max_deliver=MAX_DELIVER, ack_wait=30,
+            config=ConsumerConfig(max_deliver=-1, ack_wait=30,  # bounded by _handle, which dead-letters
                                   deliver_policy=DeliverPolicy.NEW if deliver_new else DeliverPolicy.ALL),
             title=title, description=description,
         )
@@ -223,7 +223,9 @@ async def _dead_letter(js: JetStreamContext, msg: Msg, reason: str, detail: str,
 
     letter = DeadLetter(stage="notifier", reason=reason, detail=detail, at=datetime.now(UTC), data=msg.data,
                         subject=msg.subject, deliveries=deliveries)
-    await js.publish(subjects.dlq("notifier"), encode(letter))
+    seq = msg.metadata.sequence.stream if msg.metadata and msg.metadata.sequence else 0
+    await js.publish(subjects.dlq("notifier"), encode(letter),
+                     headers={"Nats-Msg-Id": f"notifier-dlq-{msg.subject}-{seq}"})
     _log.warning("message_dead_lettered", reason=reason, detail=detail, subject=msg.subject)
 
 

@@ -55,7 +55,7 @@ class TwilioConnector(WebhookConnector[TwilioSettings]):
         if not self.verify(url, pairs, signature):
             # The usual cause is a URL mismatch behind a proxy: log the URL we checked against.
             self.log.warning("twilio_signature_mismatch", checked_url=url,
-                             hint="set public_url to the exact webhook URL configured at Twilio")
+                             hint="set public_url to the scheme://host[/prefix] Twilio calls; the path is added")
             raise SignatureError("bad_signature")
         form = dict(pairs)
         if self.settings.account_sid and form.get("AccountSid", self.settings.account_sid) != \

@@ -112,3 +112,16 @@ async def test_item_page_shows_what_the_reporter_was_told(provisioned: NATS, cli
     assert '<span class="send sent">sent</span>' in page
     assert '<span class="send failed">failed</span>' in page
     assert "whatsapp_24h_window_closed" in page
+
+
+async def test_attachments_with_non_latin_names_download(provisioned: NATS, client_factory: Factory) -> None:
+    import msgspec
+
+    photo = msgspec.structs.replace(await stored_photo(provisioned), name="banjir Kemang — 😢.png")
+    [seq] = await publish(provisioned, item("named-1", **geotagged(attachments=(photo,))))
+    client = client_factory()
+    await login(client, "lurah-gambir")
+    media = await client.get(f"/media/{seq}/0")
+    assert media.status_code == 200
+    assert media.content == photo_png()
+    assert "filename*=UTF-8''banjir%20Kemang%20%E2%80%94%20%F0%9F%98%A2.png" in media.headers["content-disposition"]
