@@ -118,9 +118,9 @@ class Forwarder:
             if isinstance(result, BaseException):
                 raise result
 
-    async def post(self, item_id: str, body: bytes) -> Outcome:
+    async def post(self, key: str, body: bytes) -> Outcome:
         """POST one item to the CRM; never raises for HTTP or transport trouble."""
-        headers = {"Content-Type": "application/json", "Idempotency-Key": item_id}
+        headers = {"Content-Type": "application/json", "Idempotency-Key": key}
         if self.s.auth_value is not None:
             headers[self.s.auth_header] = self.s.auth_value.reveal()
         try:
@@ -141,7 +141,9 @@ class Forwarder:
         except SchemaError as err:
             await self._dead_letter(msg, "invalid_item", str(err))
             return
-        outcome = await self.post(item.item_id, msg.data)
+        # A reroute is a new fact for the CRM: its own key, so the CRM does not answer 409 and miss the move.
+        key = item.item_id if not item.reroutes else f"{item.item_id}:reroute-{len(item.reroutes)}"
+        outcome = await self.post(key, msg.data)
         deliveries = msg.metadata.num_delivered or 1
         if outcome.verdict == "accepted":
             await msg.ack()

@@ -278,14 +278,20 @@ async def inbound_ids(nc: object) -> set[str]:
 async def admin_ids(nc: object) -> Counter[str]:
     """How often each envelope id occurs in KANAL_ADMIN (items and duplicates)."""
     js = nc.jetstream()  # type: ignore[attr-defined]
-    info = await js.stream_info(subjects.STREAM_ADMIN)
-    total = info.state.messages
     seen: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
-    if total == 0:
-        return seen
-    sub = await js.pull_subscribe(f"{subjects.ADMIN_PREFIX}.>", durable=None, stream=subjects.STREAM_ADMIN,
-                                     config=_READ_ALL)
+    for attempt in range(1, 11):  # right after an outage the stream's leader may still be settling
+        try:
+            total = (await js.stream_info(subjects.STREAM_ADMIN)).state.messages
+            if total == 0:
+                return seen
+            sub = await js.pull_subscribe(f"{subjects.ADMIN_PREFIX}.>", durable=None,
+                                          stream=subjects.STREAM_ADMIN, config=_READ_ALL)
+            break
+        except Exception:
+            if attempt == 10:
+                raise
+            await asyncio.sleep(1.0)
     got = 0
     while got < total:
         try:

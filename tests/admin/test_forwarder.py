@@ -13,11 +13,11 @@ from admin.forwarder import CredentialsRejected, Forwarder, classify
 from admin.settings import ForwarderSettings
 from kanal.config import Config
 from kanal.settings_types import Duration, Secret
-from schemas import subjects
+from schemas import encode, subjects
 from schemas.deadletter import decode_deadletter
 from schemas.routed import decode_routed
 from tests.admin.crm import TOKEN, FakeCrm, running_crm
-from tests.admin.helpers import item, publish
+from tests.admin.helpers import GAMBIR, item, publish
 
 
 def _settings(crm: FakeCrm, **extra: object) -> ForwarderSettings:
@@ -130,3 +130,21 @@ async def _until(probe: object, wanted: object, within: float = 20.0) -> None:
         while await probe() != wanted:  # type: ignore[operator]
             await asyncio.sleep(0.02)
     await asyncio.wait_for(loop(), within)
+
+
+async def test_a_rerouted_item_reaches_the_crm_as_a_new_fact(provisioned: NATS, config: Config) -> None:
+    import msgspec
+
+    from schemas.routed import Reroute
+
+    first = item("fw-moved")
+    moved = msgspec.structs.replace(first, reroutes=(Reroute(
+        from_queue=GAMBIR, to_queue="kecamatan.317101", reason="urusan kecamatan", by="lurah-gambir",
+        at=first.routed_at),))
+    await publish(provisioned, first)
+    await provisioned.jetstream().publish(subjects.admin("kecamatan.317101"), encode(moved),
+                                          headers={"Nats-Msg-Id": f"{first.item_id}:reroute:1"})
+    async with running_crm() as crm, forwarding(provisioned, config, _settings(crm)) as fwd:
+        await crm.wait(lambda: len(crm.answers) == 2)
+        await _until(lambda: _settled(fwd), (0, 0))
+    assert sorted(crm.answers) == sorted([(first.item_id, 201), (f"{first.item_id}:reroute-1", 201)])
