@@ -13,7 +13,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -155,6 +155,11 @@ class Mailbox:
         """UIDs above `last_uid`, ascending (`N:*` also matches the highest UID below N: filtered out)."""
         found = self.call("search", lambda c: c.search(["UID", f"{last_uid + 1}:*"]))
         return sorted(int(u) for u in found if int(u) > last_uid)
+
+    def uids_since(self, day: date) -> list[int]:
+        """UIDs of mail the server received on or after `day` (IMAP SEARCH SINCE, by INTERNALDATE), ascending."""
+        found = self.call("search", lambda c: c.search(["SINCE", day]))
+        return sorted(int(u) for u in found)
 
     def fetch(self, uids: list[int]) -> list[Fetched]:
         """Exact bytes (BODY.PEEK[]: does not set \\Seen) and INTERNALDATE of these UIDs, in UID order."""

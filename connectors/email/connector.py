@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -56,14 +57,23 @@ class EmailConnector(PollingConnector[EmailSettings, EmailCursor]):
         await asyncio.to_thread(box.refresh)
         uidvalidity = box.uidvalidity
         last = 0
+        fresh_start = True
         if cursor is not None and cursor.uidvalidity == uidvalidity:
             last = cursor.last_uid
+            fresh_start = False
             await self._mark_leftover(cursor)
         elif cursor is not None:
             self.log.warning("uidvalidity_changed", old=cursor.uidvalidity, new=uidvalidity,
-                             mailbox=self.settings.mailbox, action="reading the mailbox again from the start; "
-                             "ids from Message-ID keep already published mail from repeating")
-        uids = await asyncio.to_thread(box.uids_after, last)
+                             mailbox=self.settings.mailbox, action="reading the mailbox again; ids from "
+                             "Message-ID keep already published mail from repeating")
+        window = self.settings.first_run_since
+        if fresh_start and window is not None:
+            since = (datetime.now(UTC) - window).date()
+            uids = await asyncio.to_thread(box.uids_since, since)
+            self.log.info("first_run_window", since=since.isoformat(), messages=len(uids),
+                          hint="first_run_since bounds how far back a first run reads")
+        else:
+            uids = await asyncio.to_thread(box.uids_after, last)
         size = self.settings.batch_size
         for start in range(0, len(uids), size):
             batch = uids[start:start + size]

@@ -31,6 +31,9 @@ class EmailSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     oauth2_token_path: str | None = None      # re-read at every login, for tokens a refresher rotates
     mailbox: str = "INBOX"
     batch_size: int = 25                      # messages fetched per page (one checkpoint per page)
+    # First run (no checkpoint) and after a UIDVALIDITY change: only mail that arrived within this window, so a
+    # years-old mailbox does not become thousands of new items (and acknowledgements). Unset: the whole mailbox.
+    first_run_since: Duration | None = Duration(days=7)
     idle: bool = True                         # use IMAP IDLE when the server offers it, else poll_interval
     idle_timeout: Duration = Duration(minutes=25)  # RFC 2177: re-issue IDLE before 29 minutes
     timeout: Duration = Duration(seconds=30)  # socket timeout for IMAP commands

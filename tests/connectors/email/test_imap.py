@@ -155,6 +155,19 @@ async def test_uidvalidity_change_neither_loses_nor_repeats(dovecot: Dovecot, na
         assert await _pass(h) == 0, "after the re-read the new epoch's checkpoint holds"
 
 
+async def test_first_run_reads_only_recent_mail(dovecot: Dovecot, nats_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    await asyncio.to_thread(dovecot.append, m.complaint(1), when=long_ago)  # last year's inbox
+    await asyncio.to_thread(dovecot.append, m.complaint(2))
+    async with harness(spec, {**dovecot.settings, "first_run_since": "7d"}, nats_url) as h:
+        assert await _pass(h) == 1
+        assert [e.subject for e in await h.published()] == ["Laporan banjir nomor 2"]
+        await asyncio.to_thread(dovecot.append, m.complaint(3))
+        assert await _pass(h) == 1, "after the first run the checkpoint decides, whatever the date"
+
+
 async def test_flag_and_move_after_publish(dovecot: Dovecot, nats_url: str) -> None:
     await asyncio.to_thread(dovecot.append, m.complaint(1), m.complaint(2))
     async with harness(spec, {**dovecot.settings, "after_publish": "flag", "flag": "KanalIn"}, nats_url) as h:
