@@ -45,6 +45,7 @@ class Recent(Struct, kw_only=True):
     sig: str = ""
     shas: list[str] = []
     incident: str = ""
+    xy: tuple[float, float] | None = None  # projected metres, when the item was located
 
 
 class CellItem(Struct, kw_only=True):
@@ -160,7 +161,10 @@ class Deduper:
             raw = view.get(f"txt.{p.text_key}")
             if raw:
                 prior = msgspec.json.decode(raw, type=Recent)
-                if prior.id != env.id and abs(p.at - prior.at) <= window:
+                # The same words about two places far apart are two reports (each kelurahan must see its own).
+                apart = (prior.xy is not None and p.xy is not None and
+                         math.dist(prior.xy, p.xy) > self.s.incident_radius_m)
+                if prior.id != env.id and abs(p.at - prior.at) <= window and not apart:
                     return self._duplicate(p, prior, "same_text", 1.0, "same normalised text and attachments",
                                            view)
         return self._item(p, queue, self._incident(p, view), view, index=True)
@@ -219,7 +223,8 @@ class Deduper:
     def _index(self, verdict: Verdict, p: _Probe, queue: str, dedup: Dedup, view: dict[str, bytes]) -> None:
         window = self.s.same_report_window.total_seconds()
         sig = b64(p.sig)
-        recent = Recent(id=p.env.id, queue=queue, at=p.at, sig=sig, shas=p.shas, incident=dedup.incident_id or "")
+        recent = Recent(id=p.env.id, queue=queue, at=p.at, sig=sig, shas=p.shas, incident=dedup.incident_id or "",
+                        xy=(round(p.xy[0], 1), round(p.xy[1], 1)) if p.xy is not None else None)
         writes = verdict.index_writes
         for rep in p.reps:
             key = f"rep.{rep}"

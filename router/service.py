@@ -226,11 +226,15 @@ class Router:
                 # The envelope id alone: a redelivery after a kill may reach another verdict (item vs
                 # duplicate), and the stream must still see it as the same message.
                 {"Nats-Msg-Id": w.env.id})))
-            for key, (value, ttl) in verdict.index_writes.items():
-                await self.index.hint(key, value, ttl)  # near-dup hints: not waited for
         published = await self.pipeline.wait(f for _, f in pending)
         failed: dict[int, tuple[str, str]] = {
             id(w): ("publish_failed", repr(res)) for (w, _), res in zip(pending, published, strict=True) if res}
+        # Near-dup hints only for items the stream has: a later report must never be linked to an item
+        # that no queue holds (not waited for; a lost hint only weakens near-dup detection).
+        for w, _ in pending:
+            if id(w) not in failed and w.verdict is not None:
+                for key, (value, ttl) in w.verdict.index_writes.items():
+                    await self.index.hint(key, value, ttl)
         # Only an item the stream has stored may be recorded as delivered (else a kill here would lose it).
         recorded = [(w, await self.index.put(*w.verdict.id_write)) for w, _ in pending
                     if id(w) not in failed and w.verdict and w.verdict.id_write]

@@ -67,6 +67,15 @@ def test_same_text_other_reporter_is_duplicate_but_not_with_other_photos() -> No
     assert vc.kind == "item"  # same caption, different photo: LESSONS courier PR #621  # type: ignore[attr-defined]
 
 
+def test_same_text_about_two_places_far_apart_is_two_items() -> None:
+    a = envelope("a", text=FLOOD, reporter=rep(1), **at(0))
+    near = envelope("b", text=FLOOD, reporter=rep(2), **at(1, lat=LAT + 50 * M_LAT))
+    far = envelope("c", text=FLOOD, reporter=rep(3), **at(2, lat=LAT + 5_000 * M_LAT))
+    _, vb, vc = run(a, near, far)
+    assert vb.kind == "duplicate"  # type: ignore[attr-defined]
+    assert vc.kind == "item", "5 km away: its own kelurahan must see it"  # type: ignore[attr-defined]
+
+
 def test_short_text_is_not_a_same_text_duplicate() -> None:
     _, vb = run(envelope("a", text="Tolong!", reporter=rep(1)), envelope("b", text="tolong", reporter=rep(2)))
     assert vb.kind == "item"  # type: ignore[attr-defined]
