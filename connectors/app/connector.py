@@ -167,7 +167,8 @@ class AppConnector(WebhookConnector[AppSettings]):
         )
         accepted = await self.accept(encode(submission), account, "application/json")
         envelope = accepted.envelopes[0]
-        await self.refs.remember(self.ctx.media.js, envelope.ref, envelope.id, self.ctx.channel, submitted_at)
+        await self.refs.remember_soon(self.ctx.media.js, envelope.ref, envelope.id, self.ctx.channel, submitted_at,
+                                      self.log)
         self.log.info("report_received", ref=envelope.ref, photos=len(stored), visibility=visibility,
                       location_source=location.source if location else None, anonymous=submission.reporter.anonymous)
         return JSONResponse({"ref": envelope.ref, "status_url": self.status_url(request, envelope.ref)},

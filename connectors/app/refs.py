@@ -6,7 +6,9 @@ that hand out references (app, desk) record the pair when they accept a report.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from nats.js.client import JetStreamContext
@@ -17,7 +19,6 @@ from kanal import bus
 from schemas import subjects
 from schemas.envelope import UtcTime
 
-# To move to schemas/subjects.py (KV_REFS) when the lead adds it there.
 KV_REFS = subjects.KV_REFS
 
 
@@ -37,6 +38,7 @@ class Refs:
 
     def __init__(self) -> None:
         self._kv: KeyValue | None = None
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def bucket(self, js: JetStreamContext | None) -> KeyValue:
         """Open (or create) the bucket; ConnectionError while NATS is not connected."""
@@ -53,6 +55,33 @@ class Refs:
         existing = await self.lookup(js, ref)
         if existing is None or existing.id != envelope_id:
             await kv.put(ref, msgspec.json.encode(RefEntry(id=envelope_id, at=at, channel=channel)))
+
+    async def remember_soon(self, js: JetStreamContext | None, ref: str, envelope_id: str, channel: str,
+                            at: datetime, log: Any) -> None:
+        """Record the pair now, or keep trying in the background: the report itself is already safe
+        (acknowledged or spooled), so a NATS outage must not turn its receipt into an error page."""
+        try:
+            await self.remember(js, ref, envelope_id, channel, at)
+        except Exception as err:
+            log.warning("ref_record_deferred", ref=ref, error=repr(err))
+            task = asyncio.create_task(self._retry(js, ref, envelope_id, channel, at, log))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _retry(self, js: JetStreamContext | None, ref: str, envelope_id: str, channel: str, at: datetime,
+                     log: Any) -> None:
+        delay, last = 2.0, ""
+        for _ in range(12):  # about 10 minutes
+            await asyncio.sleep(delay)
+            try:
+                await self.remember(js, ref, envelope_id, channel, at)
+                log.info("ref_recorded_late", ref=ref)
+                return
+            except Exception as err:
+                delay = min(delay * 2, 120.0)
+                last = repr(err)
+        log.error("ref_not_recorded", ref=ref, error=last, hint="the report is routed; only its status look-up "
+                  "by reference is missing")
 
     async def lookup(self, js: JetStreamContext | None, ref: str) -> RefEntry | None:
         """The entry of a reference, or None when it is unknown."""

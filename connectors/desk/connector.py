@@ -255,7 +255,8 @@ class DeskConnector(WebhookConnector[DeskSettings]):
         )
         accepted = await self.accept(encode(submission), settings.office_code, "application/json")
         envelope = accepted.envelopes[0]
-        await self.refs.remember(self.ctx.media.js, envelope.ref, envelope.id, self.ctx.channel, submitted_at)
+        await self.refs.remember_soon(self.ctx.media.js, envelope.ref, envelope.id, self.ctx.channel, submitted_at,
+                                      self.log)
         at = submitted_at.astimezone(self.tz).strftime("%d-%m-%Y %H:%M %Z")
         receipts = [r for r in request.session.get("receipts", []) if r.get("ref") != envelope.ref][-9:]
         request.session["receipts"] = [*receipts, {"ref": envelope.ref, "at": at}]
