@@ -78,9 +78,10 @@ class Lease:
         """Take the lease if nobody holds it (or it lapsed)."""
         try:
             self.revision = await self.kv.create(self.key, self.holder)
-        except (KeyWrongLastSequenceError, Exception) as err:
-            if isinstance(err, asyncio.CancelledError):
-                raise
+        except KeyWrongLastSequenceError:
+            return False  # another replica holds it
+        except Exception as err:  # not "taken": say so (a permissions error must not look like a standby)
+            self._log.warning("lease_acquire_failed", error=repr(err))
             return False
         self._log.info("lease_acquired", holder=self.holder.decode())
         return True

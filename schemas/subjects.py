@@ -119,7 +119,7 @@ def streams(duplicate_window: timedelta = DAY, retention: timedelta = timedelta(
             name=STREAM_DLQ,
             subjects=(f"{DLQ_PREFIX}.>",),
             max_age=None,
-            duplicate_window=timedelta(minutes=2),
+            duplicate_window=DAY,  # the same bad input, retried by a provider or re-read by a poller, once
             description="Dead letters with reason and original bytes",
         ),
         StreamSpec(

@@ -58,9 +58,11 @@ class LaporConnector(PollingConnector[LaporSettings, LaporCursor]):
             fresh = sorted(((k, r) for k, r in keyed if k is not None and k > after), key=lambda kr: kr[0])
             broken = [r for k, r in keyed if k is None]  # the normaliser dead-letters them
             if not fresh:
-                if broken:  # with no position to move to they would be dead-lettered on every pass
+                if broken:  # dead-lettered (each stored once: the DLQ's message id is its bytes' hash)
                     self.log.warning("lapor_unreadable_reports", count=len(broken),
                                      hint="reports without tracking_id/tanggal_*: check connectors/lapor/mapping.py")
+                    if cursor is not None:
+                        yield Page(items=[RawItem(r, self.settings.account) for r in broken], cursor=cursor)
                 return
             last, _ = fresh[-1]
             cursor = LaporCursor(updated_at=last[0], tracking_id=last[2])
