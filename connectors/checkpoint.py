@@ -31,6 +31,7 @@ class Checkpoints:
     def __init__(self, kv: KeyValue, instance: str) -> None:
         self.kv = kv
         self.key = kv_key(instance)
+        self.revision: int | None = None  # as loaded (0: there was none); saves are compare-and-set on it
 
     @classmethod
     async def open(cls, js: JetStreamContext, instance: str) -> Checkpoints:
@@ -42,14 +43,29 @@ class Checkpoints:
         try:
             entry = await self.kv.get(self.key)
         except (KeyNotFoundError, NotFoundError):
+            self.revision = 0
             return None
+        self.revision = entry.revision
         if not entry.value:
             return None
         return msgspec.json.decode(entry.value, type=typ)
 
     async def save(self, cursor: msgspec.Struct) -> None:
-        """Store the cursor; call only after every envelope before it is acknowledged."""
-        await self.kv.put(self.key, msgspec.json.encode(cursor))
+        """Store the cursor; call only after every envelope before it is acknowledged.
+
+        Fenced: the save succeeds only if nobody moved the checkpoint since this replica loaded it, so a
+        replica that lost its lease mid-pass can never put an older cursor over a newer one.
+        """
+        data = msgspec.json.encode(cursor)
+        try:
+            if self.revision is None:
+                self.revision = await self.kv.put(self.key, data)
+            elif self.revision == 0:
+                self.revision = await self.kv.create(self.key, data)
+            else:
+                self.revision = await self.kv.update(self.key, data, last=self.revision)
+        except KeyWrongLastSequenceError as err:
+            raise LeaseLost(f"the checkpoint of {self.key} was moved by another replica; this one stops") from err
 
 
 class LeaseLost(Exception):

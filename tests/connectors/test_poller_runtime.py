@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from nats.aio.client import Client as NATS
 
-from connectors.checkpoint import Checkpoints, Lease
+from connectors.checkpoint import Checkpoints, Lease, LeaseLost
 from connectors.errors import PermanentError, TransientError
 from connectors.testkit import harness
 from connectors.testkit.harness import stored_messages
@@ -126,3 +126,15 @@ async def test_revoked_token_stops_with_exit_78(provisioned: NATS, nats_url: str
         settings = {**provider.settings, "token": "revoked-token-000"}
         proc = await _spawn(_config(tmp_path, nats_url, settings))
         assert await asyncio.wait_for(proc.wait(), 30) == 78
+
+
+async def test_a_replica_that_lost_the_lease_cannot_move_the_checkpoint_back(provisioned: NATS) -> None:
+    js = provisioned.jetstream()
+    stale, active = await Checkpoints.open(js, "feed-z"), await Checkpoints.open(js, "feed-z")
+    assert await stale.load(FeedCursor) is None
+    assert await active.load(FeedCursor) is None
+    await active.save(FeedCursor(after=40))
+    await active.save(FeedCursor(after=50))
+    with pytest.raises(LeaseLost, match="moved by another replica"):
+        await stale.save(FeedCursor(after=10))
+    assert await (await Checkpoints.open(js, "feed-z")).load(FeedCursor) == FeedCursor(after=50)
