@@ -39,6 +39,7 @@ from admin.store import Handling, ItemNotFound, ItemStore, StoredItem, valid_que
 from connectors.outbound import records
 from kanal import bus, http, log
 from kanal.config import Config
+from kanal.throttle import LoginThrottle
 from schemas import subjects
 from schemas.outbound import SendRecord
 from schemas.status import STAGES
@@ -76,6 +77,7 @@ class Console:
         self.s = settings
         self.store = store
         self._outbound: KeyValue | None = None
+        self.throttle = LoginThrottle()
         self.media = media
         self.geo = geo
 
@@ -164,9 +166,15 @@ class Console:
             return self._page(request, "login.html")
         form = await self._form(request)
         username = form.get("username", "").strip()
+        if self.throttle.locked(username):
+            _log().warning("admin_login_locked", user=username)
+            return self._page(request, "login.html", 429, username=username,
+                              error="Too many failed sign-ins for this user; try again in 15 minutes.")
         if authenticate(self.s, username, form.get("password", "")) is None:
+            self.throttle.failed(username, known=username in self.s.users)
             _log().warning("admin_login_failed", user=username)
             return self._page(request, "login.html", 401, error="Wrong username or password.", username=username)
+        self.throttle.succeeded(username)
         request.session.clear()
         request.session["user"] = username
         request.session["csrf"] = secrets.token_urlsafe(24)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +38,7 @@ from connectors.desk.submission import DeskSubmission, encode
 from connectors.errors import PermanentError
 from connectors.media import MediaTooLarge
 from connectors.webhook import BodyTooLarge, WebhookConnector
+from kanal.throttle import LoginThrottle
 from schemas import Attachment
 
 PREFIX = "/desk"
@@ -68,7 +68,7 @@ class DeskConnector(WebhookConnector[DeskSettings]):
         self.session_secret = secret.reveal() if secret else secrets.token_urlsafe(32)
         self.cookie = f"kanal_desk_{ctx.instance}"
         self.tz = ZoneInfo("UTC")
-        self.failures: dict[str, list[float]] = {}
+        self.throttle = LoginThrottle(LOCK_AFTER, LOCK_WINDOW)
 
     async def start(self) -> None:
         """Refuse to start with a config that could not log anyone in or would print wrong times."""
@@ -155,21 +155,18 @@ class DeskConnector(WebhookConnector[DeskSettings]):
                                username=values.get("username", ""))
         username = values.get("username", "").strip()
         hashed = self.settings.officers.get(username)
-        now = time.monotonic()
-        recent = [t for t in self.failures.get(username, []) if now - t < LOCK_WINDOW]
-        if len(recent) >= LOCK_AFTER:
-            self.log.warning("desk_login_locked", officer=username, failures=len(recent))
+        if self.throttle.locked(username):
+            self.log.warning("desk_login_locked", officer=username)
             return self.render(request, "login.html", 429, username=username,
                                error="Terlalu banyak percobaan gagal; coba lagi dalam 15 menit.")
         if not passwords.verify(values.get("password", ""), hashed.reveal() if hashed else None):
-            if hashed is not None:  # only configured officers are tracked, so the map stays small
-                self.failures[username] = [*recent, now]
+            self.throttle.failed(username, known=hashed is not None)
             self.ctx.metrics.rejected.labels(reason="login_failed").inc()
             self.log.warning("desk_login_failed", officer=username[:64],
                              client=request.client.host if request.client else None)
             return self.render(request, "login.html", 401, error="Nama pengguna atau kata sandi salah.",
                                username=username)
-        self.failures.pop(username, None)
+        self.throttle.succeeded(username)
         request.session.clear()
         request.session.update(desk=self.ctx.instance, office=self.settings.office_code, user=username,
                                csrf=secrets.token_urlsafe(24), receipts=[])

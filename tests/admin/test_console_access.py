@@ -125,3 +125,14 @@ async def test_attachments_with_non_latin_names_download(provisioned: NATS, clie
     assert media.status_code == 200
     assert media.content == photo_png()
     assert "filename*=UTF-8''banjir%20Kemang%20%E2%80%94%20%F0%9F%98%A2.png" in media.headers["content-disposition"]
+
+
+async def test_repeated_wrong_passwords_lock_the_user_out(provisioned: NATS, client_factory: Factory) -> None:
+    client = client_factory()
+    for _ in range(5):
+        assert (await login(client, "lurah-gambir", "salah-lagi")).status_code == 401
+    locked = await login(client, "lurah-gambir")  # even the right password waits out the window now
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in locked.text
+    other = client_factory()
+    assert (await login(other, "pusat")).status_code == 303  # other users are not affected
