@@ -6,6 +6,8 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import msgspec
@@ -15,12 +17,12 @@ from connectors.outbound import records
 from connectors.outbound.notifier import Notifier
 from connectors.outbound.sender import SenderLoop
 from connectors.outbound.settings import OutboundSettings
-from connectors.testkit import harness
+from connectors.testkit import Harness, harness
 from connectors.testkit.harness import stored_messages
 from kanal import bus, log
 from schemas import Decision, Envelope, RoutedItem, StatusUpdate, encode, subjects
 from schemas.outbound import OutboundMessage, decode_outbound
-from tests.connectors.providers import feed_provider
+from tests.connectors.providers import FeedProvider, feed_provider
 from tests.connectors.sample_channels import hook
 from tests.factories import NOW, envelope
 
@@ -100,19 +102,25 @@ async def _deliver_all(loop: SenderLoop, nc: NATS, instance: str, within: float 
     return states
 
 
-async def test_sender_sends_once_and_marks_interrupted_sends_in_doubt(nats_url: str) -> None:
+@asynccontextmanager
+async def replying_hook(nats_url: str) -> AsyncIterator[tuple[FeedProvider, Harness, SenderLoop, Envelope]]:
+    """A hook instance whose replies go to a local provider, with the acknowledgement of one report queued."""
     async with feed_provider() as provider, harness(
-        hook, {"account": "+628111272206", "secret": "hook-secret-123456", "reply_url": ""}, nats_url
+        hook, {"account": "+628111272206", "secret": "hook-secret-123456",
+               "reply_url": f"{provider.base_url}/send"}, nats_url
     ) as h:
-        provider_url = f"{provider.base_url}/send"
-        instance = h.instance.name
-        connector = h.instance.connector
-        object.__setattr__(connector, "settings", msgspec.structs.replace(connector.settings, reply_url=provider_url))
         js = h.nc.jetstream()
-        notifier = await Notifier.open(js, SETTINGS)
-        first, second = _hook_envelope(instance, 1), _hook_envelope(instance, 2)
-        await notifier.on_routed(encode(_routed(first)))
-        loop = await SenderLoop.open(js, connector, "hook", instance, log.get("test"))
+        env = _hook_envelope(h.instance.name)
+        await (await Notifier.open(js, SETTINGS)).on_routed(encode(_routed(env)))
+        loop = await SenderLoop.open(js, h.instance.connector, "hook", h.instance.name, log.get("test"))
+        yield provider, h, loop, env
+
+
+async def test_sender_sends_once_and_marks_interrupted_sends_in_doubt(nats_url: str) -> None:
+    async with replying_hook(nats_url) as (provider, h, loop, _first):
+        instance = h.instance.name
+        js = h.nc.jetstream()
+        second = _hook_envelope(instance, 2)
         assert await _deliver_all(loop, h.nc, instance) == ["sent"]
         assert len(provider.sent) == 1
         assert provider.sent[0]["dm"] is True  # an SMS report: private, answered privately
@@ -128,16 +136,7 @@ async def test_sender_sends_once_and_marks_interrupted_sends_in_doubt(nats_url: 
 
 
 async def test_sender_retries_a_failing_provider_then_records_the_send(nats_url: str) -> None:
-    async with feed_provider() as provider, harness(
-        hook, {"account": "+628111272206", "secret": "hook-secret-123456"}, nats_url
-    ) as h:
-        connector = h.instance.connector
-        object.__setattr__(connector, "settings", msgspec.structs.replace(
-            connector.settings, reply_url=f"{provider.base_url}/send"))
-        js = h.nc.jetstream()
-        env = _hook_envelope(h.instance.name)
-        await (await Notifier.open(js, SETTINGS)).on_routed(encode(_routed(env)))
-        loop = await SenderLoop.open(js, connector, "hook", h.instance.name, log.get("test"))
+    async with replying_hook(nats_url) as (provider, h, loop, env):
         provider.send_status = 503
         assert await _deliver_all(loop, h.nc, h.instance.name) == ["retrying"]
         provider.send_status = None
@@ -185,16 +184,7 @@ async def test_notifier_process_acknowledges_routed_items(provisioned: NATS, tmp
 
 
 async def test_only_provider_calls_count_towards_giving_up(nats_url: str) -> None:
-    async with feed_provider() as provider, harness(
-        hook, {"account": "+628111272206", "secret": "hook-secret-123456"}, nats_url
-    ) as h:
-        connector = h.instance.connector
-        object.__setattr__(connector, "settings", msgspec.structs.replace(
-            connector.settings, reply_url=f"{provider.base_url}/send"))
-        js = h.nc.jetstream()
-        env = _hook_envelope(h.instance.name)
-        await (await Notifier.open(js, SETTINGS)).on_routed(encode(_routed(env)))
-        loop = await SenderLoop.open(js, connector, "hook", h.instance.name, log.get("test"))
+    async with replying_hook(nats_url) as (provider, h, loop, env):
         loop.max_deliveries = 2
         provider.send_status = 503
         assert await _deliver_all(loop, h.nc, h.instance.name) == ["retrying"]
