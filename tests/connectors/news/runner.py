@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 
 import msgspec
+from nats.aio.client import Client as NATS
+
+from connectors.testkit.harness import stored_messages
+from schemas import decode_envelope
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -28,3 +33,25 @@ async def spawn(config: Path, instance: str, *args: str) -> asyncio.subprocess.P
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "kanal", "connector", "run", instance, "--config", str(config), *args,
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+
+async def stored_ids(nc: NATS, subject: str) -> list[str]:
+    """External ids stored under `subject`, in stream order."""
+    return [decode_envelope(data).external_id for data in await stored_messages(nc, subject)]
+
+
+async def kill_after(nc: NATS, subject: str, count: int, config: Path, instance: str) -> list[str]:
+    """Run the instance, SIGKILL it once `count` envelopes are stored, and return what was stored by then."""
+    proc = await spawn(config, instance)
+    while len(await stored_messages(nc, subject)) < count:
+        await asyncio.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    return await stored_ids(nc, subject)
+
+
+async def resume_once(nc: NATS, subject: str, config: Path, instance: str) -> list[str]:
+    """Restart the instance with `--once`, wait for a clean exit, and return everything stored."""
+    proc = await spawn(config, instance, "--once")
+    assert await asyncio.wait_for(proc.wait(), 60) == 0
+    return await stored_ids(nc, subject)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,10 +20,10 @@ from connectors.news.settings import FeedSource
 from connectors.poller import PollingConnector
 from connectors.spec import Outcome
 from connectors.testkit import harness
-from connectors.testkit.harness import Harness, stored_messages
+from connectors.testkit.harness import Harness
 from connectors.testkit.suite import Case, PollerContract
-from schemas import decode_envelope, subjects
-from tests.connectors.news.runner import spawn, write_config
+from schemas import subjects
+from tests.connectors.news.runner import kill_after, resume_once, write_config
 from tests.fakes.news import JPEG, NewsProvider, news_provider
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -151,16 +150,9 @@ async def test_killed_mid_batch_resumes_without_gap_or_repeat(provisioned: NATS,
         settings: dict[str, Any] = {**provider.settings, "download_images": True}
         config = write_config(tmp_path, nats_url, "news-kill", "news", settings)
         subject = subjects.inbound("news", "news-kill")
-        proc = await spawn(config, "news-kill")
-        while len(await stored_messages(provisioned, subject)) < 10:
-            await asyncio.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        await proc.wait()
+        before = await kill_after(provisioned, subject, 10, config, "news-kill")
         expected = provider.expected_links()
-        before = [decode_envelope(m).external_id for m in await stored_messages(provisioned, subject)]
         assert 0 < len(before) < len(expected), "the kill must land mid-way"
         provider.media_delay = 0
-        proc = await spawn(config, "news-kill", "--once")
-        assert await asyncio.wait_for(proc.wait(), 60) == 0
-        after = [decode_envelope(m).external_id for m in await stored_messages(provisioned, subject)]
+        after = await resume_once(provisioned, subject, config, "news-kill")
         assert after == expected, "nothing skipped, nothing repeated, in order"

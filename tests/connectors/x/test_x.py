@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,16 +18,16 @@ from connectors.errors import PermanentError, RateLimited
 from connectors.poller import PollingConnector
 from connectors.spec import NormaliseContext, Outcome
 from connectors.testkit import harness
-from connectors.testkit.harness import Harness, stored_messages
+from connectors.testkit.harness import Harness
 from connectors.testkit.suite import Case, PollerContract
 from connectors.x import spec
 from connectors.x.connector import XCursor
 from connectors.x.normalise import normalise
 from connectors.x.payload import split
 from kanal import log
-from schemas import decode_envelope, subjects
+from schemas import subjects
 from tests.conftest import shared_path
-from tests.connectors.news.runner import spawn, write_config
+from tests.connectors.news.runner import kill_after, resume_once, write_config
 from tests.fakes.x import PNG, XProvider, x_provider
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -208,16 +207,9 @@ async def test_killed_mid_batch_resumes_without_gap_or_repeat(provisioned: NATS,
         settings = {**provider.settings, "search_query": "", "direct_messages": False}
         config = write_config(tmp_path, nats_url, "x-kill", "x", settings)
         subject = subjects.inbound("x", "x-kill")
-        proc = await spawn(config, "x-kill")
-        while len(await stored_messages(provisioned, subject)) < 8:
-            await asyncio.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        await proc.wait()
+        before = await kill_after(provisioned, subject, 8, config, "x-kill")
         expected = provider.expected_ids()
-        before = [decode_envelope(m).external_id for m in await stored_messages(provisioned, subject)]
         assert 0 < len(before) < len(expected), "the kill must land mid-way"
         provider.media_delay = 0
-        proc = await spawn(config, "x-kill", "--once")
-        assert await asyncio.wait_for(proc.wait(), 60) == 0
-        after = [decode_envelope(m).external_id for m in await stored_messages(provisioned, subject)]
+        after = await resume_once(provisioned, subject, config, "x-kill")
         assert after == expected, "nothing skipped, nothing repeated, in order"
