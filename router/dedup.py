@@ -23,7 +23,17 @@ from msgspec import Struct
 
 from router.geo import KX, KY
 from router.settings import DedupSettings
-from router.similarity import attachment_hashes, b64, digest, norm_text, reporter_keys, signature, similarity, unb64
+from router.similarity import (
+    attachment_hashes,
+    b64,
+    digest,
+    norm_text,
+    reporter_keys,
+    signature,
+    signatures,
+    similarity,
+    unb64,
+)
 from schemas.envelope import Envelope
 from schemas.routed import Dedup
 
@@ -106,9 +116,17 @@ class Deduper:
         self.cell_m = 2 * settings.incident_radius_m
         signature("warm up")  # builds the MinHash tables (~0.1 s) now rather than in the first batch
 
+    def probe_many(self, envs: Sequence[Envelope], words: Sequence[Sequence[str] | None]) -> list[_Probe]:
+        """`probe` for a batch, with the batch's text signatures computed together."""
+        texts = [norm_text(env, w) for env, w in zip(envs, words, strict=True)]
+        return [self._probe(env, text, sig) for env, text, sig in zip(envs, texts, signatures(texts), strict=True)]
+
     def probe(self, env: Envelope, words: Sequence[str] | None = None) -> _Probe:
         """The fingerprints of one envelope and the keys it needs to read (`words`: see `norm_text`)."""
         text = norm_text(env, words)
+        return self._probe(env, text, signature(text))
+
+    def _probe(self, env: Envelope, text: str, sig: bytes | None) -> _Probe:
         shas = attachment_hashes(env)
         text_key = None
         if len(text) >= self.s.min_text_chars or shas:
@@ -125,7 +143,7 @@ class Deduper:
             dy = 1 if y - cy * self.cell_m >= self.cell_m / 2 else -1
             cells = [(cx, cy), (cx + dx, cy), (cx, cy + dy), (cx + dx, cy + dy)]
         return _Probe(env=env, at=env.received_at.timestamp(), reps=reporter_keys(env), text_key=text_key,
-                      sig=signature(text), shas=shas, cell=cell, xy=xy, cells=cells)
+                      sig=sig, shas=shas, cell=cell, xy=xy, cells=cells)
 
     @staticmethod
     def keys(p: _Probe) -> list[str]:

@@ -2,9 +2,9 @@
 
 Order per batch, so a kill at any instant neither loses nor doubles an item:
 1. one batched KV read for every key the batch needs;
-2. publish every routed item (`Nats-Msg-Id` = the envelope id), pipelined, and the near-dup index
-   writes (hints, not waited for);
-3. once the items are acked by the stream, record the envelope ids in KV (pipelined);
+2. publish every routed item (`Nats-Msg-Id` = the envelope id) as one atomic batch, then the near-dup
+   index writes of the stored items (hints, not waited for);
+3. once the items are acked by the stream, record the envelope ids in KV (one atomic batch);
 4. only then ack the inputs. A repeat before step 3 is dropped by the stream's duplicate window; after it,
    by the KV record (30 days).
 """
@@ -109,6 +109,7 @@ class Router:
         self.sub: Any = None
         self.stopping = asyncio.Event()
         self.recent = RecentWrites()
+        self.atomic_admin = False  # KANAL_ADMIN takes atomic batches (checked at start)
         self.handled = 0
         self.metrics.rules.set(len(book.current.rules))
 
@@ -118,6 +119,7 @@ class Router:
         await self.pipeline.start()
         self.index = await KvIndex.open(self.nc, self.js, self.s.dedup.bucket, self.s.dedup.horizon.total_seconds(),
                                         self.config.nats.replicas, self.pipeline)
+        self.atomic_admin = bool((await self.js.stream_info(subjects.STREAM_ADMIN)).config.allow_atomic)
         consumer = ConsumerConfig(
             durable_name=self.s.consumer,
             ack_policy=AckPolicy.EXPLICIT,
@@ -130,7 +132,7 @@ class Router:
         self.sub = await self.js.pull_subscribe(f"{subjects.IN_PREFIX}.>", durable=self.s.consumer,
                                                 stream=subjects.STREAM_IN, config=consumer)
         _log().info("router_started", consumer=self.s.consumer, rules=self.book.current.source,
-                  rule_count=len(self.book.current.rules))
+                    rule_count=len(self.book.current.rules), atomic_batches=self.atomic_admin and self.index.atomic)
 
     def reload_rules(self) -> bool:
         """SIGHUP: load the rules file again; keep the old rules if it is bad."""
@@ -196,7 +198,7 @@ class Router:
 
     async def _deliver(self, work: list[_Work]) -> None:
         assert self.index is not None
-        probes = [self.deduper.probe(w.env, w.words) for w in work]
+        probes = self.deduper.probe_many([w.env for w in work], [w.words for w in work])
         try:
             keys = [k for p in probes for k in self.deduper.keys(p)]
             view = await self.index.get_many(keys)
@@ -215,35 +217,33 @@ class Router:
                 self.recent.put(key, value, mono)
             # The id record goes into `recent` only once it is stored (below): were it cached now and the
             # publish failed, the redelivery would look like an exact repeat and be acked unpublished.
-        pending: list[tuple[_Work, asyncio.Future[None]]] = []
+        outgoing: list[tuple[_Work, Verdict, RoutedItem]] = []
         for w in work:
-            verdict = w.verdict
-            if verdict is None or verdict.kind == "exact":
-                continue
-            w.item = self._item(w, verdict, now)
-            pending.append((w, await self.pipeline.publish(
-                subjects.admin(w.item.decision.queue), encode(w.item),
-                # The envelope id alone: a redelivery after a kill may reach another verdict (item vs
-                # duplicate), and the stream must still see it as the same message.
-                {"Nats-Msg-Id": w.env.id})))
-        published = await self.pipeline.wait(f for _, f in pending)
+            if w.verdict is not None and w.verdict.kind != "exact":
+                w.item = self._item(w, w.verdict, now)
+                outgoing.append((w, w.verdict, w.item))
+        # One atomic batch (one ack) for the batch's items where the stream allows it. The Nats-Msg-Id is the
+        # envelope id alone: a redelivery after a kill may reach another verdict (item vs duplicate), and the
+        # stream must still see it as the same message.
+        published = await self.pipeline.publish_batch(
+            [(subjects.admin(item.decision.queue), encode(item), {"Nats-Msg-Id": w.env.id})
+             for w, _, item in outgoing], atomic=self.atomic_admin)
         failed: dict[int, tuple[str, str]] = {
-            id(w): ("publish_failed", repr(res)) for (w, _), res in zip(pending, published, strict=True) if res}
+            id(w): ("publish_failed", repr(res)) for (w, _, _), res in zip(outgoing, published, strict=True) if res}
+        stored = [(w, verdict) for w, verdict, _ in outgoing if id(w) not in failed]
         # Near-dup hints only for items the stream has: a later report must never be linked to an item
         # that no queue holds (not waited for; a lost hint only weakens near-dup detection).
-        for w, _ in pending:
-            if id(w) not in failed and w.verdict is not None:
-                for key, (value, ttl) in w.verdict.index_writes.items():
-                    await self.index.hint(key, value, ttl)
+        for _, verdict in stored:
+            for key, (value, ttl) in verdict.index_writes.items():
+                await self.index.hint(key, value, ttl)
         # Only an item the stream has stored may be recorded as delivered (else a kill here would lose it).
-        recorded = [(w, await self.index.put(*w.verdict.id_write)) for w, _ in pending
-                    if id(w) not in failed and w.verdict and w.verdict.id_write]
-        results = await self.pipeline.wait(f for _, f in recorded)
-        for (w, _), res in zip(recorded, results, strict=True):
+        recorded = [(w, verdict.id_write) for w, verdict in stored if verdict.id_write]
+        results = await self.index.put_many([write for _, write in recorded])
+        for (w, (key, value, _)), res in zip(recorded, results, strict=True):
             if res:  # not recorded: redeliver, so a repeat after the stream's window is still caught
                 failed[id(w)] = ("dedup_store_unavailable", f"recording the delivery failed: {res!r}")
-            elif w.verdict is not None and w.verdict.id_write is not None:
-                self.recent.put(w.verdict.id_write[0], w.verdict.id_write[1])
+            else:
+                self.recent.put(key, value)
         counts: Counter[tuple[str, ...]] = Counter()
         for w in work:
             if id(w) in failed:

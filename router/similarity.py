@@ -74,11 +74,13 @@ def _rank_tables() -> tuple[np.ndarray[Any, np.dtype[np.uint16]], np.ndarray[Any
         ranks = np.empty(hashes.shape, dtype=np.uint16)
         np.put_along_axis(ranks, order, np.arange(shingles.size, dtype=np.uint16)[None, :], axis=1)
         low = (np.take_along_axis(hashes, order, axis=1) & 0xFFFF).astype("<u2")
-        _tables = (np.ascontiguousarray(ranks.T), np.ascontiguousarray(low.reshape(-1)))
+        padded = np.vstack([ranks.T, np.full((1, PERMS), 0xFFFF, dtype=np.uint16)])  # row _NO_SHINGLE
+        _tables = (np.ascontiguousarray(padded), np.ascontiguousarray(low.reshape(-1)))
     return _tables
 
 
 _PERM_BASE = np.arange(PERMS, dtype=np.intp) * _K**3
+_NO_SHINGLE = _K**3  # index of an all-0xFFFF row appended to the rank table: padding that is never a minimum
 
 
 def signature(text: str) -> bytes | None:
@@ -93,6 +95,42 @@ def signature(text: str) -> bytes | None:
     ranks, low = _rank_tables()
     mins = ranks.take((k[:-2] * _K + k[1:-1]) * _K + k[2:], axis=0).min(axis=0)
     return bytes(low.take(_PERM_BASE + mins).tobytes())
+
+
+def signatures(texts: Sequence[str]) -> list[bytes | None]:
+    """`signature` of each text, computed for all of them at once (byte for byte the same).
+
+    The texts' shingles are laid side by side, shorter ones padded with a shingle whose rank is never the
+    minimum, so one gather and one minimum cover the batch: the minimum then runs over rows of
+    texts x permutations values instead of 32, which numpy does several times faster.
+    """
+    out: list[bytes | None] = [None] * len(texts)
+    rows: list[int] = []
+    codes: list[bytes] = []
+    for i, text in enumerate(texts):
+        raw = text[:MAX_CHARS].encode("ascii", "ignore")
+        if len(raw) < 3:
+            continue
+        coded = raw.translate(_CODE)
+        if _OUTSIDE in coded:  # not from norm_text: take the long way
+            out[i] = reference_signature(text)
+            continue
+        rows.append(i)
+        codes.append(coded)
+    if not rows:
+        return out
+    width = max(len(c) for c in codes)
+    k = np.frombuffer(b"".join(c.ljust(width, b"\0") for c in codes), dtype=np.uint8)
+    k = k.reshape(len(codes), width).astype(np.intp)
+    idx = (k[:, :-2] * _K + k[:, 1:-1]) * _K + k[:, 2:]
+    lengths = np.array([len(c) for c in codes], dtype=np.intp)
+    idx[np.arange(width - 2)[None, :] >= (lengths - 2)[:, None]] = _NO_SHINGLE
+    ranks, low = _rank_tables()
+    mins = ranks.take(idx.T, axis=0).min(axis=0)  # (shingle position, text, permutation) -> (text, permutation)
+    sigs = low.take(_PERM_BASE + mins)
+    for row, i in enumerate(rows):
+        out[i] = sigs[row].tobytes()
+    return out
 
 
 def similarity(a: bytes | None, b: bytes | None) -> float:

@@ -1,8 +1,10 @@
 """The dedup index in NATS KV, read and written in batches: one request reads every key a batch needs.
 
 Reads use JetStream's batched direct get (`multi_last`, nats-server >= 2.11), so a batch of 256 envelopes
-costs one round trip however many keys it touches; writes are pipelined `publish_async` calls with a
-per-key TTL. The bucket is shared by every router replica and survives restarts.
+costs one round trip however many keys it touches. Index hints are written without waiting; the delivery
+records of a batch are one atomic batch publish (one ack; nats-server >= 2.12), or pipelined puts where the
+server cannot batch. Every write has a per-key TTL. The bucket is shared by every router replica and
+survives restarts.
 """
 
 from __future__ import annotations
@@ -40,23 +42,29 @@ class KvIndex:
         self.stream = f"KV_{bucket}"
         self.prefix = f"$KV.{bucket}."
         self.timeout = timeout
+        self.atomic = False  # whether the bucket's stream takes atomic batches (set by `open`)
 
     @classmethod
     async def open(cls, nc: NATS, js: JetStreamContext, bucket: str, horizon_s: float,
                    replicas: int = 1, pipeline: Pipeline | None = None) -> KvIndex:
         """Open the bucket, creating it (direct get and per-message TTL on) if it does not exist."""
+        stream = f"KV_{bucket}"
         try:
-            info = await js.stream_info(f"KV_{bucket}")
-            cfg = info.config
-            if not cfg.allow_direct or not cfg.allow_msg_ttl:
-                cfg.allow_direct = True
-                cfg.allow_msg_ttl = True
-                await js.update_stream(cfg)
+            cfg = (await js.stream_info(stream)).config
         except NotFoundError:
             with contextlib.suppress(BadRequestError):  # another replica created it first
                 await js.create_key_value(KeyValueConfig(bucket=bucket, history=1, ttl=horizon_s, direct=True,
                                                          replicas=replicas, storage=StorageType.FILE))
+            cfg = (await js.stream_info(stream)).config
+        if not (cfg.allow_direct and cfg.allow_msg_ttl and cfg.allow_atomic):
+            cfg.allow_direct = cfg.allow_msg_ttl = cfg.allow_atomic = True
+            try:
+                cfg = (await js.update_stream(cfg)).config
+            except BadRequestError:  # a server before 2.12 has no atomic batches: direct get and TTL suffice
+                cfg.allow_atomic = False
+                cfg = (await js.update_stream(cfg)).config
         index = cls(nc, js, bucket, pipeline=pipeline)
+        index.atomic = bool(cfg.allow_atomic)
         await index.pipeline.start()
         return index
 
@@ -108,6 +116,12 @@ class KvIndex:
         """Write `key` without waiting for the stream's ack: for index entries that only guide dedup."""
         await self.nc.publish(self.prefix + key, value, headers={"Nats-TTL": str(int(max(1.0, ttl_s)))})
 
-    async def put(self, key: str, value: bytes, ttl_s: float) -> asyncio.Future[None]:
+    async def put(self, key: str, value: bytes, ttl_s: float) -> asyncio.Future[bytes]:
         """Start writing `key`; the returned future resolves when the server has stored it."""
         return await self.pipeline.publish(self.prefix + key, value, {"Nats-TTL": str(int(max(1.0, ttl_s)))})
+
+    async def put_many(self, writes: list[tuple[str, bytes, float]]) -> list[BaseException | None]:
+        """Store (key, value, ttl) writes, atomically per batch where the bucket allows; each one's outcome."""
+        return await self.pipeline.publish_batch(
+            [(self.prefix + key, value, {"Nats-TTL": str(int(max(1.0, ttl_s)))}) for key, value, ttl_s in writes],
+            atomic=self.atomic)

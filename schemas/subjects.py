@@ -93,6 +93,7 @@ class StreamSpec(Struct, frozen=True, kw_only=True):
     duplicate_window: timedelta
     description: str
     max_msgs_per_subject: int = -1
+    atomic: bool = False  # takes JetStream atomic batch publishes (nats-server >= 2.12)
 
 
 DAY = timedelta(days=1)
@@ -114,6 +115,7 @@ def streams(duplicate_window: timedelta = DAY, retention: timedelta = timedelta(
             max_age=None,
             duplicate_window=duplicate_window,
             description="Routed items, one subject per admin queue",
+            atomic=True,  # the router stores a batch's items with one acknowledged write
         ),
         StreamSpec(
             name=STREAM_DLQ,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.similarity import MAX_CHARS, norm_text, reference_signature, signature, similarity
+from router.similarity import MAX_CHARS, norm_text, reference_signature, signature, signatures, similarity
 from tests.factories import envelope
 
 FLOOD = "Banjir setinggi lutut di Jalan Kemang Raya depan Kem Chicks sejak pagi, motor mogok semua"
@@ -23,6 +23,15 @@ def test_signature_equals_reference_on_normalised_text(text: str) -> None:
 @given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=600))
 def test_signature_equals_reference_on_any_ascii(text: str) -> None:
     assert signature(text) == reference_signature(text)  # characters outside norm_text's alphabet included
+
+
+@settings(max_examples=100)
+@given(st.lists(st.text(max_size=2 * MAX_CHARS), max_size=12),
+       st.lists(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=60), max_size=4))
+def test_batch_signatures_equal_one_by_one(texts: list[str], raw: list[str]) -> None:
+    """The router signs a whole batch at once: the same bytes as one by one, whatever the lengths."""
+    batch = [norm_text(envelope(f"s{i}", text=t)) for i, t in enumerate(texts)] + raw  # raw: outside the alphabet
+    assert signatures(batch) == [signature(t) for t in batch]
 
 
 def test_similar_complaints_score_higher_than_different_ones() -> None:
