@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 from typing import Literal
 
@@ -22,9 +23,10 @@ Level = Literal["kelurahan", "kecamatan", "kota"]
 _RANK: dict[str, int] = {"kelurahan": 0, "kecamatan": 1, "kota": 2}
 MAX_WORDS = 5
 _WORD = re.compile(r"[a-z0-9]+")
-# ASCII -> lowercase letters and digits, everything else a space: `_WORD.findall(text.lower())` for ASCII text.
-_ASCII_WORDS = str.maketrans({chr(i): chr(i).lower() if re.fullmatch(r"[a-z0-9]", chr(i).lower()) else " "
-                              for i in range(128)})
+# ASCII -> lowercase letters and digits, everything else a space: `_WORD.findall(text.lower())` for ASCII text
+# (a bytes table: bytes.translate is several times faster than str.translate).
+_ASCII_WORDS = bytes(ord(chr(i).lower()) if re.fullmatch(r"[a-z0-9]", chr(i).lower()) else ord(" ")
+                     for i in range(256))
 
 KELURAHAN_MARKERS = frozenset({"kel", "kelurahan", "kelurhan", "desa"})
 KECAMATAN_MARKERS = frozenset({"kec", "kecamatan", "kecamtan"})
@@ -75,7 +77,7 @@ class PlaceMatch(Struct, frozen=True, kw_only=True):
 def normalise(text: str) -> list[str]:
     """Lowercase ASCII word tokens; punctuation and accents dropped ("Kel.Menteng" -> ["kel", "menteng"])."""
     if text.isascii():  # NFKD and the ASCII fold change nothing: lowercase and split in one pass (most texts)
-        return text.translate(_ASCII_WORDS).split()
+        return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     return _WORD.findall(folded)
 
@@ -125,7 +127,7 @@ class Gazetteer:
         prefixes = self.prefixes
         free = 0  # tokens before this are part of an earlier match
         # Only a token that is a prefix of some name can start one: usually a handful of a complaint's words.
-        for i in [i for i, token in enumerate(tokens) if token in prefixes]:
+        for i in compress(range(len(tokens)), map(prefixes.__contains__, tokens)):  # in C, not a Python loop
             if i < free:
                 continue
             joined, lengths = "", []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -84,6 +84,9 @@ class FallbackRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
 
 
 Rule = FlagsRule | GeoRule | ChannelRule | GazetteerRule | FallbackRule
+# (rule, envelope, its normalised words, the batch's geo lookups) -> (queue or None, why, the matched value)
+_Attempt = Callable[[Any, Envelope, Sequence[str] | None, Mapping[str, "GeoMatch | None"] | None],
+                    tuple[str | None, str, str | None]]
 
 
 class RulesFile(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -111,6 +114,7 @@ class RuleSet:
                              if (w := _values(getattr(r, k))) is not None]
                       for r in rules if isinstance(r, ChannelRule)}
         self._noflag = {r.id: "no flag of " + ", ".join(r.flags) for r in rules if isinstance(r, FlagsRule)}
+        self._steps = [(rule, self._attempt(rule)) for rule in rules]  # each rule with its check, chosen once
         # Why a channel rule passed over a value: the same few strings for every envelope, built once each.
         self._misses: dict[tuple[str, str, str], str] = {}
 
@@ -180,40 +184,57 @@ class RuleSet:
         `located`: geo rule id -> the envelope's polygon, when `decide_many` looked it up for the batch.
         """
         trail: list[RuleTrace] = []
-        for rule in self.rules:
-            queue, reason, matched = self._try(rule, env, words, located)
+        for rule, attempt in self._steps:
+            queue, reason, matched = attempt(rule, env, words, located)
             trail.append(RuleTrace(rule_id=rule.id, matched=queue is not None, reason=reason))
             if queue is not None:
                 return Decision(rule_id=rule.id, rule_type=rule.__struct_config__.tag,  # type: ignore[arg-type]
                                 queue=queue, reason=reason, matched=matched, trail=tuple(trail))
         raise AssertionError("unreachable: the last rule is a fallback")
 
-    def _try(self, rule: Rule, env: Envelope, words: Sequence[str] | None,
-             located: Mapping[str, GeoMatch | None] | None = None) -> tuple[str | None, str, str | None]:
+    def _attempt(self, rule: Rule) -> _Attempt:
+        """The check for a rule's type; returns (queue or None, why, the matched value)."""
         if isinstance(rule, GeoRule):
-            return self._try_geo(rule, env, located)
+            return self._try_geo
         if isinstance(rule, ChannelRule):
-            for key, wanted in self._chan[rule.id]:
-                value = getattr(env, key)
-                if str(value).lower() not in wanted:
-                    return None, self._miss(rule.id, key, value, wanted), None
-            return rule.queue, f"channel {env.channel} / {env.instance} / {env.account}", env.account
+            return self._try_channel
         if isinstance(rule, FlagsRule):
-            hit = sorted(set(rule.flags) & set(env.flags)) if env.flags else None
-            if not hit:
-                return None, self._noflag[rule.id], None
-            return rule.queue, f"flagged {', '.join(hit)}: automatic mail, not a complaint", hit[0]
+            return self._try_flags
         if isinstance(rule, GazetteerRule):
-            best, found = self._gaz[rule.id].best(envelope_text(env.subject, env.text), words)
-            found = [m for m in found if m.place.level in rule.levels]
-            if not found:
-                return None, "no place name in the text", None
-            best = min(found, key=lambda m: ("kelurahan", "kecamatan", "kota").index(m.place.level))
-            marker = f" after {best.marker!r}" if best.marker else ""
-            others = sorted({m.place.name for m in found} - {best.place.name})
-            also = f"; also named: {', '.join(others)}" if others else ""
-            reason = f"text names {best.place.level} {best.place.name} as {best.phrase!r}{marker}{also}"
-            return f"{best.place.level}.{best.place.code}", reason, best.phrase
+            return self._try_gazetteer
+        return self._try_fallback
+
+    def _try_channel(self, rule: ChannelRule, env: Envelope, words: Sequence[str] | None,
+                     located: Mapping[str, GeoMatch | None] | None) -> tuple[str | None, str, str | None]:
+        for key, wanted in self._chan[rule.id]:
+            value = getattr(env, key)
+            if str(value).lower() not in wanted:
+                return None, self._miss(rule.id, key, value, wanted), None
+        return rule.queue, f"channel {env.channel} / {env.instance} / {env.account}", env.account
+
+    def _try_flags(self, rule: FlagsRule, env: Envelope, words: Sequence[str] | None,
+                   located: Mapping[str, GeoMatch | None] | None) -> tuple[str | None, str, str | None]:
+        hit = sorted(set(rule.flags) & set(env.flags)) if env.flags else None
+        if not hit:
+            return None, self._noflag[rule.id], None
+        return rule.queue, f"flagged {', '.join(hit)}: automatic mail, not a complaint", hit[0]
+
+    def _try_gazetteer(self, rule: GazetteerRule, env: Envelope, words: Sequence[str] | None,
+                       located: Mapping[str, GeoMatch | None] | None) -> tuple[str | None, str, str | None]:
+        _, found = self._gaz[rule.id].best(envelope_text(env.subject, env.text), words)
+        found = [m for m in found if m.place.level in rule.levels]
+        if not found:
+            return None, "no place name in the text", None
+        best = min(found, key=lambda m: ("kelurahan", "kecamatan", "kota").index(m.place.level))
+        marker = f" after {best.marker!r}" if best.marker else ""
+        others = sorted({m.place.name for m in found} - {best.place.name})
+        also = f"; also named: {', '.join(others)}" if others else ""
+        reason = f"text names {best.place.level} {best.place.name} as {best.phrase!r}{marker}{also}"
+        return f"{best.place.level}.{best.place.code}", reason, best.phrase
+
+    @staticmethod
+    def _try_fallback(rule: FallbackRule, env: Envelope, words: Sequence[str] | None,
+                      located: Mapping[str, GeoMatch | None] | None) -> tuple[str | None, str, str | None]:
         return rule.queue, "fallback", None
 
     def _miss(self, rule_id: str, key: str, value: object, wanted: list[str]) -> str:
@@ -233,7 +254,7 @@ class RuleSet:
         return loc is not None and not (
             rule.max_accuracy_m is not None and loc.accuracy_m is not None and loc.accuracy_m > rule.max_accuracy_m)
 
-    def _try_geo(self, rule: GeoRule, env: Envelope,
+    def _try_geo(self, rule: GeoRule, env: Envelope, words: Sequence[str] | None = None,
                  located: Mapping[str, GeoMatch | None] | None = None) -> tuple[str | None, str, str | None]:
         loc = env.location
         if loc is None:

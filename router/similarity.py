@@ -155,11 +155,14 @@ def digest(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
 
 
+_NOT_DIGIT = re.compile(r"\D")
+
+
 def _phone_or_email(contact: str) -> str:
     contact = contact.strip().lower()
     if "@" in contact:
         return contact
-    digits = re.sub(r"\D", "", contact)
+    digits = _NOT_DIGIT.sub("", contact)
     if digits.startswith("0"):
         digits = "62" + digits[1:]
     return digits
@@ -169,8 +172,9 @@ def reporter_keys(env: Envelope) -> list[str]:
     """Identity keys of the reporter: contact and NIK work across channels, user id and handle within one."""
     rep = env.reporter
     keys: list[str] = []
-    if rep.contact and _phone_or_email(rep.contact):
-        keys.append(digest("contact", _phone_or_email(rep.contact)))
+    contact = _phone_or_email(rep.contact) if rep.contact else ""
+    if contact:
+        keys.append(digest("contact", contact))
     if rep.nik:
         keys.append(digest("nik", rep.nik))
     if rep.user_id:

@@ -20,6 +20,6 @@ def test_recent_writes_expire_by_age() -> None:
     recent = RecentWrites(ttl=-1.0)  # everything is already older than the ttl
     recent.put("a", b"1")
     recent.put("b", b"2")
-    view: dict[str, bytes] = {}
+    view: dict[str, bytes] = {}  # expired entries are dropped when the next batch looks
     recent.overlay(view, ["a", "b"])
     assert view == {} and len(recent.values) == 0

@@ -6,7 +6,8 @@ import json
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas import (
     Envelope,
@@ -104,3 +105,12 @@ def test_json_schema_lists_required_fields() -> None:
     schema = msgspec.json.schema(Envelope)
     required = set(schema["$defs"]["Envelope"]["required"])
     assert {"id", "channel", "instance", "account", "external_id", "kind", "text"} <= required
+
+
+@settings(max_examples=300)
+@given(st.binary(min_size=16, max_size=16))
+def test_report_ref_is_crockford_base32_of_the_first_60_bits(raw: bytes) -> None:
+    digits = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    number = int(raw.hex()[:15], 16)
+    chars = "".join(digits[(number >> shift) & 31] for shift in range(55, -5, -5))  # the definition, digit by digit
+    assert report_ref(raw.hex()) == f"KNL-{chars[:4]}-{chars[4:8]}-{chars[8:]}"
