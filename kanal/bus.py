@@ -183,12 +183,11 @@ def _stream_config(spec: subjects.StreamSpec, replicas: int) -> StreamConfig:
         storage=StorageType.FILE,
         num_replicas=replicas,
         allow_direct=True,
-        allow_atomic=spec.atomic or None,
     )
 
 
 _COMPARED = ("subjects", "description", "max_age", "duplicate_window", "max_msgs_per_subject", "num_replicas",
-             "allow_direct", "allow_atomic")
+             "allow_direct")
 
 
 def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
@@ -199,8 +198,6 @@ def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
             have, want = sorted(have or []), sorted(want or [])
         if isinstance(want, float) or isinstance(have, float):
             have, want = float(have or 0), float(want or 0)
-        if name.startswith("allow_"):
-            have, want = bool(have), bool(want)
         if have != want:
             return True
     return False
@@ -221,17 +218,7 @@ async def provision(js: JetStreamContext, config: Config) -> None:
                 continue
             current = (await js.stream_info(spec.name)).config
         if _differs(current, wanted):  # least-privilege users may read but not update: only ask when needed
-            try:
-                await js.update_stream(wanted)
-            except BadRequestError as err:
-                if not wanted.allow_atomic:
-                    raise
-                # A server before 2.12 has no atomic batches; the router then stores items one by one.
-                _log.warning("stream_atomic_unsupported", stream=spec.name, error=str(err),
-                             hint="nats-server 2.12 or newer lets the router store a batch with one write")
-                wanted.allow_atomic = None
-                if _differs(current, wanted):
-                    await js.update_stream(wanted)
+            await js.update_stream(wanted)
             _log.info("stream_updated", stream=spec.name)
     await ensure_kv(js, subjects.KV_CHECKPOINTS, replicas=settings.replicas, history=5)
     await ensure_kv(js, subjects.KV_LEASES, replicas=settings.replicas, ttl=settings.lease_ttl.total_seconds())

@@ -1,10 +1,14 @@
 """Dedup decisions for a batch: exact repeats, the same report again, and reports of the same incident.
 
 Per-message cost does not grow with the window: each envelope reads a fixed set of keys (its id, its
-reporter's identities, its text fingerprint, four geo cells) in one batched KV read, and each key holds a
-bounded list. Keys (bucket `kanal_dedup`):
+reporter's identities, its text fingerprint, four geo cells) in one batched KV read per bucket, and each key
+holds a bounded list. Keys:
 
-- `id.<envelope id>`: routed already (30-day horizon) -> not routed again.
+- `id.<envelope id>` (bucket `kanal_dedup`, kept for the horizon, 30 days): routed already -> not routed
+  again.
+
+The near-duplicate index (bucket `kanal_dedup_index`, kept for the longest window, 48 h):
+
 - `rep.<identity hash>`: the reporter's recent first items -> `duplicate` (same_reporter) when the text is
   similar or an attachment is the same.
 - `txt.<text+attachments hash>`: the first item with this normalised text *and these attachments* (two
@@ -88,8 +92,8 @@ class Verdict:
     dedup: Dedup = field(default_factory=Dedup)
     queue: str | None = None  # for duplicates: the first item's queue
     reason: str = ""
-    index_writes: dict[str, tuple[bytes, float]] = field(default_factory=dict)
-    id_write: tuple[str, bytes, float] | None = None
+    index_writes: dict[str, bytes] = field(default_factory=dict)  # near-duplicate index: key -> value
+    id_write: tuple[str, bytes] | None = None  # the delivery record: key, value
 
 
 @dataclass
@@ -235,7 +239,7 @@ class Deduper:
 
     def _record_id(self, verdict: Verdict, p: _Probe, queue: str, view: dict[str, bytes]) -> None:
         value = _enc.encode(IdRecord(queue=queue, kind=verdict.kind, at=p.at))
-        verdict.id_write = (f"id.{p.env.id}", value, self.s.horizon.total_seconds())
+        verdict.id_write = (f"id.{p.env.id}", value)
         view[f"id.{p.env.id}"] = value
 
     def _index(self, verdict: Verdict, p: _Probe, queue: str, dedup: Dedup, view: dict[str, bytes]) -> None:
@@ -250,9 +254,9 @@ class Deduper:
             items = [r for r in (msgspec.json.decode(raw, type=ReporterRecord).items if raw else [])
                      if abs(p.at - r.at) <= window and r.id != p.env.id]
             items = [*items, recent][-self.s.reporter_capacity :]
-            writes[key] = (_enc.encode(ReporterRecord(items=items)), window)
+            writes[key] = _enc.encode(ReporterRecord(items=items))
         if p.text_key:
-            writes[f"txt.{p.text_key}"] = (_enc.encode(recent), window)
+            writes[f"txt.{p.text_key}"] = _enc.encode(recent)
         if p.cell is not None and p.xy is not None:
             iwin = self.s.incident_window.total_seconds()
             key = f"cell.{p.cell[0]}.{p.cell[1]}"
@@ -262,6 +266,5 @@ class Deduper:
             mine = CellItem(id=p.env.id, queue=queue, at=p.at, x=round(p.xy[0], 1), y=round(p.xy[1], 1), sig=sig,
                             reps=p.reps, incident=dedup.incident_id or "", size=dedup.incident_size or 1)
             cell = [*cell, mine][-self.s.cell_capacity :]
-            writes[key] = (_enc.encode(CellRecord(items=cell)), iwin)
-        for key, (value, _) in writes.items():
-            view[key] = value
+            writes[key] = _enc.encode(CellRecord(items=cell))
+        view.update(writes)

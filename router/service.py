@@ -2,9 +2,9 @@
 
 Order per batch, so a kill at any instant neither loses nor doubles an item:
 1. one batched KV read for every key the batch needs;
-2. publish every routed item (`Nats-Msg-Id` = the envelope id) as one atomic batch, then the near-dup
-   index writes of the stored items (hints, not waited for);
-3. once the items are acked by the stream, record the envelope ids in KV (one atomic batch);
+2. publish every routed item (`Nats-Msg-Id` = the envelope id), pipelined, then the near-dup index writes
+   of the stored items (hints, not waited for);
+3. once the items are acked by the stream, record the envelope ids in KV (pipelined);
 4. only then ack the inputs. A repeat before step 3 is dropped by the stream's duplicate window; after it,
    by the KV record (30 days).
 """
@@ -111,12 +111,12 @@ class Router:
         self.js: JetStreamContext = nc.jetstream(publish_async_max_pending=20_000)
         self.metrics = metrics or Metrics()
         self.deduper = Deduper(settings.dedup)
-        self.index: KvIndex | None = None
+        self.ids: KvIndex | None = None  # delivery records (`id.` keys)
+        self.index: KvIndex | None = None  # the near-duplicate index (`rep.`, `txt.`, `cell.` keys)
         self.pipeline = Pipeline(nc)
         self.sub: Any = None
         self.stopping = asyncio.Event()
         self.recent = RecentWrites()
-        self.atomic_admin = False  # KANAL_ADMIN takes atomic batches (checked at start)
         self.handled = 0
         self.metrics.rules.set(len(book.current.rules))
 
@@ -124,9 +124,11 @@ class Router:
         """Provision streams, open the dedup bucket, bind the shared durable consumer."""
         await bus.provision(self.js, self.config)
         await self.pipeline.start()
-        self.index = await KvIndex.open(self.nc, self.js, self.s.dedup.bucket, self.s.dedup.horizon.total_seconds(),
-                                        self.config.nats.replicas, self.pipeline)
-        self.atomic_admin = bool((await self.js.stream_info(subjects.STREAM_ADMIN)).config.allow_atomic)
+        dedup, replicas = self.s.dedup, self.config.nats.replicas
+        self.ids = await KvIndex.open(self.nc, self.js, dedup.bucket, dedup.horizon.total_seconds(), replicas,
+                                      self.pipeline)
+        window = max(dedup.same_report_window, dedup.incident_window).total_seconds()
+        self.index = await KvIndex.open(self.nc, self.js, dedup.index_bucket, window, replicas, self.pipeline)
         consumer = ConsumerConfig(
             durable_name=self.s.consumer,
             ack_policy=AckPolicy.EXPLICIT,
@@ -139,7 +141,7 @@ class Router:
         self.sub = await self.js.pull_subscribe(f"{subjects.IN_PREFIX}.>", durable=self.s.consumer,
                                                 stream=subjects.STREAM_IN, config=consumer)
         _log().info("router_started", consumer=self.s.consumer, rules=self.book.current.source,
-                    rule_count=len(self.book.current.rules), atomic_batches=self.atomic_admin and self.index.atomic)
+                    rule_count=len(self.book.current.rules))
 
     def reload_rules(self) -> bool:
         """SIGHUP: load the rules file again; keep the old rules if it is bad."""
@@ -204,11 +206,13 @@ class Router:
             self.metrics.observe(elapsed)
 
     async def _deliver(self, work: list[_Work]) -> None:
-        assert self.index is not None
+        assert self.ids is not None and self.index is not None
         probes = self.deduper.probe_many([w.env for w in work], [w.words for w in work])
+        keys = [k for p in probes for k in self.deduper.keys(p)]
         try:
-            keys = [k for p in probes for k in self.deduper.keys(p)]
-            view = await self.index.get_many(keys)
+            found = await asyncio.gather(self.ids.get_many([k for k in keys if k.startswith("id.")]),
+                                         self.index.get_many([k for k in keys if not k.startswith("id.")]))
+            view = found[0] | found[1]
         except StoreError as err:
             for w in work:
                 await self._retry_or_dead_letter(w.msg, "dedup_store_unavailable", str(err))
@@ -220,7 +224,7 @@ class Router:
         mono = time.monotonic()
         for w, probe in zip(work, probes, strict=True):
             w.verdict = self.deduper.decide(probe, w.decision.queue, view)
-            for key, (value, _) in w.verdict.index_writes.items():
+            for key, value in w.verdict.index_writes.items():
                 self.recent.put(key, value, mono)
             # The id record goes into `recent` only once it is stored (below): were it cached now and the
             # publish failed, the redelivery would look like an exact repeat and be acked unpublished.
@@ -229,24 +233,24 @@ class Router:
             if w.verdict is not None and w.verdict.kind != "exact":
                 w.item = self._item(w, w.verdict, now)
                 outgoing.append((w, w.verdict, w.item))
-        # One atomic batch (one ack) for the batch's items where the stream allows it. The Nats-Msg-Id is the
-        # envelope id alone: a redelivery after a kill may reach another verdict (item vs duplicate), and the
-        # stream must still see it as the same message.
+        # Pipelined, acks awaited together. The Nats-Msg-Id is the envelope id alone: a redelivery after a
+        # kill may reach another verdict (item vs duplicate), and the stream must still see it as the same
+        # message.
         published = await self.pipeline.publish_batch(
             [(subjects.admin(item.decision.queue), encode(item), {"Nats-Msg-Id": w.env.id})
-             for w, _, item in outgoing], atomic=self.atomic_admin)
+             for w, _, item in outgoing])
         failed: dict[int, tuple[str, str]] = {
             id(w): ("publish_failed", repr(res)) for (w, _, _), res in zip(outgoing, published, strict=True) if res}
         stored = [(w, verdict) for w, verdict, _ in outgoing if id(w) not in failed]
         # Near-dup hints only for items the stream has: a later report must never be linked to an item
         # that no queue holds (not waited for; a lost hint only weakens near-dup detection).
         for _, verdict in stored:
-            for key, (value, ttl) in verdict.index_writes.items():
-                await self.index.hint(key, value, ttl)
+            for key, value in verdict.index_writes.items():
+                await self.index.hint(key, value)
         # Only an item the stream has stored may be recorded as delivered (else a kill here would lose it).
         recorded = [(w, verdict.id_write) for w, verdict in stored if verdict.id_write]
-        results = await self.index.put_many([write for _, write in recorded])
-        for (w, (key, value, _)), res in zip(recorded, results, strict=True):
+        results = await self.ids.put_many([write for _, write in recorded])
+        for (w, (key, value)), res in zip(recorded, results, strict=True):
             if res:  # not recorded: redeliver, so a repeat after the stream's window is still caught
                 failed[id(w)] = ("dedup_store_unavailable", f"recording the delivery failed: {res!r}")
             else:

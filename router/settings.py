@@ -12,7 +12,8 @@ class DedupSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     """Every dedup threshold; each decision made with them is recorded on the routed item."""
 
     enabled: bool = True
-    bucket: str = subjects.KV_DEDUP
+    bucket: str = subjects.KV_DEDUP  # delivery records, kept for the horizon
+    index_bucket: str = subjects.KV_DEDUP_INDEX  # the near-duplicate index, kept for the longest window
     horizon: Duration = Duration(days=30)
     same_report_window: Duration = Duration(hours=48)
     min_text_chars: int = 20

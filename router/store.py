@@ -1,10 +1,10 @@
 """The dedup index in NATS KV, read and written in batches: one request reads every key a batch needs.
 
 Reads use JetStream's batched direct get (`multi_last`, nats-server >= 2.11), so a batch of 256 envelopes
-costs one round trip however many keys it touches. Index hints are written without waiting; the delivery
-records of a batch are one atomic batch publish (one ack; nats-server >= 2.12), or pipelined puts where the
-server cannot batch. Every write has a per-key TTL. The bucket is shared by every router replica and
-survives restarts.
+costs one round trip per bucket however many keys it touches. Entries expire with their bucket's max age
+(the horizon for delivery records, the longest dedup window for the near-duplicate index), so writes carry
+no per-message TTL header. Index hints are written without waiting; delivery records are pipelined puts
+whose acks are awaited together. Both buckets are shared by every router replica and survive restarts.
 """
 
 from __future__ import annotations
@@ -42,29 +42,24 @@ class KvIndex:
         self.stream = f"KV_{bucket}"
         self.prefix = f"$KV.{bucket}."
         self.timeout = timeout
-        self.atomic = False  # whether the bucket's stream takes atomic batches (set by `open`)
 
     @classmethod
-    async def open(cls, nc: NATS, js: JetStreamContext, bucket: str, horizon_s: float,
-                   replicas: int = 1, pipeline: Pipeline | None = None) -> KvIndex:
-        """Open the bucket, creating it (direct get and per-message TTL on) if it does not exist."""
+    async def open(cls, nc: NATS, js: JetStreamContext, bucket: str, max_age_s: float, replicas: int = 1,
+                   pipeline: Pipeline | None = None) -> KvIndex:
+        """Open the bucket, creating it if missing; its max age follows `max_age_s` (a changed setting applies)."""
         stream = f"KV_{bucket}"
         try:
             cfg = (await js.stream_info(stream)).config
         except NotFoundError:
             with contextlib.suppress(BadRequestError):  # another replica created it first
-                await js.create_key_value(KeyValueConfig(bucket=bucket, history=1, ttl=horizon_s, direct=True,
+                await js.create_key_value(KeyValueConfig(bucket=bucket, history=1, ttl=max_age_s, direct=True,
                                                          replicas=replicas, storage=StorageType.FILE))
             cfg = (await js.stream_info(stream)).config
-        if not (cfg.allow_direct and cfg.allow_msg_ttl and cfg.allow_atomic):
-            cfg.allow_direct = cfg.allow_msg_ttl = cfg.allow_atomic = True
-            try:
-                cfg = (await js.update_stream(cfg)).config
-            except BadRequestError:  # a server before 2.12 has no atomic batches: direct get and TTL suffice
-                cfg.allow_atomic = False
-                cfg = (await js.update_stream(cfg)).config
+        if not cfg.allow_direct or abs((cfg.max_age or 0) - max_age_s) > 1:
+            cfg.allow_direct = True
+            cfg.max_age = max_age_s
+            await js.update_stream(cfg)
         index = cls(nc, js, bucket, pipeline=pipeline)
-        index.atomic = bool(cfg.allow_atomic)
         await index.pipeline.start()
         return index
 
@@ -112,16 +107,14 @@ class KvIndex:
             raise StoreError(f"{self.stream} direct get failed: {failure[0]}")
         return found
 
-    async def hint(self, key: str, value: bytes, ttl_s: float) -> None:
+    async def hint(self, key: str, value: bytes) -> None:
         """Write `key` without waiting for the stream's ack: for index entries that only guide dedup."""
-        await self.nc.publish(self.prefix + key, value, headers={"Nats-TTL": str(int(max(1.0, ttl_s)))})
+        await self.nc.publish(self.prefix + key, value)
 
-    async def put(self, key: str, value: bytes, ttl_s: float) -> asyncio.Future[bytes]:
+    async def put(self, key: str, value: bytes) -> asyncio.Future[bytes]:
         """Start writing `key`; the returned future resolves when the server has stored it."""
-        return await self.pipeline.publish(self.prefix + key, value, {"Nats-TTL": str(int(max(1.0, ttl_s)))})
+        return await self.pipeline.publish(self.prefix + key, value, {})
 
-    async def put_many(self, writes: list[tuple[str, bytes, float]]) -> list[BaseException | None]:
-        """Store (key, value, ttl) writes, atomically per batch where the bucket allows; each one's outcome."""
-        return await self.pipeline.publish_batch(
-            [(self.prefix + key, value, {"Nats-TTL": str(int(max(1.0, ttl_s)))}) for key, value, ttl_s in writes],
-            atomic=self.atomic)
+    async def put_many(self, writes: list[tuple[str, bytes]]) -> list[BaseException | None]:
+        """Store (key, value) writes, pipelined; each one's outcome."""
+        return await self.pipeline.publish_batch([(self.prefix + key, value, {}) for key, value in writes])

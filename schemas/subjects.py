@@ -25,6 +25,7 @@ STREAM_RAW = "KANAL_RAW"
 KV_CHECKPOINTS = "kanal_checkpoints"
 KV_LEASES = "kanal_leases"
 KV_DEDUP = "kanal_dedup"
+KV_DEDUP_INDEX = "kanal_dedup_index"
 KV_OUTBOUND = "kanal_outbound"  # SendRecord per `<item_id>.<message_id>`
 KV_REPORTERS = "kanal_reporters"  # opt-outs and rate-limit counters per reporter
 KV_THREADS = "kanal_threads"  # item id -> the envelope to answer, for status updates
@@ -93,7 +94,6 @@ class StreamSpec(Struct, frozen=True, kw_only=True):
     duplicate_window: timedelta
     description: str
     max_msgs_per_subject: int = -1
-    atomic: bool = False  # takes JetStream atomic batch publishes (nats-server >= 2.12)
 
 
 DAY = timedelta(days=1)
@@ -115,7 +115,6 @@ def streams(duplicate_window: timedelta = DAY, retention: timedelta = timedelta(
             max_age=None,
             duplicate_window=duplicate_window,
             description="Routed items, one subject per admin queue",
-            atomic=True,  # the router stores a batch's items with one acknowledged write
         ),
         StreamSpec(
             name=STREAM_DLQ,

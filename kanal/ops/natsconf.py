@@ -149,25 +149,25 @@ def connector_permissions(channel: str, instance: str) -> User:
     return User(connector_user(instance), "connector", publish, (INBOX,))
 
 
-def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: str = subjects.KV_DEDUP) -> User:
-    """Consume KANAL_IN through its durable, publish admin items and router dead letters, own the dedup KV.
+def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: str = subjects.KV_DEDUP,
+                       index_bucket: str = subjects.KV_DEDUP_INDEX) -> User:
+    """Consume KANAL_IN through its durable, publish admin items and router dead letters, own the dedup KVs.
 
     The router provisions the streams at start (bus.provision), so it may create and update Kanal's streams
     and buckets; it may not delete or purge anything.
     """
-    dedup_stream = f"KV_{dedup_bucket}"
-    managed = tuple(dict.fromkeys((*KANAL_STREAMS, *buckets(), dedup_stream)))
+    dedup = (dedup_bucket, index_bucket)
+    managed = tuple(dict.fromkeys((*KANAL_STREAMS, *buckets(), *(f"KV_{b}" for b in dedup))))
     stream_in = subjects.STREAM_IN
     publish = (
         f"{subjects.ADMIN_PREFIX}.>",
         subjects.dlq("router"),
-        f"$KV.{dedup_bucket}.>",
+        *(f"$KV.{b}.>" for b in dedup),
         f"{API}.INFO",
         f"{API}.STREAM.INFO.*",
         f"{API}.STREAM.NAMES",
         *(f"{API}.STREAM.{verb}.{name}" for name in managed for verb in ("CREATE", "UPDATE")),
-        f"{API}.DIRECT.GET.{dedup_stream}",
-        f"{API}.DIRECT.GET.{dedup_stream}.>",
+        *(f"{API}.DIRECT.GET.KV_{b}{rest}" for b in dedup for rest in ("", ".>")),
         f"{API}.CONSUMER.INFO.{stream_in}.{consumer}",
         f"{API}.CONSUMER.CREATE.{stream_in}.{consumer}",
         f"{API}.CONSUMER.CREATE.{stream_in}.{consumer}.>",
@@ -200,8 +200,9 @@ def users(config: Config, options: ServerOptions) -> list[User]:
     router = config.router
     consumer = str(router.get("consumer", subjects.ROUTER_CONSUMER))
     dedup = router.get("dedup", {})
-    bucket = str(dedup.get("bucket", subjects.KV_DEDUP)) if isinstance(dedup, dict) else subjects.KV_DEDUP
-    found = [User(OPS_USER, "ops", None, None), router_permissions(consumer, bucket)]
+    dedup = dedup if isinstance(dedup, dict) else {}
+    buckets_ = (str(dedup.get("bucket", subjects.KV_DEDUP)), str(dedup.get("index_bucket", subjects.KV_DEDUP_INDEX)))
+    found = [User(OPS_USER, "ops", None, None), router_permissions(consumer, *buckets_)]
     for instance, section in sorted(config.connectors.items()):
         channel = section.get("channel")
         if isinstance(channel, str):

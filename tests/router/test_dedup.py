@@ -123,14 +123,15 @@ def test_cells_cover_the_radius_in_every_direction() -> None:
         assert run(a, b)[1].dedup.incident_id == a.id, angle  # type: ignore[attr-defined]
 
 
-async def test_kv_index_batched_get_and_ttl(nc: NATS) -> None:
+async def test_kv_index_batched_get_and_expiry(nc: NATS) -> None:
     js = nc.jetstream()
-    index = await KvIndex.open(nc, js, "kanal_dedup_test", horizon_s=timedelta(days=30).total_seconds())
+    index = await KvIndex.open(nc, js, "kanal_dedup_test", timedelta(days=30).total_seconds())
     assert await index.get_many(["id.none"]) == {}
-    futures = [await index.put(f"id.k{i}", f"v{i}".encode(), 60) for i in range(1500)]
-    for f in futures:
-        await f
-    await index.hint("rep.x", b"hint", 60)
-    await (await index.put("id.sync", b"", 60))  # acked after the hint before it on this connection
+    assert await index.put_many([(f"id.k{i}", f"v{i}".encode()) for i in range(1500)]) == [None] * 1500
+    await index.hint("rep.x", b"hint")
+    await (await index.put("id.sync", b""))  # acked after the hint before it on this connection
     got = await index.get_many([f"id.k{i}" for i in range(0, 1500, 3)] + ["id.missing", "rep.x"])
     assert len(got) == 501 and got["id.k3"] == b"v3" and got["rep.x"] == b"hint"
+    # Entries expire with the bucket's max age, which follows the setting when it changes.
+    await KvIndex.open(nc, js, "kanal_dedup_test", timedelta(hours=48).total_seconds())
+    assert (await js.stream_info("KV_kanal_dedup_test")).config.max_age == timedelta(hours=48).total_seconds()

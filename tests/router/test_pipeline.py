@@ -36,59 +36,15 @@ async def test_an_unanswered_publish_fails_instead_of_hanging(nc: NATS) -> None:
     assert pipe.pending == {}
 
 
-async def _stored(nc: NATS, stream: str) -> list[tuple[str, dict[str, str]]]:
+
+async def test_a_batch_gets_one_verdict_per_message(nc: NATS) -> None:
     js = nc.jetstream()
-    last = (await js.stream_info(stream)).state.last_seq
-    out = []
-    for seq in range(1, last + 1):
-        msg = await js.get_msg(stream, seq)
-        out.append((msg.subject, dict(msg.headers or {})))
-    return out
-
-
-async def test_a_batch_is_stored_with_one_atomic_write(nc: NATS) -> None:
-    await nc.jetstream().add_stream(StreamConfig(name="ATOM", subjects=["atom.>"], allow_atomic=True))
+    await js.add_stream(StreamConfig(name="FULL", subjects=["full.>"], max_msgs=2, discard=DiscardPolicy.NEW))
+    await js.publish("full.1", b"x", headers={"Nats-Msg-Id": "m1"})  # stored before a kill, then redelivered
     pipe = Pipeline(nc)
     await pipe.start()
-    results = await pipe.publish_batch([(f"atom.{i}", b"x", {"Nats-Msg-Id": f"a{i}"}) for i in range(5)])
-    assert results == [None] * 5
-    stored = await _stored(nc, "ATOM")
-    assert [subject for subject, _ in stored] == [f"atom.{i}" for i in range(5)]
-    assert len({h["Nats-Batch-Id"] for _, h in stored}) == 1  # one batch, committed once
-    assert [h["Nats-Batch-Sequence"] for _, h in stored] == ["1", "2", "3", "4", "5"]
-    assert pipe.pending == {}
-
-
-async def test_a_redelivered_message_in_a_batch_is_stored_once_and_the_rest_too(nc: NATS) -> None:
-    js = nc.jetstream()
-    await js.add_stream(StreamConfig(name="ATOM", subjects=["atom.>"], allow_atomic=True))
-    await js.publish("atom.1", b"x", headers={"Nats-Msg-Id": "a1"})  # stored before a kill, then redelivered
-    pipe = Pipeline(nc)
-    await pipe.start()
-    # The stream refuses an atomic batch holding a known message id; each message is then published alone.
-    results = await pipe.publish_batch([(f"atom.{i}", b"x", {"Nats-Msg-Id": f"a{i}"}) for i in range(4)])
-    assert results == [None] * 4
-    assert [subject for subject, _ in await _stored(nc, "ATOM")] == ["atom.1", "atom.0", "atom.2", "atom.3"]
-
-
-async def test_a_stream_without_atomic_batches_still_stores_everything(nc: NATS) -> None:
-    await nc.jetstream().add_stream(StreamConfig(name="PLAIN", subjects=["plain.>"]))
-    pipe = Pipeline(nc)
-    await pipe.start()
-    results = await pipe.publish_batch([(f"plain.{i}", b"x", {}) for i in range(3)])
-    assert results == [None] * 3
-    stored = await _stored(nc, "PLAIN")
-    assert [subject for subject, _ in stored] == ["plain.0", "plain.1", "plain.2"]
-    assert not any("Nats-Batch-Id" in h for _, h in stored)
-
-
-async def test_a_batch_the_stream_cannot_take_whole_gets_a_verdict_per_message(nc: NATS) -> None:
-    await nc.jetstream().add_stream(StreamConfig(name="ATOM", subjects=["atom.>"], allow_atomic=True, max_msgs=1,
-                                                 discard=DiscardPolicy.NEW))
-    pipe = Pipeline(nc, timeout=2)
-    await pipe.start()
-    results = await pipe.publish_batch([(f"atom.{i}", b"x", {}) for i in range(3)])
-    # The full stream refuses the batch; one by one, the first fits and the others are refused each.
-    assert results[0] is None
-    assert all(isinstance(r, PublishError) and "refused" in str(r) for r in results[1:])
-    assert [subject for subject, _ in await _stored(nc, "ATOM")] == ["atom.0"]
+    results = await pipe.publish_batch([(f"full.{i}", b"x", {"Nats-Msg-Id": f"m{i}"}) for i in range(4)])
+    # m0 fits, m1 is a repeat (acked as a duplicate), the full stream refuses m2 and m3 each on its own.
+    assert results[:2] == [None, None]
+    assert all(isinstance(r, PublishError) and "refused" in str(r) for r in results[2:])
+    assert (await js.stream_info("FULL")).state.messages == 2
