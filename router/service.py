@@ -16,7 +16,7 @@ import contextlib
 import gc
 import signal
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -64,35 +64,30 @@ class RecentWrites:
     """Index values this process wrote in the last `ttl` seconds: newer than KV while hints are in flight.
 
     A hint reaches KV within milliseconds; this covers a concurrent batch of this process that decides before
-    then. Kept in write order, so expiry pops from the front: O(1) per write however many are held, and at
-    most `cap` entries (an older entry is only a hint; its KV write landed long before). Small on purpose:
-    a lookup in a dict of a few thousand entries stays in cache.
+    then. Kept in write order (an OrderedDict: popping its oldest entry is O(1), a plain dict's is not), so
+    expiry pops from the front, once per batch; at most `cap` entries (an older entry is only a hint; its KV
+    write landed long before). Small on purpose: lookups in a few thousand entries stay in cache.
     """
 
     def __init__(self, ttl: float = 5.0, cap: int = 50_000) -> None:
         self.ttl = ttl
         self.cap = cap
-        self.values: dict[str, tuple[float, bytes]] = {}
+        self.values: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
     def put(self, key: str, value: bytes, now: float | None = None) -> None:
         """Remember a write (as the newest); `now`: `time.monotonic()` if the caller has it."""
-        if now is None:
-            now = time.monotonic()
         values = self.values
-        values.pop(key, None)
-        values[key] = (now, value)
+        values[key] = (time.monotonic() if now is None else now, value)
+        values.move_to_end(key)
         if len(values) > self.cap:
-            del values[next(iter(values))]
+            values.popitem(last=False)
 
     def overlay(self, view: dict[str, bytes], keys: list[str]) -> None:
         """Replace KV values of `keys` in `view` by this process's fresher writes (dropping expired ones)."""
         values = self.values
         cutoff = time.monotonic() - self.ttl
-        while values:
-            oldest = next(iter(values))
-            if values[oldest][0] >= cutoff:
-                break
-            del values[oldest]
+        while values and next(iter(values.values()))[0] < cutoff:
+            values.popitem(last=False)
         for key in keys:
             found = values.get(key)
             if found is not None:
