@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -28,8 +28,19 @@ class PublishError(Exception):
     """The stream refused a publish or did not answer in time; the input is retried later."""
 
 
+class _Batch:
+    """The acks one `publish_batch` waits for: one result slot per message, one future for all of them."""
+
+    __slots__ = ("done", "left", "results")
+
+    def __init__(self, size: int) -> None:
+        self.results: list[BaseException | None] = [None] * size
+        self.left = size
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+
 class Pipeline:
-    """Publish now, learn the outcome from the returned future."""
+    """Publish a batch now, learn each message's outcome when the stream has answered for all of them."""
 
     def __init__(self, nc: NATS, max_pending: int = 20_000, timeout: float = 10.0) -> None:
         self.nc = nc
@@ -37,7 +48,7 @@ class Pipeline:
         self.timeout = timeout
         self.prefix = ""
         self.next = 0
-        self.pending: dict[str, asyncio.Future[bytes]] = {}
+        self.pending: dict[str, tuple[_Batch, int]] = {}  # reply token -> its batch and slot
         self.room = asyncio.Event()
         self.room.set()
 
@@ -47,39 +58,33 @@ class Pipeline:
             self.prefix = f"{self.nc.new_inbox()}."
             await self.nc.subscribe(f"{self.prefix}*", cb=self._reply)
 
-    async def publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> asyncio.Future[bytes]:
-        """Send one message; the future resolves to the stream's ack when it has stored it (or fails)."""
-        while len(self.pending) >= self.max_pending:
-            self.room.clear()
-            await self.room.wait()
-        token, future = self._expect()
-        try:
-            await self.nc.publish(subject, payload, reply=self.prefix + token, headers=headers or None)
-        except Exception as err:
-            self._settle(token, PublishError(f"publish to {subject} failed: {err!r}"))
-        return future
-
     async def publish_batch(self, messages: Sequence[Message]) -> list[BaseException | None]:
-        """Publish every message, then wait for all their acks; each one's outcome as in `wait`."""
-        return await self.wait([await self.publish(*m) for m in messages])
+        """Publish every message, then wait (at most `timeout`) for their acks: None = stored, else why not.
 
-    def _expect(self) -> tuple[str, asyncio.Future[bytes]]:
-        """A fresh reply token and the future its ack settles."""
-        self.next += 1
-        token = str(self.next)
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self.pending[token] = future
-        return token, future
-
-    async def wait(self, futures: Iterable[asyncio.Future[bytes]]) -> list[BaseException | None]:
-        """Each future's outcome (None = stored), waiting at most `timeout` for the slowest."""
-        futures = list(futures)
-        if not futures:
+        An ack settles a slot of the batch; only the last one wakes the caller (no future or callback per
+        message, which cost more than the ack itself).
+        """
+        if not messages:
             return []
-        _, late = await asyncio.wait(futures, timeout=self.timeout)
-        for token in [t for t, f in self.pending.items() if f in late]:
-            self._settle(token, PublishError(f"no ack within {self.timeout:g}s"))
-        return [f.exception() for f in futures]
+        batch = _Batch(len(messages))
+        tokens: list[str] = []
+        for slot, (subject, payload, headers) in enumerate(messages):
+            while len(self.pending) >= self.max_pending:
+                self.room.clear()
+                await self.room.wait()
+            self.next += 1
+            token = str(self.next)
+            self.pending[token] = (batch, slot)
+            tokens.append(token)
+            try:
+                await self.nc.publish(subject, payload, reply=self.prefix + token, headers=headers or None)
+            except Exception as err:
+                self._settle(token, PublishError(f"publish to {subject} failed: {err!r}"))
+        if batch.left:
+            await asyncio.wait((batch.done,), timeout=self.timeout)
+            for token in tokens:  # unanswered ones (settled ones are no longer pending)
+                self._settle(token, PublishError(f"no ack within {self.timeout:g}s"))
+        return batch.results
 
     async def _reply(self, msg: Msg) -> None:
         token = msg.subject[len(self.prefix):]
@@ -91,14 +96,15 @@ class Pipeline:
             self._settle(token, PublishError(f"stream refused the message: {error.get('code')} "
                                              f"{error.get('description', '')}".strip()))
         else:
-            self._settle(token, msg.data)
+            self._settle(token, None)
 
-    def _settle(self, token: str, outcome: bytes | BaseException) -> None:
-        future = self.pending.pop(token, None)
-        if future is not None and not future.done():
-            if isinstance(outcome, BaseException):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+    def _settle(self, token: str, error: BaseException | None) -> None:
+        entry = self.pending.pop(token, None)
+        if entry is not None:
+            batch, slot = entry
+            batch.results[slot] = error
+            batch.left -= 1
+            if not batch.left and not batch.done.done():
+                batch.done.set_result(None)
         if not self.room.is_set() and len(self.pending) < self.max_pending:
             self.room.set()

@@ -111,10 +111,6 @@ class KvIndex:
         """Write `key` without waiting for the stream's ack: for index entries that only guide dedup."""
         await self.nc.publish(self.prefix + key, value)
 
-    async def put(self, key: str, value: bytes) -> asyncio.Future[bytes]:
-        """Start writing `key`; the returned future resolves when the server has stored it."""
-        return await self.pipeline.publish(self.prefix + key, value, {})
-
     async def put_many(self, writes: list[tuple[str, bytes]]) -> list[BaseException | None]:
         """Store (key, value) writes, pipelined; each one's outcome."""
         return await self.pipeline.publish_batch([(self.prefix + key, value, {}) for key, value in writes])

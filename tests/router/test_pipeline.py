@@ -13,10 +13,11 @@ async def test_acks_errors_and_no_responders(nc: NATS) -> None:
     await js.add_stream(StreamConfig(name="PIPE_TEST", subjects=["pipe.test.>"]))
     pipe = Pipeline(nc, max_pending=3)  # smaller than the batch: publish must wait for room, not fail
     await pipe.start()
-    stored = [await pipe.publish(f"pipe.test.{i}", b"x", {"Nats-Msg-Id": f"m{i % 4}"}) for i in range(8)]
-    refused = await pipe.publish("pipe.test.z", b"x", {"Nats-Expected-Stream": "OTHER"})
-    nobody = await pipe.publish("pipe.nowhere", b"x", {})
-    results = await pipe.wait([*stored, refused, nobody])
+    results = await pipe.publish_batch([
+        *((f"pipe.test.{i}", b"x", {"Nats-Msg-Id": f"m{i % 4}"}) for i in range(8)),
+        ("pipe.test.z", b"x", {"Nats-Expected-Stream": "OTHER"}),
+        ("pipe.nowhere", b"x", {}),
+    ])
     assert results[:8] == [None] * 8  # repeats of a msg id are acked as duplicates: stored once, not an error
     assert isinstance(results[8], PublishError) and "refused" in str(results[8])
     assert isinstance(results[9], PublishError) and "no responders" in str(results[9])
@@ -29,12 +30,13 @@ async def test_an_unanswered_publish_fails_instead_of_hanging(nc: NATS) -> None:
         return None
 
     await nc.subscribe("pipe.silent", cb=swallow)  # a responder that never acks
-    pipe = Pipeline(nc, timeout=0.2)
+    await nc.jetstream().add_stream(StreamConfig(name="PIPE_TEST", subjects=["pipe.test.>"]))
+    pipe = Pipeline(nc, timeout=0.5)
     await pipe.start()
-    [result] = await pipe.wait([await pipe.publish("pipe.silent", b"x", {})])
-    assert isinstance(result, PublishError) and "no ack" in str(result)
+    stored, silent = await pipe.publish_batch([("pipe.test.1", b"x", {}), ("pipe.silent", b"x", {})])
+    assert stored is None
+    assert isinstance(silent, PublishError) and "no ack" in str(silent)
     assert pipe.pending == {}
-
 
 
 async def test_a_batch_gets_one_verdict_per_message(nc: NATS) -> None:
