@@ -183,11 +183,12 @@ def _stream_config(spec: subjects.StreamSpec, replicas: int) -> StreamConfig:
         storage=StorageType.FILE,
         num_replicas=replicas,
         allow_direct=True,
+        allow_batched=spec.batched or None,
     )
 
 
 _COMPARED = ("subjects", "description", "max_age", "duplicate_window", "max_msgs_per_subject", "num_replicas",
-             "allow_direct")
+             "allow_direct", "allow_batched")
 
 
 def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
@@ -198,6 +199,8 @@ def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
             have, want = sorted(have or []), sorted(want or [])
         if isinstance(want, float) or isinstance(have, float):
             have, want = float(have or 0), float(want or 0)
+        if name.startswith("allow_"):
+            have, want = bool(have), bool(want)
         if have != want:
             return True
     return False
@@ -218,7 +221,18 @@ async def provision(js: JetStreamContext, config: Config) -> None:
                 continue
             current = (await js.stream_info(spec.name)).config
         if _differs(current, wanted):  # least-privilege users may read but not update: only ask when needed
-            await js.update_stream(wanted)
+            try:
+                await js.update_stream(wanted)
+            except BadRequestError as err:
+                if not wanted.allow_batched:
+                    raise
+                # A server before 2.14 has no fast-ingest batches; the router then publishes one by one.
+                _log.warning("stream_batches_unsupported", stream=spec.name, error=str(err),
+                             hint="nats-server 2.14 or newer lets the router store a batch with one ack")
+                wanted.allow_batched = None
+                if not _differs(current, wanted):
+                    continue
+                await js.update_stream(wanted)
             _log.info("stream_updated", stream=spec.name)
     await ensure_kv(js, subjects.KV_CHECKPOINTS, replicas=settings.replicas, history=5)
     await ensure_kv(js, subjects.KV_LEASES, replicas=settings.replicas, ttl=settings.lease_ttl.total_seconds())

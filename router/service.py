@@ -2,9 +2,9 @@
 
 Order per batch, so a kill at any instant neither loses nor doubles an item:
 1. one batched KV read for every key the batch needs;
-2. publish every routed item (`Nats-Msg-Id` = the envelope id), pipelined, then the near-dup index writes
-   of the stored items (hints, not waited for);
-3. once the items are acked by the stream, record the envelope ids in KV (pipelined);
+2. publish every routed item (`Nats-Msg-Id` = the envelope id) as one fast-ingest batch, then the near-dup
+   index writes of the stored items (hints, not waited for);
+3. once the items are acked by the stream, record the envelope ids in KV (one fast-ingest batch);
 4. only then ack the inputs. A repeat before step 3 is dropped by the stream's duplicate window; after it,
    by the KV record (30 days).
 """
@@ -112,6 +112,7 @@ class Router:
         self.sub: Any = None
         self.stopping = asyncio.Event()
         self.recent = RecentWrites()
+        self.fast_admin = False  # KANAL_ADMIN takes fast-ingest batches (checked at start)
         self.handled = 0
         self.metrics.rules.set(len(book.current.rules))
 
@@ -121,7 +122,8 @@ class Router:
         await self.pipeline.start()
         dedup, replicas = self.s.dedup, self.config.nats.replicas
         self.ids = await KvIndex.open(self.nc, self.js, dedup.bucket, dedup.horizon.total_seconds(), replicas,
-                                      self.pipeline)
+                                      self.pipeline, fast=True)
+        self.fast_admin = bool((await self.js.stream_info(subjects.STREAM_ADMIN)).config.allow_batched)
         window = max(dedup.same_report_window, dedup.incident_window).total_seconds()
         self.index = await KvIndex.open(self.nc, self.js, dedup.index_bucket, window, replicas, self.pipeline)
         consumer = ConsumerConfig(
@@ -136,7 +138,7 @@ class Router:
         self.sub = await self.js.pull_subscribe(f"{subjects.IN_PREFIX}.>", durable=self.s.consumer,
                                                 stream=subjects.STREAM_IN, config=consumer)
         _log().info("router_started", consumer=self.s.consumer, rules=self.book.current.source,
-                    rule_count=len(self.book.current.rules))
+                    rule_count=len(self.book.current.rules), fast_batches=self.fast_admin and self.ids.fast)
 
     def reload_rules(self) -> bool:
         """SIGHUP: load the rules file again; keep the old rules if it is bad."""
@@ -228,12 +230,12 @@ class Router:
             if w.verdict is not None and w.verdict.kind != "exact":
                 w.item = self._item(w, w.verdict, now)
                 outgoing.append((w, w.verdict, w.item))
-        # Pipelined, acks awaited together. The Nats-Msg-Id is the envelope id alone: a redelivery after a
-        # kill may reach another verdict (item vs duplicate), and the stream must still see it as the same
-        # message.
+        # One fast-ingest batch (one ack) where the stream takes them, else pipelined. The Nats-Msg-Id is the
+        # envelope id alone: a redelivery after a kill may reach another verdict (item vs duplicate), and the
+        # stream must still see it as the same message (a repeat is skipped and counts as stored).
         published = await self.pipeline.publish_batch(
             [(subjects.admin(item.decision.queue), encode(item), {"Nats-Msg-Id": w.env.id})
-             for w, _, item in outgoing])
+             for w, _, item in outgoing], fast=self.fast_admin)
         failed: dict[int, tuple[str, str]] = {
             id(w): ("publish_failed", repr(res)) for (w, _, _), res in zip(outgoing, published, strict=True) if res}
         stored = [(w, verdict) for w, verdict, _ in outgoing if id(w) not in failed]

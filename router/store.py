@@ -3,8 +3,9 @@
 Reads use JetStream's batched direct get (`multi_last`, nats-server >= 2.11), so a batch of 256 envelopes
 costs one round trip per bucket however many keys it touches. Entries expire with their bucket's max age
 (the horizon for delivery records, the longest dedup window for the near-duplicate index), so writes carry
-no per-message TTL header. Index hints are written without waiting; delivery records are pipelined puts
-whose acks are awaited together. Both buckets are shared by every router replica and survive restarts.
+no per-message TTL header. Index hints are written without waiting; a batch's delivery records are one
+fast-ingest batch (one acknowledgement; nats-server >= 2.14), or pipelined puts where the server has no
+fast batches. Both buckets are shared by every router replica and survive restarts.
 """
 
 from __future__ import annotations
@@ -42,11 +43,15 @@ class KvIndex:
         self.stream = f"KV_{bucket}"
         self.prefix = f"$KV.{bucket}."
         self.timeout = timeout
+        self.fast = False  # the bucket's stream takes fast-ingest batches (set by `open`)
 
     @classmethod
     async def open(cls, nc: NATS, js: JetStreamContext, bucket: str, max_age_s: float, replicas: int = 1,
-                   pipeline: Pipeline | None = None) -> KvIndex:
-        """Open the bucket, creating it if missing; its max age follows `max_age_s` (a changed setting applies)."""
+                   pipeline: Pipeline | None = None, fast: bool = False) -> KvIndex:
+        """Open the bucket, creating it if missing; its max age follows `max_age_s` (a changed setting applies).
+
+        `fast`: write `put_many` batches as fast-ingest batches where the server has them.
+        """
         stream = f"KV_{bucket}"
         try:
             cfg = (await js.stream_info(stream)).config
@@ -55,11 +60,17 @@ class KvIndex:
                 await js.create_key_value(KeyValueConfig(bucket=bucket, history=1, ttl=max_age_s, direct=True,
                                                          replicas=replicas, storage=StorageType.FILE))
             cfg = (await js.stream_info(stream)).config
-        if not cfg.allow_direct or abs((cfg.max_age or 0) - max_age_s) > 1:
+        if not cfg.allow_direct or abs((cfg.max_age or 0) - max_age_s) > 1 or (fast and not cfg.allow_batched):
             cfg.allow_direct = True
             cfg.max_age = max_age_s
-            await js.update_stream(cfg)
+            cfg.allow_batched = cfg.allow_batched or fast or None
+            try:
+                cfg = (await js.update_stream(cfg)).config
+            except BadRequestError:  # a server before 2.14 has no fast batches: puts go one by one
+                cfg.allow_batched = None
+                cfg = (await js.update_stream(cfg)).config
         index = cls(nc, js, bucket, pipeline=pipeline)
+        index.fast = fast and bool(cfg.allow_batched)
         await index.pipeline.start()
         return index
 
@@ -112,5 +123,6 @@ class KvIndex:
         await self.nc.publish(self.prefix + key, value)
 
     async def put_many(self, writes: list[tuple[str, bytes]]) -> list[BaseException | None]:
-        """Store (key, value) writes, pipelined; each one's outcome."""
-        return await self.pipeline.publish_batch([(self.prefix + key, value, {}) for key, value in writes])
+        """Store (key, value) writes (one fast batch where the bucket takes them); each one's outcome."""
+        return await self.pipeline.publish_batch([(self.prefix + key, value, {}) for key, value in writes],
+                                                 fast=self.fast)
