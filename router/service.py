@@ -242,8 +242,7 @@ class Router:
         # Near-dup hints only for items the stream has: a later report must never be linked to an item
         # that no queue holds (not waited for; a lost hint only weakens near-dup detection).
         for _, verdict in stored:
-            for key, value in verdict.index_writes.items():
-                await self.index.hint(key, value)
+            await self.index.hint(verdict.index_writes)
         # Only an item the stream has stored may be recorded as delivered (else a kill here would lose it).
         recorded = [(w, verdict.id_write) for w, verdict in stored if verdict.id_write]
         results = await self.ids.put_many([write for _, write in recorded])

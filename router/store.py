@@ -118,9 +118,11 @@ class KvIndex:
             raise StoreError(f"{self.stream} direct get failed: {failure[0]}")
         return found
 
-    async def hint(self, key: str, value: bytes) -> None:
-        """Write `key` without waiting for the stream's ack: for index entries that only guide dedup."""
-        await self.nc.publish(self.prefix + key, value)
+    async def hint(self, writes: dict[str, bytes]) -> None:
+        """Write keys without waiting for the stream's ack: for index entries that only guide dedup."""
+        publish, prefix = self.nc.publish, self.prefix
+        for key, value in writes.items():
+            await publish(prefix + key, value)
 
     async def put_many(self, writes: list[tuple[str, bytes]]) -> list[BaseException | None]:
         """Store (key, value) writes (one fast batch where the bucket takes them); each one's outcome."""

@@ -128,7 +128,7 @@ async def test_kv_index_batched_get_and_expiry(nc: NATS) -> None:
     index = await KvIndex.open(nc, js, "kanal_dedup_test", timedelta(days=30).total_seconds())
     assert await index.get_many(["id.none"]) == {}
     assert await index.put_many([(f"id.k{i}", f"v{i}".encode()) for i in range(1500)]) == [None] * 1500
-    await index.hint("rep.x", b"hint")
+    await index.hint({"rep.x": b"hint"})
     assert await index.put_many([("id.sync", b"")]) == [None]  # acked after the hint before it on this connection
     got = await index.get_many([f"id.k{i}" for i in range(0, 1500, 3)] + ["id.missing", "rep.x"])
     assert len(got) == 501 and got["id.k3"] == b"v3" and got["rep.x"] == b"hint"
