@@ -84,7 +84,7 @@ class CellRecord(Struct, kw_only=True):
     items: list[CellItem] = []
 
 
-@dataclass
+@dataclass(slots=True)
 class Verdict:
     """What dedup decided for one envelope, and the KV writes that record it."""
 
@@ -96,7 +96,7 @@ class Verdict:
     id_write: tuple[str, bytes] | None = None  # the delivery record: key, value
 
 
-@dataclass
+@dataclass(slots=True)
 class _Probe:
     env: Envelope
     at: float
@@ -110,6 +110,9 @@ class _Probe:
 
 
 _enc = msgspec.json.Encoder()
+_reporters = msgspec.json.Decoder(ReporterRecord)
+_cells = msgspec.json.Decoder(CellRecord)
+DECODED_CAP = 20_000  # decoded index values kept (a batch reads at most a few thousand)
 
 
 class Deduper:
@@ -118,6 +121,9 @@ class Deduper:
     def __init__(self, settings: DedupSettings) -> None:
         self.s = settings
         self.cell_m = 2 * settings.incident_radius_m
+        # Index values decoded once: a cell is read by its neighbours' decisions and by the write that follows.
+        # Keyed by KV key, valid while the value is the very same bytes object (a write replaces it).
+        self._decoded: dict[str, tuple[bytes, list[Recent] | list[CellItem]]] = {}
         signature("warm up")  # builds the MinHash tables (~0.1 s) now rather than in the first batch
 
     def probe_many(self, envs: Sequence[Envelope], words: Sequence[Sequence[str] | None]) -> list[_Probe]:
@@ -152,7 +158,17 @@ class Deduper:
     @staticmethod
     def keys(p: _Probe) -> list[str]:
         """Every KV key this envelope's decision reads."""
-        keys = [f"id.{p.env.id}", *(f"rep.{r}" for r in p.reps), *(f"cell.{cx}.{cy}" for cx, cy in p.cells)]
+        return [Deduper.id_key(p), *Deduper.index_keys(p)]
+
+    @staticmethod
+    def id_key(p: _Probe) -> str:
+        """The key of the envelope's delivery record (bucket `kanal_dedup`)."""
+        return f"id.{p.env.id}"
+
+    @staticmethod
+    def index_keys(p: _Probe) -> list[str]:
+        """The near-duplicate index keys the decision reads (bucket `kanal_dedup_index`)."""
+        keys = [*(f"rep.{r}" for r in p.reps), *(f"cell.{cx}.{cy}" for cx, cy in p.cells)]
         if p.text_key:
             keys.append(f"txt.{p.text_key}")
         return keys
@@ -170,7 +186,7 @@ class Deduper:
         window = self.s.same_report_window.total_seconds()
         for rep in p.reps:
             raw = view.get(f"rep.{rep}")
-            for prior in msgspec.json.decode(raw, type=ReporterRecord).items if raw else []:
+            for prior in self._reporter(f"rep.{rep}", raw):
                 if prior.id == env.id or abs(p.at - prior.at) > window:
                     continue
                 same_file = bool(set(prior.shas) & set(p.shas))
@@ -196,13 +212,17 @@ class Deduper:
             return Dedup()
         best: tuple[float, float, CellItem] | None = None
         window = self.s.incident_window.total_seconds()
+        radius = self.s.incident_radius_m
+        x, y = p.xy
+        reps = set(p.reps)
         for cx, cy in p.cells:
-            raw = view.get(f"cell.{cx}.{cy}")
-            for item in msgspec.json.decode(raw, type=CellRecord).items if raw else []:
-                if item.id == p.env.id or abs(p.at - item.at) > window or set(item.reps) & set(p.reps):
+            key = f"cell.{cx}.{cy}"
+            for item in self._cell(key, view.get(key)):
+                # Distance first: most of four cells' items lie outside the radius.
+                dist = math.hypot(item.x - x, item.y - y)
+                if dist > radius or item.id == p.env.id or abs(p.at - item.at) > window:
                     continue
-                dist = math.hypot(item.x - p.xy[0], item.y - p.xy[1])
-                if dist > self.s.incident_radius_m:
+                if not reps.isdisjoint(item.reps):  # the same reporter again is not a second witness
                     continue
                 sim = similarity(p.sig, unb64(item.sig))
                 if sim >= self.s.incident_similarity and (best is None or (sim, -dist) > (best[0], -best[1])):
@@ -214,11 +234,38 @@ class Deduper:
         size = 1 + max([item.size] + [c.size for c in self._cell_items(p, view) if c.incident == incident])
         return Dedup(incident_id=incident, incident_size=size, similarity=round(sim, 3))
 
+    def _reporter(self, key: str, raw: bytes | None) -> list[Recent]:
+        """The reporter record's items (decoded once per value)."""
+        if not raw:
+            return []
+        hit = self._decoded.get(key)
+        if hit is not None and hit[0] is raw:
+            return hit[1]  # type: ignore[return-value]
+        items = _reporters.decode(raw).items
+        self._remember(key, raw, items)
+        return items
+
+    def _cell(self, key: str, raw: bytes | None) -> list[CellItem]:
+        """The cell record's items (decoded once per value)."""
+        if not raw:
+            return []
+        hit = self._decoded.get(key)
+        if hit is not None and hit[0] is raw:
+            return hit[1]  # type: ignore[return-value]
+        items = _cells.decode(raw).items
+        self._remember(key, raw, items)
+        return items
+
+    def _remember(self, key: str, raw: bytes, items: list[Recent] | list[CellItem]) -> None:
+        if len(self._decoded) >= DECODED_CAP:
+            self._decoded.clear()
+        self._decoded[key] = (raw, items)
+
     def _cell_items(self, p: _Probe, view: dict[str, bytes]) -> list[CellItem]:
         items: list[CellItem] = []
         for cx, cy in p.cells:
             raw = view.get(f"cell.{cx}.{cy}")
-            items += msgspec.json.decode(raw, type=CellRecord).items if raw else []
+            items += self._cell(f"cell.{cx}.{cy}", raw)
         return items
 
     def _duplicate(self, p: _Probe, prior: Recent, why: str, sim: float, words: str,
@@ -251,7 +298,7 @@ class Deduper:
         for rep in p.reps:
             key = f"rep.{rep}"
             raw = view.get(key)
-            items = [r for r in (msgspec.json.decode(raw, type=ReporterRecord).items if raw else [])
+            items = [r for r in self._reporter(key, raw)
                      if abs(p.at - r.at) <= window and r.id != p.env.id]
             items = [*items, recent][-self.s.reporter_capacity :]
             writes[key] = _enc.encode(ReporterRecord(items=items))
@@ -261,7 +308,7 @@ class Deduper:
             iwin = self.s.incident_window.total_seconds()
             key = f"cell.{p.cell[0]}.{p.cell[1]}"
             raw = view.get(key)
-            cell = [c for c in (msgspec.json.decode(raw, type=CellRecord).items if raw else [])
+            cell = [c for c in self._cell(key, raw)
                     if abs(p.at - c.at) <= iwin and c.id != p.env.id]
             mine = CellItem(id=p.env.id, queue=queue, at=p.at, x=round(p.xy[0], 1), y=round(p.xy[1], 1), sig=sig,
                             reps=p.reps, incident=dedup.incident_id or "", size=dedup.incident_size or 1)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,12 +27,10 @@ class Metrics:
                                  registry=r)
         self.reloads = Counter("kanal_router_rule_reloads", "Rules file reloads, by result", ["result"], registry=r)
         self.rules = Gauge("kanal_router_rules", "Rules in force", registry=r)
-        self.recent: deque[float] = deque(maxlen=200_000)
 
     def observe(self, seconds: float) -> None:
         """Record one message's latency."""
         self.latency.observe(seconds)
-        self.recent.append(seconds)
 
     def app(self) -> Starlette:
         """GET /metrics (Prometheus text) and GET /healthz."""

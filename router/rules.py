@@ -221,7 +221,8 @@ class RuleSet:
 
     def _try_gazetteer(self, rule: GazetteerRule, env: Envelope, words: Sequence[str] | None,
                        located: Mapping[str, GeoMatch | None] | None) -> tuple[str | None, str, str | None]:
-        _, found = self._gaz[rule.id].best(envelope_text(env.subject, env.text), words)
+        text = envelope_text(env.subject, env.text) if words is None else ""  # the words are what is read
+        _, found = self._gaz[rule.id].best(text, words)
         found = [m for m in found if m.place.level in rule.levels]
         if not found:
             return None, "no place name in the text", None

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
+import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import KeyValueConfig, StorageType
@@ -108,7 +108,7 @@ class KvIndex:
         sub = await self.nc.subscribe(inbox, cb=on_msg)
         try:
             request: dict[str, Any] = {"multi_last": [self.prefix + k for k in keys], "batch": len(keys)}
-            await self.nc.publish(f"$JS.API.DIRECT.GET.{self.stream}", json.dumps(request).encode(), reply=inbox)
+            await self.nc.publish(f"$JS.API.DIRECT.GET.{self.stream}", msgspec.json.encode(request), reply=inbox)
             await asyncio.wait_for(done, self.timeout)
         except TimeoutError as err:
             raise StoreError(f"no answer from {self.stream} direct get within {self.timeout:g}s") from err
