@@ -64,9 +64,9 @@ class RecentWrites:
     """Index values this process wrote in the last `ttl` seconds: newer than KV while hints are in flight.
 
     A hint reaches KV within milliseconds of its item's ack; this covers a concurrent batch of this process
-    that decides before then (2 s, or the last 20,000 writes: ~0.6 s at 10,000 envelopes a second). Kept in write order (an OrderedDict: popping its oldest entry is O(1), a plain dict's is not), so
-    expiry pops from the front, once per batch; at most `cap` entries (an older entry is only a hint; its KV
-    write landed long before). Small on purpose: lookups in a few thousand entries stay in cache.
+    that decides before then (2 s, or the last 20,000 writes: ~0.6 s at 10,000 envelopes a second). Kept in
+    write order (an OrderedDict: popping its oldest entry is O(1), a plain dict's is not), so expiry pops from
+    the front, once per batch. Small on purpose: lookups in a few thousand entries stay in cache.
     """
 
     def __init__(self, ttl: float = 2.0, cap: int = 20_000) -> None:
