@@ -52,6 +52,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _listening(host: str, port: int) -> bool:
+    """Whether something accepts connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Block until `host:port` accepts connections, or raise BusError."""
     deadline = time.monotonic() + timeout
@@ -84,6 +93,9 @@ class EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         if self.port == 0:
             self.port = free_port(self.host)
+        elif _listening(self.host, self.port):
+            # Another server answering there would pass the readiness check below while ours fails to bind.
+            raise BusError(f"{self.host}:{self.port} is already in use (another nats-server or `kanal up`?)")
         args = [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
         if self.config_file is not None:
             args += ["-c", str(self.config_file)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Generator
 from typing import Any
 
@@ -19,11 +20,23 @@ class EmbeddedServer(uvicorn.Server):
 
 
 async def start(app: Any, host: str, port: int, **options: Any) -> tuple[EmbeddedServer, asyncio.Task[None]]:
-    """Start serving `app`; returns once the socket listens (raises if it cannot bind)."""
+    """Start serving `app`; returns once the socket listens, raises OSError if it cannot bind.
+
+    The socket is bound here, not by uvicorn: on a busy port uvicorn calls sys.exit(3) inside its task, and
+    asyncio lets SystemExit escape the event loop, which would end the process without stopping anything.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        raise OSError(err.errno, f"cannot listen on {host}:{port}: {err.strerror}") from err
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
                             access_log=False, **options)
     server = EmbeddedServer(config)
-    task = asyncio.create_task(server.serve(), name=f"http-{host}:{port}")
+    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"http-{host}:{port}")
     while not server.started:
         if task.done():
             task.result()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,3 +59,50 @@ def test_up_runs_embedded_nats_and_stops_cleanly(tmp_path: Path, sig: signal.Sig
     assert "embedded nats-server stopped" in output
     leftover = subprocess.run(["pgrep", "-f", f"-p {nats_port}"], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "embedded nats-server still running"
+
+
+def _config(tmp_path: Path, nats_port: int, health_port: int) -> Path:
+    config = tmp_path / "kanal.toml"
+    config.write_text(
+        f'[kanal]\ndata_dir = "var"\nhealth_port = {health_port}\n'
+        f'[nats]\nembedded_port = {nats_port}\nembedded_store = "var/nats"\n'
+        '[router]\nenabled = false\n'
+    )
+    return config
+
+
+@pytest.mark.parametrize("busy", ["nats", "health"])
+def test_a_busy_port_stops_up_with_a_clear_error_and_no_leftovers(tmp_path: Path, busy: str) -> None:
+    """A second `kanal up`, or anything else on its ports, must not be mistaken for ours (found by hand)."""
+    nats_port, health_port = free_port(), free_port()
+    squatter = socket.create_server(("127.0.0.1", nats_port if busy == "nats" else health_port))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "kanal", "up", "--config", str(_config(tmp_path, nats_port, health_port))],
+            capture_output=True, text=True, cwd=tmp_path, timeout=60,
+            env={**os.environ, "KANAL_LOG__FORMAT": "json"},
+        )
+    finally:
+        squatter.close()
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert ("nats_start_failed" if busy == "nats" else "health_port_busy") in output
+    assert "Traceback" not in output
+    leftover = subprocess.run(["pgrep", "-f", f"-p {nats_port}"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "embedded nats-server still running"
+    children = subprocess.run(["pgrep", "-f", f"--config {tmp_path}"], capture_output=True, text=True)
+    assert children.stdout.strip() == "", f"programs left running: {children.stdout}"
+
+
+async def test_http_start_on_a_busy_port_raises_instead_of_exiting() -> None:
+    from starlette.applications import Starlette
+
+    from kanal import http
+
+    squatter = socket.create_server(("127.0.0.1", 0))
+    port = squatter.getsockname()[1]
+    try:
+        with pytest.raises(OSError, match=f"127.0.0.1:{port}"):
+            await http.start(Starlette(), "127.0.0.1", port)
+    finally:
+        squatter.close()
