@@ -25,7 +25,8 @@ async def start(app: Any, host: str, port: int, **options: Any) -> tuple[Embedde
     The socket is bound here, not by uvicorn: on a busy port uvicorn calls sys.exit(3) inside its task, and
     asyncio lets SystemExit escape the event loop, which would end the process without stopping anything.
     """
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    family, kind, proto, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                          flags=socket.AI_PASSIVE)[0]  # "": every interface
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -37,11 +38,15 @@ async def start(app: Any, host: str, port: int, **options: Any) -> tuple[Embedde
                             access_log=False, **options)
     server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"http-{host}:{port}")
-    while not server.started:
-        if task.done():
-            task.result()
-            raise OSError(f"HTTP server on {host}:{port} stopped while starting")
-        await asyncio.sleep(0.01)
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise OSError(f"HTTP server on {host}:{port} stopped while starting")
+            await asyncio.sleep(0.01)
+    except BaseException:
+        sock.close()
+        raise
     return server, task
 
 

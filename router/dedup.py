@@ -112,7 +112,7 @@ class _Probe:
 _enc = msgspec.json.Encoder()
 _reporters = msgspec.json.Decoder(ReporterRecord)
 _cells = msgspec.json.Decoder(CellRecord)
-DECODED_CAP = 20_000  # decoded index values kept (a batch reads at most a few thousand)
+DECODED_CAP = 20_000  # decoded index values kept (a batch reads at most a few thousand; cleared per batch)
 
 
 class Deduper:
@@ -127,7 +127,8 @@ class Deduper:
         signature("warm up")  # builds the MinHash tables (~0.1 s) now rather than in the first batch
 
     def probe_many(self, envs: Sequence[Envelope], words: Sequence[Sequence[str] | None]) -> list[_Probe]:
-        """`probe` for a batch, with the batch's text signatures computed together."""
+        """`probe` for a batch, with the batch's text signatures computed together; a batch starts here."""
+        self._decoded.clear()  # decoded records are reused within a batch; held longer they only cost memory
         texts = [norm_text(env, w) for env, w in zip(envs, words, strict=True)]
         return [self._probe(env, text, sig) for env, text, sig in zip(envs, texts, signatures(texts), strict=True)]
 

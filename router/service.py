@@ -58,15 +58,17 @@ class _Work:
     words: list[str]
     verdict: Verdict | None = None
     item: RoutedItem | None = None
+    twin: _Work | None = None  # the same envelope earlier in this batch, whose outcome this one shares
 
 
 class RecentWrites:
     """Index values this process wrote in the last `ttl` seconds: newer than KV while hints are in flight.
 
-    A hint reaches KV within milliseconds of its item's ack; this covers a concurrent batch of this process
-    that decides before then (2 s, or the last 20,000 writes: ~0.6 s at 10,000 envelopes a second). Kept in
-    write order (an OrderedDict: popping its oldest entry is O(1), a plain dict's is not), so expiry pops from
-    the front, once per batch. Small on purpose: lookups in a few thousand entries stay in cache.
+    A hint is sent once its item is stored and reaches KV within milliseconds; this covers a concurrent batch
+    of this process that decides before then (`ttl`: the router passes its publish timeout plus 2 s; at most
+    `cap` entries: ~0.6 s of writes at 10,000 envelopes a second). Kept in write order (an OrderedDict:
+    popping its oldest entry is O(1), a plain dict's is not), so expiry pops from the front, once per batch.
+    Small on purpose: lookups in a few thousand entries stay in cache.
     """
 
     def __init__(self, ttl: float = 2.0, cap: int = 20_000) -> None:
@@ -111,7 +113,9 @@ class Router:
         self.pipeline = Pipeline(nc)
         self.sub: Any = None
         self.stopping = asyncio.Event()
-        self.recent = RecentWrites()
+        # Index writes are cached from the decision until their hint has landed: at most the item publish's
+        # timeout, then milliseconds (the cap bounds it at high rates, when publishes are fast).
+        self.recent = RecentWrites(ttl=self.pipeline.timeout + 2.0)
         self.fast_admin = False  # KANAL_ADMIN takes fast-ingest batches (checked at start)
         self.handled = 0
         self.metrics.rules.set(len(book.current.rules))
@@ -220,10 +224,17 @@ class Router:
         # Decide the whole batch without awaiting, so concurrent batches of this process see each other's
         # writes through `recent` (replicas see them through KV once written).
         mono = time.monotonic()
+        deciding: dict[str, _Work] = {}  # id record key -> the input of this batch that wrote it
         for w, probe in zip(work, probes, strict=True):
             w.verdict = self.deduper.decide(probe, w.decision.queue, view)
             for key, value in w.verdict.index_writes.items():
                 self.recent.put(key, value, mono)
+            if w.verdict.id_write is not None:
+                deciding[w.verdict.id_write[0]] = w
+            elif w.verdict.kind == "exact":
+                # An exact repeat of an input earlier in this batch is only done when that one is: it is
+                # acked or retried with it (else a failed first copy would leave the report in no queue).
+                w.twin = deciding.get(self.deduper.id_key(probe))
             # The id record goes into `recent` only once it is stored (below): were it cached now and the
             # publish failed, the redelivery would look like an exact repeat and be acked unpublished.
         outgoing: list[tuple[_Work, Verdict, RoutedItem]] = []
@@ -252,6 +263,9 @@ class Router:
                 failed[id(w)] = ("dedup_store_unavailable", f"recording the delivery failed: {res!r}")
             else:
                 self.recent.put(key, value)
+        for w in work:
+            if w.twin is not None and id(w.twin) in failed:
+                failed[id(w)] = failed[id(w.twin)]
         counts: Counter[tuple[str, ...]] = Counter()
         for w in work:
             if id(w) in failed:
