@@ -112,7 +112,6 @@ class _Probe:
 _enc = msgspec.json.Encoder()
 _reporters = msgspec.json.Decoder(ReporterRecord)
 _cells = msgspec.json.Decoder(CellRecord)
-DECODED_CAP = 20_000  # decoded index values kept (a batch reads at most a few thousand; cleared per batch)
 
 
 class Deduper:
@@ -155,11 +154,6 @@ class Deduper:
             cells = [(cx, cy), (cx + dx, cy), (cx, cy + dy), (cx + dx, cy + dy)]
         return _Probe(env=env, at=env.received_at.timestamp(), reps=reporter_keys(env), text_key=text_key,
                       sig=sig, shas=shas, cell=cell, xy=xy, cells=cells)
-
-    @staticmethod
-    def keys(p: _Probe) -> list[str]:
-        """Every KV key this envelope's decision reads."""
-        return [Deduper.id_key(p), *Deduper.index_keys(p)]
 
     @staticmethod
     def id_key(p: _Probe) -> str:
@@ -236,31 +230,24 @@ class Deduper:
         return Dedup(incident_id=incident, incident_size=size, similarity=round(sim, 3))
 
     def _reporter(self, key: str, raw: bytes | None) -> list[Recent]:
-        """The reporter record's items (decoded once per value)."""
-        if not raw:
-            return []
-        hit = self._decoded.get(key)
-        if hit is not None and hit[0] is raw:
-            return hit[1]  # type: ignore[return-value]
-        items = _reporters.decode(raw).items
-        self._remember(key, raw, items)
-        return items
+        """The reporter record's items (decoded once per value and batch)."""
+        return self._items(key, raw, _reporters)  # type: ignore[return-value]
 
     def _cell(self, key: str, raw: bytes | None) -> list[CellItem]:
-        """The cell record's items (decoded once per value)."""
+        """The cell record's items (decoded once per value and batch)."""
+        return self._items(key, raw, _cells)  # type: ignore[return-value]
+
+    def _items(self, key: str, raw: bytes | None,
+               decoder: msgspec.json.Decoder[ReporterRecord] | msgspec.json.Decoder[CellRecord],
+               ) -> list[Recent] | list[CellItem]:
         if not raw:
             return []
         hit = self._decoded.get(key)
         if hit is not None and hit[0] is raw:
-            return hit[1]  # type: ignore[return-value]
-        items = _cells.decode(raw).items
-        self._remember(key, raw, items)
-        return items
-
-    def _remember(self, key: str, raw: bytes, items: list[Recent] | list[CellItem]) -> None:
-        if len(self._decoded) >= DECODED_CAP:
-            self._decoded.clear()
+            return hit[1]
+        items = decoder.decode(raw).items
         self._decoded[key] = (raw, items)
+        return items
 
     def _cell_items(self, p: _Probe, view: dict[str, bytes]) -> list[CellItem]:
         items: list[CellItem] = []
