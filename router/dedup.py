@@ -125,15 +125,15 @@ class Deduper:
         self._decoded: dict[str, tuple[bytes, list[Recent] | list[CellItem]]] = {}
         signature("warm up")  # builds the MinHash tables (~0.1 s) now rather than in the first batch
 
-    def probe_many(self, envs: Sequence[Envelope], words: Sequence[Sequence[str] | None]) -> list[_Probe]:
+    def probe_many(self, envs: Sequence[Envelope], plains: Sequence[str | None]) -> list[_Probe]:
         """`probe` for a batch, with the batch's text signatures computed together; a batch starts here."""
         self._decoded.clear()  # decoded records are reused within a batch; held longer they only cost memory
-        texts = [norm_text(env, w) for env, w in zip(envs, words, strict=True)]
+        texts = [norm_text(env, p) for env, p in zip(envs, plains, strict=True)]
         return [self._probe(env, text, sig) for env, text, sig in zip(envs, texts, signatures(texts), strict=True)]
 
-    def probe(self, env: Envelope, words: Sequence[str] | None = None) -> _Probe:
-        """The fingerprints of one envelope and the keys it needs to read (`words`: see `norm_text`)."""
-        text = norm_text(env, words)
+    def probe(self, env: Envelope, text: str | None = None) -> _Probe:
+        """The fingerprints of one envelope and the keys it needs to read (`text`: see `norm_text`)."""
+        text = norm_text(env, text)
         return self._probe(env, text, signature(text))
 
     def _probe(self, env: Envelope, text: str, sig: bytes | None) -> _Probe:

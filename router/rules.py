@@ -84,8 +84,8 @@ class FallbackRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
 
 
 Rule = FlagsRule | GeoRule | ChannelRule | GazetteerRule | FallbackRule
-# (rule, envelope, its normalised words, the batch's geo lookups) -> (queue or None, why, the matched value)
-_Attempt = Callable[[Any, Envelope, Sequence[str] | None, Mapping[str, "GeoMatch | None"] | None],
+# (rule, envelope, its `plain` text, the batch's geo lookups) -> (queue or None, why, the matched value)
+_Attempt = Callable[[Any, Envelope, str | None, Mapping[str, "GeoMatch | None"] | None],
                     tuple[str | None, str, str | None]]
 
 
@@ -163,7 +163,7 @@ class RuleSet:
             raise RulesError(f"rules file {source}: the last rule must be a fallback, so every item has a queue")
         return cls(parsed.rule, source, geo, gaz)
 
-    def decide_many(self, envs: Sequence[Envelope], words: Sequence[Sequence[str] | None]) -> list[Decision]:
+    def decide_many(self, envs: Sequence[Envelope], texts: Sequence[str | None]) -> list[Decision]:
         """`decide` for a batch: each geo rule locates all of the batch's points in one vectorised query."""
         located: list[dict[str, GeoMatch | None]] = [{} for _ in envs]
         for rule in self.rules:
@@ -174,18 +174,18 @@ class RuleSet:
             lats = [envs[i].location.lat for i in todo]  # type: ignore[union-attr]
             for i, match in zip(todo, self._geo[rule.id].locate_many(lons, lats), strict=True):
                 located[i][rule.id] = match
-        return [self.decide(env, w, found) for env, w, found in zip(envs, words, located, strict=True)]
+        return [self.decide(env, text, found) for env, text, found in zip(envs, texts, located, strict=True)]
 
-    def decide(self, env: Envelope, words: Sequence[str] | None = None,
+    def decide(self, env: Envelope, text: str | None = None,
                located: Mapping[str, GeoMatch | None] | None = None) -> Decision:
         """Try the rules in order and return the first match, with the trail of every rule tried.
 
-        `words`: `normalise(envelope_text(...))` if the caller has it already (the router shares it with dedup).
+        `text`: `plain(envelope_text(...))` if the caller has it already (the router shares it with dedup).
         `located`: geo rule id -> the envelope's polygon, when `decide_many` looked it up for the batch.
         """
         trail: list[RuleTrace] = []
         for rule, attempt in self._steps:
-            queue, reason, matched = attempt(rule, env, words, located)
+            queue, reason, matched = attempt(rule, env, text, located)
             trail.append(RuleTrace(rule_id=rule.id, matched=queue is not None, reason=reason))
             if queue is not None:
                 return Decision(rule_id=rule.id, rule_type=rule.__struct_config__.tag,  # type: ignore[arg-type]
@@ -204,7 +204,7 @@ class RuleSet:
             return self._try_gazetteer
         return self._try_fallback
 
-    def _try_channel(self, rule: ChannelRule, env: Envelope, words: Sequence[str] | None,
+    def _try_channel(self, rule: ChannelRule, env: Envelope, text: str | None,
                      located: Mapping[str, GeoMatch | None] | None) -> tuple[str | None, str, str | None]:
         for key, wanted in self._chan[rule.id]:
             value = getattr(env, key)
@@ -212,17 +212,19 @@ class RuleSet:
                 return None, self._miss(rule.id, key, value, wanted), None
         return rule.queue, f"channel {env.channel} / {env.instance} / {env.account}", env.account
 
-    def _try_flags(self, rule: FlagsRule, env: Envelope, words: Sequence[str] | None,
+    def _try_flags(self, rule: FlagsRule, env: Envelope, text: str | None,
                    located: Mapping[str, GeoMatch | None] | None) -> tuple[str | None, str, str | None]:
         hit = sorted(set(rule.flags) & set(env.flags)) if env.flags else None
         if not hit:
             return None, self._noflag[rule.id], None
         return rule.queue, f"flagged {', '.join(hit)}: automatic mail, not a complaint", hit[0]
 
-    def _try_gazetteer(self, rule: GazetteerRule, env: Envelope, words: Sequence[str] | None,
+    def _try_gazetteer(self, rule: GazetteerRule, env: Envelope, text: str | None,
                        located: Mapping[str, GeoMatch | None] | None) -> tuple[str | None, str, str | None]:
-        text = envelope_text(env.subject, env.text) if words is None else ""  # the words are what is read
-        _, found = self._gaz[rule.id].best(text, words)
+        if text is None:
+            _, found = self._gaz[rule.id].best(envelope_text(env.subject, env.text))
+        else:  # split only here: most envelopes never reach a gazetteer rule
+            _, found = self._gaz[rule.id].best("", text.split())
         found = [m for m in found if m.place.level in rule.levels]
         if not found:
             return None, "no place name in the text", None
@@ -234,7 +236,7 @@ class RuleSet:
         return f"{best.place.level}.{best.place.code}", reason, best.phrase
 
     @staticmethod
-    def _try_fallback(rule: FallbackRule, env: Envelope, words: Sequence[str] | None,
+    def _try_fallback(rule: FallbackRule, env: Envelope, text: str | None,
                       located: Mapping[str, GeoMatch | None] | None) -> tuple[str | None, str, str | None]:
         return rule.queue, "fallback", None
 
@@ -255,7 +257,7 @@ class RuleSet:
         return loc is not None and not (
             rule.max_accuracy_m is not None and loc.accuracy_m is not None and loc.accuracy_m > rule.max_accuracy_m)
 
-    def _try_geo(self, rule: GeoRule, env: Envelope, words: Sequence[str] | None = None,
+    def _try_geo(self, rule: GeoRule, env: Envelope, text: str | None = None,
                  located: Mapping[str, GeoMatch | None] | None = None) -> tuple[str | None, str, str | None]:
         loc = env.location
         if loc is None:

@@ -30,7 +30,7 @@ from kanal import bus, http, log, sdnotify
 from kanal.config import Config
 from router.dedup import Deduper, Verdict
 from router.fetch import Fetcher
-from router.gazetteer import envelope_text, normalise
+from router.gazetteer import envelope_text, plain
 from router.metrics import Metrics
 from router.pipeline import Pipeline
 from router.rules import RuleBook
@@ -55,7 +55,7 @@ class _Work:
     msg: Msg
     env: Envelope
     decision: Decision
-    words: list[str]
+    text: str  # `plain` subject and text
     verdict: Verdict | None = None
     item: RoutedItem | None = None
     twin: _Work | None = None  # the same envelope earlier in this batch, whose outcome this one shares
@@ -178,7 +178,7 @@ class Router:
     async def handle(self, msgs: list[Msg]) -> None:
         """Route one batch; see the module docstring for the order of effects."""
         started = time.perf_counter()
-        decoded: list[tuple[Msg, Envelope, list[str]]] = []
+        decoded: list[tuple[Msg, Envelope, str]] = []
         for msg in msgs:
             try:
                 env = decode_envelope(msg.data)
@@ -186,17 +186,17 @@ class Router:
                 reason = "unsupported_version" if isinstance(err, UnsupportedVersion) else "invalid_envelope"
                 await self._dead_letter(msg, reason, str(err))
                 continue
-            decoded.append((msg, env, normalise(envelope_text(env.subject, env.text))))  # rules and dedup read it
+            decoded.append((msg, env, plain(envelope_text(env.subject, env.text))))  # rules and dedup read it
         work: list[_Work] = []
         rules = self.book.current
         try:  # the batch's points are looked up together
-            decisions = rules.decide_many([env for _, env, _ in decoded], [words for _, _, words in decoded])
-            work = [_Work(msg=msg, env=env, decision=decision, words=words)
-                    for (msg, env, words), decision in zip(decoded, decisions, strict=True)]
+            decisions = rules.decide_many([env for _, env, _ in decoded], [text for _, _, text in decoded])
+            work = [_Work(msg=msg, env=env, decision=decision, text=text)
+                    for (msg, env, text), decision in zip(decoded, decisions, strict=True)]
         except Exception:  # one envelope the rules cannot handle: decide one by one, so only it is retried
-            for msg, env, words in decoded:
+            for msg, env, text in decoded:
                 try:
-                    work.append(_Work(msg=msg, env=env, decision=rules.decide(env, words), words=words))
+                    work.append(_Work(msg=msg, env=env, decision=rules.decide(env, text), text=text))
                 except Exception as err:
                     await self._retry_or_dead_letter(msg, "routing_failed", repr(err))
         if work:
@@ -208,7 +208,7 @@ class Router:
 
     async def _deliver(self, work: list[_Work]) -> None:
         assert self.ids is not None and self.index is not None
-        probes = self.deduper.probe_many([w.env for w in work], [w.words for w in work])
+        probes = self.deduper.probe_many([w.env for w in work], [w.text for w in work])
         id_keys = [self.deduper.id_key(p) for p in probes]
         index_keys = [k for p in probes for k in self.deduper.index_keys(p)]
         keys = id_keys + index_keys

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from router.gazetteer import envelope_text, normalise
+from router.gazetteer import envelope_text, plain
 from schemas.envelope import Envelope
 
 PERMS = 32
@@ -27,15 +27,15 @@ _B = _rng.integers(0, _PRIME, size=(PERMS, 1), dtype=np.int64)
 _LINKS = re.compile(r"https?://\S+|[@#]\w+")
 
 
-def norm_text(env: Envelope, words: Sequence[str] | None = None) -> str:
-    """Subject and text as lowercase ASCII words, URLs and mentions dropped.
+def norm_text(env: Envelope, text: str | None = None) -> str:
+    """Subject and text as lowercase ASCII words joined by single spaces, URLs and mentions dropped.
 
-    `words`: `normalise(envelope_text(...))` if the caller has it; used as is when there is nothing to drop.
+    `text`: `plain(envelope_text(...))` if the caller has it; used as is when there is nothing to drop.
     """
-    text = envelope_text(env.subject, env.text)
-    if "http" in text or "@" in text or "#" in text:
-        return " ".join(normalise(_LINKS.sub(" ", text)))
-    return " ".join(normalise(text) if words is None else words)
+    raw = envelope_text(env.subject, env.text)
+    if "http" in raw or "@" in raw or "#" in raw:
+        return plain(_LINKS.sub(" ", raw))
+    return plain(raw) if text is None else text
 
 
 def reference_signature(text: str) -> bytes | None:

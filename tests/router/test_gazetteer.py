@@ -76,3 +76,19 @@ def test_ascii_fast_path_tokenises_like_the_general_path() -> None:
 
     check()
     assert normalise("Kel.Menteng, RT_02/03!") == ["kel", "menteng", "rt", "02", "03"]
+
+
+def test_plain_text_is_the_words_joined_by_single_spaces() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from router.gazetteer import normalise, plain
+
+    @given(st.text())  # any Unicode: the ASCII fast path and the NFKD path
+    def check(text: str) -> None:
+        assert plain(text) == " ".join(normalise(text))
+        assert plain(text).split() == normalise(text)
+
+    check()
+    assert plain("  Kel.Menteng,\n\tJakpus!! ") == "kel menteng jakpus"
+    assert plain("Kelurahan Cikíni") == "kelurahan cikini"

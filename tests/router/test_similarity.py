@@ -42,13 +42,13 @@ def test_similar_complaints_score_higher_than_different_ones() -> None:
     assert signature("ab") is None
 
 
-def test_shared_words_give_the_same_fingerprint_text() -> None:
-    from router.gazetteer import envelope_text, normalise
+def test_shared_plain_text_gives_the_same_fingerprint_text() -> None:
+    from router.gazetteer import envelope_text, plain
 
     cases = [(FLOOD, None), (FLOOD, "Banjir!"), ("lihat https://x.co/a #banjir @DKIJakarta di Kemang", None),
              ("Caf\u00e9 banjir di Kemang", "Re: lapor")]
     for text, subject in cases:
         env = envelope("w", text=text, subject=subject)
-        words = normalise(envelope_text(env.subject, env.text))
-        assert norm_text(env, words) == norm_text(env)
+        shared = plain(envelope_text(env.subject, env.text))
+        assert norm_text(env, shared) == norm_text(env)
     assert "https" not in norm_text(envelope("u", text="lihat https://x.co/a #banjir"))
