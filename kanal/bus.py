@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nats
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig, ObjectStoreConfig, StorageType, StreamConfig
 from nats.js.client import JetStreamContext
@@ -101,7 +100,10 @@ class EmbeddedNats:
             args += ["-c", str(self.config_file)]
         args += self.extra_args
         logfile = (self.store_dir / "nats-server.log").open("ab")
-        self.proc = subprocess.Popen(args, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # Its own session: a terminal's Ctrl-C reaches only the process that started it, which stops the
+        # server after the programs that use it (else they see "409 Server Shutdown" and refused reconnects).
+        self.proc = subprocess.Popen(args, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
         logfile.close()
         try:
             wait_for_port(self.host, self.port, timeout, self.proc)
@@ -133,24 +135,39 @@ async def _on_error(err: Exception) -> None:
     _log.warning("nats_error", error=repr(err))
 
 
-async def _on_disconnected() -> None:
-    _log.warning("nats_disconnected")
+class ConnectionEvents:
+    """One connection's callbacks: a lost connection is a warning, the process's own close is not.
+
+    nats-py calls `disconnected_cb` for both; by then a deliberate close has set the client closed. Set
+    `client` once it exists (`connect` does; a FastStream broker's is `broker.connection`).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.client: NATS | None = None
+
+    async def disconnected(self) -> None:
+        if self.client is not None and self.client.is_closed:
+            _log.debug("nats_closed", connection=self.name)
+        else:
+            _log.warning("nats_disconnected", connection=self.name)
+
+    async def reconnected(self) -> None:
+        _log.info("nats_reconnected", connection=self.name)
 
 
-async def _on_reconnected() -> None:
-    _log.info("nats_reconnected")
-
-
-def connect_options(settings: NatsSettings, url: str | None = None, name: str = "kanal") -> dict[str, Any]:
-    """nats.connect keyword arguments for the configured auth and TLS."""
+def connect_options(settings: NatsSettings, url: str | None = None, name: str = "kanal",
+                    events: ConnectionEvents | None = None) -> dict[str, Any]:
+    """nats.connect keyword arguments for the configured auth and TLS (and the connection's `events`)."""
+    events = events or ConnectionEvents(name)
     # No url configured: the embedded server that `kanal up` runs on this machine.
     chosen = url or settings.url or f"nats://{settings.embedded_host}:{settings.embedded_port}"
     options: dict[str, Any] = {
         "servers": [s.strip() for s in chosen.split(",") if s.strip()],
         "name": name,
         "error_cb": _on_error,
-        "disconnected_cb": _on_disconnected,
-        "reconnected_cb": _on_reconnected,
+        "disconnected_cb": events.disconnected,
+        "reconnected_cb": events.reconnected,
         "connect_timeout": settings.connect_timeout.total_seconds(),
         "max_reconnect_attempts": -1,
         "reconnect_time_wait": 0.5,
@@ -176,9 +193,12 @@ def connect_options(settings: NatsSettings, url: str | None = None, name: str = 
 
 async def connect(settings: NatsSettings, url: str | None = None, name: str = "kanal", **extra: Any) -> NATS:
     """Connect, turning the client's errors into one BusError that names the servers tried."""
-    options = connect_options(settings, url, name) | extra
+    events = ConnectionEvents(name)
+    options = connect_options(settings, url, name, events) | extra
     try:
-        return await nats.connect(**options)
+        events.client = NATS()
+        await events.client.connect(**options)
+        return events.client
     except Exception as err:
         hint = "" if (url or settings.url) else " (no [nats] url is set: is `kanal up` running here?)"
         raise BusError(f"cannot connect to NATS at {', '.join(options['servers'])}{hint}: {err!r}") from err

@@ -80,8 +80,20 @@ def mask_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) ->
     return event
 
 
+def _component(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """For a library's stdlib log record: its logger name as the `component` (`faststream`, `uvicorn.error`)."""
+    record = event.get("_record")
+    if record is not None and "component" not in event:
+        event["component"] = record.name
+    return event
+
+
 def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
-    """Configure structlog once per process; `fmt` is auto, json or console."""
+    """Configure structlog once per process; `fmt` is auto, json or console.
+
+    Libraries that log through the standard `logging` module (FastStream, uvicorn) are rendered the same
+    way, with their logger name as `component`, so a process writes one format.
+    """
     out = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
     renderer: Any = (
@@ -89,19 +101,36 @@ def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> Non
         if use_json
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    numeric = logging.getLevelName(level.upper())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.format_exc_info,
             mask_processor,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _component],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            mask_processor,
+            renderer,
+        ],
+    ))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(numeric)
 
 
 def get(name: str | None = None, **context: Any) -> Any:

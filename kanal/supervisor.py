@@ -51,8 +51,11 @@ class Supervisor:
         backoff = 1.0
         while not self._stopping.is_set():
             program.state = "starting"
+            # A session of its own: Ctrl-C in a terminal signals the whole foreground process group, and the
+            # programs must stop before the NATS server they write to, in the order `stop` gives them.
             program.proc = await asyncio.create_subprocess_exec(
-                *program.argv, env={**os.environ, **program.env}, stdin=asyncio.subprocess.DEVNULL
+                *program.argv, env={**os.environ, **program.env}, stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
             )
             program.pid = program.proc.pid
             program.started_at = time.monotonic()

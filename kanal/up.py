@@ -51,65 +51,72 @@ def _health_app(supervisor: Supervisor, nats_url: str, embedded: bus.EmbeddedNat
 
 
 async def run(config: Config) -> int:
-    """Start everything, print where it is, and stop it all cleanly on SIGINT or SIGTERM."""
-    embedded: bus.EmbeddedNats | None = None
-    nats_url = config.nats.url
-    if not nats_url:
-        store = config.path(config.nats.embedded_store)
-        conf = config.path(config.nats.embedded_config) if config.nats.embedded_config else None
-        embedded = bus.EmbeddedNats(store, config.nats.embedded_host, config.nats.embedded_port, conf)
-        try:
-            await asyncio.to_thread(embedded.start)
-        except bus.BusError as err:
-            _log.error("nats_start_failed", error=str(err),
-                       hint=f"is another nats-server on port {config.nats.embedded_port}? "
-                       "set [nats] embedded_port or url in kanal.toml")
-            return 1
-        nats_url = embedded.url
-        print(f"kanal: embedded nats-server with JetStream at {nats_url} (data in {store})", flush=True)
-    else:
-        print(f"kanal: using NATS at {nats_url}", flush=True)
-    try:
-        nc = await bus.connect(config.nats, nats_url, name="kanal-up")
-        await bus.provision(nc.jetstream(), config)
-        await nc.close()
-    except bus.BusError as err:
-        _log.error("nats_unreachable", error=str(err))
-        if embedded:
-            embedded.stop()
-        return 1
+    """Start everything, print where it is, and stop it all in order on SIGINT, SIGTERM or SIGHUP.
 
-    supervisor = Supervisor(programs(config, nats_url))
-    supervisor.start()
-    for program in supervisor.programs:
-        print(f"kanal: started {program.name}: {' '.join(program.argv[3:])}", flush=True)
-    try:
-        server, serve = await http.start(
-            _health_app(supervisor, nats_url, embedded), config.kanal.health_host, config.kanal.health_port
-        )
-    except (OSError, SystemExit) as err:
-        _log.error("health_port_busy", port=config.kanal.health_port, error=repr(err),
-                   hint="set [kanal] health_port in kanal.toml")
-        await supervisor.stop()
-        if embedded is not None:
-            embedded.stop()
-        return 1
-    print(f"kanal: health at http://{config.kanal.health_host}:{config.kanal.health_port}/healthz", flush=True)
-    print("kanal: running; press Ctrl-C to stop", flush=True)
-
+    The programs and the embedded nats-server run in sessions of their own, so a terminal's Ctrl-C (sent to
+    its whole foreground process group) or hang-up reaches only this process, which then stops the programs
+    first and NATS last: they finish their work against a server that is still there. Whatever path this
+    takes (a signal during start-up, a busy port, an error), what it started is stopped before it returns.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    print("kanal: stopping", flush=True)
-    await supervisor.stop()
-    await http.stop(server, serve)
-    if embedded is not None:
-        await asyncio.to_thread(embedded.stop)
-        print("kanal: embedded nats-server stopped", flush=True)
-    print("kanal: stopped", flush=True)
-    return 0
+    embedded: bus.EmbeddedNats | None = None
+    supervisor: Supervisor | None = None
+    try:
+        nats_url = config.nats.url
+        if not nats_url:
+            store = config.path(config.nats.embedded_store)
+            conf = config.path(config.nats.embedded_config) if config.nats.embedded_config else None
+            embedded = bus.EmbeddedNats(store, config.nats.embedded_host, config.nats.embedded_port, conf)
+            try:
+                await asyncio.to_thread(embedded.start)
+            except bus.BusError as err:
+                embedded = None  # start() cleaned up after itself
+                _log.error("nats_start_failed", error=str(err),
+                           hint=f"is another nats-server on port {config.nats.embedded_port}? "
+                           "set [nats] embedded_port or url in kanal.toml")
+                return 1
+            nats_url = embedded.url
+            print(f"kanal: embedded nats-server with JetStream at {nats_url} (data in {store})", flush=True)
+        else:
+            print(f"kanal: using NATS at {nats_url}", flush=True)
+        try:
+            nc = await bus.connect(config.nats, nats_url, name="kanal-up")
+            await bus.provision(nc.jetstream(), config)
+            await nc.close()
+        except bus.BusError as err:
+            _log.error("nats_unreachable", error=str(err))
+            return 1
+
+        supervisor = Supervisor(programs(config, nats_url))
+        supervisor.start()
+        for program in supervisor.programs:
+            print(f"kanal: started {program.name}: {' '.join(program.argv[3:])}", flush=True)
+        try:
+            server, serve = await http.start(
+                _health_app(supervisor, nats_url, embedded), config.kanal.health_host, config.kanal.health_port
+            )
+        except (OSError, SystemExit) as err:
+            _log.error("health_port_busy", port=config.kanal.health_port, error=repr(err),
+                       hint="set [kanal] health_port in kanal.toml")
+            return 1
+        print(f"kanal: health at http://{config.kanal.health_host}:{config.kanal.health_port}/healthz", flush=True)
+        print("kanal: running; press Ctrl-C to stop", flush=True)
+        await stop.wait()
+        print("kanal: stopping", flush=True)
+        await supervisor.stop()
+        supervisor = None
+        await http.stop(server, serve)
+        return 0
+    finally:
+        if supervisor is not None:
+            await supervisor.stop()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+            print("kanal: embedded nats-server stopped", flush=True)
+        print("kanal: stopped", flush=True)
 
 
 def data_dir(config: Config) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -148,14 +149,42 @@ Handler = Callable[[bytes], Awaitable[object]]
 Subscriber = Callable[[NatsMessage], Awaitable[None]]
 
 
-def build(config: Config, notifier: Notifier | None = None) -> tuple[NatsBroker, Callable[[Notifier], None]]:
+class _IdleFetchTimeout(logging.Filter):
+    """FastStream's report of a pull fetch that timed out on an idle stream: one line, not an error.
+
+    nats-py raises a plain `asyncio.TimeoutError` (not its own `nats.errors.TimeoutError`) when the server's
+    expiry of an empty pull request beats the client's timer; FastStream 0.7 suppresses only the latter, so
+    its supervisor logged "raised an exception, retrying..." with a traceback and restarted the fetch loop
+    (nothing is lost: no message was fetched). Any other exception passes through unchanged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if type(exc) is TimeoutError:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args, record.exc_info = "idle pull fetch timed out; FastStream restarted it", (), None
+        return True
+
+
+def faststream_logger() -> logging.Logger:
+    """The logger FastStream writes to: rendered like Kanal's own events (kanal.log), per-message lines at debug."""
+    logger = logging.getLogger("notifier.faststream")
+    if not any(isinstance(f, _IdleFetchTimeout) for f in logger.filters):
+        logger.addFilter(_IdleFetchTimeout())
+    # "waiting for messages" and task callbacks are start/stop chatter: shown when Kanal logs at debug.
+    logger.setLevel(logging.NOTSET if logging.getLogger().level <= logging.DEBUG else logging.WARNING)
+    return logger
+
+
+def build(config: Config, notifier: Notifier | None = None,
+          events: bus.ConnectionEvents | None = None) -> tuple[NatsBroker, Callable[[Notifier], None]]:
     """The FastStream app: three durable pull subscribers (acks, status updates, opt-outs) and one publisher.
 
     Handlers are bound to a Notifier once it exists (it needs its own JetStream connection for KV); the
     broker also describes the subjects for `kanal schema asyncapi`.
     """
-    options = bus.connect_options(config.nats, name="kanal-notifier")
-    broker = NatsBroker(**options)
+    options = bus.connect_options(config.nats, name="kanal-notifier", events=events)
+    broker = NatsBroker(**options, logger=faststream_logger(), log_level=logging.DEBUG)
     bound: dict[str, Notifier] = {}
     if notifier is not None:
         bound["notifier"] = notifier
@@ -239,9 +268,11 @@ async def run(config: Config) -> int:
     nc: NATS = await bus.connect(config.nats, name="kanal-notifier-kv")
     js = nc.jetstream()
     await bus.provision(js, config)
-    broker, bind = build(config)
+    events = bus.ConnectionEvents("kanal-notifier")
+    broker, bind = build(config, events=events)
     bind(await Notifier.open(js, settings))
     await broker.start()
+    events.client = broker.connection  # its own close at shutdown is then no disconnect warning
     _log.info("notifier_started", channels=settings.channels)
     await stop.wait()
     await broker.stop()

@@ -32,7 +32,6 @@ API = "$JS.API"
 
 KV_CHECKPOINTS = f"KV_{subjects.KV_CHECKPOINTS}"
 KV_LEASES = f"KV_{subjects.KV_LEASES}"
-KV_DEDUP = f"KV_{subjects.KV_DEDUP}"
 KV_OUTBOUND = f"KV_{subjects.KV_OUTBOUND}"
 OBJ_MEDIA = f"OBJ_{subjects.OBJ_MEDIA}"
 KANAL_STREAMS = (subjects.STREAM_IN, subjects.STREAM_ADMIN, subjects.STREAM_DLQ, subjects.STREAM_STATUS,

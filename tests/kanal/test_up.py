@@ -106,3 +106,44 @@ async def test_http_start_on_a_busy_port_raises_instead_of_exiting() -> None:
             await http.start(Starlette(), "127.0.0.1", port)
     finally:
         squatter.close()
+
+
+def test_ctrl_c_in_a_terminal_stops_the_programs_before_nats(tmp_path: Path) -> None:
+    """Ctrl-C signals the terminal's whole process group: the programs must not see NATS go first (found by hand:
+    the router logged "409 Server Shutdown" and every client refused reconnects on each Ctrl-C)."""
+    nats_port, health_port = free_port(), free_port()
+    (tmp_path / "rules.toml").write_text('version = 1\n[[rule]]\nid = "triage"\ntype = "fallback"\n')
+    config = tmp_path / "kanal.toml"
+    config.write_text(
+        f'[kanal]\ndata_dir = "var"\nhealth_port = {health_port}\n'
+        f'[nats]\nembedded_port = {nats_port}\nembedded_store = "var/nats"\n'
+        f'[router]\nrules = "{tmp_path / "rules.toml"}"\nmetrics_port = {free_port()}\n'
+    )
+    proc = subprocess.Popen(  # a session of its own, like a shell's job: the test can signal its whole group
+        [sys.executable, "-m", "kanal", "up", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, start_new_session=True,
+        env={**os.environ, "KANAL_LOG__FORMAT": "json"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # both programs up and fetching from their streams
+            body = _wait_health(f"http://127.0.0.1:{health_port}/healthz", proc)
+            rows = body["programs"]
+            assert isinstance(rows, list)
+            states = {row["name"]: row["state"] for row in rows}
+            if states.get("router") == "running" and states.get("notifier") == "running":
+                break
+            time.sleep(0.2)
+        time.sleep(3)  # several idle pull fetches of the router and notifier
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, output
+    assert '"event": "router_stopped"' in output and '"event": "notifier_stopped"' in output, output
+    for noise in ("Server Shutdown", "fetch_failed", "nats_error", "Traceback", "program_exited"):
+        assert noise not in output, f"{noise!r} on Ctrl-C:\n{output}"
+    assert output.index("notifier_stopped") < output.index("embedded nats-server stopped")
+    leftover = subprocess.run(["pgrep", "-f", f"-p {nats_port}"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "embedded nats-server still running"
