@@ -112,7 +112,7 @@ async def _inbox(config: Config, queue: str, as_: str | None) -> AsyncIterator[I
     try:
         js = nc.jetstream()
         await bus.provision(js, config)
-        store = await ItemStore.open(js, settings.items_bucket, config.nats.replicas)
+        store = await ItemStore.open(nc, settings.items_bucket, config.nats.replicas)
         inbox = await Inbox(store, queue, name, user, settings.ack_wait.total_seconds()).open()
         try:
             yield inbox

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 from starlette.applications import Starlette
@@ -324,10 +325,10 @@ class Console:
             "Cache-Control": "private, max-age=300"})
 
 
-async def build(config: Config, settings: AdminSettings, js: Any) -> Console:
-    """A Console over an open JetStream context (provisioned)."""
-    store = await ItemStore.open(js, settings.items_bucket, config.nats.replicas)
-    media = await bus.ensure_object_store(js, subjects.OBJ_MEDIA, config.nats.replicas)
+async def build(config: Config, settings: AdminSettings, nc: NATS) -> Console:
+    """A Console over an open connection (streams provisioned)."""
+    store = await ItemStore.open(nc, settings.items_bucket, config.nats.replicas)
+    media = await bus.ensure_object_store(nc.jetstream(), subjects.OBJ_MEDIA, config.nats.replicas)
     geo = await asyncio.to_thread(load_map, config, settings.boundaries, settings.code_property,
                                   settings.name_property)
     return Console(settings, store, media, geo)
@@ -345,7 +346,7 @@ async def serve(config: Config, settings: AdminSettings) -> int:
     nc = await bus.connect(config.nats, name="kanal-admin")
     js = nc.jetstream()
     await bus.provision(js, config)
-    console = await build(config, settings, js)
+    console = await build(config, settings, nc)
     server, task = await http.start(console.app(), settings.host, settings.port)
     print(f"admin: console at http://{settings.host}:{http.bound_port(server)}/", flush=True)
     stop = asyncio.Event()

@@ -10,21 +10,15 @@ fast batches. Both buckets are shared by every router replica and survive restar
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from typing import Any
 
-import msgspec
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 
+from kanal import direct
 from router.pipeline import Pipeline
-
-MULTI_LAST_MAX = 1000
-STATUS = "Status"
 
 
 class StoreError(Exception):
@@ -75,48 +69,14 @@ class KvIndex:
         return index
 
     async def get_many(self, keys: list[str]) -> dict[str, bytes]:
-        """The current value of each key that exists (missing keys are absent from the result)."""
-        unique = list(dict.fromkeys(keys))
-        chunks = [unique[i : i + MULTI_LAST_MAX] for i in range(0, len(unique), MULTI_LAST_MAX)]
-        results = await asyncio.gather(*(self._get_chunk(chunk) for chunk in chunks))
-        found: dict[str, bytes] = {}
-        for part in results:
-            found.update(part)
-        return found
-
-    async def _get_chunk(self, keys: list[str]) -> dict[str, bytes]:
-        if not keys:
-            return {}
-        found: dict[str, bytes] = {}
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        failure: list[str] = []
-
-        async def on_msg(msg: Msg) -> None:
-            headers = msg.headers or {}
-            status = headers.get(STATUS)
-            if status is None:
-                subject = headers.get("Nats-Subject", "")
-                if headers.get("KV-Operation") in (None, "PUT"):
-                    found[subject[len(self.prefix) :]] = msg.data
-                return
-            if status not in ("204", "404"):
-                failure.append(f"status {status} {headers.get('Description', '')}".strip())
-            if not done.done():
-                done.set_result(None)
-
-        inbox = self.nc.new_inbox()
-        sub = await self.nc.subscribe(inbox, cb=on_msg)
+        """The current value of each key that exists (missing and deleted keys are absent from the result)."""
+        prefix = self.prefix
         try:
-            request: dict[str, Any] = {"multi_last": [self.prefix + k for k in keys], "batch": len(keys)}
-            await self.nc.publish(f"$JS.API.DIRECT.GET.{self.stream}", msgspec.json.encode(request), reply=inbox)
-            await asyncio.wait_for(done, self.timeout)
-        except TimeoutError as err:
-            raise StoreError(f"no answer from {self.stream} direct get within {self.timeout:g}s") from err
-        finally:
-            await sub.unsubscribe()
-        if failure:
-            raise StoreError(f"{self.stream} direct get failed: {failure[0]}")
-        return found
+            found = await direct.last_per_subject(self.nc, self.stream, [prefix + k for k in keys], self.timeout)
+        except direct.DirectGetError as err:
+            raise StoreError(str(err)) from err
+        cut = len(prefix)
+        return {subject[cut:]: value for subject, msg in found.items() if (value := direct.kv_value(msg)) is not None}
 
     async def hint(self, writes: dict[str, bytes]) -> None:
         """Write keys without waiting for the stream's ack: for index entries that only guide dedup."""

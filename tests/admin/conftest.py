@@ -73,7 +73,7 @@ def admin_settings(tmp_path: Path) -> AdminSettings:
 
 @pytest.fixture
 async def console(provisioned: NATS, config: Config, admin_settings: AdminSettings) -> Console:
-    return await build(config, admin_settings, provisioned.jetstream())
+    return await build(config, admin_settings, provisioned)
 
 
 async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:

@@ -54,7 +54,7 @@ async def test_an_admin_sees_and_acts_only_on_their_queue(provisioned: NATS, cli
                          ("ack", {})):
         response = await client.post(f"/item/{their_seq}/{action}", data={"csrf": token, **data})
         assert response.status_code == 403, action
-    store = await ItemStore.open(provisioned.jetstream())
+    store = await ItemStore.open(provisioned)
     assert (await store.state(theirs.item_id))[0].handled == ()
     assert (await store.latest_status(theirs.item_id))[0] is None
 

@@ -36,7 +36,7 @@ async def test_envelope_routed_by_the_real_router_reaches_inbox_and_console(
     while (await router.sub.consumer_info()).num_pending:
         await router.handle(await router.sub.fetch(16, timeout=2))
 
-    store = await ItemStore.open(provisioned.jetstream())
+    store = await ItemStore.open(provisioned)
     box = await Inbox(store, GAMBIR, "lurah-gambir", settings().users["lurah-gambir"]).open()
     [entry] = await box.items()
     assert entry.stored.item.item_id == env.id

@@ -28,7 +28,7 @@ async def _inbox(nats_url: str, queue: str, admin: str) -> tuple[NATS, Inbox]:
     from kanal.config import NatsSettings
 
     nc = await bus.connect(NatsSettings(url=nats_url))
-    store = await ItemStore.open(nc.jetstream())
+    store = await ItemStore.open(nc)
     user = settings().users[admin]
     return nc, await Inbox(store, queue, admin, user).open()
 
@@ -124,7 +124,7 @@ async def test_reroute_is_published_recorded_and_not_doubled(provisioned: NATS, 
 async def test_an_admin_cannot_open_or_act_on_another_queue(provisioned: NATS, nats_url: str) -> None:
     theirs = item("k-1", KEBON_KELAPA)
     await publish(provisioned, theirs)
-    store = await ItemStore.open(provisioned.jetstream())
+    store = await ItemStore.open(provisioned)
     with pytest.raises(AccessDenied, match=r"not allowed on queue 'kelurahan\.3171011002'"):
         Inbox(store, KEBON_KELAPA, "lurah-gambir", settings().users["lurah-gambir"])
     from admin.inbox import reroute

@@ -20,7 +20,7 @@ USERS = settings().users
 
 async def _stored(nc: NATS, *items: RoutedItem) -> tuple[ItemStore, list[StoredItem]]:
     await publish(nc, *items)
-    store = await ItemStore.open(nc.jetstream())
+    store = await ItemStore.open(nc)
     return store, await store.queue(GAMBIR)
 
 
