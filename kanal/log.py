@@ -80,6 +80,11 @@ def mask_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) ->
     return event
 
 
+# Libraries that log every request (httpx: "HTTP Request: GET ...", httpcore: each connection step) at info
+# and debug; Kanal logs the events that matter itself (media_download_failed, send results ...).
+CHATTY_LIBRARIES = ("httpx", "httpcore", "hpack", "urllib3", "tweepy", "telegram.ext", "aiosmtpd", "mail.log")
+
+
 def _component(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """For a library's stdlib log record: its logger name as the `component` (`faststream`, `uvicorn.error`)."""
     record = event.get("_record")
@@ -131,6 +136,8 @@ def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> Non
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(numeric)
+    for chatty in CHATTY_LIBRARIES:  # a line per HTTP request or connection step: only their warnings
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def get(name: str | None = None, **context: Any) -> Any:

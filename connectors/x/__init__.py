@@ -7,8 +7,9 @@ from connectors.x.settings import XSettings
 
 spec = ChannelSpec(
     id="x",
-    mode="poll",
-    summary="X (Twitter) API v2: mentions, recent search and DMs, checkpointed by since_id per stream",
+    mode="poll",  # the default; `mode = "webhook"` in the instance's settings serves the Account Activity webhook
+    summary="X (Twitter): API v2 mentions, recent search and DMs by since_id per stream, or the Account Activity "
+            "webhook (mode = \"webhook\")",
     settings=XSettings,
     connector="connectors.x.connector:XConnector",
     normaliser="connectors.x.normalise:normalise",

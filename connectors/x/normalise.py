@@ -1,4 +1,4 @@
-"""Pure: an X API v2 response (a whole page or one Kanal slice of it) -> envelopes.
+"""Pure: an X API v2 response (a whole page or one Kanal slice of it), or a webhook delivery, -> envelopes.
 
 Tweets become `post` (or `comment` when they reply), DM events `direct_message`; retweets and the
 account's own posts/messages are ignored with a reason. Includes may be missing (expansion not requested,
@@ -8,22 +8,26 @@ deleted media): a dangling reference never fails the item, the attachment record
 from __future__ import annotations
 
 import html
-import math
 
 import msgspec
 
 from connectors.errors import BadPayload
 from connectors.spec import Ignored, NormaliseContext, Outcome, Rejected
-from connectors.x.payload import Body, Includes, Item, Media, Place, snowflake_time
+from connectors.x import activity
+from connectors.x.payload import NOT_A_LANGUAGE, Body, Includes, Item, Media, Place, bbox_location, snowflake_time
 from schemas import Attachment, Envelope, Location, Reporter, Thread, envelope_id
 
 _body = msgspec.json.Decoder(Body)
 _item = msgspec.json.Decoder(Item)
-_NO_LANGUAGE = {"und", "zxx", "qme", "qht", "qam", "qct", "art"}
 
 
 def normalise(raw: bytes, ctx: NormaliseContext) -> Outcome:
-    """Every item of the response: an envelope, or Ignored (retweet, own, not a message), or Rejected."""
+    """Every item of the response: an envelope, or Ignored (retweet, own, not a message), or Rejected.
+
+    A raw item from the webhook mode is an Account Activity delivery instead (see activity.py).
+    """
+    if activity.is_activity(raw):
+        return activity.normalise(raw, ctx)
     try:
         body = _body.decode(raw)
     except msgspec.DecodeError as err:
@@ -73,7 +77,7 @@ def _one(item: Item, includes: Includes, ctx: NormaliseContext) -> Envelope | Ig
         reporter=Reporter(handle=author.username if author else None, display_name=author.name if author else None,
                           user_id=sender),
         visibility="private" if dm else "public", text=text,
-        language=item.lang if item.lang and item.lang not in _NO_LANGUAGE else None,
+        language=item.lang if item.lang and item.lang not in NOT_A_LANGUAGE else None,
         attachments=_attachments(item, includes.media), location=_location(item, includes.places),
         thread=Thread(reply_to=replied, conversation=item.dm_conversation_id if dm else item.conversation_id),
     )
@@ -110,9 +114,4 @@ def _location(item: Item, places: list[Place]) -> Location | None:
     if place is None or place.geo is None or len(place.geo.bbox) != 4:
         return None
     west, south, east, north = place.geo.bbox
-    lat, lon = (south + north) / 2, (west + east) / 2
-    # the bbox's half diagonal, as the uncertainty of its centre
-    dy = (north - south) * 111_320 / 2
-    dx = (east - west) * 111_320 * math.cos(math.radians(lat)) / 2
-    return Location(lat=lat, lon=lon, source="provider", accuracy_m=round(math.hypot(dx, dy), 1),
-                    address=place.full_name or place.name)
+    return bbox_location(west, south, east, north, place.full_name or place.name)

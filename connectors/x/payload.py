@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 import msgspec
 from msgspec import Struct
+
+from schemas import Location
 
 # What every stream asks for: the author, media, place and referenced tweets, with the fields we map.
 EXPANSIONS = ["author_id", "attachments.media_keys", "geo.place_id", "referenced_tweets.id",
@@ -16,6 +19,7 @@ USER_FIELDS = ["username", "name", "verified", "location"]
 MEDIA_FIELDS = ["media_key", "type", "url", "preview_image_url", "variants", "alt_text", "width", "height"]
 PLACE_FIELDS = ["id", "full_name", "name", "country_code", "geo", "place_type"]
 DM_EXPANSIONS = ["sender_id", "attachments.media_keys", "referenced_tweets.id", "participant_ids"]
+NOT_A_LANGUAGE = frozenset({"und", "zxx", "qme", "qht", "qam", "qct", "art"})  # X's codes for "no language"
 DM_FIELDS = ["id", "event_type", "text", "sender_id", "dm_conversation_id", "created_at", "attachments",
              "referenced_tweets", "participant_ids"]
 
@@ -154,6 +158,14 @@ def snowflake_time(item_id: str) -> datetime | None:
     if not item_id.isdigit():
         return None
     return datetime.fromtimestamp(((int(item_id) >> 22) + 1288834974657) / 1000, tz=UTC)
+
+
+def bbox_location(west: float, south: float, east: float, north: float, name: str | None) -> Location:
+    """A place's bounding box as a location: its centre, with the half diagonal as the uncertainty."""
+    lat, lon = (south + north) / 2, (west + east) / 2
+    dy = (north - south) * 111_320 / 2
+    dx = (east - west) * 111_320 * math.cos(math.radians(lat)) / 2
+    return Location(lat=lat, lon=lon, source="provider", accuracy_m=round(math.hypot(dx, dy), 1), address=name)
 
 
 _raw_body = msgspec.json.Decoder(RawBody)

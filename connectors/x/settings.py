@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from msgspec import Struct
 
 from kanal.settings_types import Duration, Secret
@@ -12,13 +14,18 @@ TWEEPY_HOST = "https://api.twitter.com"
 class XSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """`[connectors.<instance>]` keys of the X channel besides the common ones."""
 
+    # "poll": read mentions, search and DMs from the API v2 (default). "webhook": receive the Account Activity
+    # API's deliveries on `path` (CRC challenge answered, signature checked with `consumer_secret`).
+    mode: Literal["poll", "webhook"] = "poll"
+    path: str = "/x/webhook"
     # The city's account, without "@": the envelope account, and whose mentions are read.
     account: str
     # Its numeric user id; looked up once by username (GET /2/users/by/username/:username) when absent.
     user_id: str | None = None
     # App-only bearer token (developer portal -> your app -> Keys and tokens): mentions and search.
     bearer_token: Secret
-    # OAuth 1.0a user context of the account, needed for direct messages (dm.read).
+    # OAuth 1.0a user context of the account, needed for direct messages (dm.read). `consumer_secret` (the
+    # app's API secret) also signs the webhook's CRC answers and deliveries.
     consumer_key: Secret | None = None
     consumer_secret: Secret | None = None
     access_token: Secret | None = None
