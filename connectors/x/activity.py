@@ -158,35 +158,23 @@ def normalise(raw: bytes, ctx: NormaliseContext) -> Outcome:
         body = _activity.decode(raw)
     except msgspec.DecodeError as err:
         raise BadPayload("malformed_x_activity", str(err)) from err
-    envelopes: list[Envelope] = []
-    ignored: list[Ignored] = []
-    rejected: list[Rejected] = []
+    results: list[Envelope | Ignored | Rejected] = []
     for element in body.tweet_create_events:
         try:
-            tweet = _tweet.decode(element)
+            results.append(_tweet_envelope(_tweet.decode(element), body.for_user_id, ctx))
         except msgspec.DecodeError as err:
-            rejected.append(Rejected(reason="malformed_x_tweet", detail=str(err), data=bytes(element)))
-            continue
-        result = _tweet_envelope(tweet, body.for_user_id, ctx)
-        if isinstance(result, Ignored):
-            ignored.append(result)
-        else:
-            envelopes.append(result)
+            results.append(Rejected(reason="malformed_x_tweet", detail=str(err), data=bytes(element)))
     for element in body.direct_message_events:
         try:
-            event = _dm.decode(element)
+            results.append(_dm_envelope(_dm.decode(element), body, ctx))
         except msgspec.DecodeError as err:
-            rejected.append(Rejected(reason="malformed_x_dm_event", detail=str(err), data=bytes(element)))
-            continue
-        result = _dm_envelope(event, body, ctx)
-        if isinstance(result, Ignored):
-            ignored.append(result)
-        else:
-            envelopes.append(result)
-    if not (envelopes or ignored or rejected):
-        ignored.append(Ignored(reason="activity_not_a_message",
+            results.append(Rejected(reason="malformed_x_dm_event", detail=str(err), data=bytes(element)))
+    if not results:
+        results.append(Ignored(reason="activity_not_a_message",
                                detail=f"account {body.for_user_id}: no tweet or direct message in this event"))
-    return Outcome(envelopes=tuple(envelopes), ignored=tuple(ignored), rejected=tuple(rejected))
+    return Outcome(envelopes=tuple(r for r in results if isinstance(r, Envelope)),
+                   ignored=tuple(r for r in results if isinstance(r, Ignored)),
+                   rejected=tuple(r for r in results if isinstance(r, Rejected)))
 
 
 def _tweet_envelope(tweet: Tweet, account_id: str, ctx: NormaliseContext) -> Envelope | Ignored:
