@@ -90,8 +90,15 @@ class ItemStore:
 
     @classmethod
     async def open(cls, nc: NATS, bucket: str = "kanal_items", replicas: int = 1) -> ItemStore:
-        """Open (creating if needed) the item-state bucket."""
-        return cls(nc, await bus.ensure_kv(nc.jetstream(), bucket, replicas=replicas, history=10), bucket)
+        """Open (creating if needed) the item-state bucket, with direct gets on (pages read it in batches)."""
+        js = nc.jetstream()
+        kv = await bus.ensure_kv(js, bucket, replicas=replicas, history=10)
+        stream = f"KV_{bucket}"
+        config = (await js.stream_info(stream)).config
+        if not config.allow_direct:  # a bucket made by an older version or by hand
+            config.allow_direct = True
+            await js.update_stream(config)
+        return cls(nc, kv, bucket)
 
     async def get(self, seq: int) -> StoredItem:
         """The routed item stored at `seq`, or ItemNotFound."""

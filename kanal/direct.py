@@ -67,7 +67,8 @@ async def _chunk(nc: NATS, stream: str, subjects: list[str], wait_s: float) -> d
         await nc.publish(f"$JS.API.DIRECT.GET.{stream}", msgspec.json.encode(request), reply=inbox)
         await asyncio.wait_for(done, wait_s)
     except TimeoutError as err:
-        raise DirectGetError(f"no answer from {stream} direct get within {wait_s:g}s") from err
+        raise DirectGetError(f"no answer from {stream} direct get within {wait_s:g}s (is the stream there, with "
+                             f"allow_direct, and is this user allowed $JS.API.DIRECT.GET.{stream}?)") from err
     finally:
         await sub.unsubscribe()
     if failure:

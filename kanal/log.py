@@ -80,9 +80,11 @@ def mask_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) ->
     return event
 
 
-# Libraries that log every request (httpx: "HTTP Request: GET ...", httpcore: each connection step) at info
-# and debug; Kanal logs the events that matter itself (media_download_failed, send results ...).
-CHATTY_LIBRARIES = ("httpx", "httpcore", "hpack", "urllib3", "tweepy", "telegram.ext", "aiosmtpd", "mail.log")
+# Libraries that log every request at info or debug (httpx: "HTTP Request: GET <url>", where Bot API URLs carry
+# the token; twilio: each request's parameters, reporters' phone numbers included; httpcore: each connection
+# step). Kanal logs the events that matter itself (media_download_failed, send results ...), with personal
+# data masked by key, which a library's message text is not.
+CHATTY_LIBRARIES = ("httpx", "httpcore", "hpack", "urllib3", "tweepy", "twilio", "telegram", "aiosmtpd", "mail.log")
 
 
 def _component(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

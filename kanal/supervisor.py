@@ -58,6 +58,9 @@ class Supervisor:
                 start_new_session=True,
             )
             program.pid = program.proc.pid
+            if self._stopping.is_set():  # `stop` began while this child was being spawned: it was not signalled
+                with contextlib.suppress(ProcessLookupError):
+                    program.proc.send_signal(signal.SIGTERM)
             program.started_at = time.monotonic()
             program.state = "running"
             _log.info("program_started", program=program.name, pid=program.pid)
@@ -101,7 +104,15 @@ class Supervisor:
                     program.proc.kill()
                 await program.proc.wait()
             program.state = "stopped"
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:  # watchers end once their child has; a child spawned meanwhile got SIGTERM from its watcher
+            _, late = await asyncio.wait(self._tasks, timeout=self.stop_timeout)
+            for program in self.programs:
+                if late and program.proc is not None and program.proc.returncode is None:
+                    _log.error("program_killed", program=program.name, reason="did not stop after SIGTERM")
+                    with contextlib.suppress(ProcessLookupError):
+                        program.proc.kill()
+            if late:
+                await asyncio.gather(*late, return_exceptions=True)
 
     def states(self) -> list[dict[str, object]]:
         """A row per program for `/healthz` and the status line."""

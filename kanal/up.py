@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import signal
 import sys
@@ -50,6 +51,12 @@ def _health_app(supervisor: Supervisor, nats_url: str, embedded: bus.EmbeddedNat
     return Starlette(routes=[Route("/healthz", healthz)])
 
 
+def _say(line: str) -> None:
+    """A status line on stdout; a terminal that has gone (EIO) or a closed pipe does not stop the shutdown."""
+    with contextlib.suppress(OSError):
+        print(line, flush=True)
+
+
 async def run(config: Config) -> int:
     """Start everything, print where it is, and stop it all in order on SIGINT, SIGTERM or SIGHUP.
 
@@ -60,7 +67,10 @@ async def run(config: Config) -> int:
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signals = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # under nohup a hang-up must not stop it
+        signals.append(signal.SIGHUP)
+    for sig in signals:
         loop.add_signal_handler(sig, stop.set)
     embedded: bus.EmbeddedNats | None = None
     supervisor: Supervisor | None = None
@@ -79,9 +89,9 @@ async def run(config: Config) -> int:
                            "set [nats] embedded_port or url in kanal.toml")
                 return 1
             nats_url = embedded.url
-            print(f"kanal: embedded nats-server with JetStream at {nats_url} (data in {store})", flush=True)
+            _say(f"kanal: embedded nats-server with JetStream at {nats_url} (data in {store})")
         else:
-            print(f"kanal: using NATS at {nats_url}", flush=True)
+            _say(f"kanal: using NATS at {nats_url}")
         try:
             nc = await bus.connect(config.nats, nats_url, name="kanal-up")
             await bus.provision(nc.jetstream(), config)
@@ -93,7 +103,7 @@ async def run(config: Config) -> int:
         supervisor = Supervisor(programs(config, nats_url))
         supervisor.start()
         for program in supervisor.programs:
-            print(f"kanal: started {program.name}: {' '.join(program.argv[3:])}", flush=True)
+            _say(f"kanal: started {program.name}: {' '.join(program.argv[3:])}")
         try:
             server, serve = await http.start(
                 _health_app(supervisor, nats_url, embedded), config.kanal.health_host, config.kanal.health_port
@@ -102,10 +112,10 @@ async def run(config: Config) -> int:
             _log.error("health_port_busy", port=config.kanal.health_port, error=repr(err),
                        hint="set [kanal] health_port in kanal.toml")
             return 1
-        print(f"kanal: health at http://{config.kanal.health_host}:{config.kanal.health_port}/healthz", flush=True)
-        print("kanal: running; press Ctrl-C to stop", flush=True)
+        _say(f"kanal: health at http://{config.kanal.health_host}:{config.kanal.health_port}/healthz")
+        _say("kanal: running; press Ctrl-C to stop")
         await stop.wait()
-        print("kanal: stopping", flush=True)
+        _say("kanal: stopping")
         await supervisor.stop()
         supervisor = None
         await http.stop(server, serve)
@@ -115,8 +125,8 @@ async def run(config: Config) -> int:
             await supervisor.stop()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
-            print("kanal: embedded nats-server stopped", flush=True)
-        print("kanal: stopped", flush=True)
+            _say("kanal: embedded nats-server stopped")
+        _say("kanal: stopped")
 
 
 def data_dir(config: Config) -> Path:

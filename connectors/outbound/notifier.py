@@ -160,7 +160,7 @@ class _IdleFetchTimeout(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if type(exc) is TimeoutError:
+        if type(exc) is TimeoutError and "raised an exception" in str(record.msg):  # its task supervisor's report
             record.levelno, record.levelname = logging.INFO, "INFO"
             record.msg, record.args, record.exc_info = "idle pull fetch timed out; FastStream restarted it", (), None
         return True

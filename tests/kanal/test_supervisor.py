@@ -56,3 +56,14 @@ async def test_stop_terminates_children_within_the_bound() -> None:
         await supervisor.stop()
     assert stubborn.proc is not None
     assert stubborn.proc.returncode is not None
+
+
+async def test_stop_right_after_start_does_not_wait_on_a_child_nobody_signalled() -> None:
+    """A stop while a watcher is still spawning its child (a signal during start-up, found by review)."""
+    sleeper = _program("sleeper", "import time; time.sleep(60)")
+    supervisor = Supervisor([sleeper], stop_timeout=5)
+    supervisor.start()
+    await asyncio.sleep(0)  # the watcher is inside create_subprocess_exec
+    async with asyncio.timeout(10):
+        await supervisor.stop()
+    assert sleeper.proc is not None and sleeper.proc.returncode is not None

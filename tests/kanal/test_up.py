@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def test_up_runs_embedded_nats_and_stops_cleanly(tmp_path: Path, sig: signal.Sig
             proc.kill()
     assert proc.returncode == 0, output
     assert "embedded nats-server stopped" in output
-    leftover = subprocess.run(["pgrep", "-f", f"-p {nats_port}"], capture_output=True, text=True)
+    leftover = subprocess.run(["pgrep", "-f", "--", f"-p {nats_port}"], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "embedded nats-server still running"
 
 
@@ -88,9 +89,9 @@ def test_a_busy_port_stops_up_with_a_clear_error_and_no_leftovers(tmp_path: Path
     assert done.returncode == 1, output
     assert ("nats_start_failed" if busy == "nats" else "health_port_busy") in output
     assert "Traceback" not in output
-    leftover = subprocess.run(["pgrep", "-f", f"-p {nats_port}"], capture_output=True, text=True)
+    leftover = subprocess.run(["pgrep", "-f", "--", f"-p {nats_port}"], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "embedded nats-server still running"
-    children = subprocess.run(["pgrep", "-f", f"--config {tmp_path}"], capture_output=True, text=True)
+    children = subprocess.run(["pgrep", "-f", "--", f"--config {tmp_path}"], capture_output=True, text=True)
     assert children.stdout.strip() == "", f"programs left running: {children.stdout}"
 
 
@@ -124,26 +125,29 @@ def test_ctrl_c_in_a_terminal_stops_the_programs_before_nats(tmp_path: Path) -> 
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, start_new_session=True,
         env={**os.environ, "KANAL_LOG__FORMAT": "json"},
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # both programs up and fetching from their streams
-            body = _wait_health(f"http://127.0.0.1:{health_port}/healthz", proc)
-            rows = body["programs"]
-            assert isinstance(rows, list)
-            states = {row["name"]: row["state"] for row in rows}
-            if states.get("router") == "running" and states.get("notifier") == "running":
-                break
-            time.sleep(0.2)
-        time.sleep(3)  # several idle pull fetches of the router and notifier
+        deadline = time.monotonic() + 60
+        while not ("router: ready\n" in lines and any('"notifier_started"' in line for line in lines)):
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
+            time.sleep(0.1)
+        time.sleep(2.5)  # a couple of idle pull fetches of the router and the notifier
         os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
-        output, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+        for pattern in (f"--config {tmp_path}", f"-p {nats_port}"):  # the children run in sessions of their own
+            subprocess.run(["pkill", "-KILL", "-f", "--", pattern], check=False)
+    output = "".join(lines)
     assert proc.returncode == 0, output
     assert '"event": "router_stopped"' in output and '"event": "notifier_stopped"' in output, output
     for noise in ("Server Shutdown", "fetch_failed", "nats_error", "Traceback", "program_exited"):
         assert noise not in output, f"{noise!r} on Ctrl-C:\n{output}"
     assert output.index("notifier_stopped") < output.index("embedded nats-server stopped")
-    leftover = subprocess.run(["pgrep", "-f", f"-p {nats_port}"], capture_output=True, text=True)
-    assert leftover.stdout.strip() == "", "embedded nats-server still running"
+    assert output.index("router_stopped") < output.index("embedded nats-server stopped")
+    leftover = subprocess.run(["pgrep", "-f", "--", f"-p {nats_port}"], capture_output=True, text=True)
+    assert leftover.returncode == 1 and leftover.stdout.strip() == "", "embedded nats-server still running"

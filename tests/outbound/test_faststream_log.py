@@ -20,7 +20,7 @@ def test_faststream_records_are_kanal_json_and_idle_timeouts_are_not_errors() ->
     try:
         _log_three(faststream_logger())
     finally:
-        logging.getLogger().handlers.clear()
+        log.configure("debug", "json")  # as tests/conftest.py set it for the session
     idle, real = _lines(out)
     assert idle["component"] == "notifier.faststream"
     assert idle["level"] == "info" and "exception" not in idle
