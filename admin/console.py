@@ -33,6 +33,7 @@ from starlette.templating import Jinja2Templates
 from admin.auth import authenticate
 from admin.geomap import GeoMap, load_map
 from admin.inbox import InboxError, reroute
+from admin.index import QueueIndex
 from admin.render import location_line
 from admin.settings import AdminSettings, AdminUser
 from admin.status import StatusRefused, change_stage, current_stage, next_stage, stage_info
@@ -77,6 +78,7 @@ class Console:
     def __init__(self, settings: AdminSettings, store: ItemStore, media: Any, geo: GeoMap | None) -> None:
         self.s = settings
         self.store = store
+        self.index = QueueIndex(store)  # what the pages list and count, read incrementally
         self._outbound: KeyValue | None = None
         self.throttle = LoginThrottle()
         self.media = media
@@ -152,6 +154,15 @@ class Console:
             raise Denied(f"admin {name!r} is not allowed on queue {stored.queue!r}")
         return stored
 
+    async def _fetch(self, seqs: list[int]) -> list[StoredItem]:
+        """The stored items at these sequences, in that order (one gone since, e.g. purged, is left out)."""
+        async def one(seq: int) -> StoredItem | None:
+            try:
+                return await self.store.get(seq)
+            except ItemNotFound:
+                return None
+        return [s for s in await asyncio.gather(*(one(seq) for seq in seqs)) if s is not None]
+
     async def _rows(self, stored: list[StoredItem]) -> list[Row]:
         ids = [s.item.item_id for s in stored]
         states, statuses = await asyncio.gather(self.store.states(ids), self.store.latest_statuses(ids))
@@ -196,16 +207,13 @@ class Console:
         for pattern in user.queues:  # an admin's own queue shows even while empty
             if valid_queue(pattern):
                 totals.setdefault(pattern, 0)
-        if user.superadmin:
-            rows = await self._rows(await self.store.read(f"{subjects.ADMIN_PREFIX}.>"))
-        else:
-            listed = await asyncio.gather(*(self.store.queue(q) for q in totals if totals[q]))
-            rows = await self._rows([s for part in listed for s in part])
-        open_counts = Counter(r.stored.queue for r in rows if r.handling is None)
+        await self.index.refresh()
+        open_counts: Counter[str] = Counter()
         stage_counts: dict[str, Counter[str]] = {}
-        for r in rows:
-            if r.handling is None:
-                stage_counts.setdefault(r.stored.queue, Counter())[r.stage] += 1
+        for entry in self.index.open.values():
+            if entry.queue in totals:
+                open_counts[entry.queue] += 1
+                stage_counts.setdefault(entry.queue, Counter())[entry.stage] += 1
         queues = [{"name": q, "total": totals[q], "open": open_counts.get(q, 0),
                    "stages": stage_counts.get(q, Counter())} for q in sorted(totals)]
         return self._page(request, "queues.html", queues=queues, user=user)
@@ -220,12 +228,15 @@ class Console:
             raise ItemNotFound(f"{queue!r} is not a queue name")
         if not user.allowed(queue):
             raise Denied(f"admin {name!r} is not allowed on queue {queue!r}")
-        rows = await self._rows(await self.store.queue(queue))
+        await self.index.refresh()
+        entries = self.index.queue(queue)
         show_all = request.query_params.get("all") == "1"
-        visible = [r for r in rows if show_all or r.handling is None]
-        visible.reverse()  # newest first
-        return self._page(request, "queue.html", queue=queue, rows=visible[: self.s.page_size], show_all=show_all,
-                          total=len(rows), open=sum(r.handling is None for r in rows))
+        visible = [e for e in reversed(entries) if show_all or e.handling is None][: self.s.page_size]  # newest first
+        rows = await self._rows(await self._fetch([e.seq for e in visible]))
+        if not show_all:  # handled since the refresh, by another admin
+            rows = [r for r in rows if r.handling is None]
+        return self._page(request, "queue.html", queue=queue, rows=rows, show_all=show_all,
+                          total=len(entries), open=sum(e.handling is None for e in entries))
 
     async def item(self, request: Request) -> Response:
         me = self._user(request)
@@ -234,11 +245,14 @@ class Console:
         name, user = me
         stored = await self._stored(request.path_params["seq"], name, user)
         it = stored.item
-        neighbours = await self._rows(await self.store.queue(stored.queue))
-        [row] = [r for r in neighbours if r.stored.seq == stored.seq] or await self._rows([stored])
+        await self.index.refresh()
+        linked = [e for e in self.index.queue(stored.queue) if e.seq != stored.seq and (
+            e.item_id == it.dedup.duplicate_of or e.duplicate_of == it.item_id
+            or (it.dedup.incident_id and e.incident_id == it.dedup.incident_id))]
+        row, *neighbours = await self._rows([stored, *await self._fetch([e.seq for e in linked])])
         first = next((r for r in neighbours if r.stored.item.item_id == it.dedup.duplicate_of), None)
         duplicates = [r for r in neighbours if r.stored.item.dedup.duplicate_of == it.item_id]
-        incident = [r for r in neighbours if it.dedup.incident_id and r.stored.seq != stored.seq
+        incident = [r for r in neighbours if it.dedup.incident_id
                     and r.stored.item.dedup.incident_id == it.dedup.incident_id]
         latest, _ = await self.store.latest_status(it.item_id)
         sends = await self._send_records(it.item_id)

@@ -113,11 +113,24 @@ class ItemStore:
 
     async def read(self, subject: str, start_seq: int = 1, limit: int | None = None) -> list[StoredItem]:
         """Every routed item on `subject` (may be a wildcard) from `start_seq`, oldest first."""
+        out: list[StoredItem] = []
+        for seq, subj, data, at in await self._read(subject, start_seq, limit):
+            found = _stored(seq, subj, data, at)
+            if found is not None:
+                out.append(found)
+        return out
+
+    async def read_raw(self, subject: str, start_seq: int = 1) -> list[tuple[int, str, bytes]]:
+        """Every message on `subject` from `start_seq` as (stream sequence, subject, data), oldest first."""
+        return [(seq, subj, data) for seq, subj, data, _ in await self._read(subject, start_seq, None)]
+
+    async def _read(self, subject: str, start_seq: int,
+                    limit: int | None) -> list[tuple[int, str, bytes, datetime | None]]:
         config = ConsumerConfig(ack_policy=AckPolicy.NONE, filter_subject=subject, inactive_threshold=30.0,
                                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start_seq),
                                 mem_storage=True)
         sub = await self.js.pull_subscribe(subject, stream=subjects.STREAM_ADMIN, config=config)
-        out: list[StoredItem] = []
+        out: list[tuple[int, str, bytes, datetime | None]] = []
         try:
             pending = (await sub.consumer_info()).num_pending or 0
             while pending > 0 and (limit is None or len(out) < limit):
@@ -128,9 +141,7 @@ class ItemStore:
                 for msg in msgs:
                     meta = msg.metadata
                     pending = meta.num_pending or 0
-                    found = _stored(meta.sequence.stream, msg.subject, msg.data, meta.timestamp)
-                    if found is not None:
-                        out.append(found)
+                    out.append((meta.sequence.stream, msg.subject, msg.data, meta.timestamp))
         finally:
             await sub.unsubscribe()
         return out
