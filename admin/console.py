@@ -160,6 +160,7 @@ class Console:
             try:
                 return await self.store.get(seq)
             except ItemNotFound:
+                self.index.forget(seq)
                 return None
         return [s for s in await asyncio.gather(*(one(seq) for seq in seqs)) if s is not None]
 
@@ -231,12 +232,15 @@ class Console:
         await self.index.refresh()
         entries = self.index.queue(queue)
         show_all = request.query_params.get("all") == "1"
-        visible = [e for e in reversed(entries) if show_all or e.handling is None][: self.s.page_size]  # newest first
-        rows = await self._rows(await self._fetch([e.seq for e in visible]))
-        if not show_all:  # handled since the refresh, by another admin
-            rows = [r for r in rows if r.handling is None]
+        wanted = [e for e in reversed(entries) if show_all or not e.handled]  # newest first
+        rows: list[Row] = []
+        while wanted and len(rows) < self.s.page_size:  # fill the page: some may be gone or handled meanwhile
+            batch, wanted = wanted[: self.s.page_size - len(rows)], wanted[self.s.page_size - len(rows):]
+            fetched = await self._rows(await self._fetch([e.seq for e in batch]))
+            rows += [r for r in fetched if show_all or r.handling is None]
+        entries = self.index.queue(queue)  # without those found gone
         return self._page(request, "queue.html", queue=queue, rows=rows, show_all=show_all,
-                          total=len(entries), open=sum(e.handling is None for e in entries))
+                          total=len(entries), open=sum(not e.handled for e in entries))
 
     async def item(self, request: Request) -> Response:
         me = self._user(request)

@@ -1,53 +1,37 @@
 """What the console knows of every queue without reading it again: one small entry per stored item.
 
 KANAL_ADMIN keeps every item forever, so a page that read its queue whole got slower with every report. The
-index reads each message once (only the fields the pages need), then, on every page, only what arrived
-since, and it re-reads the admin record and stage of the items still open (one batched request per 1,000).
-An item acknowledged or rerouted stays so (the first record for a message wins, see `ItemStore.record`), so
-it is not read again. Pages then fetch in full only the items they show.
+index reads each message once (decoded as strictly as the pages read items, keeping only what they count and
+link), then, on every page, only what arrived since, and it re-reads the admin record and stage of the items
+still open (one batched request per 1,000). An item acknowledged or rerouted stays so (the first record for a
+message wins, see `ItemStore.record`), so it is not read again; a record removed by hand from `kanal_items`
+shows only after a console restart. Pages then fetch in full only the items they show.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from dataclasses import dataclass
 
-import msgspec
-from msgspec import Struct
-
 from admin.status import current_stage
-from admin.store import Handling, ItemStore
+from admin.store import ItemStore
 from schemas import subjects
-
-
-class _DedupHead(Struct, frozen=True, kw_only=True):
-    duplicate_of: str | None = None
-    incident_id: str | None = None
-
-
-class _Head(Struct, frozen=True, kw_only=True):
-    """The fields of a stored RoutedItem the index keeps (the rest is skipped by the decoder)."""
-
-    item_id: str
-    kind: str = "item"
-    dedup: _DedupHead = _DedupHead()
-
-
-_heads = msgspec.json.Decoder(_Head)
+from schemas.errors import SchemaError
+from schemas.routed import decode_routed
 
 
 @dataclass(slots=True)
 class Entry:
-    """One message of a queue: enough to count, filter and link it; `handling` None while it is open."""
+    """One message of a queue: enough to count, filter and link it."""
 
     seq: int
     queue: str
     item_id: str
-    kind: str
     duplicate_of: str | None
     incident_id: str | None
-    handling: Handling | None = None
+    handled: bool = False  # acknowledged or rerouted (final: the first record for a message wins)
     stage: str = current_stage(None)
 
 
@@ -59,34 +43,70 @@ class QueueIndex:
         self.by_queue: dict[str, list[Entry]] = {}
         self.open: dict[int, Entry] = {}  # stream sequence -> entry, for the items not yet handled
         self.last_seq = 0
-        self.read_total = 0  # messages read from the stream since start (each once)
+        self.read_total = 0  # messages read from the stream since start (each once, unless it was recreated)
         self._lock = asyncio.Lock()
+        self._fresh_from = -1.0  # monotonic time the last finished refresh started: it saw every write before
 
     async def refresh(self) -> None:
-        """Read what arrived since the last refresh, then the records and stages of the open items."""
+        """Read what arrived since the last refresh, then the records and stages of the open items.
+
+        Requests that arrive while one refresh runs wait for it and use its result. A stream that was
+        recreated (its last sequence went back) is read afresh; messages removed from its head (limits,
+        purges) are dropped.
+        """
+        asked = time.monotonic()
         async with self._lock:
+            if self._fresh_from >= asked:  # one that started after this request arrived has just finished
+                return
+            started = time.monotonic()
+            state = (await self.store.js.stream_info(subjects.STREAM_ADMIN)).state
+            if state.last_seq < self.last_seq:
+                self._clear()
+            if state.first_seq > 1:
+                self._drop_before(state.first_seq)
             for seq, subject, data in await self.store.read_raw(f"{subjects.ADMIN_PREFIX}.>", self.last_seq + 1):
                 self.last_seq = max(self.last_seq, seq)
                 self.read_total += 1
                 try:
-                    head = _heads.decode(data)
+                    item = decode_routed(data)  # as strict as the pages' own reads: what they cannot show is left out
                     queue = sys.intern(subjects.queue_of(subject))  # one string per queue, not per entry
-                except (msgspec.DecodeError, ValueError):
-                    continue  # not a routed item: nothing an admin can act on (ItemStore.read skips it too)
-                entry = Entry(seq=seq, queue=queue, item_id=head.item_id, kind=head.kind,
-                              duplicate_of=head.dedup.duplicate_of, incident_id=head.dedup.incident_id)
+                except (SchemaError, ValueError):
+                    continue
+                entry = Entry(seq=seq, queue=queue, item_id=item.item_id, duplicate_of=item.dedup.duplicate_of,
+                              incident_id=item.dedup.incident_id)
                 self.by_queue.setdefault(queue, []).append(entry)
                 self.open[seq] = entry
-            if not self.open:
-                return
-            ids = list({e.item_id for e in self.open.values()})
-            states, statuses = await asyncio.gather(self.store.states(ids), self.store.latest_statuses(ids))
-            for seq, entry in list(self.open.items()):
-                entry.handling = states[entry.item_id].for_seq(seq)
-                entry.stage = current_stage(statuses[entry.item_id])
-                if entry.handling is not None:
-                    del self.open[seq]
+            if self.open:
+                ids = list({e.item_id for e in self.open.values()})
+                states, statuses = await asyncio.gather(self.store.states(ids), self.store.latest_statuses(ids))
+                for seq, entry in list(self.open.items()):
+                    entry.handled = states[entry.item_id].for_seq(seq) is not None
+                    entry.stage = current_stage(statuses[entry.item_id])
+                    if entry.handled:
+                        del self.open[seq]
+            self._fresh_from = started
 
     def queue(self, name: str) -> list[Entry]:
         """The queue's entries, oldest first (as of the last refresh)."""
         return self.by_queue.get(name, [])
+
+    def forget(self, seq: int) -> None:
+        """A message that is gone from the stream (deleted by hand): no longer listed or counted."""
+        entry = self.open.pop(seq, None)
+        for entries in [self.by_queue.get(entry.queue, [])] if entry else self.by_queue.values():
+            for i, e in enumerate(entries):
+                if e.seq == seq:
+                    del entries[i]
+                    return
+
+    def _drop_before(self, first_seq: int) -> None:
+        for queue, entries in self.by_queue.items():
+            if entries and entries[0].seq < first_seq:
+                self.by_queue[queue] = [e for e in entries if e.seq >= first_seq]
+        for seq in [s for s in self.open if s < first_seq]:
+            del self.open[seq]
+
+    def _clear(self) -> None:
+        self.by_queue.clear()
+        self.open.clear()
+        self.last_seq = 0

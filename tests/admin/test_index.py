@@ -10,6 +10,8 @@ from nats.aio.client import Client as NATS
 
 from admin.console import Console
 from admin.store import Handling, ItemStore
+from kanal import bus
+from kanal.config import Config
 from schemas.routed import Dedup
 from tests.admin.conftest import login
 from tests.admin.helpers import GAMBIR, item, publish
@@ -57,3 +59,37 @@ async def test_item_page_links_duplicates_and_the_incident_from_the_index(
     assert repeat.ref in page.text and witness.ref in page.text and unrelated.ref not in page.text
     dup_page = await client.get(f"/item/{seqs[1]}")
     assert original.ref in dup_page.text
+
+
+async def test_a_message_that_is_not_a_routed_item_breaks_no_page(
+        provisioned: NATS, client_factory: Factory) -> None:
+    good = item("bad-0")
+    await publish(provisioned, good)
+    js = provisioned.jetstream()
+    for junk in (b'{"item_id": ">"}', b'{"item_id": "abc", "v": 2}', b"not json"):
+        await js.publish(f"kanal.admin.{GAMBIR}", junk)
+    client = client_factory()
+    assert (await login(client, "pusat")).status_code == 303
+    assert (await client.get("/")).status_code == 200
+    page = await client.get(f"/q/{GAMBIR}")
+    assert page.status_code == 200 and "1 open of 1" in page.text and good.ref in page.text
+
+
+async def test_purged_and_recreated_streams_are_followed(
+        provisioned: NATS, config: Config, client_factory: Factory) -> None:
+
+    seqs = await publish(provisioned, *(item(f"pg-{i}") for i in range(3)))
+    client = client_factory()
+    assert (await login(client, "lurah-gambir")).status_code == 303
+    assert "3 open of 3" in (await client.get(f"/q/{GAMBIR}")).text
+    js = provisioned.jetstream()
+    await js.delete_msg("KANAL_ADMIN", seqs[1])  # by hand, in the middle
+    assert "2 open of 2" in (await client.get(f"/q/{GAMBIR}")).text
+    await js.purge_stream("KANAL_ADMIN")
+    assert "0 open of 0" in (await client.get(f"/q/{GAMBIR}")).text
+    await js.delete_stream("KANAL_ADMIN")
+    await bus.provision(js, config)
+    fresh = item("pg-new")
+    await publish(provisioned, fresh)
+    page = await client.get(f"/q/{GAMBIR}")
+    assert "1 open of 1" in page.text and fresh.ref in page.text
