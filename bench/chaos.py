@@ -253,57 +253,59 @@ class Webhook:
 _READ_ALL = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL)
 
 
+async def _read_all(nc: object, stream: str, subject: str) -> list[bytes]:
+    """Every message's data in `stream`, read with an ephemeral consumer.
+
+    Right after the cluster comes back, a stream's or a new consumer's leader may still be settling: the
+    consumer create or a fetch then answers 503, or a fetch stalls. The whole read is retried from the start
+    (so nothing is counted twice) up to ten times before giving up with the last error or the short read.
+    """
+    import nats.errors
+
+    js = nc.jetstream(timeout=5)  # type: ignore[attr-defined]
+    for attempt in range(1, 11):
+        sub = None
+        try:
+            total = (await js.stream_info(stream)).state.messages
+            if total == 0:
+                return []
+            sub = await js.pull_subscribe(subject, durable=None, stream=stream, config=_READ_ALL)
+            data: list[bytes] = []
+            while len(data) < total:
+                try:
+                    msgs = await sub.fetch(1000, timeout=2)
+                except TimeoutError:
+                    break
+                data.extend(msg.data for msg in msgs)
+            if len(data) >= total or attempt == 10:
+                return data  # a short last read shows up as losses in the report, never hidden
+        except nats.errors.Error:
+            if attempt == 10:
+                raise
+        finally:
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+        await asyncio.sleep(1.0)  # a 503 or a short read: leaders still settling; read again
+    raise AssertionError("unreachable")
+
+
 async def inbound_ids(nc: object) -> set[str]:
     """Every envelope id the connectors got into KANAL_IN (to tell connector losses from router losses)."""
     from schemas import decode_envelope
 
-    js = nc.jetstream()  # type: ignore[attr-defined]
-    total = (await js.stream_info(subjects.STREAM_IN)).state.messages
-    sub = await js.pull_subscribe(f"{subjects.IN_PREFIX}.>", durable=None, stream=subjects.STREAM_IN,
-                                     config=_READ_ALL)
-    found: set[str] = set()
-    got = 0
-    while got < total:
-        try:
-            msgs = await sub.fetch(1000, timeout=2)
-        except TimeoutError:
-            break
-        for msg in msgs:
-            found.add(decode_envelope(msg.data).id)
-            got += 1
-    await sub.unsubscribe()
-    return found
+    return {decode_envelope(data).id
+            for data in await _read_all(nc, subjects.STREAM_IN, f"{subjects.IN_PREFIX}.>")}
 
 
 async def admin_ids(nc: object) -> Counter[str]:
     """How often each envelope id occurs in KANAL_ADMIN (items and duplicates)."""
-    js = nc.jetstream()  # type: ignore[attr-defined]
     seen: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
-    for attempt in range(1, 11):  # right after an outage the stream's leader may still be settling
-        try:
-            total = (await js.stream_info(subjects.STREAM_ADMIN)).state.messages
-            if total == 0:
-                return seen
-            sub = await js.pull_subscribe(f"{subjects.ADMIN_PREFIX}.>", durable=None,
-                                          stream=subjects.STREAM_ADMIN, config=_READ_ALL)
-            break
-        except Exception:
-            if attempt == 10:
-                raise
-            await asyncio.sleep(1.0)
-    got = 0
-    while got < total:
-        try:
-            msgs = await sub.fetch(1000, timeout=2)
-        except TimeoutError:
-            break
-        for msg in msgs:
-            item = decode_routed(msg.data)
-            seen[item.item_id] += 1
-            kinds[item.kind] += 1
-            got += 1
-    await sub.unsubscribe()
+    for data in await _read_all(nc, subjects.STREAM_ADMIN, f"{subjects.ADMIN_PREFIX}.>"):
+        item = decode_routed(data)
+        seen[item.item_id] += 1
+        kinds[item.kind] += 1
     seen["__kind_item"] = kinds["item"]
     seen["__kind_duplicate"] = kinds["duplicate"]
     return seen
