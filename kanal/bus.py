@@ -19,7 +19,7 @@ from nats.js.api import KeyValueConfig, ObjectStoreConfig, StorageType, StreamCo
 from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 
-from kanal import log
+from kanal import log, tether
 from kanal.config import Config, NatsSettings
 from schemas import subjects
 
@@ -81,6 +81,9 @@ class EmbeddedNats:
     port: int = 4222
     config_file: Path | None = None
     extra_args: list[str] = field(default_factory=list)
+    # SIGTERM to the server if the process that spawned it dies without stopping it (kanal.tether); spawn
+    # it from a thread that lives as long as the server.
+    tethered: bool = False
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -89,6 +92,12 @@ class EmbeddedNats:
 
     def start(self, timeout: float = 10.0) -> EmbeddedNats:
         """Start the server and wait until it accepts connections."""
+        self.spawn()
+        self.wait_ready(timeout)
+        return self
+
+    def spawn(self) -> None:
+        """Start the server process without waiting for it (see `wait_ready`)."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
         if self.port == 0:
             self.port = free_port(self.host)
@@ -99,18 +108,22 @@ class EmbeddedNats:
         if self.config_file is not None:
             args += ["-c", str(self.config_file)]
         args += self.extra_args
+        if self.tethered:
+            args = tether.command(args)
         logfile = (self.store_dir / "nats-server.log").open("ab")
         # Its own session: a terminal's Ctrl-C reaches only the process that started it, which stops the
         # server after the programs that use it (else they see "409 Server Shutdown" and refused reconnects).
         self.proc = subprocess.Popen(args, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
         logfile.close()
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Block until the spawned server accepts connections; stop it and raise BusError if it does not."""
         try:
             wait_for_port(self.host, self.port, timeout, self.proc)
         except BusError:
             self.stop()
             raise
-        return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL if it has not gone within `timeout`."""

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kanal import log
+from kanal import log, tether
 
 State = Literal["starting", "running", "backoff", "stopping", "stopped", "failed"]
 # A child that exits with this code hit a permanent error (credentials, config): restarting cannot help.
@@ -36,8 +36,10 @@ class Program:
 class Supervisor:
     """Starts programs, restarts a crashed one after 1 s, 2 s, 4 s ... up to `max_backoff`."""
 
-    def __init__(self, programs: list[Program], max_backoff: float = 60.0, stop_timeout: float = 20.0) -> None:
+    def __init__(self, programs: list[Program], max_backoff: float = 60.0, stop_timeout: float = 20.0,
+                 tethered: bool = False) -> None:
         self.programs = programs
+        self.tethered = tethered  # children get SIGTERM if this process dies without stopping them (kanal.tether)
         self.max_backoff = max_backoff
         self.stop_timeout = stop_timeout
         self._stopping = asyncio.Event()
@@ -53,8 +55,11 @@ class Supervisor:
             program.state = "starting"
             # A session of its own: Ctrl-C in a terminal signals the whole foreground process group, and the
             # programs must stop before the NATS server they write to, in the order `stop` gives them.
+            # Spawned from the event loop's thread, which lives as long as the children: a parent-death
+            # signal follows the thread that forked.
+            argv = tether.command(program.argv) if self.tethered else program.argv
             program.proc = await asyncio.create_subprocess_exec(
-                *program.argv, env={**os.environ, **program.env}, stdin=asyncio.subprocess.DEVNULL,
+                *argv, env={**os.environ, **program.env}, stdin=asyncio.subprocess.DEVNULL,
                 start_new_session=True,
             )
             program.pid = program.proc.pid

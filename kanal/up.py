@@ -79,9 +79,11 @@ async def run(config: Config) -> int:
         if not nats_url:
             store = config.path(config.nats.embedded_store)
             conf = config.path(config.nats.embedded_config) if config.nats.embedded_config else None
-            embedded = bus.EmbeddedNats(store, config.nats.embedded_host, config.nats.embedded_port, conf)
+            embedded = bus.EmbeddedNats(store, config.nats.embedded_host, config.nats.embedded_port, conf,
+                                        tethered=True)
             try:
-                await asyncio.to_thread(embedded.start)
+                embedded.spawn()  # on this thread: the server's parent-death signal follows the thread
+                await asyncio.to_thread(embedded.wait_ready)
             except bus.BusError as err:
                 embedded = None  # start() cleaned up after itself
                 _log.error("nats_start_failed", error=str(err),
@@ -100,7 +102,7 @@ async def run(config: Config) -> int:
             _log.error("nats_unreachable", error=str(err))
             return 1
 
-        supervisor = Supervisor(programs(config, nats_url))
+        supervisor = Supervisor(programs(config, nats_url), tethered=True)
         supervisor.start()
         for program in supervisor.programs:
             _say(f"kanal: started {program.name}: {' '.join(program.argv[3:])}")

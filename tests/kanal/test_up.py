@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -151,3 +152,53 @@ def test_ctrl_c_in_a_terminal_stops_the_programs_before_nats(tmp_path: Path) -> 
     assert output.index("router_stopped") < output.index("embedded nats-server stopped")
     leftover = subprocess.run(["pgrep", "-f", "--", f"-p {nats_port}"], capture_output=True, text=True)
     assert leftover.returncode == 1 and leftover.stdout.strip() == "", "embedded nats-server still running"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's")
+def test_killing_up_outright_leaves_no_orphans(tmp_path: Path) -> None:
+    """SIGKILL or the OOM killer gives `kanal up` no chance to stop its children; they must not live on holding
+    the ports, or the next `kanal up` refuses to start."""
+    from tests.kanal.test_tether import wait_gone
+
+    nats_port, health_port = free_port(), free_port()
+    config = _config(tmp_path, nats_port, health_port)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kanal", "up", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, start_new_session=True,
+        env={**os.environ, "KANAL_LOG__FORMAT": "json"},
+    )
+    pids: list[int] = []
+    try:
+        body = _wait_health(f"http://127.0.0.1:{health_port}/healthz", proc)
+        programs = body["programs"]
+        assert isinstance(programs, list) and programs
+        pids += [int(p["pid"]) for p in programs if p["pid"] is not None]
+        assert len(pids) == len(programs), programs
+        found = subprocess.run(["pgrep", "-f", "--", f"-p {nats_port}"], capture_output=True, text=True)
+        nats_pids = [int(pid) for pid in found.stdout.split()]
+        assert len(nats_pids) == 1, found.stdout
+        proc.kill()
+        proc.wait(timeout=10)
+        for pid in [*pids, *nats_pids]:
+            assert wait_gone(pid, 20), f"pid {pid} outlived the killed `kanal up`"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        subprocess.run(["pkill", "-KILL", "-f", "--", f"-p {nats_port}"], check=False)
+        for pid in pids:  # only left after a failure: kill what the test started, nothing else
+            with contextlib.suppress(OSError):
+                if "kanal" in Path(f"/proc/{pid}/cmdline").read_text():
+                    os.kill(pid, signal.SIGKILL)
+    again = subprocess.Popen(  # the ports are free again
+        [sys.executable, "-m", "kanal", "up", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+        env={**os.environ, "KANAL_LOG__FORMAT": "json"},
+    )
+    try:
+        assert _wait_health(f"http://127.0.0.1:{health_port}/healthz", again)["status"] == "ok"
+        again.send_signal(signal.SIGTERM)
+        again.communicate(timeout=30)
+    finally:
+        if again.poll() is None:
+            again.kill()
+    assert again.returncode == 0
