@@ -204,6 +204,30 @@ def connect_options(settings: NatsSettings, url: str | None = None, name: str = 
     return options
 
 
+def faststream_options(settings: NatsSettings, url: str | None = None, name: str = "kanal",
+                       events: ConnectionEvents | None = None) -> dict[str, Any]:
+    """`connect_options` for a FastStream NatsBroker, which takes credentials and TLS as one `security` object
+    (it refuses nats.connect's `user` and `password`)."""
+    from faststream.nats import NatsCredentials, NatsSecurity, NatsToken, NatsUserPassword
+
+    options = connect_options(settings, url, name, events)
+    tls: dict[str, Any] = {"ssl_context": options.pop("tls", None), "tls_hostname": options.pop("tls_hostname", None)}
+    user, password = options.pop("user", None), options.pop("password", None)
+    token, creds = options.pop("token", None), options.pop("user_credentials", None)
+    security: NatsSecurity | None = None
+    if user is not None:
+        security = NatsUserPassword(user, password or "", **tls)
+    elif token is not None:
+        security = NatsToken(token, **tls)
+    elif creds is not None:
+        security = NatsCredentials(creds, **tls)
+    elif tls["ssl_context"] is not None:
+        security = NatsSecurity(**tls)
+    if security is not None:
+        options["security"] = security
+    return options
+
+
 async def connect(settings: NatsSettings, url: str | None = None, name: str = "kanal", **extra: Any) -> NATS:
     """Connect, turning the client's errors into one BusError that names the servers tried."""
     events = ConnectionEvents(name)
@@ -283,6 +307,11 @@ async def provision(js: JetStreamContext, config: Config) -> None:
     await ensure_kv(js, subjects.KV_LEASES, replicas=settings.replicas, ttl=settings.lease_ttl.total_seconds())
     await ensure_kv(js, subjects.KV_ITEMS, replicas=settings.replicas, history=10)
     await ensure_kv(js, subjects.KV_REFS, replicas=settings.replicas)
+    # the reporter loop's buckets: made here with the configured replicas, so whichever of the notifier and
+    # the senders starts first does not decide them (and least-privilege users need not create buckets)
+    await ensure_kv(js, subjects.KV_OUTBOUND, replicas=settings.replicas, history=5)
+    await ensure_kv(js, subjects.KV_REPORTERS, replicas=settings.replicas)
+    await ensure_kv(js, subjects.KV_THREADS, replicas=settings.replicas)
     await ensure_object_store(js, subjects.OBJ_MEDIA, replicas=settings.replicas)
 
 

@@ -89,6 +89,31 @@ class Config(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
         return convert(raw, typ, name)
 
 
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def enabled(section: Mapping[str, Any], default: bool, where: str = "") -> bool:
+    """A section's `enabled`: a TOML boolean, or a string from the environment (`KANAL_ADMIN__ENABLED=false`)."""
+    value = section.get("enabled", default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigError(f"{where or 'section'}.enabled = {value!r}: write true or false")
+
+
+def _normalise_enabled(data: dict[str, Any]) -> None:
+    """Turn every component's `enabled` into a bool now, so a bad value stops the load with its name."""
+    sections = [(name, data.get(name)) for name in ("router", "admin", "forwarder", "outbound")]
+    connectors = data.get("connectors")
+    if isinstance(connectors, dict):
+        sections += [(f"connectors.{name}", section) for name, section in connectors.items()]
+    for where, section in sections:
+        if isinstance(section, dict) and "enabled" in section:
+            section["enabled"] = enabled(section, True, where)
+
+
 def convert(raw: Any, typ: type[T], prefix: str) -> T:
     """msgspec.convert with config hooks, turning `$.a.b` error paths into `prefix.a.b`."""
     try:
@@ -125,6 +150,7 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
         base_dir = file.resolve().parent
         source = str(file)
     apply_env(data, env)
+    _normalise_enabled(data)
     resolve_files(data, base_dir, "")
     for reserved in ("base_dir", "source"):
         if reserved in data:

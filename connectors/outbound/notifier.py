@@ -183,7 +183,7 @@ def build(config: Config, notifier: Notifier | None = None,
     Handlers are bound to a Notifier once it exists (it needs its own JetStream connection for KV); the
     broker also describes the subjects for `kanal schema asyncapi`.
     """
-    options = bus.connect_options(config.nats, name="kanal-notifier", events=events)
+    options = bus.faststream_options(config.nats, name="kanal-notifier", events=events)
     broker = NatsBroker(**options, logger=faststream_logger(), log_level=logging.DEBUG)
     bound: dict[str, Notifier] = {}
     if notifier is not None:

@@ -22,7 +22,7 @@ from connectors import registry
 from connectors.runtime import resolve
 from connectors.spec import ChannelSpec, InstanceSettings
 from kanal import bus
-from kanal.config import Config, ConfigError
+from kanal.config import Config, ConfigError, enabled
 from kanal.settings_types import Secret
 from schemas import subjects
 
@@ -59,7 +59,12 @@ def check_connectors(config: Config) -> tuple[list[Finding], list[Resolved]]:
                                 "add one per channel account; see kanal.example.toml"))
     for instance, section in sorted(config.connectors.items()):
         where = f"connector {instance}"
-        if not section.get("enabled", True):
+        try:
+            on = enabled(section, True, f"connectors.{instance}")
+        except ConfigError as err:
+            findings.append(Finding("fail", where, str(err), "set enabled = true or false"))
+            continue
+        if not on:
             findings.append(Finding("ok", where, "disabled (enabled = false): not checked further"))
             continue
         try:
@@ -226,7 +231,7 @@ async def check_router(config: Config) -> list[Finding]:
     """The router's metrics endpoint answers (when it has a fixed port)."""
     router = config.router
     port = int(router.get("metrics_port", 8471))
-    if not router.get("enabled", True) or port <= 0:
+    if not enabled(router, True, "router") or port <= 0:
         return []
     host = str(router.get("metrics_host", "127.0.0.1"))
     host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104

@@ -19,13 +19,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kanal.config import Config
+from kanal.config import Config, enabled
 from schemas import subjects
 
 ACCOUNT = "KANAL"
 SYSTEM_ACCOUNT = "SYS"
 OPS_USER = "kanal-ops"
 ROUTER_USER = "router"
+NOTIFIER_USER = "notifier"
+FORWARDER_USER = "forwarder"
+CONSOLE_USER = "console"
 SYS_USER = "sys"
 INBOX = "_INBOX.>"
 API = "$JS.API"
@@ -109,6 +112,31 @@ class ServerOptions:
     admins: list[AdminQueue] = field(default_factory=list)
 
 
+def _lookups() -> tuple[str, ...]:
+    """What every service asks before it works: account info, stream names and infos (its provisioning's look;
+    it asks to create or update only what differs, which ops' `kanal nats provision` has already done)."""
+    return (f"{API}.INFO", f"{API}.STREAM.NAMES", f"{API}.STREAM.INFO.*")
+
+
+def _durable(stream: str, consumer: str) -> tuple[str, ...]:
+    """Create or bind one named pull consumer, fetch from it and ack (every form nats-py and FastStream use)."""
+    return (
+        f"{API}.CONSUMER.INFO.{stream}.{consumer}",
+        f"{API}.CONSUMER.CREATE.{stream}.{consumer}",
+        f"{API}.CONSUMER.CREATE.{stream}.{consumer}.>",
+        f"{API}.CONSUMER.DURABLE.CREATE.{stream}.{consumer}",
+        f"{API}.CONSUMER.MSG.NEXT.{stream}.{consumer}",
+        f"$JS.ACK.{stream}.{consumer}.>",
+    )
+
+
+def _kv(bucket: str, write: bool = True) -> tuple[str, ...]:
+    """Read (direct get, one key or a batch; plain get for a bucket without direct) and optionally write a bucket."""
+    stream = f"KV_{bucket}"
+    reads = (f"{API}.DIRECT.GET.{stream}", f"{API}.DIRECT.GET.{stream}.>", f"{API}.STREAM.MSG.GET.{stream}")
+    return (f"$KV.{bucket}.>", *reads) if write else reads
+
+
 def connector_permissions(channel: str, instance: str) -> User:
     """Publish its own inbound subject, raw payloads, connector dead letters, its own KV keys and media."""
     cp, ls = subjects.KV_CHECKPOINTS, subjects.KV_LEASES
@@ -167,12 +195,7 @@ def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: s
         f"{API}.STREAM.NAMES",
         *(f"{API}.STREAM.{verb}.{name}" for name in managed for verb in ("CREATE", "UPDATE")),
         *(f"{API}.DIRECT.GET.KV_{b}{rest}" for b in dedup for rest in ("", ".>")),
-        f"{API}.CONSUMER.INFO.{stream_in}.{consumer}",
-        f"{API}.CONSUMER.CREATE.{stream_in}.{consumer}",
-        f"{API}.CONSUMER.CREATE.{stream_in}.{consumer}.>",
-        f"{API}.CONSUMER.DURABLE.CREATE.{stream_in}.{consumer}",
-        f"{API}.CONSUMER.MSG.NEXT.{stream_in}.{consumer}",
-        f"$JS.ACK.{stream_in}.{consumer}.>",
+        *_durable(stream_in, consumer),
     )
     return User(ROUTER_USER, "router", publish, (INBOX,))
 
@@ -194,8 +217,70 @@ def admin_permissions(queue: AdminQueue) -> User:
     return User(consumer, "admin", publish, (INBOX,))
 
 
+def notifier_permissions() -> User:
+    """The reporter loop: read routed items, stage changes and inbound opt-outs through its three durables,
+    publish replies for every channel, and keep its threads, reporters and send records."""
+    publish = (
+        f"{subjects.OUT_PREFIX}.>",
+        subjects.dlq("notifier"),
+        *_lookups(),
+        *_durable(subjects.STREAM_ADMIN, subjects.NOTIFIER_CONSUMER),
+        *_durable(subjects.STREAM_STATUS, subjects.NOTIFIER_CONSUMER),
+        *_durable(subjects.STREAM_IN, f"{subjects.NOTIFIER_CONSUMER}-optout"),
+        *_kv(subjects.KV_THREADS),
+        *_kv(subjects.KV_REPORTERS),
+        *_kv(subjects.KV_OUTBOUND),
+    )
+    return User(NOTIFIER_USER, "notifier", publish, (INBOX,))
+
+
+def forwarder_permissions(consumer: str = subjects.FORWARDER_CONSUMER) -> User:
+    """The CRM forwarder: read admin queues through its durable, dead-letter what the CRM never accepts."""
+    publish = (subjects.dlq("forwarder"), *_lookups(), *_durable(subjects.STREAM_ADMIN, consumer))
+    return User(FORWARDER_USER, "forwarder", publish, (INBOX,))
+
+
+def console_permissions() -> User:
+    """The admin console: read every queue, record what admins do, move items.
+
+    It serves superadmins, so it reads all of KANAL_ADMIN; its consumers are ephemeral (random names), so it
+    may create consumers on KANAL_ADMIN (never delete one), and nowhere else but to read media and send
+    records. Reroutes are items published to another queue, stage changes go to `kanal.status.<item>`.
+    """
+    admin, status, media = subjects.STREAM_ADMIN, subjects.STREAM_STATUS, OBJ_MEDIA
+    publish = (
+        f"{subjects.ADMIN_PREFIX}.>",
+        f"{subjects.STATUS_PREFIX}.>",
+        *_lookups(),
+        f"{API}.CONSUMER.CREATE.{admin}.>",
+        f"{API}.CONSUMER.DURABLE.CREATE.{admin}.*",
+        f"{API}.CONSUMER.INFO.{admin}.*",
+        f"{API}.CONSUMER.MSG.NEXT.{admin}.*",
+        f"$JS.ACK.{admin}.>",
+        f"{API}.DIRECT.GET.{admin}",
+        f"{API}.STREAM.MSG.GET.{admin}",
+        f"{API}.DIRECT.GET.{status}",
+        f"{API}.DIRECT.GET.{status}.>",
+        f"{API}.STREAM.MSG.GET.{status}",
+        *_kv(subjects.KV_ITEMS),
+        *_kv(subjects.KV_OUTBOUND, write=False),
+        # an item's send records are listed by key prefix, through an ephemeral (push) consumer
+        f"{API}.CONSUMER.CREATE.{KV_OUTBOUND}",
+        f"{API}.CONSUMER.CREATE.{KV_OUTBOUND}.>",
+        f"{API}.CONSUMER.INFO.{KV_OUTBOUND}.*",
+        # attachments: the object's description by body, its chunks through an ordered (push) consumer
+        f"{API}.STREAM.MSG.GET.{media}",
+        f"{API}.DIRECT.GET.{media}.>",
+        f"{API}.CONSUMER.CREATE.{media}",
+        f"{API}.CONSUMER.CREATE.{media}.>",
+        "$JS.FC.>",
+    )
+    return User(CONSOLE_USER, "console", publish, (INBOX,))
+
+
 def users(config: Config, options: ServerOptions) -> list[User]:
-    """Every user the config needs: ops (unrestricted, provisioning), router, one per connector, admins, sys."""
+    """Every user the config needs: ops (unrestricted, provisioning), router, one per connector, the notifier,
+    console and forwarder when enabled, queue readers, sys."""
     router = config.router
     consumer = str(router.get("consumer", subjects.ROUTER_CONSUMER))
     dedup = router.get("dedup", {})
@@ -206,6 +291,13 @@ def users(config: Config, options: ServerOptions) -> list[User]:
         channel = section.get("channel")
         if isinstance(channel, str):
             found.append(connector_permissions(channel, instance))
+    if enabled(config.outbound, True, "outbound"):
+        found.append(notifier_permissions())
+    if enabled(config.admin, False, "admin"):
+        found.append(console_permissions())
+    forwarder = config.forwarder
+    if enabled(forwarder, False, "forwarder"):
+        found.append(forwarder_permissions(str(forwarder.get("consumer", subjects.FORWARDER_CONSUMER))))
     found.extend(admin_permissions(queue) for queue in options.admins)
     found.append(User(SYS_USER, "system", None, None, account=SYSTEM_ACCOUNT))
     return found

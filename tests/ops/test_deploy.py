@@ -15,7 +15,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEMD = ROOT / "deploy" / "systemd"
 CONTAINER = ROOT / "deploy" / "container"
-UNITS = ["kanal-connector@.service", "kanal-router.service", "kanal-nats.service"]
+UNITS = ["kanal-connector@.service", "kanal-router.service", "kanal-nats.service", "kanal-notifier.service",
+         "kanal-admin.service", "kanal-forwarder.service"]
 VENV_BIN = Path(sys.executable).parent
 
 

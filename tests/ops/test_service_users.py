@@ -1,0 +1,190 @@
+"""The notifier, the admin console and the CRM forwarder, each logged in as its own least-privilege NATS user.
+
+Each runs its real code against a nats-server configured by `kanal nats config`, after `kanal nats provision`
+as ops: it must do its whole job without one refused subject, and be refused what is not its job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from nats.errors import TimeoutError as NatsTimeout
+
+from admin.console import build as build_console
+from connectors.media import MediaStore
+from connectors.outbound.notifier import Notifier
+from connectors.outbound.notifier import build as build_notifier
+from connectors.outbound.settings import OutboundSettings
+from kanal import bus
+from kanal.config import Config, load
+from kanal.ops import natsconf
+from kanal.ops.provision import provision
+from schemas import StatusUpdate, encode, subjects
+from tests.admin.conftest import csrf_of, login, photo_png
+from tests.admin.crm import running_crm
+from tests.admin.helpers import GAMBIR, item, publish, settings
+from tests.admin.test_forwarder import _settings, forwarding
+from tests.factories import envelope
+from tests.ops.natsperm import Session
+from tests.ops.natsperm import login as nats_login
+from tests.router.fixtures import write_rules
+
+TOML = """
+[nats]
+url = "{url}"
+[router]
+rules = "rules.toml"
+metrics_port = -1
+[admin]
+enabled = true
+[forwarder]
+enabled = true
+url = "http://127.0.0.1:9/unused"
+[connectors.sms-a]
+channel = "twilio"
+"""
+Setup = tuple[Path, str]
+
+
+@pytest.fixture(scope="module")
+async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Setup]:
+    tmp = tmp_path_factory.mktemp("serviceusers")
+    port = bus.free_port()
+    (tmp / "kanal.toml").write_text(TOML.format(url=f"nats://127.0.0.1:{port}"))
+    write_rules(tmp)
+    options = natsconf.ServerOptions(host="127.0.0.1", port=port, store_dir=None, http_port=None)
+    conf = tmp / "nats.conf"
+    natsconf.write_private(conf, natsconf.render(load(tmp / "kanal.toml", env={}), options, tmp / "secrets"))
+    srv = bus.EmbeddedNats(tmp / "js", port=port, config_file=conf).start()
+    async with nats_login(srv.url, tmp / "secrets", natsconf.OPS_USER) as ops:
+        await provision(ops.nc.jetstream(), as_user(tmp, natsconf.OPS_USER))
+    yield tmp, srv.url
+    srv.stop()
+
+
+def as_user(tmp: Path, user: str) -> Config:
+    """The config a service runs with when its unit logs it in as `user`."""
+    return load(tmp / "kanal.toml", env={"KANAL_NATS__USER": user,
+                                         "KANAL_NATS__PASSWORD_FILE": str(tmp / "secrets" / f"{user}.password")})
+
+
+def refusals(session: Session) -> list[str]:
+    return [e for e in session.errors if "permissions" in e.lower()]
+
+
+async def out_messages(ops: Session, subject: str, count: int) -> None:
+    js = ops.nc.jetstream()
+    async with asyncio.timeout(20):
+        while True:
+            info = await js.stream_info(subjects.STREAM_OUT, subjects_filter=subject)
+            if (info.state.subjects or {}).get(subject, 0) >= count:
+                return
+            await asyncio.sleep(0.1)
+
+
+def test_the_config_has_a_user_per_enabled_service(server: Setup) -> None:
+    tmp, _ = server
+    text = (tmp / "nats.conf").read_text()
+    for user in (natsconf.NOTIFIER_USER, natsconf.CONSOLE_USER, natsconf.FORWARDER_USER):
+        assert f'"user": "{user}"' in text
+    plain = load(tmp / "kanal.toml", env={"KANAL_ADMIN__ENABLED": "false", "KANAL_FORWARDER__ENABLED": "false",
+                                          "KANAL_OUTBOUND__ENABLED": "false"})
+    names = {u.name for u in natsconf.users(plain, natsconf.ServerOptions())}
+    assert not names & {natsconf.NOTIFIER_USER, natsconf.CONSOLE_USER, natsconf.FORWARDER_USER}
+
+
+async def test_the_notifier_answers_reporters_as_its_own_user(server: Setup) -> None:
+    tmp, url = server
+    env = envelope("svc-notify-1", instance="sms-a")
+    mine = item("svc-notify-1", env=env)
+    async with nats_login(url, tmp / "secrets", natsconf.ROUTER_USER) as router:
+        await publish(router.nc, mine)  # as the router delivers it
+    config = as_user(tmp, natsconf.NOTIFIER_USER)
+    broker, bind = build_notifier(config)
+    async with nats_login(url, tmp / "secrets", natsconf.NOTIFIER_USER) as notifier, \
+            nats_login(url, tmp / "secrets", natsconf.OPS_USER) as ops:
+        bind(await Notifier.open(notifier.nc.jetstream(), OutboundSettings(channels=["twilio"], quiet_hours=None)))
+        await broker.start()
+        try:
+            outbox = subjects.outbound("twilio", "sms-a")
+            await out_messages(ops, outbox, 1)  # the acknowledgement with the report number
+            async with nats_login(url, tmp / "secrets", natsconf.CONSOLE_USER) as console:
+                update = StatusUpdate(item_id=env.id, ref=env.ref, stage="koordinasi", queue=GAMBIR,
+                                      by="lurah-gambir", at=datetime.now(UTC))
+                await console.nc.jetstream().publish(subjects.status(env.id), encode(update))
+            await out_messages(ops, outbox, 2)  # the stage change, in the same thread
+            async with nats_login(url, tmp / "secrets", "connector-sms-a") as connector:
+                stop = envelope("svc-notify-stop", instance="sms-a", text="STOP")
+                await connector.nc.jetstream().publish(subjects.inbound("twilio", "sms-a"), encode(stop),
+                                                       headers={"Nats-Msg-Id": stop.id})
+            js = ops.nc.jetstream()
+            async with asyncio.timeout(20):  # the opt-out durable read it and acked it
+                while (await js.consumer_info(subjects.STREAM_IN, "notifier-optout")).ack_floor.stream_seq < 1:
+                    await asyncio.sleep(0.1)
+        finally:
+            await broker.stop()
+        assert not refusals(notifier), notifier.errors
+        with pytest.raises(NatsTimeout):
+            await notifier.nc.jetstream(timeout=0.5).publish(subjects.admin("triage"), b"forged")
+        assert await notifier.refused(subjects.admin("triage"))
+
+
+async def test_the_forwarder_reads_the_queues_as_its_own_user(server: Setup) -> None:
+    tmp, url = server
+    mine = item("svc-forward-1")
+    async with nats_login(url, tmp / "secrets", natsconf.ROUTER_USER) as router:
+        await publish(router.nc, mine)
+    async with running_crm() as crm, nats_login(url, tmp / "secrets", natsconf.FORWARDER_USER) as fwd:
+        async with forwarding(fwd.nc, as_user(tmp, natsconf.FORWARDER_USER), _settings(crm)) as forwarder:
+            await crm.wait(lambda: mine.item_id in crm.stored)
+            async with asyncio.timeout(20):  # acked once the CRM accepted it
+                while (info := await forwarder.sub.consumer_info()).num_ack_pending or info.num_pending:
+                    await asyncio.sleep(0.1)
+        assert not refusals(fwd), fwd.errors
+        with pytest.raises(NatsTimeout):
+            await fwd.nc.jetstream(timeout=0.5).publish(subjects.outbound("twilio", "sms-a"), b"forged")
+        assert await fwd.refused(subjects.outbound("twilio", "sms-a"))
+
+
+async def test_the_console_works_every_page_as_its_own_user(server: Setup) -> None:
+    tmp, url = server
+    async with nats_login(url, tmp / "secrets", "connector-sms-a") as connector:
+        media = MediaStore(connector.nc.jetstream(), 5_000_000)
+        photo = await media.put(photo_png(), "image/png", "lubang.png")
+        await media.close()
+    mine = item("svc-console-1", attachments=(photo,))
+    async with nats_login(url, tmp / "secrets", natsconf.ROUTER_USER) as router:
+        [seq] = await publish(router.nc, mine)
+    async with nats_login(url, tmp / "secrets", natsconf.CONSOLE_USER) as session:
+        console = await build_console(as_user(tmp, natsconf.CONSOLE_USER), settings(), session.nc)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=console.app()),
+                                     base_url="http://testserver") as client:
+            await login(client, "lurah-gambir")
+            overview = await client.get("/")
+            assert overview.status_code == 200 and GAMBIR in overview.text
+            assert mine.ref in (await client.get(f"/q/{GAMBIR}")).text
+            page = await client.get(f"/item/{seq}")
+            assert page.status_code == 200 and mine.ref in page.text
+            attachment = await client.get(f"/media/{seq}/0")
+            assert attachment.status_code == 200 and attachment.content == photo_png()
+            token = csrf_of(page.text)
+            moved = await client.post(f"/item/{seq}/stage", data={"stage": "koordinasi", "csrf": token},
+                                      follow_redirects=True)
+            assert "Stage changed to Koordinasi" in moved.text
+            rerouted = await client.post(f"/item/{seq}/reroute", data={
+                "to_queue": "kecamatan.317101", "reason": "lintas kelurahan", "csrf": token}, follow_redirects=True)
+            assert "Rerouted to kecamatan.317101" in rerouted.text
+        assert not refusals(session), session.errors
+        for forbidden in (subjects.inbound("twilio", "sms-a"), subjects.outbound("twilio", "sms-a")):
+            with pytest.raises(NatsTimeout):
+                await session.nc.jetstream(timeout=0.5).publish(forbidden, b"forged")
+            assert await session.refused(forbidden)
+        delete = f"$JS.API.CONSUMER.DELETE.{subjects.STREAM_IN}.{subjects.ROUTER_CONSUMER}"
+        with pytest.raises(NatsTimeout):
+            await session.nc.request(delete, b"", timeout=0.5)
+        assert await session.refused(delete)
