@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable, MutableMapping
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -95,13 +95,26 @@ def _component(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mut
     return event
 
 
+class _Stderr:
+    """`sys.stderr` as it is at each write, not at configure time (a CLI runner or test may swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     """Configure structlog once per process; `fmt` is auto, json or console.
 
     Libraries that log through the standard `logging` module (FastStream, uvicorn) are rendered the same
     way, with their logger name as `component`, so a process writes one format.
     """
-    out = stream or sys.stderr
+    out = stream or cast(TextIO, _Stderr())
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer()

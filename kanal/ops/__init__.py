@@ -105,13 +105,17 @@ def doctor_command(
     if ctx.invoked_subcommand is not None:
         return
     from kanal import config as config_mod
+    from kanal import log
     from kanal.ops import doctor as doctor_mod
 
     try:
         cfg = config_mod.load(config)
     except config_mod.ConfigError as err:
-        findings = [doctor_mod.Finding("fail", "config", str(err), "fix the key named above")]
+        log.configure()  # log lines go to stderr: stdout is the report (and `--json` must stay JSON)
+        findings = [doctor_mod.Finding("fail", "config", str(err), "do what the message says, then run doctor again")]
     else:
+        log.configure(cfg.log.level, cfg.log.format)
+        log.register_secrets(config_mod.secret_values(cfg.nats))
         findings = asyncio.run(doctor_mod.run(cfg, nats=not no_nats, probes=not no_probes))
     if as_json:
         typer.echo(json.dumps([f.__dict__ for f in findings], indent=2))

@@ -25,6 +25,15 @@ def _sample_channels(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KANAL_EXTRA_CHANNELS", EXTRA)
 
 
+@pytest.fixture(autouse=True)
+def _session_logging() -> object:
+    """The CLI sets up logging from its config; put the test session's back afterwards."""
+    yield
+    from kanal import log
+
+    log.configure("debug", "json")
+
+
 def _by_check(findings: list[doctor.Finding]) -> dict[str, list[doctor.Finding]]:
     out: dict[str, list[doctor.Finding]] = {}
     for f in findings:
@@ -143,3 +152,20 @@ async def test_a_silent_running_instance_shows_as_not_ready(nc: NATS, nats_url: 
         assert await asyncio.wait_for(running, 30) == 0
     after = await doctor.check_running(doctor.check_connectors(config)[1])
     assert after[0].level == "warn" and "not answering" in after[0].message
+
+
+async def test_json_output_stays_json_with_debug_logging(nc: NATS, nats_url: str, tmp_path: Path) -> None:
+    """Found by hand: doctor never set up logging, so a library's debug line landed on stdout inside --json."""
+    import json
+    import subprocess
+    import sys
+
+    await bus.provision(nc.jetstream(), make_config(nats_url, tmp_path))
+    cfg = tmp_path / "kanal.toml"
+    cfg.write_text(f'[nats]\nurl = "{nats_url}"\n[log]\nlevel = "debug"\nformat = "console"\n')
+    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "kanal", "doctor", "--config", str(cfg),
+                                                    "--json", "--no-probes"], capture_output=True, text=True,
+                                   timeout=60)
+    findings = json.loads(done.stdout)
+    assert any(f["check"] == "stream KANAL_IN" and f["level"] == "ok" for f in findings), findings
+    assert "nats_closed" in done.stderr  # the log lines went to stderr
