@@ -148,9 +148,10 @@ def connector_permissions(channel: str, instance: str) -> User:
         f"$KV.{ls}.{instance}",
         f"$O.{subjects.OBJ_MEDIA}.C.>",
         f"$O.{subjects.OBJ_MEDIA}.M.>",
-        # opening buckets and provisioning's first look (it stops at the first refused update)
-        f"{API}.INFO",
-        *(f"{API}.STREAM.INFO.{s}" for s in (subjects.STREAM_IN, KV_CHECKPOINTS, KV_LEASES, OBJ_MEDIA)),
+        # opening buckets, and provisioning's look at every stream and bucket: with all of them in place (ops'
+        # `kanal nats provision`) it asks for nothing more, and the connector starts without waiting on a
+        # refused request
+        *_lookups(),
         # reading its own keys only: direct get names the key in the subject (buckets need allow_direct)
         f"{API}.DIRECT.GET.{KV_CHECKPOINTS}.$KV.{cp}.{instance}",
         f"{API}.DIRECT.GET.{KV_LEASES}.$KV.{ls}.{instance}",
@@ -162,8 +163,6 @@ def connector_permissions(channel: str, instance: str) -> User:
     publish += (
         # replies to reporters (channels that can send): its own durable on its own outbound subject, and the
         # send records (keyed by item, shared by every sender so a reply is never sent twice)
-        f"{API}.STREAM.INFO.{outbound}",
-        f"{API}.STREAM.INFO.{KV_OUTBOUND}",
         f"{API}.CONSUMER.INFO.{outbound}.{sender}",
         f"{API}.CONSUMER.CREATE.{outbound}.{sender}",
         f"{API}.CONSUMER.CREATE.{outbound}.{sender}.{subjects.outbound(channel, instance)}",

@@ -166,3 +166,12 @@ def test_rendered_config_has_one_user_per_instance_and_private_mode(
     again = natsconf.render(config, natsconf.ServerOptions(), tmp / "secrets")  # type: ignore[arg-type]
     password = (tmp / "secrets" / "connector-sms-a.password").read_text().strip()
     assert password in again, "regenerating must keep the existing passwords"
+
+
+async def test_a_connector_provisions_as_its_user_without_waiting_on_a_refusal(
+        provisioned: tuple[Path, object, str]) -> None:
+    """Found in a walk-through: every connector start waited 5 s on a refused stream look-up."""
+    tmp, config, url = provisioned
+    async with login(url, tmp / "secrets", "connector-sms-a") as a:
+        await bus.provision(a.nc.jetstream(timeout=2), config)  # type: ignore[arg-type]  # a refusal: TimeoutError
+        assert not a.errors, a.errors
