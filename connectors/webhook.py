@@ -78,9 +78,13 @@ class WebhookConnector(Connector[S]):
             except Exception as err:
                 metrics.rejected.labels(reason="unavailable").inc()
                 self.log.error("webhook_failed", error=repr(err), status=503)
-                return PlainTextResponse("temporarily unavailable, retry later", status_code=503)
+                return self.unavailable()
 
         return guarded
+
+    def unavailable(self) -> Response:
+        """The 503 a caller gets when a request could not be kept; an API with its own error shape overrides it."""
+        return PlainTextResponse("temporarily unavailable, retry later", status_code=503)
 
     async def take(self, body: bytes, account: str, media_type: str) -> None:
         """Accept a verified body; a wholly unusable one is dead-lettered and re-raised as BadPayload."""

@@ -88,6 +88,11 @@ class AppConnector(WebhookConnector[AppSettings]):
                              max_photo_bytes=self.settings.max_photo_bytes,
                              hint=f"set max_body_bytes to about {need} so full-size photos fit")
 
+    def unavailable(self) -> Response:
+        """503 in this API's one error shape: the client retries with the same Idempotency-Key."""
+        return errors_response({"_service": "temporarily unavailable: retry later with the same Idempotency-Key"},
+                               503)
+
     def routes(self) -> list[BaseRoute]:
         """The API's endpoints."""
         return [

@@ -95,7 +95,7 @@ def document() -> dict[str, Any]:
                     "413": {"description": "request or a photo too large", **error},
                     "415": {"description": "not multipart/form-data", **error},
                     "422": {"description": "a field or photo is not acceptable", **error},
-                    "503": {"description": "temporarily unavailable: retry with the same Idempotency-Key"},
+                    "503": {"description": "temporarily unavailable: retry with the same Idempotency-Key", **error},
                 },
             }},
             "/api/v1/reports/{ref}": {"get": {
@@ -105,6 +105,7 @@ def document() -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "current stage", "content": _json({"$ref": "#/components/schemas/Status"})},
                     "404": {"description": "unknown reference", **error},
+                    "503": {"description": "temporarily unavailable: retry later", **error},
                 },
             }},
         },

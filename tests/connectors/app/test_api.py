@@ -249,3 +249,15 @@ async def test_personal_data_never_reaches_the_logs(nats_url: str) -> None:
     assert "report_received" in text and "report_refused" in text
     for value in ("081299887766", "6281299887766", "siti.rahma@example.id", "3171014505900002", "Siti Rahma"):
         assert value not in text
+
+
+async def test_nats_gone_is_a_503_in_the_api_error_shape(nats_url: str) -> None:
+    """Found in a walk-through: this JSON API answered its 503 in plain text, unlike every other refusal."""
+    async with api(nats_url) as (h, client):
+        response = await _submit(client, [("a.jpg", jpeg(_now_local(), MONAS), "image/jpeg")])
+        assert h.instance.nc is not None
+        await h.instance.nc.close()  # the instance's own connection: NATS is gone for it
+        gone = await client.get(response.json()["status_url"])
+        assert gone.status_code == 503
+        assert gone.json() == {"errors": {"_service": "temporarily unavailable: retry later with the same "
+                                                      "Idempotency-Key"}}
