@@ -100,10 +100,20 @@ def checkpoint(
         finally:
             await nc.close()
 
+    from nats.js.errors import KeyNotFoundError, NotFoundError
+
     try:
         asyncio.run(show())
-    except Exception as err:
-        typer.echo(f"kanal: no checkpoint for {instance}: {err!r}", err=True)
+    except KeyNotFoundError as err:
+        typer.echo(f"kanal: {instance} has no checkpoint yet: it has not completed a poll (webhook instances "
+                   f"never have one); run `kanal connector run {instance} --once` to make one", err=True)
+        raise typer.Exit(1) from err
+    except NotFoundError as err:
+        typer.echo(f"kanal: the {subjects.KV_CHECKPOINTS} bucket does not exist yet: run `kanal nats provision` "
+                   "or start any Kanal service once", err=True)
+        raise typer.Exit(1) from err
+    except Exception as err:  # NATS unreachable, refused, timed out: say which and stop
+        typer.echo(f"kanal: could not read the checkpoint of {instance}: {err}", err=True)
         raise typer.Exit(1) from err
 
 
