@@ -244,9 +244,55 @@ async def check_router(config: Config) -> list[Finding]:
                     "start it: systemctl start kanal-router (or `kanal router run`)")]
 
 
+def _component_settings() -> list[tuple[str, str, str, bool, str]]:
+    """(section, module, settings class, enabled by default, command that reads it) for each service."""
+    return [
+        ("router", "router.settings", "RouterSettings", True, "kanal router run"),
+        ("admin", "admin.settings", "AdminSettings", False, "kanal admin serve"),
+        ("forwarder", "admin.settings", "ForwarderSettings", False, "kanal admin forward"),
+        ("outbound", "connectors.outbound.settings", "OutboundSettings", True, "kanal notifier run"),
+    ]
+
+
+def check_sections(config: Config) -> list[Finding]:
+    """Each enabled service's section decodes as that service reads it (unknown keys, wrong types), and the
+    router's rules file loads: the same errors the service would stop on, found before it starts."""
+    import importlib
+    import importlib.util
+
+    findings: list[Finding] = []
+    for name, module, cls, default, command in _component_settings():
+        where = f"[{name}]"
+        if not importlib.util.find_spec(module.split(".")[0]):
+            continue
+        try:
+            if not enabled(getattr(config, name), default, name):
+                continue
+            settings = config.section(name, getattr(importlib.import_module(module), cls))
+        except ConfigError as err:
+            findings.append(Finding("fail", where, str(err), f"fix [{name}] in {config.source}: `{command}` "
+                                    "stops on the same error"))
+            continue
+        if name == "router":
+            from router.rules import RulesError, RuleSet
+
+            path = config.path(settings.rules)
+            try:
+                ruleset = RuleSet.load(path)
+            except (OSError, RulesError) as err:
+                findings.append(Finding("fail", "router rules", str(err),
+                                        f"fix {path} or [router] rules; `kanal route explain` tries an envelope"))
+                continue
+            findings.append(Finding("ok", "router rules", f"{path}: {len(ruleset.rules)} rules"))
+        else:
+            findings.append(Finding("ok", where, "settings decode"))
+    return findings
+
+
 async def run(config: Config, nats: bool = True, probes: bool = True) -> list[Finding]:
     """Every check, in the order an operator would fix things."""
     findings, resolved = check_connectors(config)
+    findings += check_sections(config)
     consumer = str(config.router.get("consumer", subjects.ROUTER_CONSUMER))
     if nats:
         findings += await check_nats(config, consumer)

@@ -88,7 +88,8 @@ def test_cli_exits_1_and_prints_fixes(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "FAIL connector h: webhook channel without public_url" in result.output
     assert "fix: set public_url" in result.output
-    cfg.write_text('[connectors.h]\nchannel = "hook"\naccount = "a"\nsecret = "s"\npublic_url = "https://x.id/h"\n')
+    cfg.write_text('[router]\nenabled = false\n'  # a connector host: the router runs elsewhere
+                   '[connectors.h]\nchannel = "hook"\naccount = "a"\nsecret = "s"\npublic_url = "https://x.id/h"\n')
     ok = CliRunner().invoke(app, ["doctor", "--config", str(cfg), "--no-nats", "--no-probes"])
     assert ok.exit_code == 0, ok.output
     bad = CliRunner().invoke(app, ["doctor", "--config", str(tmp_path / "missing.toml")])
@@ -169,3 +170,25 @@ async def test_json_output_stays_json_with_debug_logging(nc: NATS, nats_url: str
     findings = json.loads(done.stdout)
     assert any(f["check"] == "stream KANAL_IN" and f["level"] == "ok" for f in findings), findings
     assert "nats_closed" in done.stderr  # the log lines went to stderr
+
+
+def test_each_services_section_and_the_rules_are_checked(tmp_path: Path) -> None:
+    """Found in a walk-through: an unknown key stopped `kanal router run` while doctor said all was well."""
+    from tests.router.fixtures import write_rules
+
+    write_rules(tmp_path)
+    cfg = tmp_path / "kanal.toml"
+    cfg.write_text('[router]\nrules = "rules.toml"\n[admin]\nenabled = true\n')
+    good = _by_check(doctor.check_sections(load(cfg, env={})))
+    assert good["router rules"][0].level == "ok" and good["[admin]"][0].level == "ok"
+    assert "[forwarder]" not in good  # disabled: not checked
+
+    cfg.write_text('[router]\nrules = "rules.toml"\nbatchh = 5\n[admin]\nenabled = true\nport = "x"\n')
+    bad = _by_check(doctor.check_sections(load(cfg, env={})))
+    assert bad["[router]"][0].level == "fail" and "batchh" in bad["[router]"][0].message
+    assert bad["[admin]"][0].level == "fail" and "admin.port" in bad["[admin]"][0].message
+
+    (tmp_path / "rules.toml").write_text('version = 1\n[[rule]]\nid = "x"\ntype = "teleport"\n')
+    cfg.write_text('[router]\nrules = "rules.toml"\n')
+    rules = _by_check(doctor.check_sections(load(cfg, env={})))["router rules"][0]
+    assert rules.level == "fail" and "teleport" in rules.message
