@@ -85,6 +85,9 @@ class ChannelSpec:
     requires: tuple[str, ...] = ()
     docs: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
+    # A provider calls this webhook at `public_url` (its console needs that URL; Twilio signs it). False for
+    # endpoints Kanal serves to people and apps directly, where public_url only shapes the links it returns.
+    provider_calls: bool = True
 
     def load_connector(self) -> type[Any]:
         """The connector class (imports the channel's dependencies)."""

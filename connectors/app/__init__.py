@@ -14,4 +14,5 @@ spec = ChannelSpec(
     normaliser="connectors.app.normalise:normalise",
     requires=("PIL", "piexif", "python_multipart"),
     docs="connectors/app/README.md",
+    provider_calls=False,  # people and apps call it directly; no provider console needs its URL
 )

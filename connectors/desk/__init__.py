@@ -14,4 +14,5 @@ spec = ChannelSpec(
     normaliser="connectors.desk.normalise:normalise",
     requires=("jinja2", "itsdangerous", "python_multipart", "PIL"),
     docs="connectors/desk/README.md",
+    provider_calls=False,  # people and apps call it directly; no provider console needs its URL
 )

@@ -84,7 +84,7 @@ def check_connectors(config: Config) -> tuple[list[Finding], list[Resolved]]:
         else:
             findings.append(Finding("ok", where, f"channel {spec.id} ({spec.mode}), settings and credentials present"))
         if spec.mode == "webhook":
-            findings.append(_webhook_url(instance, common))
+            findings.append(_webhook_url(instance, common) if spec.provider_calls else _served_url(instance, common))
     return findings, resolved
 
 
@@ -109,6 +109,19 @@ def _webhook_url(instance: str, common: InstanceSettings) -> Finding:
     if url.scheme != "https" and url.hostname not in LOOPBACK:
         return Finding("fail", where, f"public_url {common.public_url} is not https", fix)
     return Finding("ok", where, f"webhook at {common.public_url}")
+
+
+def _served_url(instance: str, common: InstanceSettings) -> Finding:
+    """An endpoint people and apps call directly: public_url is optional, but must be https when it is public."""
+    where = f"connector {instance}"
+    if not common.public_url:
+        return Finding("ok", where, f"serves on {common.host}:{common.port}; links use the address it is called at "
+                       "(set public_url when a proxy is in front)")
+    url = urlparse(common.public_url)
+    if url.scheme != "https" and url.hostname not in LOOPBACK:
+        return Finding("fail", where, f"public_url {common.public_url} is not https",
+                       f"serve it over https and set public_url in [connectors.{instance}] to that URL")
+    return Finding("ok", where, f"served at {common.public_url}")
 
 
 async def check_nats(config: Config, router_consumer: str) -> list[Finding]:

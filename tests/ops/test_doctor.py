@@ -192,3 +192,15 @@ def test_each_services_section_and_the_rules_are_checked(tmp_path: Path) -> None
     cfg.write_text('[router]\nrules = "rules.toml"\n')
     rules = _by_check(doctor.check_sections(load(cfg, env={})))["router rules"][0]
     assert rules.level == "fail" and "teleport" in rules.message
+
+
+def test_an_endpoint_people_call_directly_needs_no_public_url(tmp_path: Path) -> None:
+    """Found in a walk-through: the demo's app and desk instances were FAILs for lacking a provider URL."""
+    cfg = tmp_path / "kanal.toml"
+    cfg.write_text('[connectors.app-x]\nchannel = "app"\naccount = "jaki"\nport = 8081\n')
+    findings, _ = doctor.check_connectors(load(cfg, env={}))
+    served = [f for f in findings if f.check == "connector app-x" and "serves on" in f.message]
+    assert served and served[0].level == "ok", findings
+    cfg.write_text('[connectors.app-x]\nchannel = "app"\naccount = "jaki"\npublic_url = "http://lapor.example.id"\n')
+    findings, _ = doctor.check_connectors(load(cfg, env={}))
+    assert any(f.level == "fail" and "is not https" in f.message for f in findings), findings
