@@ -93,6 +93,9 @@ def check(
     """Validate polygons, codes, overlaps and gaps; exit 1 when the file cannot be used for routing."""
     from router import geo
 
+    if not file.is_file():
+        typer.echo(f"kanal: {file} is not a file: give the path of a boundaries GeoJSON FeatureCollection", err=True)
+        raise typer.Exit(2)
     report = geo.check(file, code_property=code_property, name_property=name_property, code_pattern=code_pattern)
     if as_json:
         typer.echo(json.dumps(msgspec.to_builtins(report), indent=2, ensure_ascii=False))

@@ -61,3 +61,6 @@ def test_geo_check_ok_and_failing(tmp_path: Path) -> None:
     failed = kanal("geo", "check", str(bad), cwd=tmp_path)
     assert failed.returncode == 1
     assert "invalid polygon" in failed.stdout and "code does not match" in failed.stdout
+    missing = kanal("geo", "check", str(tmp_path / "nope.geojson"), cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stdout == ""  # no "0 features" report for a file that is not there
+    assert "nope.geojson is not a file" in missing.stderr
