@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+# Typed, so the router can only count what is listed here (and starts each at 0).
+RetryReason = Literal["routing_failed", "dedup_store_unavailable", "publish_failed"]
+DeadLetterReason = Literal["invalid_envelope", "unsupported_version", RetryReason]  # retries end here at the limit
+DUPLICATE_KINDS = ("exact", "same_reporter", "same_text", "incident")
+RETRY_REASONS: tuple[str, ...] = get_args(RetryReason)
+DEAD_LETTER_REASONS: tuple[str, ...] = ("invalid_envelope", "unsupported_version", *RETRY_REASONS)
 
 
 class Metrics:
@@ -27,6 +36,16 @@ class Metrics:
                                  registry=r)
         self.reloads = Counter("kanal_router_rule_reloads", "Rules file reloads, by result", ["result"], registry=r)
         self.rules = Gauge("kanal_router_rules", "Rules in force", registry=r)
+        # Every known label value starts at 0: an alert on increase() then sees the first event (a series that
+        # is born at 1 shows no increase), and dashboards show a flat 0 instead of nothing.
+        for kind in DUPLICATE_KINDS:
+            self.duplicates.labels(kind)
+        for reason in DEAD_LETTER_REASONS:
+            self.dlq.labels(reason)
+        for reason in RETRY_REASONS:
+            self.retries.labels(reason)
+        for result in ("ok", "refused"):
+            self.reloads.labels(result)
 
     def observe(self, seconds: float) -> None:
         """Record one message's latency."""

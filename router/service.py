@@ -31,7 +31,7 @@ from kanal.config import Config
 from router.dedup import Deduper, Verdict
 from router.fetch import Fetcher
 from router.gazetteer import envelope_text, plain
-from router.metrics import Metrics
+from router.metrics import DeadLetterReason, Metrics, RetryReason
 from router.pipeline import Pipeline
 from router.rules import RuleBook
 from router.settings import RouterSettings
@@ -183,7 +183,8 @@ class Router:
             try:
                 env = decode_envelope(msg.data)
             except SchemaError as err:
-                reason = "unsupported_version" if isinstance(err, UnsupportedVersion) else "invalid_envelope"
+                reason: DeadLetterReason = (
+                    "unsupported_version" if isinstance(err, UnsupportedVersion) else "invalid_envelope")
                 await self._dead_letter(msg, reason, str(err))
                 continue
             decoded.append((msg, env, plain(envelope_text(env.subject, env.text))))  # rules and dedup read it
@@ -248,7 +249,7 @@ class Router:
         published = await self.pipeline.publish_batch(
             [(subjects.admin(item.decision.queue), encode(item), {"Nats-Msg-Id": w.env.id})
              for w, _, item in outgoing], fast=self.fast_admin)
-        failed: dict[int, tuple[str, str]] = {
+        failed: dict[int, tuple[RetryReason, str]] = {
             id(w): ("publish_failed", repr(res)) for (w, _, _), res in zip(outgoing, published, strict=True) if res}
         stored = [(w, verdict) for w, verdict, _ in outgoing if id(w) not in failed]
         # Near-dup hints only for items the stream has: a later report must never be linked to an item
@@ -303,7 +304,7 @@ class Router:
             counts["duplicates", "incident"] += 1
         counts["routed", w.item.decision.queue, w.item.decision.rule_id] += 1
 
-    async def _retry_or_dead_letter(self, msg: Msg, reason: str, detail: str) -> None:
+    async def _retry_or_dead_letter(self, msg: Msg, reason: RetryReason, detail: str) -> None:
         deliveries = msg.metadata.num_delivered or 1
         if deliveries >= self.s.max_deliveries:
             await self._dead_letter(msg, reason, detail)
@@ -312,7 +313,7 @@ class Router:
         _log().warning("input_retry", reason=reason, detail=detail, deliveries=deliveries)
         await msg.nak(delay=min(30.0, 0.5 * 2**deliveries))
 
-    async def _dead_letter(self, msg: Msg, reason: str, detail: str) -> None:
+    async def _dead_letter(self, msg: Msg, reason: DeadLetterReason, detail: str) -> None:
         letter = DeadLetter(stage=STAGE, reason=reason, detail=detail[:2000], at=datetime.now(UTC), data=msg.data,
                             subject=msg.subject, instance=msg.subject.split(".")[-1],
                             headers={k: str(v) for k, v in (msg.headers or {}).items()},

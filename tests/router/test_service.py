@@ -141,3 +141,17 @@ async def test_late_same_reporter_after_window_is_a_new_item(provisioned: NATS, 
     assert items[again.id].decision.queue == items[first.id].decision.queue
     assert items[late.id].kind == "item"
     await asyncio.sleep(0)
+
+
+def test_every_known_reason_and_kind_is_exported_from_zero() -> None:
+    """An alert on increase(kanal_router_dead_letters_total[15m]) > 0 must see the first dead letter: a series
+    born at 1 shows no increase, so each known reason is there at 0 from the start."""
+    from prometheus_client import generate_latest
+
+    from router.metrics import DEAD_LETTER_REASONS, DUPLICATE_KINDS, Metrics
+
+    text = generate_latest(Metrics().registry).decode()
+    for reason in DEAD_LETTER_REASONS:
+        assert f'kanal_router_dead_letters_total{{reason="{reason}"}} 0.0' in text
+    for kind in DUPLICATE_KINDS:
+        assert f'kanal_router_duplicates_total{{kind="{kind}"}} 0.0' in text
