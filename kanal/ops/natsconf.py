@@ -240,7 +240,7 @@ def forwarder_permissions(consumer: str = subjects.FORWARDER_CONSUMER) -> User:
 
 
 def console_permissions() -> User:
-    """The admin console: read every queue, record what admins do, move items.
+    """The admin console (and `kanal inbox`): read every queue, record what admins do, move items.
 
     It serves superadmins, so it reads all of KANAL_ADMIN; its consumers are ephemeral (random names), so it
     may create consumers on KANAL_ADMIN (never delete one), and nowhere else but to read media and send

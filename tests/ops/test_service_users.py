@@ -188,3 +188,33 @@ async def test_the_console_works_every_page_as_its_own_user(server: Setup) -> No
         with pytest.raises(NatsTimeout):
             await session.nc.request(delete, b"", timeout=0.5)
         assert await session.refused(delete)
+
+
+async def test_the_inbox_cli_works_as_the_console_user(server: Setup) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from admin.auth import hash_password
+
+    tmp, url = server
+    mine = item("svc-inbox-1")
+    async with nats_login(url, tmp / "secrets", natsconf.ROUTER_USER) as router:
+        await publish(router.nc, mine)
+    cfg = tmp / "inbox.toml"
+    cfg.write_text(f'[nats]\nurl = "{url}"\n[admin.users.lurah-gambir]\n'
+                   f'password_hash = "{hash_password("rahasia-lurah-123")}"\nqueues = ["{GAMBIR}"]\n')
+    env = {**os.environ, "KANAL_NATS__USER": natsconf.CONSOLE_USER,
+           "KANAL_NATS__PASSWORD_FILE": str(tmp / "secrets" / f"{natsconf.CONSOLE_USER}.password")}
+
+    def inbox(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kanal", "inbox", GAMBIR, "--as", "lurah-gambir", "--config",
+                               str(cfg), *args], capture_output=True, text=True, timeout=60, env=env)
+
+    listed = await asyncio.to_thread(inbox)
+    assert listed.returncode == 0 and mine.ref in listed.stdout, listed.stdout + listed.stderr
+    acked = await asyncio.to_thread(inbox, "ack", mine.ref)
+    assert acked.returncode == 0, acked.stdout + acked.stderr
+    after = await asyncio.to_thread(inbox)
+    assert after.returncode == 0 and mine.ref not in after.stdout
+    assert "permissions" not in (listed.stderr + acked.stderr + after.stderr).lower()
