@@ -16,6 +16,7 @@ import typer
 from admin.auth import AccessDenied, hash_password
 from admin.settings import AdminSettings, AdminUser, ForwarderSettings
 from kanal.config import Config, ConfigError
+from kanal.options import ConfigOption
 
 if TYPE_CHECKING:
     from admin.inbox import Inbox
@@ -33,10 +34,6 @@ inbox_app = typer.Typer(
 app = typer.Typer(help="The admin console and the CRM forwarder.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="kanal.toml to read (default: $KANAL_CONFIG, else ./kanal.toml)"),
-]
 AsOption = Annotated[
     str | None,
     typer.Option("--as", help="the admin (a user under admin.users in kanal.toml); "

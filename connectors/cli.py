@@ -10,13 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from connectors import registry
+from kanal.options import ConfigOption
 
 app = typer.Typer(help="Channels and connector instances.", no_args_is_help=True)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="kanal.toml to read (default: $KANAL_CONFIG, else ./kanal.toml)"),
-]
 
 
 @app.command("list")

@@ -6,13 +6,13 @@ import asyncio
 import importlib
 import json
 from pathlib import Path
-from typing import Annotated
 
 import msgspec
 import typer
 
 from kanal import config as config_mod
 from kanal import log
+from kanal.options import ConfigOption
 
 app = typer.Typer(
     name="kanal",
@@ -22,10 +22,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="kanal.toml to read (default: $KANAL_CONFIG, else ./kanal.toml)"),
-]
 
 # Sub-command groups, each owned by its component: (command name, module, attribute).
 SUBCOMMANDS: list[tuple[str, str, str]] = [

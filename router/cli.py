@@ -10,16 +10,13 @@ from typing import Annotated
 import msgspec
 import typer
 
+from kanal.options import ConfigOption
 from router.settings import RouterSettings
 
 app = typer.Typer(help="The router: dedup and route envelopes from KANAL_IN to admin queues.", no_args_is_help=True)
 route_app = typer.Typer(help="Inspect routing decisions without publishing.", no_args_is_help=True)
 geo_app = typer.Typer(help="Check boundaries files for the geo rule.", no_args_is_help=True)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="kanal.toml to read (default: $KANAL_CONFIG, else ./kanal.toml)"),
-]
 
 
 def _settings(config_path: Path | None) -> tuple[object, RouterSettings]:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from typing import Annotated
 
 import typer
+
+from kanal.options import ConfigOption
 
 app = typer.Typer(help="Messages back to reporters: acknowledgements and status updates.", no_args_is_help=True)
 
 
 @app.command("run")
 def run(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="kanal.toml to read")] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Run the notifier until SIGTERM: reads KANAL_ADMIN, KANAL_STATUS and opt-outs on KANAL_IN."""
     from connectors.outbound import notifier

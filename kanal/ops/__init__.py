@@ -9,16 +9,14 @@ from typing import Annotated
 
 import typer
 
+from kanal.options import ConfigOption
+
 nats_app = typer.Typer(help="NATS for production: a least-privilege server config, and provisioning.",
                        no_args_is_help=True)
 doctor_app = typer.Typer(help="Check config, NATS, streams, consumers, credentials, webhook URLs and running "
                          "instances; print what is wrong and how to fix it (exit 1 if anything is).",
                          invoke_without_command=True)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="kanal.toml to read (default: $KANAL_CONFIG, else ./kanal.toml)"),
-]
 
 
 @nats_app.command("config")
