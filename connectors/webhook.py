@@ -67,7 +67,8 @@ class WebhookConnector(Connector[S]):
                 metrics.rejected.labels(reason="bad_signature").inc()
                 self.log.warning("webhook_refused", reason=err.reason, status=403, path=request.url.path,
                                  client=request.client.host if request.client else None)
-                return PlainTextResponse("signature check failed", status_code=403)
+                # the reason (bad_signature, bad_verify_token ...) tells whoever sets the provider up what is wrong
+                return PlainTextResponse(f"refused: {err.reason}", status_code=403)
             except BodyTooLarge as err:
                 metrics.rejected.labels(reason="too_large").inc()
                 self.log.warning("webhook_refused", reason="too_large", detail=str(err), status=413)
