@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
 import socket
 import ssl
@@ -169,6 +170,22 @@ class ConnectionEvents:
         _log.info("nats_reconnected", connection=self.name)
 
 
+_SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def inbox_prefix(user: str) -> str:
+    """`_INBOX.<user>`: where a client logged in as `user` gets its replies. `kanal nats config` lets each user
+    subscribe to its own prefix only, so no user can read the answers another one gets."""
+    return f"_INBOX.{user}"
+
+
+def subscriber_inbox_prefix(settings: NatsSettings) -> bytes:
+    """The inbox prefix for FastStream's pull subscribers, which do not take the connection's (nats-py does)."""
+    if settings.user and _SUBJECT_TOKEN.match(settings.user):
+        return f"{inbox_prefix(settings.user)}.".encode()
+    return b"_INBOX."
+
+
 def connect_options(settings: NatsSettings, url: str | None = None, name: str = "kanal",
                     events: ConnectionEvents | None = None) -> dict[str, Any]:
     """nats.connect keyword arguments for the configured auth and TLS (and the connection's `events`)."""
@@ -188,6 +205,8 @@ def connect_options(settings: NatsSettings, url: str | None = None, name: str = 
     }
     if settings.user:
         options["user"] = settings.user
+        if _SUBJECT_TOKEN.match(settings.user):
+            options["inbox_prefix"] = inbox_prefix(settings.user)
     if settings.password:
         options["password"] = settings.password.reveal()
     if settings.token:

@@ -194,6 +194,7 @@ def build(config: Config, notifier: Notifier | None = None,
         decorator: Callable[[Subscriber], Subscriber] = broker.subscriber(
             subject, stream=JStream(name=stream, declare=False), durable=durable,
             pull_sub=PullSub(batch_size=64, timeout=1.0), ack_policy=AckPolicy.MANUAL,
+            inbox_prefix=bus.subscriber_inbox_prefix(config.nats),  # replies only where its NATS user may read
             config=ConsumerConfig(max_deliver=-1, ack_wait=30,  # bounded by _handle, which dead-letters
                                   deliver_policy=DeliverPolicy.NEW if deliver_new else DeliverPolicy.ALL),
             title=title, description=description,

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kanal import bus
 from kanal.config import Config, enabled
 from schemas import subjects
 
@@ -30,7 +31,14 @@ NOTIFIER_USER = "notifier"
 FORWARDER_USER = "forwarder"
 CONSOLE_USER = "console"
 SYS_USER = "sys"
-INBOX = "_INBOX.>"
+
+
+def inbox(user: str) -> str:
+    """The replies a user may subscribe to: its own inbox prefix only (bus.connect_options sets the prefix), so
+    no user can read the answers another user gets (another connector's checkpoint, the router's fetches)."""
+    return f"{bus.inbox_prefix(user)}.>"
+
+
 API = "$JS.API"
 
 KV_CHECKPOINTS = f"KV_{subjects.KV_CHECKPOINTS}"
@@ -68,6 +76,7 @@ class User:
     publish: tuple[str, ...] | None
     subscribe: tuple[str, ...] | None
     account: str = ACCOUNT
+    deny_publish: tuple[str, ...] = ()  # carved out of `publish` (the server checks deny first)
 
 
 @dataclass(frozen=True)
@@ -172,7 +181,7 @@ def connector_permissions(channel: str, instance: str) -> User:
         f"$KV.{subjects.KV_OUTBOUND}.>",
         f"{API}.DIRECT.GET.{KV_OUTBOUND}.>",
     )
-    return User(connector_user(instance), "connector", publish, (INBOX,))
+    return User(connector_user(instance), "connector", publish, (inbox(connector_user(instance)),))
 
 
 def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: str = subjects.KV_DEDUP,
@@ -196,7 +205,7 @@ def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: s
         *(f"{API}.DIRECT.GET.KV_{b}{rest}" for b in dedup for rest in ("", ".>")),
         *_durable(stream_in, consumer),
     )
-    return User(ROUTER_USER, "router", publish, (INBOX,))
+    return User(ROUTER_USER, "router", publish, (inbox(ROUTER_USER),))
 
 
 def admin_permissions(queue: AdminQueue) -> User:
@@ -213,7 +222,7 @@ def admin_permissions(queue: AdminQueue) -> User:
         f"{API}.CONSUMER.MSG.NEXT.{stream}.{consumer}",
         f"$JS.ACK.{stream}.{consumer}.>",
     )
-    return User(consumer, "admin", publish, (INBOX,))
+    return User(consumer, "admin", publish, (inbox(consumer),))
 
 
 def notifier_permissions() -> User:
@@ -230,23 +239,33 @@ def notifier_permissions() -> User:
         *_kv(subjects.KV_REPORTERS),
         *_kv(subjects.KV_OUTBOUND),
     )
-    return User(NOTIFIER_USER, "notifier", publish, (INBOX,))
+    return User(NOTIFIER_USER, "notifier", publish, (inbox(NOTIFIER_USER),))
 
 
 def forwarder_permissions(consumer: str = subjects.FORWARDER_CONSUMER) -> User:
     """The CRM forwarder: read admin queues through its durable, dead-letter what the CRM never accepts."""
     publish = (subjects.dlq("forwarder"), *_lookups(), *_durable(subjects.STREAM_ADMIN, consumer))
-    return User(FORWARDER_USER, "forwarder", publish, (INBOX,))
+    return User(FORWARDER_USER, "forwarder", publish, (inbox(FORWARDER_USER),))
 
 
-def console_permissions() -> User:
+def console_permissions(items_bucket: str = subjects.KV_ITEMS, others: tuple[str, ...] = ()) -> User:
     """The admin console (and `kanal inbox`): read every queue, record what admins do, move items.
 
-    It serves superadmins, so it reads all of KANAL_ADMIN; its consumers are ephemeral (random names), so it
-    may create consumers on KANAL_ADMIN (never delete one), and nowhere else but to read media and send
-    records. Reroutes are items published to another queue, stage changes go to `kanal.status.<item>`.
+    It serves superadmins, so it reads all of KANAL_ADMIN; its consumers are ephemeral (random names) or the
+    inbox CLI's `inbox-...`, so it may create consumers on KANAL_ADMIN, never delete one, and never create,
+    rewrite, fetch from or ack the other services' durables there (`others`: the notifier's, the forwarder's,
+    each queue reader's), which would take their messages or widen a queue reader's filter. Reroutes are items
+    published to another queue, stage changes go to `kanal.status.<item>`; media and send records are read
+    only.
     """
     admin, status, media = subjects.STREAM_ADMIN, subjects.STREAM_STATUS, OBJ_MEDIA
+    deny = tuple(subject for durable in others for subject in (
+        f"{API}.CONSUMER.CREATE.{admin}.{durable}",
+        f"{API}.CONSUMER.CREATE.{admin}.{durable}.>",
+        f"{API}.CONSUMER.DURABLE.CREATE.{admin}.{durable}",
+        f"{API}.CONSUMER.MSG.NEXT.{admin}.{durable}",
+        f"$JS.ACK.{admin}.{durable}.>",
+    ))
     publish = (
         f"{subjects.ADMIN_PREFIX}.>",
         f"{subjects.STATUS_PREFIX}.>",
@@ -261,7 +280,7 @@ def console_permissions() -> User:
         f"{API}.DIRECT.GET.{status}",
         f"{API}.DIRECT.GET.{status}.>",
         f"{API}.STREAM.MSG.GET.{status}",
-        *_kv(subjects.KV_ITEMS),
+        *_kv(items_bucket),
         *_kv(subjects.KV_OUTBOUND, write=False),
         # an item's send records are listed by key prefix, through an ephemeral (push) consumer
         f"{API}.CONSUMER.CREATE.{KV_OUTBOUND}",
@@ -274,7 +293,7 @@ def console_permissions() -> User:
         f"{API}.CONSUMER.CREATE.{media}.>",
         "$JS.FC.>",
     )
-    return User(CONSOLE_USER, "console", publish, (INBOX,))
+    return User(CONSOLE_USER, "console", publish, (inbox(CONSOLE_USER),), deny_publish=deny)
 
 
 def users(config: Config, options: ServerOptions) -> list[User]:
@@ -292,11 +311,16 @@ def users(config: Config, options: ServerOptions) -> list[User]:
             found.append(connector_permissions(channel, instance))
     if enabled(config.outbound, True, "outbound"):
         found.append(notifier_permissions())
-    if enabled(config.admin, False, "admin"):
-        found.append(console_permissions())
     forwarder = config.forwarder
+    forwarder_consumer = str(forwarder.get("consumer", subjects.FORWARDER_CONSUMER))
+    if enabled(config.admin, False, "admin"):
+        # the durables on KANAL_ADMIN that are not the console's, enabled or not (a later switch-on is covered)
+        others = (subjects.NOTIFIER_CONSUMER, subjects.FORWARDER_CONSUMER, forwarder_consumer,
+                  *(admin_user(queue.name) for queue in options.admins))
+        items = str(config.admin.get("items_bucket", subjects.KV_ITEMS))
+        found.append(console_permissions(items, tuple(dict.fromkeys(others))))
     if enabled(forwarder, False, "forwarder"):
-        found.append(forwarder_permissions(str(forwarder.get("consumer", subjects.FORWARDER_CONSUMER))))
+        found.append(forwarder_permissions(forwarder_consumer))
     found.extend(admin_permissions(queue) for queue in options.admins)
     found.append(User(SYS_USER, "system", None, None, account=SYSTEM_ACCOUNT))
     return found
@@ -319,7 +343,10 @@ def _user_block(user: User, password: str) -> dict[str, object]:
     block: dict[str, object] = {"user": user.name, "password": password}
     permissions: dict[str, object] = {}
     if user.publish is not None:
-        permissions["publish"] = {"allow": list(user.publish)}
+        publish: dict[str, list[str]] = {"allow": list(user.publish)}
+        if user.deny_publish:
+            publish["deny"] = list(user.deny_publish)
+        permissions["publish"] = publish
     if user.subscribe is not None:
         permissions["subscribe"] = {"allow": list(user.subscribe)}
     if permissions:

@@ -10,6 +10,8 @@ from pathlib import Path
 import nats
 from nats.aio.client import Client as NATS
 
+from kanal import bus
+
 
 class Session:
     """A connection as one user, remembering every error the server sent it."""
@@ -35,7 +37,8 @@ async def login(url: str, secrets: Path, user: str) -> AsyncIterator[Session]:
         errors.append(str(err))
 
     password = (secrets / f"{user}.password").read_text().strip()
-    nc = await nats.connect(url, user=user, password=password, error_cb=on_error, allow_reconnect=False)
+    nc = await nats.connect(url, user=user, password=password, error_cb=on_error, allow_reconnect=False,
+                            inbox_prefix=bus.inbox_prefix(user))  # as bus.connect does
     try:
         yield Session(nc, errors)
     finally:

@@ -175,3 +175,16 @@ async def test_a_connector_provisions_as_its_user_without_waiting_on_a_refusal(
     async with login(url, tmp / "secrets", "connector-sms-a") as a:
         await bus.provision(a.nc.jetstream(timeout=2), config)  # type: ignore[arg-type]  # a refusal: TimeoutError
         assert not a.errors, a.errors
+
+
+async def test_no_user_can_read_another_users_replies(provisioned: tuple[Path, object, str]) -> None:
+    """Found in review: with `_INBOX.>` for everyone, any user could subscribe to every reply, another
+    connector's checkpoint read or the router's fetches included. Each user now has its own inbox prefix."""
+    tmp, _, url = provisioned
+    async with login(url, tmp / "secrets", "connector-sms-a") as a:
+        for theirs in ("_INBOX.>", "_INBOX.connector-sms-b.>", f"{bus.inbox_prefix(natsconf.ROUTER_USER)}.>"):
+            await a.nc.subscribe(theirs)
+            await a.nc.flush()
+            assert await a.refused(theirs), f"{theirs} was not refused: {a.errors}"
+        own = await a.nc.jetstream(timeout=2).stream_info(subjects.STREAM_IN)  # its own replies still arrive
+        assert own.config.name == subjects.STREAM_IN

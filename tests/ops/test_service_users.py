@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import ConsumerConfig
 
 from admin.console import build as build_console
 from connectors.media import MediaStore
@@ -57,7 +58,8 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Setu
     port = bus.free_port()
     (tmp / "kanal.toml").write_text(TOML.format(url=f"nats://127.0.0.1:{port}"))
     write_rules(tmp)
-    options = natsconf.ServerOptions(host="127.0.0.1", port=port, store_dir=None, http_port=None)
+    options = natsconf.ServerOptions(host="127.0.0.1", port=port, store_dir=None, http_port=None,
+                                     admins=[natsconf.AdminQueue.parse("kel1=kelurahan.3199011001")])
     conf = tmp / "nats.conf"
     natsconf.write_private(conf, natsconf.render(load(tmp / "kanal.toml", env={}), options, tmp / "secrets"))
     srv = bus.EmbeddedNats(tmp / "js", port=port, config_file=conf).start()
@@ -188,6 +190,21 @@ async def test_the_console_works_every_page_as_its_own_user(server: Setup) -> No
         with pytest.raises(NatsTimeout):
             await session.nc.request(delete, b"", timeout=0.5)
         assert await session.refused(delete)
+        # found in review: the console could fetch from, ack on or rewrite the other services' durables on
+        # KANAL_ADMIN (taking the forwarder's items, widening a queue reader's filter)
+        admin = subjects.STREAM_ADMIN
+        for durable in ("notifier", "crm-forwarder", "admin-kel1"):
+            steal = f"$JS.API.CONSUMER.MSG.NEXT.{admin}.{durable}"
+            with pytest.raises(NatsTimeout):
+                await session.nc.request(steal, b'{"batch": 1}', timeout=0.5)
+            assert await session.refused(steal)
+            for new_filter, api in (("kanal.admin.triage", f"CONSUMER.CREATE.{admin}.{durable}.kanal.admin.triage"),
+                                    ("kanal.admin.>", f"CONSUMER.DURABLE.CREATE.{admin}.{durable}")):
+                rewrite = ConsumerConfig(name=durable if "triage" in new_filter else None, durable_name=durable,
+                                         filter_subject=new_filter)
+                with pytest.raises(NatsTimeout):
+                    await session.nc.jetstream(timeout=0.5).add_consumer(admin, rewrite)
+                assert await session.refused(f"$JS.API.{api}"), session.errors
 
 
 async def test_the_inbox_cli_works_as_the_console_user(server: Setup) -> None:
