@@ -89,8 +89,8 @@ class Config(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
         return convert(raw, typ, name)
 
 
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
+_TRUE = {"true", "1"}  # what msgspec takes for every other boolean from the environment
+_FALSE = {"false", "0"}
 
 
 def enabled(section: Mapping[str, Any], default: bool, where: str = "") -> bool:

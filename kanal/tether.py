@@ -51,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     program = args.program[1:] if args.program[:1] == ["--"] else args.program
     if not program:
         parser.error("no program given: python -m kanal.tether --parent PID -- PROGRAM [ARGS...]")
-    _ask_for_parent_death_signal()
+    if not _ask_for_parent_death_signal() and sys.platform.startswith("linux"):
+        print(f"kanal.tether: no parent-death signal for {program[0]}; it may outlive its parent", file=sys.stderr)
+    # Python ignores these at start-up and an exec keeps ignored signals; subprocess would reset them
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
     if os.getppid() != args.parent:  # the parent died before the request above took effect
         print(f"kanal.tether: parent {args.parent} has gone; not starting {program[0]}", file=sys.stderr)
         return 1

@@ -15,7 +15,7 @@ RetryReason = Literal["routing_failed", "dedup_store_unavailable", "publish_fail
 DeadLetterReason = Literal["invalid_envelope", "unsupported_version", RetryReason]  # retries end here at the limit
 DUPLICATE_KINDS = ("exact", "same_reporter", "same_text", "incident")
 RETRY_REASONS: tuple[str, ...] = get_args(RetryReason)
-DEAD_LETTER_REASONS: tuple[str, ...] = ("invalid_envelope", "unsupported_version", *RETRY_REASONS)
+DEAD_LETTER_REASONS: tuple[str, ...] = get_args(DeadLetterReason)  # nested Literals flatten
 
 
 class Metrics:

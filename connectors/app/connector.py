@@ -41,9 +41,9 @@ MAX_FIELDS = 40
 MAX_FIELD_BYTES = 64 * 1024
 
 
-def errors_response(errors: dict[str, str], status: int) -> JSONResponse:
+def errors_response(errors: dict[str, str], status: int, headers: dict[str, str] | None = None) -> JSONResponse:
     """The one error shape of this API: {"errors": {"<field>": "<what to change>"}}."""
-    return JSONResponse({"errors": errors}, status_code=status)
+    return JSONResponse({"errors": errors}, status_code=status, headers=headers)
 
 
 def replayed(request: Request, body: bytes) -> Request:
@@ -90,8 +90,8 @@ class AppConnector(WebhookConnector[AppSettings]):
 
     def unavailable(self) -> Response:
         """503 in this API's one error shape: the client retries with the same Idempotency-Key."""
-        return errors_response({"_service": "temporarily unavailable: retry later with the same Idempotency-Key"},
-                               503)
+        return errors_response({"_service": "temporarily unavailable: retry later (a report: with the same "
+                                            "Idempotency-Key)"}, 503, headers={"Retry-After": "5"})
 
     def routes(self) -> list[BaseRoute]:
         """The API's endpoints."""

@@ -88,8 +88,8 @@ def test_example_config_is_valid() -> None:
 def test_enabled_from_the_environment_is_a_boolean_and_a_bad_one_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "kanal.toml"
     path.write_text('[admin]\nenabled = true\n[connectors.sms]\nchannel = "twilio"\n')
-    config = load(path, env={"KANAL_ADMIN__ENABLED": "false", "KANAL_ROUTER__ENABLED": "off",
-                             "KANAL_CONNECTORS__SMS__ENABLED": "0", "KANAL_OUTBOUND__ENABLED": "yes"})
+    config = load(path, env={"KANAL_ADMIN__ENABLED": "false", "KANAL_ROUTER__ENABLED": "FALSE",
+                             "KANAL_CONNECTORS__SMS__ENABLED": "0", "KANAL_OUTBOUND__ENABLED": "1"})
     assert config.admin["enabled"] is False and config.router["enabled"] is False
     assert config.connectors["sms"]["enabled"] is False and config.outbound["enabled"] is True
     with pytest.raises(ConfigError, match=r"connectors.sms.enabled = 'maybe': write true or false"):

@@ -83,3 +83,13 @@ def test_a_program_is_required() -> None:
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "no program given" in done.stderr
+
+
+def test_the_program_starts_with_default_signal_dispositions() -> None:
+    """Found in review: Python ignores SIGPIPE and SIGXFSZ and an exec keeps that; subprocess would reset them."""
+    done = subprocess.run([sys.executable, "-m", "kanal.tether", "--parent", str(os.getpid()), "--",
+                           "cat", "/proc/self/status"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    ignored = int(next(line for line in done.stdout.splitlines() if line.startswith("SigIgn:")).split()[1], 16)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        assert not ignored & (1 << (sig - 1)), f"{sig.name} is ignored in the program"

@@ -259,5 +259,6 @@ async def test_nats_gone_is_a_503_in_the_api_error_shape(nats_url: str) -> None:
         await h.instance.nc.close()  # the instance's own connection: NATS is gone for it
         gone = await client.get(response.json()["status_url"])
         assert gone.status_code == 503
-        assert gone.json() == {"errors": {"_service": "temporarily unavailable: retry later with the same "
-                                                      "Idempotency-Key"}}
+        assert gone.json() == {"errors": {"_service": "temporarily unavailable: retry later (a report: with the "
+                                                      "same Idempotency-Key)"}}
+        assert gone.headers["retry-after"] == "5"
