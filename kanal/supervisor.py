@@ -15,6 +15,8 @@ from kanal import log, tether
 State = Literal["starting", "running", "backoff", "stopping", "stopped", "failed"]
 # A child that exits with this code hit a permanent error (credentials, config): restarting cannot help.
 EXIT_PERMANENT = 78
+# Exit 2 is a usage or config error (every `kanal` command, and click's own usage errors): permanent too.
+EXIT_CONFIG = 2
 _log = log.get("supervisor")
 
 
@@ -74,7 +76,7 @@ class Supervisor:
             program.pid = None
             if self._stopping.is_set():
                 break
-            if code == EXIT_PERMANENT:
+            if code in (EXIT_PERMANENT, EXIT_CONFIG):
                 program.state = "failed"
                 _log.error("program_failed_permanently", program=program.name, code=code,
                            hint="fix its credentials or config (see its log), then restart kanal")

@@ -297,6 +297,13 @@ def check_sections(config: Config) -> list[Finding]:
                                         f"fix {path} or [router] rules; `kanal route explain` tries an envelope"))
                 continue
             findings.append(Finding("ok", "router rules", f"{path}: {len(ruleset.rules)} rules"))
+        elif name == "forwarder" and not settings.url:
+            findings.append(Finding("fail", where, "url is empty", "set [forwarder] url to the CRM endpoint that "
+                                    "receives routed items"))
+        elif name == "admin" and not settings.users:
+            findings.append(Finding("fail", where, "no admins: the console refuses to start",
+                                    "add [admin.users.<name>] with password_hash (`kanal admin hash-password`) "
+                                    "and queues"))
         else:
             findings.append(Finding("ok", where, "settings decode"))
     return findings

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import pytest
+
 from kanal.supervisor import Program, Supervisor
 
 
@@ -29,8 +31,9 @@ async def test_crash_restarts_and_does_not_touch_the_others() -> None:
     assert {p.state for p in supervisor.programs} == {"stopped"}
 
 
-async def test_exit_78_is_not_restarted() -> None:
-    failed = _program("bad-credentials", "import sys; sys.exit(78)")
+@pytest.mark.parametrize("code", [78, 2])  # credentials refused; a config or usage error
+async def test_permanent_exits_are_not_restarted(code: int) -> None:
+    failed = _program("bad-credentials", f"import sys; sys.exit({code})")
     supervisor = Supervisor([failed], max_backoff=0.1)
     supervisor.start()
     try:

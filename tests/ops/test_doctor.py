@@ -178,7 +178,8 @@ def test_each_services_section_and_the_rules_are_checked(tmp_path: Path) -> None
 
     write_rules(tmp_path)
     cfg = tmp_path / "kanal.toml"
-    cfg.write_text('[router]\nrules = "rules.toml"\n[admin]\nenabled = true\n')
+    cfg.write_text('[router]\nrules = "rules.toml"\n[admin]\nenabled = true\n[admin.users.pusat]\n'
+                   'password_hash = "scrypt$16384$8$1$c2FsdA$aGFzaA"\nsuperadmin = true\n')
     good = _by_check(doctor.check_sections(load(cfg, env={})))
     assert good["router rules"][0].level == "ok" and good["[admin]"][0].level == "ok"
     assert "[forwarder]" not in good  # disabled: not checked
@@ -204,3 +205,12 @@ def test_an_endpoint_people_call_directly_needs_no_public_url(tmp_path: Path) ->
     cfg.write_text('[connectors.app-x]\nchannel = "app"\naccount = "jaki"\npublic_url = "http://lapor.example.id"\n')
     findings, _ = doctor.check_connectors(load(cfg, env={}))
     assert any(f.level == "fail" and "is not https" in f.message for f in findings), findings
+
+
+def test_services_that_would_refuse_to_start_are_failures(tmp_path: Path) -> None:
+    """Found in review: a forwarder without url and a console without admins decoded fine but exit 2 at start."""
+    cfg = tmp_path / "kanal.toml"
+    cfg.write_text('[router]\nenabled = false\n[admin]\nenabled = true\n[forwarder]\nenabled = true\n')
+    found = _by_check(doctor.check_sections(load(cfg, env={})))
+    assert found["[forwarder]"][0].level == "fail" and "url is empty" in found["[forwarder]"][0].message
+    assert found["[admin]"][0].level == "fail" and "no admins" in found["[admin]"][0].message
