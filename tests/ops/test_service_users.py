@@ -7,6 +7,7 @@ as ops: it must do its whole job without one refused subject, and be refused wha
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,8 @@ url = "http://127.0.0.1:9/unused"
 channel = "twilio"
 """
 Setup = tuple[Path, str]
+# a photo over the object store's 128 KiB chunk size, with its bytes made unique so no other test stored it
+BIG_PHOTO = photo_png() + b"\0" * 300_000 + os.urandom(16)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +103,8 @@ def test_the_config_has_a_user_per_enabled_service(server: Setup) -> None:
     assert not names & {natsconf.NOTIFIER_USER, natsconf.CONSOLE_USER, natsconf.FORWARDER_USER}
 
 
-async def test_the_notifier_answers_reporters_as_its_own_user(server: Setup) -> None:
+async def test_the_notifier_answers_reporters_as_its_own_user(server: Setup,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
     tmp, url = server
     env = envelope("svc-notify-1", instance="sms-a")
     mine = item("svc-notify-1", env=env)
@@ -125,12 +129,17 @@ async def test_the_notifier_answers_reporters_as_its_own_user(server: Setup) -> 
                 await connector.nc.jetstream().publish(subjects.inbound("twilio", "sms-a"), encode(stop),
                                                        headers={"Nats-Msg-Id": stop.id})
             js = ops.nc.jetstream()
-            async with asyncio.timeout(20):  # the opt-out durable read it and acked it
-                while (await js.consumer_info(subjects.STREAM_IN, "notifier-optout")).ack_floor.stream_seq < 1:
-                    await asyncio.sleep(0.1)
+            async with asyncio.timeout(20):  # each durable read its messages and acked them (a refused ack
+                for stream, durable in ((subjects.STREAM_IN, "notifier-optout"),  # would leave them pending)
+                                        (subjects.STREAM_ADMIN, "notifier"), (subjects.STREAM_STATUS, "notifier")):
+                    while (info := await js.consumer_info(stream, durable)).num_ack_pending or info.num_pending:
+                        await asyncio.sleep(0.1)
+                    assert info.ack_floor.stream_seq >= 1, (stream, durable)
         finally:
             await broker.stop()
         assert not refusals(notifier), notifier.errors
+        logged = capsys.readouterr().err  # the broker's own connection reports errors through the log
+        assert "permissions violation" not in logged.lower(), logged[-2000:]
         with pytest.raises(NatsTimeout):
             await notifier.nc.jetstream(timeout=0.5).publish(subjects.admin("triage"), b"forged")
         assert await notifier.refused(subjects.admin("triage"))
@@ -157,7 +166,7 @@ async def test_the_console_works_every_page_as_its_own_user(server: Setup) -> No
     tmp, url = server
     async with nats_login(url, tmp / "secrets", "connector-sms-a") as connector:
         media = MediaStore(connector.nc.jetstream(), 5_000_000)
-        photo = await media.put(photo_png(), "image/png", "lubang.png")
+        photo = await media.put(BIG_PHOTO, "image/png", "lubang.png")  # several chunks: flow control
         await media.close()
     mine = item("svc-console-1", attachments=(photo,))
     async with nats_login(url, tmp / "secrets", natsconf.ROUTER_USER) as router:
@@ -173,7 +182,7 @@ async def test_the_console_works_every_page_as_its_own_user(server: Setup) -> No
             page = await client.get(f"/item/{seq}")
             assert page.status_code == 200 and mine.ref in page.text
             attachment = await client.get(f"/media/{seq}/0")
-            assert attachment.status_code == 200 and attachment.content == photo_png()
+            assert attachment.status_code == 200 and attachment.content == BIG_PHOTO
             token = csrf_of(page.text)
             moved = await client.post(f"/item/{seq}/stage", data={"stage": "koordinasi", "csrf": token},
                                       follow_redirects=True)
@@ -235,3 +244,48 @@ async def test_the_inbox_cli_works_as_the_console_user(server: Setup) -> None:
     after = await asyncio.to_thread(inbox)
     assert after.returncode == 0 and mine.ref not in after.stdout
     assert "permissions" not in (listed.stderr + acked.stderr + after.stderr).lower()
+
+
+@pytest.mark.parametrize(("user", "command", "ready"), [
+    (natsconf.NOTIFIER_USER, ["notifier", "run"], '"notifier_started"'),
+    (natsconf.CONSOLE_USER, ["admin", "serve"], "admin: console at"),
+    (natsconf.FORWARDER_USER, ["admin", "forward"], '"forwarder_started"'),
+])
+async def test_each_service_starts_and_stops_as_its_user(server: Setup, user: str, command: list[str],
+                                                         ready: str) -> None:
+    """The real entry points, provisioning check included, as `kanal up` or a systemd unit runs them."""
+    import signal
+    import subprocess
+    import sys
+
+    from admin.auth import hash_password
+
+    tmp, url = server
+    cfg = tmp / f"{user}.toml"
+    cfg.write_text(f'[nats]\nurl = "{url}"\n[log]\nformat = "json"\n'
+                   f'[admin]\nenabled = true\nport = {bus.free_port()}\n[admin.users.pusat]\n'
+                   f'password_hash = "{hash_password("rahasia-pusat-123")}"\nsuperadmin = true\n'
+                   '[forwarder]\nenabled = true\nurl = "http://127.0.0.1:9/crm"\n')
+    env = {**os.environ, "KANAL_NATS__USER": user,
+           "KANAL_NATS__PASSWORD_FILE": str(tmp / "secrets" / f"{user}.password")}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "kanal", *command, "--config", str(cfg),
+                                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    output = b""
+    try:
+        async with asyncio.timeout(30):
+            while ready.encode() not in output:
+                line = await proc.stdout.readline()
+                assert line, f"{command} exited before it was ready:\n{output.decode()}"
+                output += line
+        await asyncio.sleep(1.5)  # a couple of idle fetches
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = await asyncio.wait_for(proc.communicate(), 30)
+        output += rest
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    text = output.decode()
+    assert proc.returncode == 0, text
+    assert "permissions violation" not in text.lower() and "Traceback" not in text, text
