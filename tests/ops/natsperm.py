@@ -11,6 +11,8 @@ import nats
 from nats.aio.client import Client as NATS
 
 from kanal import bus
+from kanal.config import load
+from kanal.ops import natsconf
 
 
 class Session:
@@ -43,3 +45,18 @@ async def login(url: str, secrets: Path, user: str) -> AsyncIterator[Session]:
         yield Session(nc, errors)
     finally:
         await nc.close()
+
+
+def permissioned_server(tmp: Path, toml: str) -> bus.EmbeddedNats:
+    """A nats-server on the config `kanal nats config` writes for `toml` (its `{url}` filled in), with one queue
+    reader `admin-kel1`; the config and `rules.toml` are in `tmp`, the passwords in `tmp/secrets`."""
+    from tests.router.fixtures import write_rules
+
+    port = bus.free_port()
+    (tmp / "kanal.toml").write_text(toml.format(url=f"nats://127.0.0.1:{port}"))
+    write_rules(tmp)
+    options = natsconf.ServerOptions(host="127.0.0.1", port=port, store_dir=None, http_port=None,
+                                     admins=[natsconf.AdminQueue.parse("kel1=kelurahan.3199011001")])
+    conf = tmp / "nats.conf"
+    natsconf.write_private(conf, natsconf.render(load(tmp / "kanal.toml", env={}), options, tmp / "secrets"))
+    return bus.EmbeddedNats(tmp / "js", port=port, config_file=conf).start()

@@ -16,8 +16,7 @@ from kanal.ops import natsconf
 from kanal.ops.provision import provision
 from schemas import encode, subjects
 from tests.factories import envelope
-from tests.ops.natsperm import login
-from tests.router.fixtures import write_rules
+from tests.ops.natsperm import login, permissioned_server
 from tests.router.helpers import make_router, publish
 
 TOML = """
@@ -36,15 +35,8 @@ channel = "twilio"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> object:
     tmp = tmp_path_factory.mktemp("natsperm")
-    port = bus.free_port()
-    (tmp / "kanal.toml").write_text(TOML.format(url=f"nats://127.0.0.1:{port}"))
-    write_rules(tmp)
+    srv = permissioned_server(tmp, TOML)
     config = load(tmp / "kanal.toml", env={})
-    options = natsconf.ServerOptions(host="127.0.0.1", port=port, store_dir=None, http_port=None,
-                                     admins=[natsconf.AdminQueue.parse("kel1=kelurahan.3199011001")])
-    conf = tmp / "nats.conf"
-    natsconf.write_private(conf, natsconf.render(config, options, tmp / "secrets"))
-    srv = bus.EmbeddedNats(tmp / "js", port=port, config_file=conf).start()
     yield tmp, config, srv
     srv.stop()
 

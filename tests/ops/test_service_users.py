@@ -32,9 +32,8 @@ from tests.admin.crm import running_crm
 from tests.admin.helpers import GAMBIR, item, publish, settings
 from tests.admin.test_forwarder import _settings, forwarding
 from tests.factories import envelope
-from tests.ops.natsperm import Session
+from tests.ops.natsperm import Session, permissioned_server
 from tests.ops.natsperm import login as nats_login
-from tests.router.fixtures import write_rules
 
 TOML = """
 [nats]
@@ -58,14 +57,7 @@ BIG_PHOTO = photo_png() + b"\0" * 300_000 + os.urandom(16)
 @pytest.fixture(scope="module")
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Setup]:
     tmp = tmp_path_factory.mktemp("serviceusers")
-    port = bus.free_port()
-    (tmp / "kanal.toml").write_text(TOML.format(url=f"nats://127.0.0.1:{port}"))
-    write_rules(tmp)
-    options = natsconf.ServerOptions(host="127.0.0.1", port=port, store_dir=None, http_port=None,
-                                     admins=[natsconf.AdminQueue.parse("kel1=kelurahan.3199011001")])
-    conf = tmp / "nats.conf"
-    natsconf.write_private(conf, natsconf.render(load(tmp / "kanal.toml", env={}), options, tmp / "secrets"))
-    srv = bus.EmbeddedNats(tmp / "js", port=port, config_file=conf).start()
+    srv = permissioned_server(tmp, TOML)
     async with nats_login(srv.url, tmp / "secrets", natsconf.OPS_USER) as ops:
         await provision(ops.nc.jetstream(), as_user(tmp, natsconf.OPS_USER))
     yield tmp, srv.url
