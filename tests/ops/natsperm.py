@@ -1,4 +1,4 @@
-"""Logging in to a least-privilege nats-server as one user, and noticing what the server refused."""
+"""A least-privilege nats-server for tests, logging in to it as one user, and noticing what it refused."""
 
 from __future__ import annotations
 
