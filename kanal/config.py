@@ -64,6 +64,10 @@ class KanalSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     health_port: int = 8470
 
 
+# Each service section's `enabled` when the file does not say (`kanal up`, `kanal nats config`, doctor read it).
+SERVICES_ENABLED = {"router": True, "admin": False, "forwarder": False, "outbound": True}
+
+
 class Config(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The whole file. Component sections stay raw here and are decoded by their owner via `section()`."""
 
@@ -83,6 +87,11 @@ class Config(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
         candidate = Path(value).expanduser()
         return candidate if candidate.is_absolute() else (Path(self.base_dir) / candidate).resolve()
 
+    def enabled(self, service: str) -> bool:
+        """Whether the router, admin (console), forwarder or outbound (notifier) section is on; a connector
+        instance's section holds its own `enabled` (default true). Both are booleans once loaded."""
+        return bool(getattr(self, service).get("enabled", SERVICES_ENABLED[service]))
+
     def section(self, name: str, typ: type[T], data: Mapping[str, Any] | None = None) -> T:
         """Decode one raw section into `typ`, naming `name.key` in the error."""
         raw = getattr(self, name) if data is None else data
@@ -93,25 +102,24 @@ _TRUE = {"true", "1"}  # what msgspec takes for every other boolean from the env
 _FALSE = {"false", "0"}
 
 
-def enabled(section: Mapping[str, Any], default: bool, where: str = "") -> bool:
-    """A section's `enabled`: a TOML boolean, or a string from the environment (`KANAL_ADMIN__ENABLED=false`)."""
-    value = section.get("enabled", default)
+def _as_bool(value: Any, where: str) -> bool:
+    """A TOML boolean, or a string from the environment (`KANAL_ADMIN__ENABLED=false`)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise ConfigError(f"{where or 'section'}.enabled = {value!r}: write true or false")
+    raise ConfigError(f"{where}.enabled = {value!r}: write true or false")
 
 
 def _normalise_enabled(data: dict[str, Any]) -> None:
     """Turn every component's `enabled` into a bool now, so a bad value stops the load with its name."""
-    sections = [(name, data.get(name)) for name in ("router", "admin", "forwarder", "outbound")]
+    sections = [(name, data.get(name)) for name in SERVICES_ENABLED]
     connectors = data.get("connectors")
     if isinstance(connectors, dict):
         sections += [(f"connectors.{name}", section) for name, section in connectors.items()]
     for where, section in sections:
         if isinstance(section, dict) and "enabled" in section:
-            section["enabled"] = enabled(section, True, where)
+            section["enabled"] = _as_bool(section["enabled"], where)
 
 
 def convert(raw: Any, typ: type[T], prefix: str) -> T:

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from kanal import bus, http, log
-from kanal.config import Config, enabled
+from kanal.config import Config
 from kanal.supervisor import Program, Supervisor
 
 _log = log.get("up")
@@ -28,16 +28,16 @@ def programs(config: Config, nats_url: str) -> list[Program]:
     if config.source != "<defaults>":
         env["KANAL_CONFIG"] = config.source
     found: list[Program] = []
-    if enabled(config.router, True, "router") and importlib.util.find_spec("router.service"):
+    if config.enabled("router") and importlib.util.find_spec("router.service"):
         found.append(Program("router", [*base, "router", "run"], env))
-    if enabled(config.admin, False, "admin") and importlib.util.find_spec("admin.console"):
+    if config.enabled("admin") and importlib.util.find_spec("admin.console"):
         found.append(Program("admin", [*base, "admin", "serve"], env))
-    if enabled(config.forwarder, False, "forwarder") and importlib.util.find_spec("admin.forwarder"):
+    if config.enabled("forwarder") and importlib.util.find_spec("admin.forwarder"):
         found.append(Program("forwarder", [*base, "admin", "forward"], env))
-    if enabled(config.outbound, True, "outbound"):
+    if config.enabled("outbound"):
         found.append(Program("notifier", [*base, "notifier", "run"], env))
     for instance, section in config.connectors.items():
-        if enabled(section, True, f"connectors.{instance}"):
+        if section.get("enabled", True):
             found.append(Program(f"connector:{instance}", [*base, "connector", "run", instance], env))
     return found
 

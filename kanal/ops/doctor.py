@@ -22,7 +22,7 @@ from connectors import registry
 from connectors.runtime import resolve
 from connectors.spec import ChannelSpec, InstanceSettings
 from kanal import bus
-from kanal.config import Config, ConfigError, enabled
+from kanal.config import Config, ConfigError
 from kanal.settings_types import Secret
 from schemas import subjects
 
@@ -59,12 +59,7 @@ def check_connectors(config: Config) -> tuple[list[Finding], list[Resolved]]:
                                 "add one per channel account; see kanal.example.toml"))
     for instance, section in sorted(config.connectors.items()):
         where = f"connector {instance}"
-        try:
-            on = enabled(section, True, f"connectors.{instance}")
-        except ConfigError as err:
-            findings.append(Finding("fail", where, str(err), "set enabled = true or false"))
-            continue
-        if not on:
+        if not section.get("enabled", True):
             findings.append(Finding("ok", where, "disabled (enabled = false): not checked further"))
             continue
         try:
@@ -244,7 +239,7 @@ async def check_router(config: Config) -> list[Finding]:
     """The router's metrics endpoint answers (when it has a fixed port)."""
     router = config.router
     port = int(router.get("metrics_port", 8471))
-    if not enabled(router, True, "router") or port <= 0:
+    if not config.enabled("router") or port <= 0:
         return []
     host = str(router.get("metrics_host", "127.0.0.1"))
     host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
@@ -257,14 +252,13 @@ async def check_router(config: Config) -> list[Finding]:
                     "start it: systemctl start kanal-router (or `kanal router run`)")]
 
 
-def _component_settings() -> list[tuple[str, str, str, bool, str]]:
-    """(section, module, settings class, enabled by default, command that reads it) for each service."""
-    return [
-        ("router", "router.settings", "RouterSettings", True, "kanal router run"),
-        ("admin", "admin.settings", "AdminSettings", False, "kanal admin serve"),
-        ("forwarder", "admin.settings", "ForwarderSettings", False, "kanal admin forward"),
-        ("outbound", "connectors.outbound.settings", "OutboundSettings", True, "kanal notifier run"),
-    ]
+# (section, module, settings class, command that reads it) for each service
+_SERVICES = (
+    ("router", "router.settings", "RouterSettings", "kanal router run"),
+    ("admin", "admin.settings", "AdminSettings", "kanal admin serve"),
+    ("forwarder", "admin.settings", "ForwarderSettings", "kanal admin forward"),
+    ("outbound", "connectors.outbound.settings", "OutboundSettings", "kanal notifier run"),
+)
 
 
 def check_sections(config: Config) -> list[Finding]:
@@ -274,13 +268,11 @@ def check_sections(config: Config) -> list[Finding]:
     import importlib.util
 
     findings: list[Finding] = []
-    for name, module, cls, default, command in _component_settings():
+    for name, module, cls, command in _SERVICES:
         where = f"[{name}]"
-        if not importlib.util.find_spec(module.split(".")[0]):
+        if not config.enabled(name) or not importlib.util.find_spec(module.split(".")[0]):
             continue
         try:
-            if not enabled(getattr(config, name), default, name):
-                continue
             settings = config.section(name, getattr(importlib.import_module(module), cls))
         except ConfigError as err:
             findings.append(Finding("fail", where, str(err), f"fix [{name}] in {config.source}: `{command}` "

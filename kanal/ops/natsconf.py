@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kanal import bus
-from kanal.config import Config, enabled
+from kanal.config import Config
 from schemas import subjects
 
 ACCOUNT = "KANAL"
@@ -309,17 +309,17 @@ def users(config: Config, options: ServerOptions) -> list[User]:
         channel = section.get("channel")
         if isinstance(channel, str):
             found.append(connector_permissions(channel, instance))
-    if enabled(config.outbound, True, "outbound"):
+    if config.enabled("outbound"):
         found.append(notifier_permissions())
     forwarder = config.forwarder
     forwarder_consumer = str(forwarder.get("consumer", subjects.FORWARDER_CONSUMER))
-    if enabled(config.admin, False, "admin"):
+    if config.enabled("admin"):
         # the durables on KANAL_ADMIN that are not the console's, enabled or not (a later switch-on is covered)
         others = (subjects.NOTIFIER_CONSUMER, subjects.FORWARDER_CONSUMER, forwarder_consumer,
                   *(admin_user(queue.name) for queue in options.admins))
         items = str(config.admin.get("items_bucket", subjects.KV_ITEMS))
         found.append(console_permissions(items, tuple(dict.fromkeys(others))))
-    if enabled(forwarder, False, "forwarder"):
+    if config.enabled("forwarder"):
         found.append(forwarder_permissions(forwarder_consumer))
     found.extend(admin_permissions(queue) for queue in options.admins)
     found.append(User(SYS_USER, "system", None, None, account=SYSTEM_ACCOUNT))
