@@ -85,7 +85,7 @@ async def run(config: Config) -> int:
                 embedded.spawn()  # on this thread: the server's parent-death signal follows the thread
                 await asyncio.to_thread(embedded.wait_ready)
             except bus.BusError as err:
-                embedded = None  # start() cleaned up after itself
+                embedded = None  # spawn() and wait_ready() stopped what they started
                 _log.error("nats_start_failed", error=str(err),
                            hint=f"is another nats-server on port {config.nats.embedded_port}? "
                            "set [nats] embedded_port or url in kanal.toml")
