@@ -8,19 +8,44 @@ STAMP := $(VENV)/.installed
 CONFIG ?= $(if $(wildcard kanal.toml),kanal.toml,kanal.example.toml)
 PYTEST_ARGS ?=
 
-.PHONY: up test lint typecheck bench system-deps clean help
+.PHONY: up test lint typecheck bench system-deps clean help lock test-latest audit
 
 help:
 	@echo "make up      run embedded NATS, the router and the connectors in $(CONFIG)"
 	@echo "make test    install everything the tests need and run them"
 	@echo "make lint    ruff + mypy --strict"
 	@echo "make bench   run the benchmarks in bench/ and print their figures"
+	@echo "make lock    refresh requirements.lock and requirements-dev.lock from pyproject.toml"
+	@echo "make audit   audit the locked dependencies for known vulnerabilities (pip-audit)"
+	@echo "make test-latest  run the tests against the newest releases (not the lock): what would break"
 
-$(STAMP): pyproject.toml
+# Everything is installed from the lock files (exact versions, hashes checked), the build backend included,
+# so a new release of any dependency cannot change what `make up` and `make test` run.
+$(STAMP): requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# requirements.lock: what runs (every channel) and the build backend, for the container and production installs;
+# requirements-dev.lock: that plus the test and lint tools, constrained to the same versions.
+LOCK_OPTS := --universal --python-version 3.11 --generate-hashes --quiet
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra channels --extra build $(LOCK_OPTS) --upgrade -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_OPTS) --upgrade -c requirements.lock -o requirements-dev.lock
+	@echo "lock: refreshed; run make test, then commit requirements*.lock"
+
+audit: $(STAMP)
+	$(BIN)/pip-audit --strict --require-hashes --disable-pip -r requirements-dev.lock
+
+# The newest releases in a throwaway venv: tells what a `make lock` would break, without changing the lock.
+test-latest: system-deps
+	rm -rf .venv-latest
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install --quiet --upgrade pip
+	.venv-latest/bin/python -m pip install --quiet --upgrade -e '.[dev]'
+	.venv-latest/bin/pip list --format=freeze > .venv-latest/versions.txt
+	.venv-latest/bin/ruff check . && .venv-latest/bin/mypy && .venv-latest/bin/python -m pytest $(PYTEST_ARGS)
 
 up: $(STAMP)
 	$(BIN)/kanal up --config $(CONFIG)
@@ -41,4 +66,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/console.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest var .pytest_cache .mypy_cache .ruff_cache

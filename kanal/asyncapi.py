@@ -6,6 +6,7 @@ so the payload schemas are filled in here from the msgspec Structs of `schemas/`
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
@@ -37,7 +38,7 @@ def document(config: Config, server: str = "nats://localhost:4222") -> dict[str,
     )
     _, schemas = msgspec.json.schema_components(list(PAYLOADS.values()),
                                                 ref_template="#/components/schemas/{name}")
-    spec.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+    spec.setdefault("components", {}).setdefault("schemas", {}).update(_clean_descriptions(schemas))
     messages = spec["components"].setdefault("messages", {})
     for channel in spec.get("channels", {}).values():
         payload = PAYLOADS.get(channel["address"])
@@ -50,3 +51,17 @@ def document(config: Config, server: str = "nats://localhost:4222") -> dict[str,
     for unused in [k for k in spec["components"]["schemas"] if k == "EmptyPayload" or k.endswith(":Payload")]:
         del spec["components"]["schemas"][unused]
     return spec
+
+
+def _clean_descriptions(node: Any) -> Any:
+    """Docstrings as `inspect.cleandoc` reads them: the document must not change with a library's formatting.
+
+    msgspec copies each Struct's docstring into its schema's `description`; releases differ on whether the
+    indentation is kept (0.23 strips it), so every description is normalised here.
+    """
+    if isinstance(node, dict):
+        return {key: inspect.cleandoc(value) if key == "description" and isinstance(value, str)
+                else _clean_descriptions(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_clean_descriptions(item) for item in node]
+    return node

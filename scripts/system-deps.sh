@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real servers the test suite talks to (Dovecot IMAP, Chromium, systemd-analyze) from Debian's
+# Installs the real servers the test suite talks to (Dovecot IMAP, Chromium, Kannel, systemd-analyze) from Debian's
 # packages when they are missing. Without root or apt, it says what is missing; those tests then skip.
 set -euo pipefail
 
@@ -7,6 +7,8 @@ need=()
 command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+[ -x /usr/sbin/bearerbox ] || need+=(kannel)
+[ -x /usr/lib/kannel/test/fakesmsc ] || need+=(kannel-extras)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
