@@ -38,8 +38,7 @@ from admin.render import location_line
 from admin.settings import AdminSettings, AdminUser
 from admin.status import StatusRefused, change_stage, current_stage, next_stage, stage_info
 from admin.store import Handling, ItemNotFound, ItemStore, StoredItem, valid_queue
-from connectors.outbound import records
-from kanal import bus, http, log
+from kanal import bus, http, log, sends
 from kanal.config import Config
 from kanal.throttle import LoginThrottle
 from schemas import subjects
@@ -274,7 +273,7 @@ class Console:
         if self._outbound is None:
             self._outbound = await bus.ensure_kv(self.store.js, subjects.KV_OUTBOUND, history=5)
         try:
-            return await records.for_item(self._outbound, item_id)
+            return await sends.for_item(self._outbound, item_id)
         except Exception as err:  # the page still shows; the gap is logged
             _log().warning("send_records_unavailable", item_id=item_id, error=repr(err))
             return []

@@ -24,7 +24,7 @@ from connectors.publisher import Publisher
 from connectors.spec import ChannelSpec, InstanceSettings
 from connectors.spool import Spool
 from connectors.webhook import WebhookConnector
-from kanal import bus, http, log, sdnotify
+from kanal import bus, http, log, sdnotify, sends
 from kanal.config import Config, ConfigError, convert, secret_values
 
 
@@ -223,10 +223,9 @@ class Instance:
         The loop is restarted with backoff after any failure (a KV or consumer error), so replies never stall
         silently while the connector keeps receiving.
         """
-        from connectors.outbound.settings import OutboundSettings
 
         await self._wait_connected()
-        max_deliveries = self.config.section("outbound", OutboundSettings).max_deliveries
+        max_deliveries = self.config.section("outbound", sends.DeliverySettings).max_deliveries
         delay = 1.0
         while self.nc is not None and not self.stop.is_set():
             try:

@@ -27,7 +27,7 @@ PAYLOADS: dict[str, type[msgspec.Struct]] = {
 
 def document(config: Config, server: str = "nats://localhost:4222") -> dict[str, Any]:
     """The AsyncAPI document as a dict; `server` is only the example address it names."""
-    from connectors.outbound.notifier import build
+    from notifier.service import build
 
     config = msgspec.structs.replace(config, nats=NatsSettings(url=server))
     broker, _ = build(config)

@@ -31,7 +31,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("geo", "router.cli", "geo_app"),
     ("inbox", "admin.cli", "inbox_app"),
     ("admin", "admin.cli", "app"),
-    ("notifier", "connectors.outbound.cli", "app"),
+    ("notifier", "notifier.cli", "app"),
     ("nats", "kanal.ops", "nats_app"),
     ("doctor", "kanal.ops", "doctor_app"),
 ]

@@ -1,6 +1,6 @@
-"""The reporter's loop: acknowledgements and status updates back on the channel the citizen used.
+"""The connectors' side of the reporter's loop: `sender` runs inside each connector instance and delivers
+`kanal.out.<channel>.<instance>` at most once, recording every outcome (kanal.sends).
 
-`compose` (pure) turns routed items and status changes into OutboundMessages with templates and the rules that
-respect the reporter; `notifier` is the service that applies them and publishes to `kanal.out.<channel>.<instance>`;
-`sender` runs inside each connector instance and delivers them exactly once at most, recording every outcome.
+What to say and when is the notifier's business (the top-level `notifier` package); the two meet only on the
+subject and in the send records.
 """

@@ -19,8 +19,7 @@ from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from connectors.errors import PermanentError, TransientError
-from connectors.outbound import records
-from kanal import bus
+from kanal import bus, sends
 from schemas import SchemaError, subjects
 from schemas.outbound import OutboundMessage, SendRecord, SendState, decode_outbound
 
@@ -45,7 +44,7 @@ class SenderLoop:
     """Consumes `kanal.out.<channel>.<instance>` with a durable consumer and calls the connector's `send`."""
 
     def __init__(self, js: JetStreamContext, kv: KeyValue, sender: Sender, channel: str, instance: str,
-                 logger: Any, max_deliveries: int = 8) -> None:
+                 logger: Any, max_deliveries: int = sends.MAX_DELIVERIES) -> None:
         self.js = js
         self.kv = kv
         self.sender = sender
@@ -92,8 +91,8 @@ class SenderLoop:
             wait = (message.not_before - datetime.now(UTC)).total_seconds()
             await msg.nak(delay=min(wait, 3600.0))  # quiet hours: wait, do not count it as a failure
             return None
-        key = records.record_key(message.item_id, message.id)
-        record, revision = await records.read(self.kv, key)
+        key = sends.record_key(message.item_id, message.id)
+        record, revision = await sends.read(self.kv, key)
         if record is not None and record.state != "retrying":
             if record.state == "sending":
                 await self._record(message, "in_doubt", revision,
@@ -142,8 +141,8 @@ class SenderLoop:
     async def _record(self, message: OutboundMessage, state: SendState, revision: int | None, *,
                       reason: str | None = None, provider_id: str | None = None, create: bool = False,
                       attempts: int = 0) -> int:
-        record: SendRecord = records.make(message, state, self.channel, self.instance, reason, provider_id,
+        record: SendRecord = sends.make(message, state, self.channel, self.instance, reason, provider_id,
                                           attempts)
         if create:
-            return await records.write(self.kv, record, create=True)
-        return await records.write(self.kv, record, last=revision)
+            return await sends.write(self.kv, record, create=True)
+        return await sends.write(self.kv, record, last=revision)

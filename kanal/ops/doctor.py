@@ -257,7 +257,7 @@ _SERVICES = (
     ("router", "router.settings", "RouterSettings", "kanal router run"),
     ("admin", "admin.settings", "AdminSettings", "kanal admin serve"),
     ("forwarder", "admin.settings", "ForwarderSettings", "kanal admin forward"),
-    ("outbound", "connectors.outbound.settings", "OutboundSettings", "kanal notifier run"),
+    ("outbound", "notifier.settings", "OutboundSettings", "kanal notifier run"),
 )
 
 

@@ -93,8 +93,7 @@ async def test_forms_change_stage_refuse_skips_and_reroute(provisioned: NATS, cl
 async def test_item_page_shows_what_the_reporter_was_told(provisioned: NATS, client_factory: Factory) -> None:
     from datetime import UTC, datetime
 
-    from connectors.outbound import records
-    from kanal import bus
+    from kanal import bus, sends
     from schemas.outbound import OutboundMessage
 
     mine = item("told-1", **geotagged())
@@ -104,7 +103,7 @@ async def test_item_page_shows_what_the_reporter_was_told(provisioned: NATS, cli
     for purpose, state, reason in (("ack", "sent", None), ("status", "failed", "whatsapp_24h_window_closed")):
         message = OutboundMessage(id=f"{purpose}-msg", item_id=mine.item_id, ref=mine.ref, purpose=purpose,
                                   text="...", reply_to=mine.envelope, created_at=now)
-        await records.write(kv, records.make(message, state, "twilio", "twilio-sms", reason=reason))
+        await sends.write(kv, sends.make(message, state, "twilio", "twilio-sms", reason=reason))
     client = client_factory()
     await login(client, "lurah-gambir")
     page = (await client.get(f"/item/{seq}")).text

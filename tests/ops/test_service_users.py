@@ -19,13 +19,13 @@ from nats.js.api import ConsumerConfig
 
 from admin.console import build as build_console
 from connectors.media import MediaStore
-from connectors.outbound.notifier import Notifier
-from connectors.outbound.notifier import build as build_notifier
-from connectors.outbound.settings import OutboundSettings
 from kanal import bus
 from kanal.config import Config, load
 from kanal.ops import natsconf
 from kanal.ops.provision import provision
+from notifier.service import Notifier
+from notifier.service import build as build_notifier
+from notifier.settings import OutboundSettings
 from schemas import StatusUpdate, encode, subjects
 from tests.admin.conftest import csrf_of, login, photo_png
 from tests.admin.crm import running_crm

@@ -14,7 +14,7 @@ from connectors.outbound.sender import SendRefused
 from connectors.testkit import harness
 from tests.connectors.email.messages import complaint
 from tests.fakes.smtp import PASSWORD, USER, SmtpServer, smtp_server
-from tests.outbound.messages import ack, final, normalised
+from tests.notifier.messages import ack, final, normalised
 
 MAILBOX = "dki@jakarta.go.id"
 

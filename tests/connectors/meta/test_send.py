@@ -18,7 +18,7 @@ from schemas import Envelope, Reporter
 from tests.connectors.meta import bodies as b
 from tests.connectors.meta.cases import ACCOUNTS
 from tests.fakes.meta import VERSION, FakeGraph, fake_graph, graph_failure
-from tests.outbound.messages import ack, final, normalised
+from tests.notifier.messages import ack, final, normalised
 
 TOKEN = "EAAG-fake-graph-token-123456"
 BEARER = f"Bearer {TOKEN}"

@@ -20,7 +20,7 @@ from connectors.testkit import harness
 from schemas import Reporter
 from tests.connectors.telegram.cases import CHANNEL_POST, GROUP, TEXT
 from tests.fakes.telegram import TOKEN, FakeBotApi, fake_bot_api
-from tests.outbound.messages import ack, final, normalised
+from tests.notifier.messages import ack, final, normalised
 
 USER = 5512345678  # the private chat's user (tests.fakes.telegram.user())
 

@@ -16,7 +16,7 @@ from connectors.twilio import spec
 from connectors.twilio.connector import TwilioConnector
 from tests.connectors.twilio.cases import CITIZEN, NUMBER, sms, whatsapp
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, TwilioMedia, twilio_error, twilio_media
-from tests.outbound.messages import ack, final, normalised
+from tests.notifier.messages import ack, final, normalised
 
 BASIC = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
 PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"

@@ -19,7 +19,7 @@ from connectors.x.connector import XConnector
 from connectors.x.settings import TWEEPY_HOST
 from schemas import Envelope
 from tests.fakes.x import CLIENT_FORBIDDEN, TOO_MANY, UNAUTHORIZED, XProvider, x_provider
-from tests.outbound.messages import ack, final, normalised
+from tests.notifier.messages import ack, final, normalised
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from connectors.outbound.settings import DEFAULT_TEMPLATES, OutboundSettings
+from notifier.settings import DEFAULT_TEMPLATES, OutboundSettings
 from schemas import Envelope, RoutedItem, StatusUpdate
 from schemas.outbound import OutboundMessage, Purpose, outbound_id
 from schemas.status import STAGES

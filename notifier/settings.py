@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from kanal.sends import MAX_DELIVERIES
 from kanal.settings_types import Duration
 
 DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
@@ -39,4 +40,4 @@ class OutboundSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     rate_window: Duration = Duration(hours=1)
     opt_out_words: list[str] = msgspec.field(default_factory=lambda: ["STOP", "BERHENTI", "UNSUBSCRIBE"])
     opt_in_words: list[str] = msgspec.field(default_factory=lambda: ["START", "MULAI"])
-    max_deliveries: int = 8          # provider calls per message before it is recorded as failed
+    max_deliveries: int = MAX_DELIVERIES  # read by each connector's sender loop (kanal.sends.DeliverySettings)

@@ -19,14 +19,13 @@ import httpx
 from nats.aio.client import Client as NATS
 from nats.js.api import ConsumerConfig
 
-from connectors.outbound import records
-from connectors.outbound.notifier import Notifier, build
-from connectors.outbound.settings import OutboundSettings
 from connectors.runtime import Instance
 from connectors.testkit.harness import stored_messages
-from kanal import bus
+from kanal import bus, sends
 from kanal.config import Config
 from kanal.testing import make_config
+from notifier.service import Notifier, build
+from notifier.settings import OutboundSettings
 from schemas import Decision, Envelope, RoutedItem, StatusUpdate, decode_envelope, encode, subjects
 from schemas.outbound import SendRecord
 from tests.connectors.twilio.cases import CITIZEN, NUMBER, sms
@@ -80,7 +79,7 @@ async def states(nc: NATS, item_id: str, expected: dict[str, str]) -> list[SendR
     kv = await bus.ensure_kv(nc.jetstream(), subjects.KV_OUTBOUND, history=5)
     async with asyncio.timeout(20):
         while True:
-            found = await records.for_item(kv, item_id)
+            found = await sends.for_item(kv, item_id)
             if {r.purpose: r.state for r in found} == expected:
                 return found
             await asyncio.sleep(0.1)

@@ -16,7 +16,7 @@ def run(
     config: ConfigOption = None,
 ) -> None:
     """Run the notifier until SIGTERM: reads KANAL_ADMIN, KANAL_STATUS and opt-outs on KANAL_IN."""
-    from connectors.outbound import notifier
     from kanal.cli import load_config
+    from notifier import service
 
-    raise typer.Exit(asyncio.run(notifier.run(load_config(config))))
+    raise typer.Exit(asyncio.run(service.run(load_config(config))))

@@ -1,15 +1,28 @@
-"""Send records in KV (`kanal_outbound`, key `<item_id>.<message_id>`): the memory that prevents double sends."""
+"""Send records in KV (`kanal_outbound`, key `<item_id>.<message_id>`): the memory that prevents double sends.
+
+Below both rooms that touch them: the notifier records what it skipped, each connector's sender loop records
+what it sent, and the console shows an item's records to its admins.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from schemas import encode
 from schemas.outbound import OutboundMessage, SendRecord, SendState, decode_send_record
+
+MAX_DELIVERIES = 8  # provider calls per message before it is recorded as failed (`[outbound] max_deliveries`)
+
+
+class DeliverySettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The sender loop's part of `[outbound]`; the notifier reads (and checks) the whole section."""
+
+    max_deliveries: int = MAX_DELIVERIES
 
 
 def record_key(item_id: str, message_id: str) -> str:
@@ -66,4 +79,4 @@ async def for_item(kv: KeyValue, item_id: str) -> list[SendRecord]:
     return sorted(found, key=lambda r: r.at)
 
 
-__all__ = ["for_item", "make", "read", "record_key", "write"]
+__all__ = ["MAX_DELIVERIES", "DeliverySettings", "for_item", "make", "read", "record_key", "write"]

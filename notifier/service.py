@@ -26,10 +26,10 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
-from connectors.outbound import compose, records
-from connectors.outbound.settings import OutboundSettings
-from kanal import bus, log
+from kanal import bus, log, sends
 from kanal.config import Config
+from notifier import compose
+from notifier.settings import OutboundSettings
 from schemas import SchemaError, decode_envelope, decode_routed, decode_status, encode, subjects
 from schemas.outbound import OutboundMessage
 
@@ -100,9 +100,9 @@ class Notifier:
         reporter = compose.reporter_key(envelope)
         reason = await self._refusal(reporter, message)
         if reason is not None:
-            record = records.make(message, "skipped", envelope.channel, envelope.instance, reason=reason)
+            record = sends.make(message, "skipped", envelope.channel, envelope.instance, reason=reason)
             with contextlib.suppress(Exception):  # already recorded by an earlier delivery
-                await records.write(self.outbound, record, create=True)
+                await sends.write(self.outbound, record, create=True)
             _log.info("reporter_message_skipped", item_id=message.item_id, purpose=message.purpose, reason=reason)
             return None
         subject = subjects.outbound(envelope.channel, envelope.instance)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.outbound import compose
-from connectors.outbound.settings import OutboundSettings
+from notifier import compose
+from notifier.settings import OutboundSettings
 from schemas import Decision, Reporter, RoutedItem, StatusUpdate
 from tests.factories import NOW, envelope
 

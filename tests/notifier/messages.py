@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from connectors.outbound import compose
-from connectors.outbound.settings import OutboundSettings
 from connectors.spec import ChannelSpec, NormaliseContext
+from notifier import compose
+from notifier.settings import OutboundSettings
 from schemas import Decision, Envelope, RoutedItem, StatusUpdate
 from schemas.outbound import OutboundMessage
 

@@ -13,13 +13,12 @@ from pathlib import Path
 import msgspec
 from nats.aio.client import Client as NATS
 
-from connectors.outbound import records
-from connectors.outbound.notifier import Notifier
 from connectors.outbound.sender import SenderLoop
-from connectors.outbound.settings import OutboundSettings
 from connectors.testkit import Harness, harness
 from connectors.testkit.harness import stored_messages
-from kanal import bus, log
+from kanal import bus, log, sends
+from notifier.service import Notifier
+from notifier.settings import OutboundSettings
 from schemas import Decision, Envelope, RoutedItem, StatusUpdate, encode, subjects
 from schemas.outbound import OutboundMessage, decode_outbound
 from tests.connectors.providers import FeedProvider, feed_provider
@@ -71,7 +70,7 @@ async def test_opt_out_stops_updates_and_is_recorded(provisioned: NATS) -> None:
     assert await notifier.on_status(encode(_status(env, "koordinasi"))) is None
     assert [m.purpose for m in await _queued(provisioned, "hook-b")] == ["ack"]
     kv = await bus.ensure_kv(js, subjects.KV_OUTBOUND)
-    [record] = await records.for_item(kv, env.id)
+    [record] = await sends.for_item(kv, env.id)
     assert record.state == "skipped"
     assert record.reason == "the reporter opted out"
     assert await notifier.on_inbound(encode(_hook_envelope("hook-b", 3, text="mulai"))) == "in"
@@ -127,11 +126,11 @@ async def test_sender_sends_once_and_marks_interrupted_sends_in_doubt(nats_url: 
         # A crash between "sending" and the provider's answer: the restarted sender must not send again.
         message = (await _queued(h.nc, instance))[0]
         crashed = msgspec.structs.replace(message, id="crashed-message-id", item_id=second.id)
-        await records.write(loop.kv, records.make(crashed, "sending", "hook", instance), create=True)
+        await sends.write(loop.kv, sends.make(crashed, "sending", "hook", instance), create=True)
         await js.publish(subjects.outbound("hook", instance), encode(crashed), headers={"Nats-Msg-Id": crashed.id})
         assert await _deliver_all(loop, h.nc, instance) == ["in_doubt"]
         assert len(provider.sent) == 1
-        [record] = await records.for_item(loop.kv, second.id)
+        [record] = await sends.for_item(loop.kv, second.id)
         assert record.state == "in_doubt"
 
 
@@ -143,7 +142,7 @@ async def test_sender_retries_a_failing_provider_then_records_the_send(nats_url:
         # redelivered after the nak's backoff for a first failure (2 s)
         assert await _deliver_all(loop, h.nc, h.instance.name, within=5) == ["sent"]
         assert len(provider.sent) == 1
-        [record] = await records.for_item(loop.kv, env.id)
+        [record] = await sends.for_item(loop.kv, env.id)
         assert record.state == "sent"
         assert record.provider_id == "out-1"
 
@@ -155,7 +154,7 @@ async def test_refused_send_is_recorded_for_the_admin(nats_url: str) -> None:
         await (await Notifier.open(js, SETTINGS)).on_routed(encode(_routed(env)))
         loop = await SenderLoop.open(js, h.instance.connector, "hook", h.instance.name, log.get("test"))
         assert await _deliver_all(loop, h.nc, h.instance.name) == ["failed"]
-        [record] = await records.for_item(loop.kv, env.id)
+        [record] = await sends.for_item(loop.kv, env.id)
         assert record.reason == "this hook instance has no reply_url"
 
 
@@ -189,7 +188,7 @@ async def test_only_provider_calls_count_towards_giving_up(nats_url: str) -> Non
         provider.send_status = 503
         assert await _deliver_all(loop, h.nc, h.instance.name) == ["retrying"]
         assert await _deliver_all(loop, h.nc, h.instance.name, within=5) == ["failed"]
-        [record] = await records.for_item(loop.kv, env.id)
+        [record] = await sends.for_item(loop.kv, env.id)
         assert record.attempts == 2
         assert record.reason is not None
         assert record.reason.startswith("gave up after 2 tries")

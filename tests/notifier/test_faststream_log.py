@@ -6,8 +6,8 @@ import io
 import json
 import logging
 
-from connectors.outbound.notifier import faststream_logger
 from kanal import log
+from notifier.service import faststream_logger
 
 
 def _lines(out: io.StringIO) -> list[dict[str, object]]:
