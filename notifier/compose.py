@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from notifier.settings import DEFAULT_TEMPLATES, OutboundSettings
 from schemas import Envelope, RoutedItem, StatusUpdate
-from schemas.outbound import OutboundMessage, Purpose, outbound_id
+from schemas.outbound import OutboundMessage, Purpose, ReplyAddress, outbound_id, reply_address
 from schemas.status import STAGES
 
 NOT_COMPLAINTS = frozenset({"auto_reply", "bounce", "bulk"})
@@ -23,22 +23,22 @@ class Skip(Exception):
         super().__init__(reason)
 
 
-def reporter_key(envelope: Envelope) -> str:
+def reporter_key(address: Envelope | ReplyAddress) -> str:
     """A stable, non-reversible key for one reporter on one channel account (no phone numbers in KV keys)."""
-    who = envelope.reporter.user_id or envelope.reporter.contact or envelope.reporter.handle or ""
-    raw = "\x1f".join((envelope.channel, envelope.account, who)).encode()
+    who = address.reporter.user_id or address.reporter.contact or address.reporter.handle or ""
+    raw = "\x1f".join((address.channel, address.account, who)).encode()
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
-def answerable(envelope: Envelope, settings: OutboundSettings) -> None:
-    """Raise Skip when this envelope's reporter cannot or must not be answered."""
-    if envelope.channel not in settings.channels:
-        raise Skip(f"channel {envelope.channel} has no outbound sender configured")
-    if NOT_COMPLAINTS & set(envelope.flags):
+def answerable(address: ReplyAddress, settings: OutboundSettings) -> None:
+    """Raise Skip when this address's reporter cannot or must not be answered."""
+    if address.channel not in settings.channels:
+        raise Skip(f"channel {address.channel} has no outbound sender configured")
+    if NOT_COMPLAINTS & set(address.flags):
         raise Skip("automatic mail (auto-reply, bounce or bulk) is never answered")
-    if envelope.kind == "article":
+    if address.kind == "article":
         raise Skip("news articles are not answered")
-    who = envelope.reporter.user_id or envelope.reporter.contact or envelope.reporter.handle
+    who = address.reporter.user_id or address.reporter.contact or address.reporter.handle
     if not who:
         raise Skip("the reporter left no address to answer")
 
@@ -52,15 +52,15 @@ def template(settings: OutboundSettings, channel: str, language: str, purpose: s
     return DEFAULT_TEMPLATES["id"][purpose]
 
 
-def _language(envelope: Envelope, settings: OutboundSettings) -> str:
-    lang = (envelope.language or settings.language).split("-")[0]
+def _language(address: ReplyAddress, settings: OutboundSettings) -> str:
+    lang = (address.language or settings.language).split("-")[0]
     return lang if lang in DEFAULT_TEMPLATES or lang in settings.templates else settings.language
 
 
-def render(settings: OutboundSettings, envelope: Envelope, purpose: Purpose, ref: str, stage: str | None = None,
+def render(settings: OutboundSettings, address: ReplyAddress, purpose: Purpose, ref: str, stage: str | None = None,
            note: str | None = None) -> str:
     """The text of one message."""
-    text = template(settings, envelope.channel, _language(envelope, settings), purpose)
+    text = template(settings, address.channel, _language(address, settings), purpose)
     return text.format(ref=ref, status_url=settings.status_url.format(ref=ref),
                        stage_label=_LABELS.get(stage or "", stage or ""), note=f" {note}" if note else "")
 
@@ -80,15 +80,15 @@ def quiet_until(settings: OutboundSettings, now: datetime) -> datetime | None:
     return datetime.combine(end_day, end, tzinfo=local.tzinfo).astimezone(UTC)
 
 
-def public_allowed(envelope: Envelope) -> bool:
+def public_allowed(address: ReplyAddress) -> bool:
     """A public reply only for a public, non-anonymous report; otherwise DM or nothing."""
-    return envelope.visibility == "public" and not envelope.reporter.anonymous
+    return address.visibility == "public" and not address.reporter.anonymous
 
 
 def for_routed(item: RoutedItem, settings: OutboundSettings, now: datetime) -> OutboundMessage:
     """The acknowledgement for a newly routed item (or a duplicate notice pointing at the first item)."""
-    envelope = item.envelope
-    answerable(envelope, settings)
+    address = reply_address(item.envelope)
+    answerable(address, settings)
     purpose: Purpose = "duplicate" if item.kind == "duplicate" else "ack"
     ref = item.ref
     if item.kind == "duplicate" and item.dedup.duplicate_of:
@@ -97,23 +97,23 @@ def for_routed(item: RoutedItem, settings: OutboundSettings, now: datetime) -> O
         ref = report_ref(item.dedup.duplicate_of)
     return OutboundMessage(
         id=outbound_id(item.item_id, purpose), item_id=item.item_id, ref=ref, purpose=purpose,
-        text=render(settings, envelope, purpose, ref), reply_to=envelope,
-        subject=f"Re: {envelope.subject}" if envelope.subject else f"Laporan {ref}",
-        public_allowed=public_allowed(envelope), created_at=now,
+        text=render(settings, address, purpose, ref), reply_to=address,
+        subject=f"Re: {address.subject}" if address.subject else f"Laporan {ref}",
+        public_allowed=public_allowed(address), created_at=now,
     )
 
 
-def for_status(update: StatusUpdate, envelope: Envelope, settings: OutboundSettings,
+def for_status(update: StatusUpdate, address: ReplyAddress, settings: OutboundSettings,
                now: datetime) -> OutboundMessage:
     """A short update in the reporter's thread; the final stage says so; quiet hours delay it."""
-    answerable(envelope, settings)
+    answerable(address, settings)
     purpose: Purpose = "final" if update.stage == "selesai" else "status"
     return OutboundMessage(
         id=outbound_id(update.item_id, purpose, update.stage), item_id=update.item_id, ref=update.ref,
         purpose=purpose, stage=update.stage,
-        text=render(settings, envelope, purpose, update.ref, update.stage, update.note), reply_to=envelope,
-        subject=f"Re: {envelope.subject}" if envelope.subject else f"Laporan {update.ref}",
-        public_allowed=public_allowed(envelope), not_before=quiet_until(settings, now), created_at=now,
+        text=render(settings, address, purpose, update.ref, update.stage, update.note), reply_to=address,
+        subject=f"Re: {address.subject}" if address.subject else f"Laporan {update.ref}",
+        public_allowed=public_allowed(address), not_before=quiet_until(settings, now), created_at=now,
     )
 
 

@@ -31,7 +31,7 @@ from kanal.config import Config
 from notifier import compose
 from notifier.settings import OutboundSettings
 from schemas import SchemaError, decode_envelope, decode_routed, decode_status, encode, subjects
-from schemas.outbound import OutboundMessage
+from schemas.outbound import OutboundMessage, decode_reply_address
 
 _log = log.get("notifier")
 
@@ -61,7 +61,7 @@ class Notifier:
         except compose.Skip as skip:
             _log.info("reporter_not_answered", item_id=item.item_id, reason=skip.reason)
             return None
-        await self.threads.put(item.item_id, encode(item.envelope))
+        await self.threads.put(item.item_id, encode(message.reply_to))  # the address, not the whole envelope
         return await self._gate_and_publish(message)
 
     async def on_status(self, data: bytes) -> OutboundMessage | None:
@@ -72,9 +72,9 @@ class Notifier:
         except (KeyNotFoundError, NotFoundError):
             _log.info("status_not_sent", item_id=update.item_id, reason="no answerable reporter for this item")
             return None
-        envelope = decode_envelope(entry.value or b"")
+        address = decode_reply_address(entry.value or b"")  # entries written before v1.1 hold an envelope: fine
         try:
-            message = compose.for_status(update, envelope, self.settings, datetime.now(UTC))
+            message = compose.for_status(update, address, self.settings, datetime.now(UTC))
         except compose.Skip as skip:
             _log.info("reporter_not_answered", item_id=update.item_id, reason=skip.reason)
             return None
@@ -96,16 +96,16 @@ class Notifier:
         return command
 
     async def _gate_and_publish(self, message: OutboundMessage) -> OutboundMessage | None:
-        envelope = message.reply_to
-        reporter = compose.reporter_key(envelope)
+        address = message.reply_to
+        reporter = compose.reporter_key(address)
         reason = await self._refusal(reporter, message)
         if reason is not None:
-            record = sends.make(message, "skipped", envelope.channel, envelope.instance, reason=reason)
+            record = sends.make(message, "skipped", address.channel, address.instance, reason=reason)
             with contextlib.suppress(Exception):  # already recorded by an earlier delivery
                 await sends.write(self.outbound, record, create=True)
             _log.info("reporter_message_skipped", item_id=message.item_id, purpose=message.purpose, reason=reason)
             return None
-        subject = subjects.outbound(envelope.channel, envelope.instance)
+        subject = subjects.outbound(address.channel, address.instance)
         await self.js.publish(subject, encode(message), headers={"Nats-Msg-Id": message.id})
         _log.info("reporter_message_queued", item_id=message.item_id, purpose=message.purpose, subject=subject)
         return message

@@ -8,14 +8,72 @@ from typing import Literal
 from msgspec import Struct
 
 from schemas._decode import strict_decode
-from schemas.envelope import Envelope, EnvelopeId, UtcTime
+from schemas.envelope import (
+    ChannelId,
+    Envelope,
+    EnvelopeId,
+    InstanceName,
+    Kind,
+    NonEmpty,
+    Thread,
+    UtcTime,
+    Visibility,
+)
 
 Purpose = Literal["ack", "duplicate", "status", "final"]
 SendState = Literal["sending", "retrying", "sent", "failed", "skipped", "in_doubt"]
 
 
+class Addressee(Struct, frozen=True, kw_only=True):
+    """The reporter as a sender needs them: how to reach them, and whether they asked to stay anonymous.
+
+    Unknown keys are ignored, so the `reporter` of a whole envelope (former `reply_to`, with `nik`) decodes.
+    """
+
+    handle: str | None = None
+    display_name: str | None = None
+    contact: str | None = None
+    user_id: str | None = None
+    anonymous: bool = False
+
+
+class ReplyAddress(Struct, frozen=True, kw_only=True):
+    """Where and how to answer one reporter: the fields of their envelope a sender needs, and nothing else
+    (no complaint text, location, attachments or NIK).
+
+    Same field names as the Envelope, and unknown keys are ignored, so a message written before v1.1, whose
+    `reply_to` held the whole envelope, still decodes.
+    """
+
+    channel: ChannelId
+    instance: InstanceName
+    account: NonEmpty
+    external_id: NonEmpty            # the message being answered (tweet, wamid, Message-ID, chat:message)
+    kind: Kind
+    created_at: UtcTime              # providers' reply windows (WhatsApp 24 h, Messenger 7 days) start here
+    reporter: Addressee
+    visibility: Visibility
+    subject: str | None = None
+    language: str | None = None
+    thread: Thread | None = None
+    flags: tuple[str, ...] = ()
+
+
+def reply_address(envelope: Envelope) -> ReplyAddress:
+    """The reply address of the reporter who sent `envelope`."""
+    who = envelope.reporter
+    return ReplyAddress(
+        channel=envelope.channel, instance=envelope.instance, account=envelope.account,
+        external_id=envelope.external_id, kind=envelope.kind, created_at=envelope.created_at,
+        reporter=Addressee(handle=who.handle, display_name=who.display_name, contact=who.contact,
+                           user_id=who.user_id, anonymous=who.anonymous),
+        visibility=envelope.visibility, subject=envelope.subject, language=envelope.language,
+        thread=envelope.thread, flags=envelope.flags,
+    )
+
+
 class OutboundMessage(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One message to one reporter, in the thread of the envelope they sent (`reply_to`)."""
+    """One message to one reporter, in the thread of the message they sent (`reply_to`)."""
 
     v: Literal[1] = 1
     id: str
@@ -23,7 +81,7 @@ class OutboundMessage(Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     ref: str
     purpose: Purpose
     text: str
-    reply_to: Envelope
+    reply_to: ReplyAddress
     subject: str | None = None
     stage: str | None = None
     # False for private or anonymous reports: the sender must use a private channel (DM) or send nothing.
@@ -57,6 +115,11 @@ def outbound_id(item_id: str, purpose: str, stage: str | None = None) -> str:
 def decode_outbound(data: bytes | str) -> OutboundMessage:
     """Strictly decode an outbound message."""
     return strict_decode(data, OutboundMessage, "outbound message")
+
+
+def decode_reply_address(data: bytes | str) -> ReplyAddress:
+    """Strictly decode a reply address (a stored whole envelope decodes too)."""
+    return strict_decode(data, ReplyAddress, "reply address")
 
 
 def decode_send_record(data: bytes | str) -> SendRecord:

@@ -21,8 +21,7 @@ from connectors.errors import PermanentError, RateLimited, TransientError
 from connectors.meta.client import GraphErrorBody, GraphErrorEnvelope, bearer
 from connectors.meta.settings import MetaSettings
 from connectors.outbound.sender import SendRefused
-from schemas import Envelope
-from schemas.outbound import OutboundMessage
+from schemas.outbound import OutboundMessage, ReplyAddress
 
 MESSAGING_WINDOW = timedelta(hours=24)
 PRIVATE_REPLY_WINDOW = timedelta(days=7)
@@ -65,7 +64,7 @@ def plan(message: OutboundMessage, now: datetime) -> Request:
     raise SendRefused(f"meta_not_answerable: a {envelope.kind} cannot be answered")
 
 
-def _whatsapp(message: OutboundMessage, envelope: Envelope, now: datetime) -> Request:
+def _whatsapp(message: OutboundMessage, envelope: ReplyAddress, now: datetime) -> Request:
     if now - envelope.created_at > MESSAGING_WINDOW:
         raise SendRefused("whatsapp_24h_window_closed: a template message would be needed")
     to = (envelope.reporter.contact or "").lstrip("+")
@@ -77,7 +76,7 @@ def _whatsapp(message: OutboundMessage, envelope: Envelope, now: datetime) -> Re
         "text": {"preview_url": False, "body": message.text}}
 
 
-def _public_or_private(message: OutboundMessage, envelope: Envelope, flags: set[str], now: datetime) -> Request:
+def _public_or_private(message: OutboundMessage, envelope: ReplyAddress, flags: set[str], now: datetime) -> Request:
     if "mention" in flags:
         raise SendRefused("instagram_mention_not_answered: replies to @mentions are not supported")
     target = envelope.external_id

@@ -94,7 +94,7 @@ async def test_item_page_shows_what_the_reporter_was_told(provisioned: NATS, cli
     from datetime import UTC, datetime
 
     from kanal import bus, sends
-    from schemas.outbound import OutboundMessage
+    from schemas.outbound import OutboundMessage, reply_address
 
     mine = item("told-1", **geotagged())
     [seq] = await publish(provisioned, mine)
@@ -102,7 +102,7 @@ async def test_item_page_shows_what_the_reporter_was_told(provisioned: NATS, cli
     now = datetime.now(UTC)
     for purpose, state, reason in (("ack", "sent", None), ("status", "failed", "whatsapp_24h_window_closed")):
         message = OutboundMessage(id=f"{purpose}-msg", item_id=mine.item_id, ref=mine.ref, purpose=purpose,
-                                  text="...", reply_to=mine.envelope, created_at=now)
+                                  text="...", reply_to=reply_address(mine.envelope), created_at=now)
         await sends.write(kv, sends.make(message, state, "twilio", "twilio-sms", reason=reason))
     client = client_factory()
     await login(client, "lurah-gambir")

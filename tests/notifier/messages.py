@@ -8,7 +8,7 @@ from connectors.spec import ChannelSpec, NormaliseContext
 from notifier import compose
 from notifier.settings import OutboundSettings
 from schemas import Decision, Envelope, RoutedItem, StatusUpdate
-from schemas.outbound import OutboundMessage
+from schemas.outbound import OutboundMessage, reply_address
 
 SETTINGS = OutboundSettings(quiet_hours=None)
 
@@ -33,4 +33,4 @@ def final(envelope: Envelope, note: str | None = "Sudah diperbaiki.") -> Outboun
     """The 'Selesai' update the notifier queues when the item is closed."""
     update = StatusUpdate(item_id=envelope.id, ref=envelope.ref, stage="selesai", queue="kelurahan.3171011001",
                           by="admin.gambir", at=datetime.now(UTC), note=note)
-    return compose.for_status(update, envelope, SETTINGS, datetime.now(UTC))
+    return compose.for_status(update, reply_address(envelope), SETTINGS, datetime.now(UTC))

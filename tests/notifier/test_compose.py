@@ -8,14 +8,15 @@ import pytest
 
 from notifier import compose
 from notifier.settings import OutboundSettings
-from schemas import Decision, Reporter, RoutedItem, StatusUpdate
+from schemas import Decision, Envelope, Reporter, RoutedItem, StatusUpdate, encode
+from schemas.outbound import decode_outbound, reply_address
 from tests.factories import NOW, envelope
 
 SETTINGS = OutboundSettings(channels=["twilio", "hook"], quiet_hours="21:00-06:00")
 
 
-def _item(**fields: object) -> RoutedItem:
-    env = envelope(**fields)  # type: ignore[arg-type]
+def _item(env: Envelope | None = None, **fields: object) -> RoutedItem:
+    env = env or envelope(**fields)  # type: ignore[arg-type]
     return RoutedItem(kind="item", item_id=env.id, ref=env.ref, envelope=env, routed_at=NOW,
                       decision=Decision(rule_id="geo", rule_type="geo", queue="kelurahan.3171011001", reason="r"))
 
@@ -55,7 +56,7 @@ def test_final_stage_says_it_is_finished_and_carries_the_note() -> None:
     env = envelope()
     update = StatusUpdate(item_id=env.id, ref=env.ref, stage="selesai", queue="kelurahan.3171011001", by="lurah",
                           at=NOW, note="Jalan sudah ditambal.")
-    message = compose.for_status(update, env, SETTINGS, datetime(2026, 11, 24, 5, 0, tzinfo=UTC))
+    message = compose.for_status(update, reply_address(env), SETTINGS, datetime(2026, 11, 24, 5, 0, tzinfo=UTC))
     assert message.purpose == "final"
     assert "Selesai" in message.text
     assert "Jalan sudah ditambal." in message.text
@@ -83,3 +84,24 @@ def test_opt_commands(text: str, command: str | None) -> None:
 
 def test_english_when_the_reporter_wrote_english() -> None:
     assert "Thank you" in compose.for_routed(_item(language="en"), SETTINGS, NOW).text
+
+
+def test_the_reply_address_carries_how_to_answer_and_nothing_of_the_complaint() -> None:
+    reporter = Reporter(contact="+6281234567890", user_id="+6281234567890", nik="3171012345678901")
+    env = envelope(text="Jalan berlubang di depan rumah saya", reporter=reporter)
+    message = compose.for_routed(_item(env), SETTINGS, NOW)
+    wire = encode(message)
+    assert b"Jalan berlubang" not in wire
+    assert b"3171012345678901" not in wire
+    assert message.reply_to.external_id == env.external_id
+    assert message.reply_to.reporter.contact == env.reporter.contact
+    assert decode_outbound(wire) == message
+
+
+def test_a_message_written_with_the_whole_envelope_as_reply_to_still_decodes() -> None:
+    """Messages queued on KANAL_OUT before the reply address (v1.1) held the whole envelope."""
+    env = envelope()
+    message = compose.for_routed(_item(env), SETTINGS, NOW)
+    old = encode(message).replace(encode(message.reply_to), encode(env))
+    assert encode(env) in old
+    assert decode_outbound(old).reply_to == reply_address(env)

@@ -20,7 +20,7 @@ from kanal import bus, log, sends
 from notifier.service import Notifier
 from notifier.settings import OutboundSettings
 from schemas import Decision, Envelope, RoutedItem, StatusUpdate, encode, subjects
-from schemas.outbound import OutboundMessage, decode_outbound
+from schemas.outbound import OutboundMessage, decode_outbound, reply_address
 from tests.connectors.providers import FeedProvider, feed_provider
 from tests.connectors.sample_channels import hook
 from tests.factories import NOW, envelope
@@ -56,8 +56,20 @@ async def test_ack_then_status_then_final_reach_the_reporters_thread(provisioned
     assert await notifier.on_status(encode(_status(env, "selesai", "Sudah diperbaiki.")))
     queued = await _queued(provisioned, "hook-a")
     assert [m.purpose for m in queued] == ["ack", "status", "final"], "the repeated ack is dropped by its id"
-    assert all(m.reply_to.id == env.id for m in queued)
+    assert all(m.reply_to == reply_address(env) for m in queued)
     assert "Sudah diperbaiki." in queued[-1].text
+    stored = (await notifier.threads.get(env.id)).value or b""
+    assert env.text.encode() not in stored, "the thread keeps the reply address, not the complaint"
+
+
+async def test_a_thread_stored_as_a_whole_envelope_still_gets_its_updates(provisioned: NATS) -> None:
+    """Threads written before v1.1 hold the whole envelope; a status change still reaches the reporter."""
+    notifier = await Notifier.open(provisioned.jetstream(), SETTINGS)
+    env = _hook_envelope("hook-d")
+    await notifier.threads.put(env.id, encode(env))
+    message = await notifier.on_status(encode(_status(env, "proses")))
+    assert message is not None
+    assert message.reply_to == reply_address(env)
 
 
 async def test_opt_out_stops_updates_and_is_recorded(provisioned: NATS) -> None:
