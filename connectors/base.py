@@ -144,12 +144,21 @@ class Connector(Generic[S]):
             stored.append(attachment)
         return msgspec.structs.replace(envelope, attachments=tuple(stored))
 
-    async def accept(self, raw: bytes, account: str, media_type: str, require_ack: bool = False) -> Accepted:
-        """Normalise one raw input, publish its envelopes, dead-letter its bad events, count the rest.
+    async def take(self, raw: bytes, account: str, media_type: str, require_ack: bool = False) -> Accepted:
+        """The one intake path: normalise one raw input, publish its envelopes, dead-letter its bad events,
+        count the rest, and return what was accepted.
 
-        Raises BadPayload when the whole input is unusable (the caller answers 400 or dead-letters it).
-        With `require_ack`, an unacknowledged publish raises TransientError (pollers read again, never spool).
+        A wholly unusable input is dead-lettered with its reason and re-raised as BadPayload (a webhook's
+        guard answers 400, a poller moves on). With `require_ack`, an unacknowledged publish raises
+        TransientError (pollers read again, never spool); otherwise the spool keeps it through an outage.
         """
+        try:
+            return await self._accept(raw, account, media_type, require_ack)
+        except BadPayload as err:
+            await self.ctx.publisher.dead_letter(err.reason, err.detail, raw)
+            raise
+
+    async def _accept(self, raw: bytes, account: str, media_type: str, require_ack: bool) -> Accepted:
         self.ctx.metrics.received.inc()
         outcome = self.ctx.normalise(raw, account)
         deliveries: list[Delivery] = []
@@ -167,7 +176,3 @@ class Connector(Generic[S]):
             self.log.info("event_ignored", reason=ignored.reason, detail=ignored.detail)
         self.ctx.health.success()
         return Accepted(list(outcome.envelopes), deliveries, len(outcome.rejected), len(outcome.ignored))
-
-    async def reject(self, err: BadPayload, raw: bytes) -> None:
-        """Dead-letter a whole unusable input with its reason."""
-        await self.ctx.publisher.dead_letter(err.reason, err.detail, raw)

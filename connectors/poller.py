@@ -62,10 +62,9 @@ class PollingConnector(Connector[S], Generic[S, C]):
         async for page in self.pages(cursor):  # type: ignore[arg-type]
             for item in page.items:
                 try:
-                    accepted = await self.accept(item.data, item.account, item.media_type, require_ack=True)
-                except BadPayload as err:
-                    await self.reject(err, item.data)
-                    continue
+                    accepted = await self.take(item.data, item.account, item.media_type, require_ack=True)
+                except BadPayload:
+                    continue  # dead-lettered with its reason
                 published += len(accepted.envelopes)
             await checkpoints.save(page.cursor)
             self.log.info("page_done", items=len(page.items), cursor=msgspec.json.encode(page.cursor).decode())

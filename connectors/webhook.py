@@ -87,14 +87,6 @@ class WebhookConnector(Connector[S]):
         """The 503 a caller gets when a request could not be kept; an API with its own error shape overrides it."""
         return PlainTextResponse("temporarily unavailable, retry later", status_code=503)
 
-    async def take(self, body: bytes, account: str, media_type: str) -> None:
-        """Accept a verified body; a wholly unusable one is dead-lettered and re-raised as BadPayload."""
-        try:
-            await self.accept(body, account, media_type)
-        except BadPayload as err:
-            await self.reject(err, body)
-            raise
-
 
 def _path_prefix(url: str) -> str:
     after_scheme = url.split("://", 1)[-1]

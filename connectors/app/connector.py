@@ -170,7 +170,7 @@ class AppConnector(WebhookConnector[AppSettings]):
             visibility=visibility, reporter=fields["reporter"], location=location, address=fields["address"],
             photos=tuple(stored), taken_at=photos[0][1].taken_at if photos else None,
         )
-        accepted = await self.accept(encode(submission), account, "application/json")
+        accepted = await self.take(encode(submission), account, "application/json")
         envelope = accepted.envelopes[0]
         await self.refs.remember_soon(self.ctx.media.js, envelope.ref, envelope.id, self.ctx.channel, submitted_at,
                                       self.log)

@@ -250,7 +250,7 @@ class DeskConnector(WebhookConnector[DeskSettings]):
             office_name=settings.office_name, office_kind=settings.office_kind, attachments=tuple(stored),
             **fields,
         )
-        accepted = await self.accept(encode(submission), settings.office_code, "application/json")
+        accepted = await self.take(encode(submission), settings.office_code, "application/json")
         envelope = accepted.envelopes[0]
         await self.refs.remember_soon(self.ctx.media.js, envelope.ref, envelope.id, self.ctx.channel, submitted_at,
                                       self.log)

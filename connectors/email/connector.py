@@ -128,11 +128,11 @@ class EmailConnector(PollingConnector[EmailSettings, EmailCursor]):
         await stop.wait()
         halt.set()
 
-    async def accept(self, raw: bytes, account: str, media_type: str, require_ack: bool = False) -> Accepted:
+    async def _accept(self, raw: bytes, account: str, media_type: str, require_ack: bool) -> Accepted:
         """Keep the raw message at hand while its envelope is enriched (the parts are stored from it)."""
         self._raw = raw
         try:
-            return await super().accept(raw, account, media_type, require_ack)
+            return await super()._accept(raw, account, media_type, require_ack)
         finally:
             self._raw = None
 

@@ -62,11 +62,7 @@ class TwilioConnector(WebhookConnector[TwilioSettings]):
                 self.settings.account_sid:
             raise SignatureError("other_account")
         account = self.settings.account or number(form.get("To", "")) or form.get("AccountSid", "") or "unknown"
-        try:
-            accepted = await self.accept(body, account, FORM)
-        except BadPayload as err:
-            await self.reject(err, body)
-            raise
+        accepted = await self.take(body, account, FORM)
         return Response(self.twiml(accepted.envelopes), media_type="application/xml")
 
     def twiml(self, envelopes: list[Envelope]) -> str:

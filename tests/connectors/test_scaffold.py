@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import venv
@@ -21,6 +22,24 @@ def test_rejects_a_bad_channel_id(tmp_path: Path) -> None:
     result = _run(sys.executable, "-m", "kanal", "connector", "new", "Bad-Name", "--dir", tmp_path / "x")
     assert result.returncode == 2
     assert "lowercase" in result.stderr
+
+
+def test_scaffolded_channel_passes_its_tests_and_dead_letters_a_malformed_post(tmp_path: Path) -> None:
+    """The generated package's own tests, run here: among them a malformed POST that must land in KANAL_DLQ.
+
+    Run from its directory on PYTHONPATH (no install), so this runs on every test run; the slow test below
+    proves the install into a fresh venv.
+    """
+    plugin = tmp_path / "kanal-qlue"
+    made = _run(sys.executable, "-m", "kanal", "connector", "new", "qlue", "--dir", plugin)
+    assert made.returncode == 0, made.stderr
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA", "tests"], cwd=plugin,
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(plugin)},
+    )
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+    assert "PASSED tests/test_webhook.py::test_malformed_body_is_refused_and_kept_on_the_dead_letter_queue" \
+        in tests.stdout
 
 
 @pytest.mark.slow

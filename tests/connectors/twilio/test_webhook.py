@@ -156,7 +156,7 @@ async def test_media_without_credentials_is_recorded_as_failed(nats_url: str) ->
         fake.auth_token = "rotated-token"
         connector = h.instance.connector
         assert isinstance(connector, TwilioConnector)
-        accepted = await connector.accept(whatsapp(media=[(fake.url("MM1", "ME1"), "image/jpeg")]), NUMBER,
+        accepted = await connector.take(whatsapp(media=[(fake.url("MM1", "ME1"), "image/jpeg")]), NUMBER,
                                           "application/x-www-form-urlencoded")
         (attachment,) = accepted.envelopes[0].attachments
         (stored,) = (await h.published())[0].attachments
