@@ -19,6 +19,7 @@ from connectors.spec import ChannelSpec
 from kanal import bus
 from kanal.testing import connected, make_config, reset_jetstream
 from schemas import Envelope, decode_envelope, subjects
+from schemas.deadletter import DeadLetter, decode_deadletter
 
 
 @dataclass
@@ -32,6 +33,10 @@ class Harness:
         """Every envelope on this instance's inbound subject, in stream order."""
         return [decode_envelope(data) for data in await self.messages(subjects.inbound(
             self.instance.spec.id, self.instance.name))]
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        """Every dead letter the connector stage wrote to KANAL_DLQ, in stream order."""
+        return [decode_deadletter(data) for data in await self.messages(subjects.dlq("connector"))]
 
     async def messages(self, subject: str) -> list[bytes]:
         """The data of every message stored under `subject` (wildcards allowed), in stream order."""

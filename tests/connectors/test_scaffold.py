@@ -38,8 +38,11 @@ def test_scaffolded_channel_passes_its_tests_and_dead_letters_a_malformed_post(t
         capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(plugin)},
     )
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
-    assert "PASSED tests/test_webhook.py::test_malformed_body_is_refused_and_kept_on_the_dead_letter_queue" \
+    for case in ("good", "malformed"):  # the shipped request cases, each its own test id
+        assert f"PASSED tests/test_contract.py::TestContract::test_request_as_declared[{case}]" in tests.stdout
+    assert "PASSED tests/test_contract.py::TestContract::test_request_logs_keep_secrets_and_contacts_out[good]" \
         in tests.stdout
+    assert "SKIPPED" not in tests.stdout and "FAILED" not in tests.stdout
 
 
 @pytest.mark.slow
