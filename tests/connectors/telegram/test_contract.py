@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from connectors.spec import Outcome
 from connectors.telegram import spec
-from connectors.testkit import Case, ChannelContract, PollerContract
+from kanal.plugin import Outcome
+from kanal.plugin.testing import Case, ChannelContract, PollerContract, SignedRequest, WebhookContract
 from tests.connectors.telegram.cases import (
     CALLBACK,
     EDITED,
@@ -38,7 +39,7 @@ def _venue_ok(outcome: Outcome) -> None:
     assert env.location is not None and env.location.address == "Monumen Nasional, Gambir, Jakarta Pusat"
 
 
-class TestTelegramWebhookContract(ChannelContract):
+class TestTelegramWebhookContract(ChannelContract, WebhookContract):
     spec = spec
     settings: ClassVar[dict[str, Any]] = {"bot_token": TOKEN, "secret_token": SECRET, "account": ACCOUNT}
     secrets: ClassVar[list[str]] = [TOKEN, SECRET]
@@ -54,6 +55,11 @@ class TestTelegramWebhookContract(ChannelContract):
         Case("not_json", raw=b'{"update_id": 1, "message": {', account=ACCOUNT, expect="bad_payload"),
         Case("no_update_id", raw=b'{"message": {"message_id": 1}}', account=ACCOUNT, expect="bad_payload"),
     ]
+    testdata = Path(__file__).parent / "testdata"
+
+    def sign(self, request: SignedRequest) -> dict[str, str]:
+        """Telegram's step: the secret token given to setWebhook, in its header."""
+        return {"x-telegram-bot-api-secret-token": SECRET}
 
 
 class TestTelegramPollerContract(PollerContract):

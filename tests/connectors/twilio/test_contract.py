@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl
 
-from connectors.spec import Outcome
-from connectors.testkit import Case, ChannelContract
 from connectors.twilio import spec
+from kanal.plugin import Outcome
+from kanal.plugin.testing import Case, ChannelContract, SignedRequest, WebhookContract
 from tests.connectors.twilio.cases import CITIZEN, NUMBER, sms, status, whatsapp, whatsapp_location
-from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, form
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, form, sign
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -31,7 +33,7 @@ def _pin_ok(outcome: Outcome) -> None:
     assert env.location.address and env.location.address.startswith("Monas, Gambir")
 
 
-class TestTwilioContract(ChannelContract):
+class TestTwilioContract(ChannelContract, WebhookContract):
     spec = spec
     settings: ClassVar[dict[str, Any]] = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "account": NUMBER}
     secrets: ClassVar[list[str]] = [AUTH_TOKEN]
@@ -48,3 +50,8 @@ class TestTwilioContract(ChannelContract):
         Case("not_utf8", raw=b"Body=\xff\xfe&MessageSid=SMx", account=NUMBER, expect="bad_payload",
              media_type=FORM),
     ]
+    testdata = Path(__file__).parent / "testdata"
+
+    def sign(self, request: SignedRequest) -> dict[str, str]:
+        """Twilio's signing step: X-Twilio-Signature over the URL it called and the form's parameters."""
+        return {"X-Twilio-Signature": sign(request.url, parse_qsl(request.body.decode(), keep_blank_values=True))}
