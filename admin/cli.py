@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from admin.auth import AccessDenied, hash_password
+from admin.auth import AccessDenied
 from admin.settings import AdminSettings, AdminUser, ForwarderSettings
 from kanal.config import Config, ConfigError
 from kanal.options import ConfigOption
+from kanal.passwords import hash_password
 
 if TYPE_CHECKING:
     from admin.inbox import Inbox
@@ -227,7 +228,7 @@ def stage(
 def hash_password_cmd(
     password: Annotated[str | None, typer.Option(help="the password (prompted, hidden, when omitted)")] = None,
 ) -> None:
-    """Print a scrypt hash for `password_hash` under [admin.users.<name>]."""
+    """Print a scrypt hash: for `password_hash` under [admin.users.<name>], or a desk officer in `officers`."""
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     typer.echo(hash_password(password))

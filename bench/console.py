@@ -27,11 +27,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from admin.auth import hash_password  # noqa: E402
 from admin.console import build  # noqa: E402
 from admin.settings import AdminSettings, AdminUser  # noqa: E402
 from admin.store import Handling  # noqa: E402
 from kanal import bus, log  # noqa: E402
+from kanal.passwords import hash_password  # noqa: E402
 from kanal.settings_types import Secret  # noqa: E402
 from kanal.testing import make_config  # noqa: E402
 from schemas import Envelope, Reporter, encode, envelope_id, subjects  # noqa: E402

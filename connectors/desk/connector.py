@@ -32,12 +32,12 @@ from connectors.app import form, images
 from connectors.app.connector import replayed, upload_name
 from connectors.app.refs import Refs
 from connectors.base import Context
-from connectors.desk import passwords
 from connectors.desk.settings import REGIONS, DeskSettings
 from connectors.desk.submission import DeskSubmission, encode
 from connectors.errors import PermanentError
 from connectors.media import MediaTooLarge
 from connectors.webhook import BodyTooLarge, WebhookConnector
+from kanal import passwords
 from kanal.throttle import LoginThrottle
 from schemas import Attachment
 
@@ -75,11 +75,11 @@ class DeskConnector(WebhookConnector[DeskSettings]):
         settings = self.settings
         if not settings.officers:
             raise PermanentError("no officers configured", hint="add officers = { <user> = \"<hash>\" }; make a "
-                                                                "hash with python -m connectors.desk.hashpw")
+                                                                "hash with kanal admin hash-password")
         bad = [user for user, hashed in settings.officers.items() if not passwords.well_formed(hashed.reveal())]
         if bad:
             raise PermanentError(f"officers {', '.join(sorted(bad))} have no valid password hash",
-                                 hint="put the output of python -m connectors.desk.hashpw, never a password")
+                                 hint="put the output of kanal admin hash-password, never a password")
         try:
             self.tz = ZoneInfo(settings.timezone)
         except (ZoneInfoNotFoundError, ValueError) as err:
@@ -159,7 +159,7 @@ class DeskConnector(WebhookConnector[DeskSettings]):
             self.log.warning("desk_login_locked", officer=username)
             return self.render(request, "login.html", 429, username=username,
                                error="Terlalu banyak percobaan gagal; coba lagi dalam 15 menit.")
-        if not passwords.verify(values.get("password", ""), hashed.reveal() if hashed else None):
+        if not passwords.verify_password(values.get("password", ""), hashed.reveal() if hashed else None):
             self.throttle.failed(username, known=hashed is not None)
             self.ctx.metrics.rejected.labels(reason="login_failed").inc()
             self.log.warning("desk_login_failed", officer=username[:64],

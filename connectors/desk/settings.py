@@ -24,7 +24,7 @@ REGIONS: dict[str, str] = {
 class DeskSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """`[connectors.<instance>]` keys of the desk channel, besides the common ones (host, port, ...).
 
-    `officers` maps a username to a password hash made with `python -m connectors.desk.hashpw`; only hashes
+    `officers` maps a username to a password hash made with `kanal admin hash-password`; only hashes
     belong in config. The office comes from here, never from the form: `office_code` is Envelope.account.
     """
 

@@ -68,13 +68,6 @@ class Mailbox:
     def connected(self) -> bool:
         return self.client is not None
 
-    def _tls_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.settings.tls_ca_file)
-        if not self.settings.tls_verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
-
     def _secret(self) -> tuple[str, str]:
         s = self.settings
         if s.oauth2_token_path:
@@ -92,12 +85,12 @@ class Mailbox:
         s = self.settings
         with errors("connect", s.imap_host):
             client = IMAPClient(s.imap_host, port=s.port, ssl=s.tls == "tls",
-                                ssl_context=self._tls_context() if s.tls == "tls" else None,
+                                ssl_context=self.settings.tls_context() if s.tls == "tls" else None,
                                 timeout=s.timeout.total_seconds())
             try:
                 client.normalise_times = False  # keep INTERNALDATE's zone
                 if s.tls == "starttls":
-                    client.starttls(self._tls_context())
+                    client.starttls(self.settings.tls_context())
                 mode, secret = self._secret()
                 if mode == "oauth2":
                     client.oauth2_login(s.user, secret)

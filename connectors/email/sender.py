@@ -8,7 +8,6 @@ user and password of the same instance.
 
 from __future__ import annotations
 
-import ssl
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
@@ -60,13 +59,6 @@ class SmtpSender:
     def __init__(self, settings: EmailSettings) -> None:
         self.settings = settings
 
-    def _tls_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.settings.tls_ca_file)
-        if not self.settings.tls_verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
-
     async def send(self, message: OutboundMessage) -> str:
         """Submit the reply; returns its Message-ID."""
         s = self.settings
@@ -79,7 +71,7 @@ class SmtpSender:
         try:
             await aiosmtplib.send(
                 mail, hostname=s.smtp_host, port=s.smtp_port_or_default, use_tls=s.smtp_tls == "tls",
-                start_tls=s.smtp_tls == "starttls", tls_context=self._tls_context() if s.smtp_tls != "none" else None,
+                start_tls=s.smtp_tls == "starttls", tls_context=s.tls_context() if s.smtp_tls != "none" else None,
                 username=user if password else None, password=password.reveal() if password else None,
                 timeout=s.smtp_timeout.total_seconds())
         except aiosmtplib.SMTPAuthenticationError as err:

@@ -6,6 +6,7 @@ Imports without imapclient, so `kanal connector list` can show the channel even 
 
 from __future__ import annotations
 
+import ssl
 from typing import Literal
 
 from msgspec import Struct
@@ -65,6 +66,14 @@ class EmailSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     def port(self) -> int:
         """The IMAP port, defaulted from the TLS mode."""
         return self.imap_port or (993 if self.tls == "tls" else 143)
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The TLS context for both mail servers (IMAP and SMTP): `tls_ca_file`, and `tls_verify`."""
+        context = ssl.create_default_context(cafile=self.tls_ca_file)
+        if not self.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
 
 
 class EmailCursor(Struct, frozen=True, kw_only=True):

@@ -7,8 +7,8 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from admin.auth import hash_password
 from admin.settings import AdminSettings, AdminUser
+from kanal.passwords import hash_password
 from kanal.settings_types import Secret
 from schemas import subjects
 from schemas.envelope import Envelope, encode

@@ -158,7 +158,7 @@ async def test_follow_yields_new_items(provisioned: NATS, nats_url: str) -> None
 
 
 def _write_config(tmp_path: Path, nats_url: str) -> Path:
-    from admin.auth import hash_password
+    from kanal.passwords import hash_password
 
     digest = hash_password(PASSWORD)
     path = tmp_path / "kanal.toml"

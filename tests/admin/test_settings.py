@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from admin.auth import hash_password, verify_password
 from admin.settings import AdminSettings, ForwarderSettings
 from kanal.config import load
+from kanal.passwords import hash_password, verify_password
 
 
 def test_example_sections_decode() -> None:

@@ -17,25 +17,29 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors import (
+from kanal.plugin import (
+    Attachment,
     BadPayload,
     ChannelSpec,
+    Envelope,
     Ignored,
+    Location,
     NormaliseContext,
+    OutboundMessage,
     Outcome,
     Page,
     PermanentError,
     PollingConnector,
     RateLimited,
     RawItem,
+    Reporter,
+    Secret,
+    SendRefused,
     SignatureError,
     TransientError,
     WebhookConnector,
+    envelope_id,
 )
-from connectors.outbound.sender import SendRefused
-from kanal.settings_types import Secret
-from schemas import Attachment, Envelope, Location, Reporter, envelope_id
-from schemas.outbound import OutboundMessage
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True):

@@ -213,7 +213,7 @@ async def test_the_inbox_cli_works_as_the_console_user(server: Setup) -> None:
     import subprocess
     import sys
 
-    from admin.auth import hash_password
+    from kanal.passwords import hash_password
 
     tmp, url = server
     mine = item("svc-inbox-1")
@@ -250,7 +250,7 @@ async def test_each_service_starts_and_stops_as_its_user(server: Setup, user: st
     import subprocess
     import sys
 
-    from admin.auth import hash_password
+    from kanal.passwords import hash_password
 
     tmp, url = server
     cfg = tmp / f"{user}.toml"

@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 
-from connectors.desk.passwords import make
+from kanal.passwords import hash_password
 
 PASSWORD = "meja-gambir-2026"
-HASH = make(PASSWORD)
+HASH = hash_password(PASSWORD)
 SESSION_SECRET = "desk-session-secret-1234567890"  # shared by both desks on purpose: the worst case
 GAMBIR: dict[str, Any] = {"office_code": "317101", "office_name": "Kecamatan Gambir", "office_kind": "kecamatan",
                           "officers": {"petugas": HASH}, "session_secret": SESSION_SECRET,

@@ -1,4 +1,5 @@
-"""Officer password hashes with hashlib.scrypt (standard library): only hashes are kept in config."""
+"""Password hashes with hashlib.scrypt (standard library), for admins and desk officers alike: only hashes
+are kept in config (`kanal admin hash-password` makes one)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,19 @@ import hmac
 import secrets
 
 _N, _R, _P = 2**14, 8, 1
-_DUMMY = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 44
+_DUMMY = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 44  # verified against when there is no user
 
 
-def make(password: str) -> str:
-    """`scrypt$N$r$p$<salt>$<hash>` for a new password (random 16-byte salt)."""
-    salt = secrets.token_bytes(16)
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """`scrypt$<n>$<r>$<p>$<salt b64>$<hash b64>` for a new password (random 16-byte salt unless given)."""
+    salt = salt or secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
     return f"scrypt${_N}${_R}${_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-def verify(password: str, stored: str | None) -> bool:
-    """True when `password` matches `stored`; an unknown user costs the same time as a wrong password."""
+def verify_password(password: str, stored: str | None) -> bool:
+    """Constant-time check against a `hash_password` string; False for a malformed hash. `None` (no such
+    user) costs the same time as a wrong password."""
     encoded = stored or _DUMMY
     try:
         scheme, n, r, p, salt, digest = encoded.split("$")
@@ -34,6 +36,6 @@ def verify(password: str, stored: str | None) -> bool:
 
 
 def well_formed(stored: str) -> bool:
-    """True when `stored` looks like a hash from `make` (checked at start, to catch a pasted password)."""
+    """True when `stored` looks like a hash from `hash_password` (checked at start, to catch a pasted password)."""
     parts = stored.split("$")
     return len(parts) == 6 and parts[0] == "scrypt" and all(p.isdigit() for p in parts[1:4])
