@@ -18,23 +18,13 @@ from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
 
 from connectors.httpio import TooLarge, read_limited
+from connectors.mediatypes import kind_of
 from kanal import bus, log
 from schemas import Attachment, subjects
-from schemas.envelope import AttachmentKind
 
 
 class MediaTooLarge(Exception):
     """The media is larger than the instance's `media_max_bytes`."""
-
-
-def kind_of(media_type: str | None) -> AttachmentKind:
-    """Map a MIME type to the envelope's attachment kind."""
-    major = (media_type or "").split("/", 1)[0]
-    if major in ("image", "video", "audio"):
-        return major  # type: ignore[return-value]
-    if media_type and (major in ("application", "text") or "pdf" in media_type):
-        return "document"
-    return "other"
 
 
 class MediaStore:

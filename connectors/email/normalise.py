@@ -19,9 +19,9 @@ from bs4 import BeautifulSoup
 
 from connectors.email import mime
 from connectors.errors import BadPayload
+from connectors.mediatypes import kind_of
 from connectors.spec import NormaliseContext, Outcome
 from schemas import Attachment, Envelope, Reporter, Thread, envelope_id
-from schemas.envelope import AttachmentKind
 
 MEDIA_TYPE = "application/vnd.kanal.imap+json"
 PART_URL = "mime-part:"
@@ -177,18 +177,8 @@ def _attachment(part: mime.Part) -> Attachment:
         first = inner[0] if isinstance(inner, list) and inner else None
         subject = mime.header(first, "Subject") if isinstance(first, Message) else None
         name = f"{subject or 'message'}.eml"
-    return Attachment(kind=kind_of(part.content_type), media_type=part.content_type, size=len(data),
+    return Attachment(kind=kind_of(part.content_type, part.filename), media_type=part.content_type, size=len(data),
                       sha256=mime.digest_bytes(data), name=name, source_url=f"{PART_URL}{part.path}")
-
-
-def kind_of(media_type: str) -> AttachmentKind:
-    """Envelope attachment kind for a MIME type."""
-    major = media_type.split("/", 1)[0]
-    if major in ("image", "video", "audio"):
-        return major  # type: ignore[return-value]
-    if major in ("application", "text", "message"):
-        return "document"
-    return "other"
 
 
 def html_text(html: str) -> str:

@@ -7,15 +7,14 @@ downstream instead of becoming a second complaint.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 import msgspec
 
 from connectors.errors import BadPayload
 from connectors.lapor import mapping
+from connectors.mediatypes import kind_of
 from connectors.spec import NormaliseContext, Outcome
 from schemas import Attachment, Envelope, Location, Reporter, envelope_id
-from schemas.envelope import AttachmentKind
 
 _NIK = re.compile(r"^[0-9]{16}$")
 
@@ -45,19 +44,7 @@ def normalise(raw: bytes, ctx: NormaliseContext) -> Outcome:
         visibility="private" if report.confidential else "public",
         text="\n\n".join(p for p in parts if p), subject=report.title or None, language="id",
         category=report.category, location=location,
-        attachments=tuple(Attachment(kind=_kind(a.media_type, a.url), media_type=a.media_type, name=a.name,
+        attachments=tuple(Attachment(kind=kind_of(a.media_type, a.url), media_type=a.media_type, name=a.name,
                                      source_url=a.url) for a in report.attachments),
     )
     return Outcome(envelopes=(envelope,))
-
-
-def _kind(media_type: str | None, url: str) -> AttachmentKind:
-    major = (media_type or "").split("/")[0]
-    if major in ("image", "video", "audio"):
-        return major  # type: ignore[return-value]
-    path = urlsplit(url).path.lower()
-    if path.endswith((".jpg", ".jpeg", ".png", ".gif", ".webp")):
-        return "image"
-    if path.endswith((".mp4", ".mov", ".3gp")):
-        return "video"
-    return "document" if media_type or path.endswith((".pdf", ".doc", ".docx")) else "other"

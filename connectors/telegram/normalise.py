@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from connectors.errors import BadPayload
-from connectors.media import kind_of
+from connectors.mediatypes import kind_of
 from connectors.spec import Ignored, NormaliseContext, Outcome
 from schemas import Attachment, Envelope, Location, Reporter, Thread, envelope_id
 

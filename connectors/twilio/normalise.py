@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from connectors.errors import BadPayload
-from connectors.media import kind_of
+from connectors.mediatypes import kind_of
 from connectors.spec import Ignored, NormaliseContext, Outcome
 from schemas import Attachment, Envelope, Location, Reporter, envelope_id
 from schemas.envelope import Kind
