@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kanal import http
 from tests.connectors.sample_channels import message
+from tests.fakes.serve import serving
 
 
 @dataclass
@@ -77,10 +77,5 @@ class FeedProvider:
 @asynccontextmanager
 async def feed_provider(items: int = 0) -> AsyncIterator[FeedProvider]:
     """Serve a FeedProvider on a free loopback port."""
-    provider = FeedProvider(items=items)
-    server, task = await http.start(provider.app(), "127.0.0.1", 0)
-    provider.port = http.bound_port(server)
-    try:
+    async with serving(FeedProvider(items=items)) as provider:
         yield provider
-    finally:
-        await http.stop(server, task)

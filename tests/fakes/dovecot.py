@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.serve import free_port
+
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
 DOVEADM = shutil.which("doveadm") or ("/usr/bin/doveadm" if Path("/usr/bin/doveadm").exists() else None)
 
@@ -91,12 +93,6 @@ def available() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Dovecot:
     """One running instance with one user; `stop()`/`start()` keep its mail and port."""
 
@@ -108,8 +104,8 @@ class Dovecot:
         self._generation = 0
         self.root = Path(tempfile.mkdtemp(prefix="kanal-dovecot-"))
         self.root.chmod(0o755)  # dovecot's users must traverse it
-        self.port = _free_port()
-        self.imaps_port = _free_port() if tls else 0
+        self.port = free_port()
+        self.imaps_port = free_port() if tls else 0
         self.cert: Path | None = None
         ssl_conf = "ssl = no"
         if tls:

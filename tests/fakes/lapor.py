@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.lapor import mapping
-from kanal import http
+from tests.fakes.serve import serving
 
 BASE = datetime.now(mapping.WIB).replace(microsecond=0) - timedelta(hours=2)
 JPEG = b"\xff\xd8\xff\xe0lapor-lampiran\xff\xd9"
@@ -116,11 +116,6 @@ class LaporProvider:
 @asynccontextmanager
 async def lapor_provider(reports: int = 0) -> AsyncIterator[LaporProvider]:
     """Serve a LaporProvider on a free loopback port."""
-    provider = LaporProvider()
-    server, task = await http.start(provider.app(), "127.0.0.1", 0)
-    provider.port = http.bound_port(server)
-    provider.add(reports)
-    try:
+    async with serving(LaporProvider()) as provider:
+        provider.add(reports)
         yield provider
-    finally:
-        await http.stop(server, task)

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kanal import http
+from tests.fakes.serve import serving
 
 VERSION = "v21.0"
 
@@ -168,10 +168,5 @@ def sha256_b64(data: bytes) -> str:
 @asynccontextmanager
 async def fake_graph() -> AsyncIterator[FakeGraph]:
     """Serve a FakeGraph on a free loopback port."""
-    graph = FakeGraph()
-    server, task = await http.start(graph.app(), "127.0.0.1", 0)
-    graph.port = http.bound_port(server)
-    try:
+    async with serving(FakeGraph()) as graph:
         yield graph
-    finally:
-        await http.stop(server, task)

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kanal import http
+from tests.fakes.serve import serving
 
 BASE_TIME = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
 JPEG = b"\xff\xd8\xff\xe0" + b"kanal-test-image" * 8 + b"\xff\xd9"
@@ -143,11 +143,6 @@ class NewsProvider:
 @asynccontextmanager
 async def news_provider(feeds: int = 1, articles: int = 0) -> AsyncIterator[NewsProvider]:
     """Serve a NewsProvider on a free loopback port."""
-    provider = NewsProvider(feeds=feeds)
-    server, task = await http.start(provider.app(), "127.0.0.1", 0)
-    provider.port = http.bound_port(server)
-    provider.add(articles, off_topic_every=4)
-    try:
+    async with serving(NewsProvider(feeds=feeds)) as provider:
+        provider.add(articles, off_topic_every=4)
         yield provider
-    finally:
-        await http.stop(server, task)

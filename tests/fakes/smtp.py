@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,6 +11,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+from tests.fakes.serve import free_port
 
 USER = "dki@jakarta.go.id"
 PASSWORD = "rahasia-smtp-123"
@@ -56,16 +57,10 @@ def _authenticator(server: Any, session: Session, envelope: Envelope, mechanism:
     return AuthResult(success=ok, handled=False, auth_data=data)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def smtp_server() -> Iterator[SmtpServer]:
     """aiosmtpd on a free loopback port, in its own thread; AUTH required (allowed without TLS here)."""
-    server = SmtpServer("127.0.0.1", _free_port())
+    server = SmtpServer("127.0.0.1", free_port())
     controller = Controller(server, hostname=server.host, port=server.port, authenticator=_authenticator,
                             auth_required=True, auth_require_tls=False)
     controller.start()

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kanal import http
+from tests.fakes.serve import serving
 
 BOT_ID = 7012345678
 TOKEN = f"{BOT_ID}:AAHfake-Token_for-Kanal-tests-0123456789"
@@ -186,10 +186,5 @@ def text_message(message_id: int, text: str, **content: Any) -> dict[str, Any]:
 @asynccontextmanager
 async def fake_bot_api() -> AsyncIterator[FakeBotApi]:
     """Serve a FakeBotApi on a free loopback port."""
-    fake = FakeBotApi()
-    server, task = await http.start(fake.app(), "127.0.0.1", 0)
-    fake.port = http.bound_port(server)
-    try:
+    async with serving(FakeBotApi()) as fake:
         yield fake
-    finally:
-        await http.stop(server, task)

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-from kanal import http
+from tests.fakes.serve import serving
 
 ACCOUNT_SID = "AC1a03647d811fab342c0ad608e382fab2"
 AUTH_TOKEN = "twilio-auth-token-0123456789abcdef"
@@ -137,10 +137,5 @@ def twilio_error(code: int, message: str, status: int = 400) -> tuple[int, dict[
 @asynccontextmanager
 async def twilio_media() -> AsyncIterator[TwilioMedia]:
     """Serve a TwilioMedia on a free loopback port."""
-    fake = TwilioMedia()
-    server, task = await http.start(fake.app(), "127.0.0.1", 0)
-    fake.port = http.bound_port(server)
-    try:
+    async with serving(TwilioMedia()) as fake:
         yield fake
-    finally:
-        await http.stop(server, task)

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kanal import http
+from tests.fakes.serve import serving
 
 ACCOUNT_ID = "1023456789"
 EPOCH_MS = 1288834974657
@@ -242,13 +242,8 @@ class XProvider:
 @asynccontextmanager
 async def x_provider(mentions: int = 0, search: int = 0, dms: int = 0) -> AsyncIterator[XProvider]:
     """Serve an XProvider on a free loopback port, with some mentions (every 5th a retweet), search and DMs."""
-    provider = XProvider()
-    server, task = await http.start(provider.app(), "127.0.0.1", 0)
-    provider.port = http.bound_port(server)
-    provider.add(mentions, "mentions", retweet_every=5, reply_every=4)
-    provider.add(search, "search")
-    provider.add(dms, "dms")
-    try:
+    async with serving(XProvider()) as provider:
+        provider.add(mentions, "mentions", retweet_every=5, reply_every=4)
+        provider.add(search, "search")
+        provider.add(dms, "dms")
         yield provider
-    finally:
-        await http.stop(server, task)
