@@ -60,12 +60,6 @@ def replayed(request: Request, body: bytes) -> Request:
     return Request(request.scope, receive)
 
 
-def upload_name(upload: UploadFile, index: int) -> str:
-    """The file's base name (no client path), shortened."""
-    name = re.split(r"[\\/]", upload.filename or "")[-1].strip()
-    return name[:120] or f"photo-{index}"
-
-
 class AppConnector(WebhookConnector[AppSettings]):
     """Serves the app API; validation and photo handling here, mapping in `normalise`."""
 
@@ -212,17 +206,12 @@ class AppConnector(WebhookConnector[AppSettings]):
             errors.add("photos", f"attach at least one photo ({images.accepted_formats()})")
             return [], False
         checked: list[tuple[bytes, images.Photo, str]] = []
-        too_large = False
         oldest = submitted_at - self.settings.max_photo_age
-        for index, upload in enumerate(uploads, start=1):
-            name = upload_name(upload, index)
-            data = await upload.read()
-            label = f"photo {index} ({name})"
-            if len(data) > self.settings.max_photo_bytes:
-                too_large = True
-                errors.add("photos", f"{label} is {len(data)} bytes; the limit is {self.settings.max_photo_bytes} "
-                                     f"bytes per photo")
-                continue
+        limit = self.settings.max_photo_bytes
+        read, too_large = await form.read_uploads(
+            uploads, limit, errors, "photos", "photo {index} ({name})",
+            lambda label, size: f"{label} is {size} bytes; the limit is {limit} bytes per photo")
+        for label, name, data in read:
             try:
                 photo = images.inspect(data, self.tz)
             except images.NotAnImage as err:

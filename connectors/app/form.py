@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from starlette.datastructures import UploadFile
 
 from schemas.envelope import Visibility
 
@@ -125,3 +128,28 @@ def number(values: dict[str, str], name: str, errors: Errors, low: float, high: 
         errors.add(name, f"must be between {low:g} and {high:g}")
         return None
     return value
+
+
+def upload_name(upload: UploadFile, index: int) -> str:
+    """The file's base name (no client path), shortened."""
+    name = re.split(r"[\\/]", upload.filename or "")[-1].strip()
+    return name[:120] or f"photo-{index}"
+
+
+async def read_uploads(uploads: list[UploadFile], limit: int, errors: Errors, field: str, label: str,
+                       too_large: Callable[[str, int], str]) -> tuple[list[tuple[str, str, bytes]], bool]:
+    """Each upload within `limit` bytes as (label, name, bytes); one over it is an error on `field` and is
+    never kept. `label` is formatted with `index` and `name`; `too_large(label, size)` words the error.
+    Also returns whether one was too large (the answer is then 413, not 422)."""
+    found: list[tuple[str, str, bytes]] = []
+    over = False
+    for index, upload in enumerate(uploads, start=1):
+        name = upload_name(upload, index)
+        data = await upload.read()
+        shown = label.format(index=index, name=name)
+        if len(data) > limit:
+            over = True
+            errors.add(field, too_large(shown, len(data)))
+            continue
+        found.append((shown, name, data))
+    return found, over

@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.templating import Jinja2Templates
 
 from connectors.app import form, images
-from connectors.app.connector import replayed, upload_name
+from connectors.app.connector import replayed
 from connectors.app.refs import Refs
 from connectors.base import Context
 from connectors.desk.settings import REGIONS, DeskSettings
@@ -284,16 +284,11 @@ class DeskConnector(WebhookConnector[DeskSettings]):
     async def _files(self, uploads: list[UploadFile], errors: form.Errors) -> tuple[list[tuple[bytes, str, str]], bool]:
         """Read and sniff each attachment: an image Pillow can open, or a PDF."""
         found: list[tuple[bytes, str, str]] = []
-        too_large = False
-        for index, upload in enumerate(uploads, start=1):
-            name = upload_name(upload, index)
-            data = await upload.read()
-            label = f"Lampiran {index} ({name})"
-            if len(data) > self.settings.max_file_bytes:
-                too_large = True
-                errors.add("attachments", f"{label} berukuran {len(data)} byte; batasnya "
-                                          f"{self.settings.max_file_bytes} byte per berkas.")
-                continue
+        limit = self.settings.max_file_bytes
+        read, too_large = await form.read_uploads(
+            uploads, limit, errors, "attachments", "Lampiran {index} ({name})",
+            lambda label, size: f"{label} berukuran {size} byte; batasnya {limit} byte per berkas.")
+        for label, name, data in read:
             if data.startswith(b"%PDF-") and b"%%EOF" in data[-2048:]:
                 found.append((data, "application/pdf", name))
                 continue
