@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
+import msgspec
 from msgspec import Struct
 
 from schemas._decode import strict_decode
@@ -18,6 +19,7 @@ from schemas.envelope import (
     Thread,
     UtcTime,
     Visibility,
+    encode,
 )
 
 Purpose = Literal["ack", "duplicate", "status", "final"]
@@ -60,16 +62,9 @@ class ReplyAddress(Struct, frozen=True, kw_only=True):
 
 
 def reply_address(envelope: Envelope) -> ReplyAddress:
-    """The reply address of the reporter who sent `envelope`."""
-    who = envelope.reporter
-    return ReplyAddress(
-        channel=envelope.channel, instance=envelope.instance, account=envelope.account,
-        external_id=envelope.external_id, kind=envelope.kind, created_at=envelope.created_at,
-        reporter=Addressee(handle=who.handle, display_name=who.display_name, contact=who.contact,
-                           user_id=who.user_id, anonymous=who.anonymous),
-        visibility=envelope.visibility, subject=envelope.subject, language=envelope.language,
-        thread=envelope.thread, flags=envelope.flags,
-    )
+    """The reply address of the reporter who sent `envelope`: its wire form read as an address, the same way a
+    message written with a whole envelope is read (keys the address does not have are left behind)."""
+    return msgspec.json.decode(encode(envelope), type=ReplyAddress)
 
 
 class OutboundMessage(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
