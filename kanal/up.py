@@ -51,6 +51,14 @@ def _health_app(supervisor: Supervisor, nats_url: str, embedded: bus.EmbeddedNat
     return Starlette(routes=[Route("/healthz", healthz)])
 
 
+def warn_unsafe(config: Config) -> None:
+    """One warning per demo login, placeholder secret or clear-text listener (`kanal doctor` fails on them)."""
+    from kanal.ops import safety
+
+    for unsafe in safety.check(config):
+        _log.warning("unsafe_setting", where=unsafe.where, problem=unsafe.message, fix=unsafe.fix)
+
+
 def _say(line: str) -> None:
     """A status line on stdout; a terminal that has gone (EIO) or a closed pipe does not stop the shutdown."""
     with contextlib.suppress(OSError):
@@ -74,6 +82,7 @@ async def run(config: Config) -> int:
         loop.add_signal_handler(sig, stop.set)
     embedded: bus.EmbeddedNats | None = None
     supervisor: Supervisor | None = None
+    warn_unsafe(config)
     try:
         nats_url = config.nats.url
         if not nats_url:
