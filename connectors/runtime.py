@@ -55,6 +55,16 @@ def resolve(
     return spec, common, settings
 
 
+def notifier_answers(config: Config, channel: str) -> bool:
+    """Whether the notifier (`[outbound]`, on by default) answers this channel's reporters."""
+    from connectors.outbound.settings import OutboundSettings
+
+    if not config.enabled("outbound"):
+        return False
+    channels = config.outbound.get("channels")
+    return channel in (OutboundSettings().channels if channels is None else channels)
+
+
 class Instance:
     """One running connector instance and everything it owns."""
 
@@ -74,7 +84,8 @@ class Instance:
         self.health = Health(self.metrics, silence, _log=self.log)
         self.media = MediaStore(None, self.common.media_max_bytes, fallback=self.publisher.spool_blob)
         self.context: Context[Any] = Context(self.spec, instance, self.common, settings, self.publisher,
-                                             self.media, self.metrics, self.health)
+                                             self.media, self.metrics, self.health,
+                                             notifier_answers=notifier_answers(config, self.spec.id))
         self.connector: Connector[Any] = self.spec.load_connector()(self.context)
         self.nc: NATS | None = None
         self.stop = asyncio.Event()
