@@ -16,7 +16,7 @@ import typer
 from admin.auth import AccessDenied, hash_password
 from admin.settings import AdminSettings, AdminUser, ForwarderSettings
 from kanal.config import Config, ConfigError
-from kanal.options import ConfigOption
+from kanal.options import ConfigOption, UnusedConfigOption
 
 if TYPE_CHECKING:
     from admin.inbox import Inbox
@@ -226,6 +226,7 @@ def stage(
 @app.command("hash-password")
 def hash_password_cmd(
     password: Annotated[str | None, typer.Option(help="the password (prompted, hidden, when omitted)")] = None,
+    config: UnusedConfigOption = None,
 ) -> None:
     """Print a scrypt hash for `password_hash` under [admin.users.<name>]."""
     if password is None:

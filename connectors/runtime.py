@@ -57,12 +57,10 @@ def resolve(
 
 def notifier_answers(config: Config, channel: str) -> bool:
     """Whether the notifier (`[outbound]`, on by default) answers this channel's reporters."""
-    from connectors.outbound.settings import OutboundSettings
-
     if not config.enabled("outbound"):
         return False
     channels = config.outbound.get("channels")
-    return channel in (OutboundSettings().channels if channels is None else channels)
+    return channel in (sends.CHANNELS if channels is None else channels)
 
 
 class Instance:
