@@ -30,6 +30,7 @@ class Health:
     credentials_error: str = ""
     last_success: float = field(default_factory=time.time)
     silent: bool = False
+    stopping: bool = False  # set when shutdown begins: /readyz answers 503 from then on
     _log: Any = None
 
     def success(self, credentials_used: bool = False) -> None:

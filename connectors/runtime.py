@@ -91,6 +91,11 @@ class Instance:
         self.http_port: int | None = None
         self.listening = asyncio.Event()
 
+    def stopping(self) -> None:
+        """Shutdown begins: not ready from now on (load balancers stop sending), then everything stops."""
+        self.health.stopping = True
+        self.stop.set()
+
     async def connect_forever(self) -> None:
         """Connect to NATS, retrying until it answers; then provision and hand the connection out."""
         delay = 0.5
@@ -126,7 +131,7 @@ class Instance:
         """Run until SIGTERM/SIGINT (or one pass with `once`); the exit code says how it ended."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.stop.set)
+            loop.add_signal_handler(sig, self.stopping)
         connecting = asyncio.create_task(self.connect_forever(), name="nats-connect")
         draining = asyncio.create_task(self.publisher.drain_forever(), name="spool-drain")
         server = None
@@ -153,6 +158,7 @@ class Instance:
             code = EXIT_PERMANENT
         finally:
             self.stop.set()
+            self.health.stopping = True
             sdnotify.notify("STOPPING=1")
             if server is not None:
                 await http.stop(server, serving)  # stops intake, lets in-flight requests finish

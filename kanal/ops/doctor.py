@@ -226,12 +226,16 @@ async def _readyz(client: httpx.AsyncClient, r: Resolved) -> Finding | None:
         return Finding("fail", where, f"{url} answered {response.status_code} without JSON",
                        "is another program on this port?")
     problems = [str(p) for p in body.get("problems", [])]
+    warnings = [str(w) for w in body.get("warnings", [])]
     if response.status_code != 200:
         fix = "renew the credentials, then restart the instance" if not body.get("credentials_ok", True) else \
-            "check the provider side (webhook registration, account activity) and the instance's log"
+            "see the instance's log"
         return Finding("fail", where, "not ready: " + "; ".join(problems), fix)
-    if problems:
-        return Finding("warn", where, "ready, but: " + "; ".join(problems), "see the instance's log")
+    if body.get("silent"):  # ready to take input, but nothing came: a lost webhook registration or account
+        return Finding("fail", where, "ready, but: " + "; ".join(warnings),
+                       "check the provider side (webhook registration, account activity) and the instance's log")
+    if warnings:
+        return Finding("warn", where, "ready, but: " + "; ".join(warnings), "see the instance's log")
     return Finding("ok", where, f"ready (spool {body.get('spool_depth', 0)})")
 
 
