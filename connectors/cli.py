@@ -75,19 +75,26 @@ def run(
     instance: Annotated[str, typer.Argument(help="the name of a [connectors.<instance>] section")],
     config: ConfigOption = None,
     once: Annotated[bool, typer.Option("--once", help="pollers: one pass, then exit")] = False,
+    lease_wait: Annotated[float, typer.Option(
+        help="with --once: seconds to wait while another replica holds the instance's lease, then exit 75")] = 30.0,
 ) -> None:
-    """Run one connector instance until SIGTERM (exit 0), or exit 78 on a permanent error (credentials, access)."""
+    """Run one connector instance until SIGTERM (exit 0), or exit 78 on a permanent error (credentials, access);
+    with --once, exit 75 when another replica kept the instance's lease for --lease-wait seconds."""
     from kanal.cli import load_config
     from kanal.config import ConfigError
 
     cfg = load_config(config)
+    from connectors.errors import EXIT_LEASE_HELD
     from connectors.runtime import run_instance
 
     try:
-        code = asyncio.run(run_instance(cfg, instance, once))
+        code = asyncio.run(run_instance(cfg, instance, once, lease_wait))
     except (ConfigError, registry.RegistryError) as err:
         typer.echo(f"kanal: {err}", err=True)
         raise typer.Exit(2) from err
+    if code == EXIT_LEASE_HELD:
+        typer.echo(f"kanal: another replica held the lease of {instance} for {lease_wait:g}s (its holder is in the "
+                   "lease_held line above): stop it (`kanal up`, kanal-connector@...) or let it poll", err=True)
     raise typer.Exit(code)
 
 

@@ -15,7 +15,7 @@ from connectors import health as health_routes
 from connectors import registry
 from connectors.base import Connector, Context, Health
 from connectors.checkpoint import Checkpoints, Lease, LeaseLost
-from connectors.errors import EXIT_PERMANENT, PermanentError, TransientError
+from connectors.errors import EXIT_LEASE_HELD, EXIT_PERMANENT, PermanentError, TransientError
 from connectors.media import MediaStore
 from connectors.metrics import Metrics
 from connectors.outbound.sender import Sender, SenderLoop
@@ -90,6 +90,7 @@ class Instance:
         self.connected = asyncio.Event()
         self.http_port: int | None = None
         self.listening = asyncio.Event()
+        self.lease_wait = 30.0  # --once: how long to wait for a lease another replica holds
 
     def stopping(self) -> None:
         """Shutdown begins: not ready from now on (load balancers stop sending), then everything stops."""
@@ -192,8 +193,14 @@ class Instance:
         js = self.nc.jetstream()
         checkpoints = await Checkpoints.open(js, self.name)
         lease = await Lease.open(js, self.name)
-        if not await lease.acquire(self.stop):
-            return 0
+        if not await lease.acquire(self.stop, self.lease_wait if once else None):
+            if self.stop.is_set():
+                return 0
+            holder = await lease.held_by()
+            self.log.error("lease_held", holder=holder, waited_s=self.lease_wait,
+                           hint="another replica runs this instance (`kanal up` or its service): stop it, or "
+                           "wait for its pass")
+            return EXIT_LEASE_HELD
         keeper = asyncio.create_task(lease.keep(self.stop), name="lease-keeper")
         failures = 0
         try:
@@ -263,6 +270,9 @@ class Instance:
         stopper.cancel()
 
 
-async def run_instance(config: Config, instance: str, once: bool = False) -> int:
-    """Build and run one instance; used by `kanal connector run`."""
-    return await Instance(config, instance).run(once)
+async def run_instance(config: Config, instance: str, once: bool = False, lease_wait: float = 30.0) -> int:
+    """Build and run one instance; used by `kanal connector run`. With `once`, a lease another replica holds
+    for `lease_wait` seconds ends it with EXIT_LEASE_HELD (the `lease_held` event names the holder)."""
+    running = Instance(config, instance)
+    running.lease_wait = lease_wait
+    return await running.run(once)

@@ -138,3 +138,30 @@ async def test_a_replica_that_lost_the_lease_cannot_move_the_checkpoint_back(pro
     with pytest.raises(LeaseLost, match="moved by another replica"):
         await stale.save(FeedCursor(after=10))
     assert await (await Checkpoints.open(js, "feed-z")).load(FeedCursor) == FeedCursor(after=50)
+
+
+async def test_once_against_a_held_lease_names_the_holder_and_exits_75(provisioned: NATS, nats_url: str,
+                                                                       tmp_path: Path) -> None:
+    """Issue #19: `--once` while `kanal up` polled the same instance waited silently forever."""
+    async with feed_provider(items=3) as provider:
+        config = _config(tmp_path, nats_url, provider.settings)
+        holder = await Lease.open(provisioned.jetstream(), "feed-1")
+        assert await holder.try_acquire()
+        keeping = asyncio.Event()
+        keeper = asyncio.create_task(holder.keep(keeping))  # held longer than the wait, as a running replica does
+        try:
+            env = {**os.environ, "KANAL_EXTRA_CHANNELS": "tests.connectors.sample_channels:feed",
+                   "PYTHONPATH": str(ROOT), "KANAL_LOG__FORMAT": "json"}
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "kanal", "connector", "run", "feed-1", "--config", str(config), "--once",
+                "--lease-wait", "1", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            _out, err = await asyncio.wait_for(proc.communicate(), 60)
+        finally:
+            keeping.set()
+            await keeper
+            await holder.release()
+        assert proc.returncode == 75, err.decode()[-2000:]
+        assert holder.holder.decode() in err.decode()  # who holds it
+        assert b"lease_held" in err and b"another replica held the lease of feed-1 for 1s" in err
+        assert provider.requests == []  # it never polled
+        assert await _external_ids(provisioned) == []
