@@ -186,21 +186,34 @@ class Instance:
         return code
 
     async def poll(self, connector: PollingConnector[Any, Any], once: bool) -> int:
-        """The polling loop: lease, pass, checkpoint, wait; transient errors back off, permanent ones stop."""
+        """The polling loop: lease, pass, checkpoint, wait; transient errors back off, permanent ones stop.
+
+        A replica that loses its lease (another took it, or a NATS outage kept it from renewing for a whole
+        TTL) goes back to standby and polls again once it holds the lease: it does not exit.
+        """
         await self._wait_connected()
         if self.nc is None:
             return 0
         js = self.nc.jetstream()
         checkpoints = await Checkpoints.open(js, self.name)
         lease = await Lease.open(js, self.name)
-        if not await lease.acquire(self.stop, self.lease_wait if once else None):
-            if self.stop.is_set():
-                return 0
-            holder = await lease.held_by()
-            self.log.error("lease_held", holder=holder, waited_s=self.lease_wait,
-                           hint="another replica runs this instance (`kanal up` or its service): stop it, or "
-                           "wait for its pass")
-            return EXIT_LEASE_HELD
+        while not self.stop.is_set():
+            if not await lease.acquire(self.stop, self.lease_wait if once else None):
+                if self.stop.is_set():
+                    return 0
+                holder = await lease.held_by()
+                self.log.error("lease_held", holder=holder, waited_s=self.lease_wait,
+                               hint="another replica runs this instance (`kanal up` or its service): stop it, or "
+                               "wait for its pass")
+                return EXIT_LEASE_HELD
+            code = await self._passes(connector, checkpoints, lease, once)
+            if code is not None:
+                return code
+        return 0
+
+    async def _passes(self, connector: PollingConnector[Any, Any], checkpoints: Checkpoints, lease: Lease,
+                      once: bool) -> int | None:
+        """Poll while holding the lease; the exit code, or None when the lease was lost (stand by again)."""
         keeper = asyncio.create_task(lease.keep(self.stop), name="lease-keeper")
         failures = 0
         try:
@@ -223,8 +236,7 @@ class Instance:
                                      failures=failures)
                     if once and failures >= 3:
                         return 1
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.stop.wait(), delay)
+                    await self._wait_unless_lease_lost(keeper, delay)
                     continue
                 if once:
                     break
@@ -232,12 +244,21 @@ class Instance:
         except LeaseLost as err:
             if self.stop.is_set():
                 return 0  # shutting down anyway
-            self.log.error("lease_lost", error=str(err))
-            return 1
+            if once:
+                self.log.error("lease_lost", error=str(err))
+                return 1
+            self.log.warning("lease_lost", error=str(err), hint="standing by until this replica holds it again")
+            return None
         finally:
             keeper.cancel()
             await lease.release()
         return 0
+
+    async def _wait_unless_lease_lost(self, keeper: asyncio.Task[None], delay: float) -> None:
+        """Back off for `delay`, cut short by shutdown or by the lease keeper giving up."""
+        stopper = asyncio.create_task(self.stop.wait())
+        await asyncio.wait({stopper, keeper}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
 
     async def serve_outbound(self, sender: Sender) -> None:
         """Deliver `kanal.out.<channel>.<instance>` through this instance's own credentials.
