@@ -43,9 +43,14 @@ def is_loopback(host: str) -> bool:
 
 def is_demo_hash(stored: str) -> bool:
     """True when a scrypt hash from kanal.toml verifies against one of the published demo passwords."""
-    from connectors.desk.passwords import verify  # the one scrypt verifier shared by console and desk hashes
+    from admin.auth import verify_password  # console and desk hashes share one format (scrypt$N$r$p$salt$hash)
 
-    return any(verify(password, stored) for password in DEMO_PASSWORDS)
+    return bool(stored) and any(verify_password(password, stored) for password in DEMO_PASSWORDS)
+
+
+def _truthy(value: Any) -> bool:
+    """A TOML boolean, or one written in the environment (`KANAL_ADMIN__HTTPS_ONLY=true`)."""
+    return value is True or (isinstance(value, str) and value.strip().lower() in {"true", "1"})
 
 
 def _reveal(value: Any) -> str:
@@ -120,7 +125,7 @@ def exposed(config: Config, modes: Mapping[str, str]) -> list[Unsafe]:
     admin = config.admin
     if config.enabled("admin"):
         host = str(admin.get("host", "127.0.0.1"))
-        if not is_loopback(host) and not admin.get("https_only", False):
+        if not is_loopback(host) and not _truthy(admin.get("https_only", False)):
             found.append(Unsafe("[admin]", f"the console listens on {host or 'every address'} without TLS in "
                                 "front: passwords and session cookies cross the network in clear",
                                 "put an https proxy in front and set [admin] https_only = true, or host = "

@@ -39,3 +39,9 @@ async def test_the_console_refuses_a_non_loopback_address_while_a_demo_password_
     assert code == 2
     refused = [entry for entry in logs if entry["event"] == "demo_password_exposed"]
     assert refused and refused[0]["users"] == ["lurah-gambir", "pusat"]
+
+
+def test_https_only_from_the_environment_is_read_as_a_boolean() -> None:
+    for text, flagged in (("false", True), ("0", True), ("true", False), ("TRUE", False)):
+        config = load(EXAMPLE, env={"KANAL_ADMIN__HOST": ANY, "KANAL_ADMIN__HTTPS_ONLY": text})
+        assert any(u.where == "[admin]" for u in safety.exposed(config, {})) is flagged, text
