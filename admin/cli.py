@@ -16,7 +16,7 @@ import typer
 from admin.auth import AccessDenied
 from admin.settings import AdminSettings, AdminUser, ForwarderSettings
 from kanal.config import Config, ConfigError
-from kanal.options import ConfigOption
+from kanal.options import ConfigOption, UnusedConfigOption
 from kanal.passwords import hash_password
 
 if TYPE_CHECKING:
@@ -227,6 +227,7 @@ def stage(
 @app.command("hash-password")
 def hash_password_cmd(
     password: Annotated[str | None, typer.Option(help="the password (prompted, hidden, when omitted)")] = None,
+    config: UnusedConfigOption = None,
 ) -> None:
     """Print a scrypt hash: for `password_hash` under [admin.users.<name>], or a desk officer in `officers`."""
     if password is None:

@@ -357,6 +357,14 @@ async def serve(config: Config, settings: AdminSettings) -> int:
         _log().error("no_admins", hint="add [admin.users.<name>] with password_hash (kanal admin hash-password) "
                      "and queues to kanal.toml")
         return 2
+    from kanal.ops.safety import is_demo_hash, is_loopback
+
+    demo = sorted(name for name, user in settings.users.items() if is_demo_hash(user.password_hash.reveal()))
+    if demo and not is_loopback(settings.host):
+        _log().error("demo_password_exposed", host=settings.host, users=demo,
+                     hint="these admins use a demo password from the README: give each a new password_hash "
+                     "(kanal admin hash-password), or keep [admin] host = 127.0.0.1")
+        return 2
     if settings.session_secret is None:
         _log().warning("session_secret_generated", hint="set [admin] session_secret (or session_secret_file) so "
                        "sign-ins survive a restart")

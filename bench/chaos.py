@@ -5,8 +5,10 @@ configs from `kanal nats config` (least-privilege users), streams at R3, two `ka
 one durable consumer, a webhook connector (`hook`) and a polling connector (`feed`, against a local fake
 provider), each logged in as its own NATS user. Phase 1 sends N envelopes (half webhook, half feed) while it
 SIGKILLs node nats-2, router-1 and the webhook connector, and restarts them. Phase 2 takes the whole NATS
-cluster down for --outage seconds while the webhook keeps answering from its spool. Then every envelope id
-must be in KANAL_ADMIN exactly once (as an item or a linked duplicate): none lost, none doubled.
+cluster down for --outage seconds while the webhook keeps answering from its spool and the feed offers new
+items. Then every envelope id must be in KANAL_ADMIN exactly once (as an item or a linked duplicate) with the
+reporter and text that were sent: none lost, none doubled, none altered; and any program that exits by itself
+(or not with 0 on SIGTERM) fails the run.
 
 Run: `.venv/bin/python bench/chaos.py [--n 10000] [--outage 60]` (loopback only, stops by itself).
 The sample channels come from tests/connectors (KANAL_EXTRA_CHANNELS), so run it from a clone.
@@ -100,13 +102,18 @@ class Result:
     unexpected: int = 0
     lost_before_router: int = 0
     outage_sent: int = 0
+    outage_feed: int = 0
     outage_spooled_max: int = 0
+    altered: int = 0
+    exits: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.doubled == 0 and self.unexpected == 0 and self.routed_ids == self.expected
+        """Every envelope exactly once, with the content that was sent, and no program exited by itself."""
+        return (self.lost == 0 and self.doubled == 0 and self.unexpected == 0 and self.altered == 0
+                and not self.exits and self.routed_ids == self.expected)
 
 
 class Cluster:
@@ -213,6 +220,18 @@ async def _wait_log(proc: Proc, text: bytes, within: float) -> bool:
     return await _until(seen, within, 0.05)
 
 
+def hook_message(n: int) -> dict[str, object]:
+    """What the provider posts as webhook message n (its content is checked at the end)."""
+    return message(n, sender=f"+62812{n:08d}", text=f"Laporan {n}: lampu jalan mati di RT {n % 17} gang {n}")
+
+
+def sent_content(hook_n: range, feed_n: range) -> dict[str, tuple[str, str]]:
+    """Envelope id -> (reporter contact, text) of everything sent, as each connector's provider gave it."""
+    content = {envelope_id("hook", HOOK_ACCOUNT, f"m{n}"): hook_message(n) for n in hook_n}
+    content |= {envelope_id("feed", FEED_ACCOUNT, f"m{n}"): message(n) for n in feed_n}
+    return {key: (str(m["sender"]), str(m["text"])) for key, m in content.items()}
+
+
 class Webhook:
     """A provider posting messages to the webhook connector, retrying (as providers do) until it gets 200."""
 
@@ -222,9 +241,7 @@ class Webhook:
         self.retries = 0
 
     async def send(self, n: int, within: float = 120) -> None:
-        body = json.dumps({"messages": [message(n, sender=f"+62812{n:08d}",
-                                                text=f"Laporan {n}: lampu jalan mati di RT {n % 17} gang {n}")]})
-        data = body.encode()
+        data = json.dumps({"messages": [hook_message(n)]}).encode()
         deadline = time.monotonic() + within
         while True:
             try:
@@ -298,16 +315,21 @@ async def inbound_ids(nc: object) -> set[str]:
             for data in await _read_all(nc, subjects.STREAM_IN, f"{subjects.IN_PREFIX}.>")}
 
 
-async def admin_ids(nc: object) -> Counter[str]:
-    """How often each envelope id occurs in KANAL_ADMIN (items and duplicates)."""
+async def admin_ids(nc: object, sent: dict[str, tuple[str, str]] | None = None) -> Counter[str]:
+    """How often each envelope id occurs in KANAL_ADMIN (items and duplicates); with `sent`, also how many
+    delivered items differ from what was sent (reporter or text), under "__altered"."""
     seen: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
+    altered = 0
     for data in await _read_all(nc, subjects.STREAM_ADMIN, f"{subjects.ADMIN_PREFIX}.>"):
         item = decode_routed(data)
         seen[item.item_id] += 1
         kinds[item.kind] += 1
+        if sent is not None and item.item_id in sent:
+            altered += (item.envelope.reporter.contact, item.envelope.text) != sent[item.item_id]
     seen["__kind_item"] = kinds["item"]
     seen["__kind_duplicate"] = kinds["duplicate"]
+    seen["__altered"] = altered
     return seen
 
 
@@ -393,9 +415,9 @@ async def run(n: int = 10_000, outage: float = 60.0, work: Path | None = None, s
                 await asyncio.sleep(0.5)
                 for proc in everyone:
                     if proc.proc is not None and not proc.alive() and proc.name not in killing:
-                        result.events.append(f"{proc.name} exited with {proc.proc.returncode} by itself; "
-                                             "restarted")
-                        echo(result.events[-1])
+                        result.exits.append(f"{proc.name} exited with {proc.proc.returncode} by itself "
+                                            f"(log: {proc.log})")
+                        echo(f"FAIL: {result.exits[-1]}; restarted so the count can finish")
                         proc.start()
 
         async def chaos() -> None:
@@ -461,28 +483,31 @@ async def run(n: int = 10_000, outage: float = 60.0, work: Path | None = None, s
 
         # Phase 2: the whole cluster down; the webhook answers from its spool.
         outage_n = max(10, n // 20)
-        echo(f"phase 2: NATS fully down for {outage:.0f}s while {outage_n} webhook messages arrive")
-        killing.update(p.name for p in everyone)  # processes keep running; only NATS is down
-        cluster.kill()
+        echo(f"phase 2: NATS fully down for {outage:.0f}s while {outage_n} webhook messages arrive and the "
+             f"feed offers {outage_n} items")
+        cluster.kill()  # the programs keep running (and are watched): only NATS is down
         down_at = time.monotonic()
         per = outage / outage_n
         for j in range(outage_n):
+            provider.add(1)  # the poller reads it, cannot publish it, and must read it again later
             await webhook.send(hook_n + 1 + j, within=30)
             result.outage_spooled_max = max(result.outage_spooled_max, await webhook.spool_depth())
             await asyncio.sleep(max(0.0, down_at + (j + 1) * per - time.monotonic()))
-        result.outage_sent = outage_n
-        result.expected += outage_n
+        result.outage_sent = result.outage_feed = outage_n
+        result.expected += 2 * outage_n
         hook_ids |= {envelope_id("hook", HOOK_ACCOUNT, f"m{hook_n + 1 + j}") for j in range(outage_n)}
+        feed_ids |= {envelope_id("feed", FEED_ACCOUNT, f"m{feed_n + 1 + j}") for j in range(outage_n)}
         back = time.monotonic()
         cluster.start()
-        await _until(lambda: _all_routed(nc, result.expected), 120, 0.5)
+        await _until(lambda: _all_routed(nc, result.expected), 180, 0.5)
         result.timings["outage_recovery_s"] = time.monotonic() - back
         echo(f"NATS back: spool (max {result.outage_spooled_max}) delivered and routed in "
              f"{result.timings['outage_recovery_s']:.1f}s")
 
-        counts = await admin_ids(nc)
+        counts = await admin_ids(nc, sent_content(range(1, hook_n + outage_n + 1), range(1, feed_n + outage_n + 1)))
         result.items = counts.pop("__kind_item", 0)
         result.duplicates = counts.pop("__kind_duplicate", 0)
+        result.altered = counts.pop("__altered", 0)
         expected = hook_ids | feed_ids
         result.admin_messages = sum(counts.values())
         result.routed_ids = len(set(counts) & expected)
@@ -493,8 +518,8 @@ async def run(n: int = 10_000, outage: float = 60.0, work: Path | None = None, s
         keeper.cancel()
         for proc in everyone:
             code = proc.stop()
-            if code not in (0, None):
-                result.events.append(f"{proc.name} exited {code} on SIGTERM")
+            if code != 0:  # None: it did not stop within the timeout and was killed
+                result.exits.append(f"{proc.name} ended with {code} on SIGTERM (log: {proc.log})")
     finally:
         for proc in everyone:
             proc.kill()
@@ -527,8 +552,10 @@ def report(result: Result) -> str:
         f"KANAL_ADMIN: {result.admin_messages} messages for {result.routed_ids} envelope ids "
         f"({result.items} items, {result.duplicates} linked duplicates)",
         f"lost {result.lost} (of which never reached KANAL_IN: {result.lost_before_router}), "
-        f"doubled {result.doubled}, unexpected {result.unexpected}",
+        f"doubled {result.doubled}, unexpected {result.unexpected}, content differs {result.altered}",
+        f"during the outage: {result.outage_sent} webhook messages, {result.outage_feed} feed items",
         *(f"event: {e}" for e in result.events),
+        *(f"UNEXPECTED EXIT: {e}" for e in result.exits),
         *(f"{k}: {v:.1f}" for k, v in result.timings.items()),
         "OK: every envelope exactly once" if result.ok else "FAILED",
     ]

@@ -30,6 +30,7 @@ class Health:
     credentials_error: str = ""
     last_success: float = field(default_factory=time.time)
     silent: bool = False
+    stopping: bool = False  # set when shutdown begins: /readyz answers 503 from then on
     _log: Any = None
 
     def success(self, credentials_used: bool = False) -> None:
@@ -92,7 +93,8 @@ class Context(Generic[S]):
     """Handed to a connector: everything it needs besides its provider's API."""
 
     def __init__(self, spec: ChannelSpec, instance: str, common: InstanceSettings, settings: S,
-                 publisher: Publisher, media: MediaStore, metrics: Metrics, health: Health) -> None:
+                 publisher: Publisher, media: MediaStore, metrics: Metrics, health: Health,
+                 notifier_answers: bool = False) -> None:
         self.spec = spec
         self.channel = spec.id
         self.instance = instance
@@ -102,6 +104,8 @@ class Context(Generic[S]):
         self.media = media
         self.metrics = metrics
         self.health = health
+        # The notifier ([outbound]) acknowledges this channel's reporters, so the connector must not too.
+        self.notifier_answers = notifier_answers
         self.normaliser: Normaliser = spec.load_normaliser()
         self.log = log.get(f"connector.{spec.id}", channel=spec.id, instance=instance)
 

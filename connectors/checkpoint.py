@@ -102,18 +102,33 @@ class Lease:
         self._log.info("lease_acquired", holder=self.holder.decode())
         return True
 
-    async def acquire(self, stop: asyncio.Event) -> bool:
-        """Wait until this replica holds the lease; False if `stop` was set first."""
+    async def acquire(self, stop: asyncio.Event, within: float | None = None) -> bool:
+        """Wait until this replica holds the lease; False if `stop` was set first, or after `within` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = None if within is None else loop.time() + within
         announced = False
         while not stop.is_set():
             if await self.try_acquire():
                 return True
             if not announced:
-                self._log.info("lease_waiting", reason="another replica is active")
+                self._log.info("lease_waiting", reason="another replica is active", holder=await self.held_by())
                 announced = True
+            pause = self.ttl / 3
+            if deadline is not None:
+                pause = min(pause, deadline - loop.time())
+                if pause <= 0:
+                    return False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.ttl / 3)
+                await asyncio.wait_for(stop.wait(), pause)
         return False
+
+    async def held_by(self) -> str | None:
+        """Who holds the lease now (`<host>-<pid>-<id>`), or None when nobody does."""
+        try:
+            entry = await self.kv.get(self.key)
+        except (KeyNotFoundError, NotFoundError):
+            return None
+        return entry.value.decode(errors="replace") if entry.value else None
 
     async def renew(self) -> None:
         """Extend the lease; raises LeaseLost if another replica took it (or it lapsed)."""

@@ -10,20 +10,30 @@ from typing import Annotated, Any
 import typer
 
 from connectors import registry
-from kanal.options import ConfigOption
+from kanal.options import ConfigOption, UnusedConfigOption
 
 app = typer.Typer(help="Channels and connector instances.", no_args_is_help=True)
 
 
 
 @app.command("list")
-def list_channels(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
-    """Every installed channel (built-in or plugin): mode, settings (secrets marked) and whether it can run."""
+def list_channels(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    no_probes: Annotated[bool, typer.Option("--no-probes", help="do not ask running instances for /readyz")] = False,
+) -> None:
+    """The configured instances (channel, mode, enabled, port, ready or why not), then every installed channel
+    type (built-in or plugin): mode, settings (secrets marked) and whether it can run."""
+    from kanal.cli import load_config
+    from kanal.ops import instances
+
+    cfg = load_config(config)
     try:
         entries = registry.discover()
     except registry.RegistryError as err:
         typer.echo(f"kanal: {err}", err=True)
         raise typer.Exit(2) from err
+    configured = instances.rows(cfg, probe=not no_probes)
     rows: list[dict[str, Any]] = []
     for name, entry in sorted(entries.items()):
         spec = entry.spec
@@ -37,8 +47,13 @@ def list_channels(as_json: Annotated[bool, typer.Option("--json", help="machine-
             "settings": registry.describe_settings(spec.settings) if spec else [],
         })
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, default=str))
+        typer.echo(json.dumps({"instances": [vars(r) for r in configured], "channels": rows}, indent=2, default=str))
         return
+    typer.echo(f"Instances in {cfg.source}:" if configured else f"No [connectors.<instance>] in {cfg.source}.")
+    for r in configured:
+        typer.echo(f"  {r.instance:<28} {r.channel:<9} {r.mode:<8} {'enabled' if r.enabled else 'disabled':<9} "
+                   f"port {r.port:<6} {r.state}")
+    typer.echo("Channels:")
     for row in rows:
         state = "available" if row["available"] else f"UNAVAILABLE: {row['reason']}"
         typer.echo(f"{row['channel']:<10} {row['mode']:<8} {state}")
@@ -60,19 +75,26 @@ def run(
     instance: Annotated[str, typer.Argument(help="the name of a [connectors.<instance>] section")],
     config: ConfigOption = None,
     once: Annotated[bool, typer.Option("--once", help="pollers: one pass, then exit")] = False,
+    lease_wait: Annotated[float, typer.Option(
+        help="with --once: seconds to wait while another replica holds the instance's lease, then exit 75")] = 30.0,
 ) -> None:
-    """Run one connector instance until SIGTERM (exit 0), or exit 78 on a permanent error (credentials, access)."""
+    """Run one connector instance until SIGTERM (exit 0), or exit 78 on a permanent error (credentials, access);
+    with --once, exit 75 when another replica kept the instance's lease for --lease-wait seconds."""
     from kanal.cli import load_config
     from kanal.config import ConfigError
 
     cfg = load_config(config)
+    from connectors.errors import EXIT_LEASE_HELD
     from connectors.runtime import run_instance
 
     try:
-        code = asyncio.run(run_instance(cfg, instance, once))
+        code = asyncio.run(run_instance(cfg, instance, once, lease_wait))
     except (ConfigError, registry.RegistryError) as err:
         typer.echo(f"kanal: {err}", err=True)
         raise typer.Exit(2) from err
+    if code == EXIT_LEASE_HELD:
+        typer.echo(f"kanal: another replica held the lease of {instance} for {lease_wait:g}s (its holder is in the "
+                   "lease_held line above): stop it (`kanal up`, kanal-connector@...) or let it poll", err=True)
     raise typer.Exit(code)
 
 
@@ -118,6 +140,7 @@ def checkpoint(
 def new(
     name: Annotated[str, typer.Argument(help="channel id: lowercase letters, digits, '_' (e.g. 'qlue')")],
     directory: Annotated[Path | None, typer.Option("--dir", help="where to create the package")] = None,
+    config: UnusedConfigOption = None,
 ) -> None:
     """Scaffold a webhook channel plugin package that installs and passes its own tests as generated.
 

@@ -12,8 +12,11 @@ import time
 # Exit code for a permanent failure: supervisors (kanal up, systemd RestartPreventExitStatus) do not restart it.
 from kanal.supervisor import EXIT_PERMANENT
 
-__all__ = ["EXIT_PERMANENT", "BadPayload", "ConnectorError", "PermanentError", "RateLimited", "SignatureError",
-           "TransientError"]
+# Exit code of `kanal connector run X --once` when another replica held X's lease for the whole wait (EX_TEMPFAIL).
+EXIT_LEASE_HELD = 75
+
+__all__ = ["EXIT_LEASE_HELD", "EXIT_PERMANENT", "BadPayload", "ConnectorError", "PermanentError", "RateLimited",
+           "SignatureError", "TransientError"]
 
 
 class ConnectorError(Exception):

@@ -34,6 +34,8 @@ class Metrics:
     last_receive: Gauge
     credentials_ok: Gauge
     silent: Gauge
+    ready: Gauge
+    spooling: Gauge
 
     @classmethod
     def create(cls, channel: str, instance: str) -> Metrics:
@@ -67,4 +69,6 @@ class Metrics:
                                "UNIX time of the last successful receive or poll"),
             credentials_ok=gauge("kanal_connector_credentials_ok", "1 while the provider accepts the credentials"),
             silent=gauge("kanal_connector_silent", "1 while the instance has been silent longer than silence_after"),
+            ready=gauge("kanal_connector_ready", "1 while the instance can take input safely (as /readyz answers)"),
+            spooling=gauge("kanal_connector_spooling", "1 while input goes to the local spool (NATS away or draining)"),
         )

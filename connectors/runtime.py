@@ -15,7 +15,7 @@ from connectors import health as health_routes
 from connectors import registry
 from connectors.base import Connector, Context, Health
 from connectors.checkpoint import Checkpoints, Lease, LeaseLost
-from connectors.errors import EXIT_PERMANENT, PermanentError, TransientError
+from connectors.errors import EXIT_LEASE_HELD, EXIT_PERMANENT, PermanentError, TransientError
 from connectors.media import MediaStore
 from connectors.metrics import Metrics
 from connectors.outbound.sender import Sender, SenderLoop
@@ -55,6 +55,14 @@ def resolve(
     return spec, common, settings
 
 
+def notifier_answers(config: Config, channel: str) -> bool:
+    """Whether the notifier (`[outbound]`, on by default) answers this channel's reporters."""
+    if not config.enabled("outbound"):
+        return False
+    channels = config.outbound.get("channels")
+    return channel in (sends.CHANNELS if channels is None else channels)
+
+
 class Instance:
     """One running connector instance and everything it owns."""
 
@@ -74,13 +82,20 @@ class Instance:
         self.health = Health(self.metrics, silence, _log=self.log)
         self.media = MediaStore(None, self.common.media_max_bytes, fallback=self.publisher.spool_blob)
         self.context: Context[Any] = Context(self.spec, instance, self.common, settings, self.publisher,
-                                             self.media, self.metrics, self.health)
+                                             self.media, self.metrics, self.health,
+                                             notifier_answers=notifier_answers(config, self.spec.id))
         self.connector: Connector[Any] = self.spec.load_connector()(self.context)
         self.nc: NATS | None = None
         self.stop = asyncio.Event()
         self.connected = asyncio.Event()
         self.http_port: int | None = None
         self.listening = asyncio.Event()
+        self.lease_wait = 30.0  # --once: how long to wait for a lease another replica holds
+
+    def stopping(self) -> None:
+        """Shutdown begins: not ready from now on (load balancers stop sending), then everything stops."""
+        self.health.stopping = True
+        self.stop.set()
 
     async def connect_forever(self) -> None:
         """Connect to NATS, retrying until it answers; then provision and hand the connection out."""
@@ -117,7 +132,7 @@ class Instance:
         """Run until SIGTERM/SIGINT (or one pass with `once`); the exit code says how it ended."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.stop.set)
+            loop.add_signal_handler(sig, self.stopping)
         connecting = asyncio.create_task(self.connect_forever(), name="nats-connect")
         draining = asyncio.create_task(self.publisher.drain_forever(), name="spool-drain")
         server = None
@@ -144,6 +159,7 @@ class Instance:
             code = EXIT_PERMANENT
         finally:
             self.stop.set()
+            self.health.stopping = True
             sdnotify.notify("STOPPING=1")
             if server is not None:
                 await http.stop(server, serving)  # stops intake, lets in-flight requests finish
@@ -170,15 +186,34 @@ class Instance:
         return code
 
     async def poll(self, connector: PollingConnector[Any, Any], once: bool) -> int:
-        """The polling loop: lease, pass, checkpoint, wait; transient errors back off, permanent ones stop."""
+        """The polling loop: lease, pass, checkpoint, wait; transient errors back off, permanent ones stop.
+
+        A replica that loses its lease (another took it, or a NATS outage kept it from renewing for a whole
+        TTL) goes back to standby and polls again once it holds the lease: it does not exit.
+        """
         await self._wait_connected()
         if self.nc is None:
             return 0
         js = self.nc.jetstream()
         checkpoints = await Checkpoints.open(js, self.name)
         lease = await Lease.open(js, self.name)
-        if not await lease.acquire(self.stop):
-            return 0
+        while not self.stop.is_set():
+            if not await lease.acquire(self.stop, self.lease_wait if once else None):
+                if self.stop.is_set():
+                    return 0
+                holder = await lease.held_by()
+                self.log.error("lease_held", holder=holder, waited_s=self.lease_wait,
+                               hint="another replica runs this instance (`kanal up` or its service): stop it, or "
+                               "wait for its pass")
+                return EXIT_LEASE_HELD
+            code = await self._passes(connector, checkpoints, lease, once)
+            if code is not None:
+                return code
+        return 0
+
+    async def _passes(self, connector: PollingConnector[Any, Any], checkpoints: Checkpoints, lease: Lease,
+                      once: bool) -> int | None:
+        """Poll while holding the lease; the exit code, or None when the lease was lost (stand by again)."""
         keeper = asyncio.create_task(lease.keep(self.stop), name="lease-keeper")
         failures = 0
         try:
@@ -201,8 +236,7 @@ class Instance:
                                      failures=failures)
                     if once and failures >= 3:
                         return 1
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.stop.wait(), delay)
+                    await self._wait_unless_lease_lost(keeper, delay)
                     continue
                 if once:
                     break
@@ -210,12 +244,21 @@ class Instance:
         except LeaseLost as err:
             if self.stop.is_set():
                 return 0  # shutting down anyway
-            self.log.error("lease_lost", error=str(err))
-            return 1
+            if once:
+                self.log.error("lease_lost", error=str(err))
+                return 1
+            self.log.warning("lease_lost", error=str(err), hint="standing by until this replica holds it again")
+            return None
         finally:
             keeper.cancel()
             await lease.release()
         return 0
+
+    async def _wait_unless_lease_lost(self, keeper: asyncio.Task[None], delay: float) -> None:
+        """Back off for `delay`, cut short by shutdown or by the lease keeper giving up."""
+        stopper = asyncio.create_task(self.stop.wait())
+        await asyncio.wait({stopper, keeper}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
 
     async def serve_outbound(self, sender: Sender) -> None:
         """Deliver `kanal.out.<channel>.<instance>` through this instance's own credentials.
@@ -248,6 +291,9 @@ class Instance:
         stopper.cancel()
 
 
-async def run_instance(config: Config, instance: str, once: bool = False) -> int:
-    """Build and run one instance; used by `kanal connector run`."""
-    return await Instance(config, instance).run(once)
+async def run_instance(config: Config, instance: str, once: bool = False, lease_wait: float = 30.0) -> int:
+    """Build and run one instance; used by `kanal connector run`. With `once`, a lease another replica holds
+    for `lease_wait` seconds ends it with EXIT_LEASE_HELD (the `lease_held` event names the holder)."""
+    running = Instance(config, instance)
+    running.lease_wait = lease_wait
+    return await running.run(once)

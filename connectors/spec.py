@@ -88,6 +88,19 @@ class ChannelSpec:
     # A provider calls this webhook at `public_url` (its console needs that URL; Twilio signs it). False for
     # endpoints Kanal serves to people and apps directly, where public_url only shapes the links it returns.
     provider_calls: bool = True
+    # The provider's signature covers the URL it called (Twilio's does; Meta's, Telegram's and X's cover the
+    # body only), so the instance must know that URL: `public_url` when a proxy is in front.
+    signs_url: bool = False
+
+    def instance_mode(self, settings: object) -> Mode:
+        """The mode one instance runs in: its own `mode` setting (Telegram "polling", X "webhook") when the
+        channel has one, else the channel's."""
+        chosen = getattr(settings, "mode", None)
+        if chosen in ("poll", "polling"):
+            return "poll"
+        if chosen == "webhook":
+            return "webhook"
+        return self.mode
 
     def load_connector(self) -> type[Any]:
         """The connector class (imports the channel's dependencies)."""

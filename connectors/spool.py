@@ -47,6 +47,14 @@ class Spool:
         """Messages waiting."""
         return self._depth
 
+    @property
+    def full(self) -> bool:
+        """True when the spool cannot take more input safely: /readyz then answers 503 (not ready).
+
+        The one place a spool limit decides this (the size limit of issue #20 plugs in here); no limit, never.
+        """
+        return False
+
     def append(self, messages: list[tuple[str, str, bytes]]) -> None:
         """Store (subject, msg_id, data) rows in one fsynced transaction."""
         with self._lock:

@@ -12,7 +12,7 @@ import typer
 
 from kanal import config as config_mod
 from kanal import log
-from kanal.options import ConfigOption
+from kanal.options import ConfigOption, UnusedConfigOption
 
 app = typer.Typer(
     name="kanal",
@@ -70,7 +70,7 @@ def _print_schema(typ: type) -> None:
 
 
 @schema_app.command("envelope")
-def schema_envelope() -> None:
+def schema_envelope(config: UnusedConfigOption = None) -> None:
     """JSON Schema of the Envelope (what connectors publish on kanal.in.<channel>.<instance>)."""
     from schemas import Envelope
 
@@ -78,7 +78,7 @@ def schema_envelope() -> None:
 
 
 @schema_app.command("routed")
-def schema_routed() -> None:
+def schema_routed(config: UnusedConfigOption = None) -> None:
     """JSON Schema of a RoutedItem (what admins read on kanal.admin.<queue>)."""
     from schemas import RoutedItem
 
@@ -86,7 +86,7 @@ def schema_routed() -> None:
 
 
 @schema_app.command("status")
-def schema_status() -> None:
+def schema_status(config: UnusedConfigOption = None) -> None:
     """JSON Schema of a StatusUpdate (kanal.status.<item_id>)."""
     from schemas import StatusUpdate
 
@@ -94,7 +94,7 @@ def schema_status() -> None:
 
 
 @schema_app.command("deadletter")
-def schema_deadletter() -> None:
+def schema_deadletter(config: UnusedConfigOption = None) -> None:
     """JSON Schema of a DeadLetter (kanal.dlq.<stage>)."""
     from schemas import DeadLetter
 
@@ -111,11 +111,13 @@ def schema_asyncapi(config: ConfigOption = None) -> None:
 
 
 @schema_app.command("subjects")
-def schema_subjects() -> None:
-    """The streams and subjects, as JSON."""
+def schema_subjects(config: ConfigOption = None) -> None:
+    """The streams and subjects, as JSON (with the config's duplicate window and retention when given)."""
     from schemas import subjects
 
-    typer.echo(msgspec.json.format(msgspec.json.encode(subjects.streams(), enc_hook=str), indent=2).decode())
+    nats = (config_mod.load(config) if config else config_mod.load(env={})).nats
+    streams = subjects.streams(nats.duplicate_window, nats.retention)
+    typer.echo(msgspec.json.format(msgspec.json.encode(streams, enc_hook=str), indent=2).decode())
 
 
 def _register_subcommands() -> None:

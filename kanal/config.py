@@ -1,12 +1,13 @@
 """`kanal.toml`: one config file, overridable by KANAL_* environment variables, decoded into typed Structs.
 
 Rules: a key `X_file` reads the secret X from that file; `KANAL_NATS__URL=...` overrides `[nats] url`
-(double underscore between levels; `-` in instance names may be written `_`); an unknown key or a wrong
-type is refused at start with the key's path.
+(double underscore between levels; `-` in instance names may be written `_`; a value that starts with `[` or
+`{` is a JSON list or table); an unknown key or a wrong type is refused at start with the key's path.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -175,13 +176,30 @@ def apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
             continue
         parts = name[len(ENV_PREFIX) :].split("__")
         node = data
+        path: list[str] = []
         for part in parts[:-1]:
             key = _match_key(node, part)
             child = node.setdefault(key, {})
             if not isinstance(child, dict):
                 raise ConfigError(f"environment variable {name}: '{key}' is a value, not a section")
             node = child
-        node[_match_key(node, parts[-1])] = value
+            path.append(key)
+        key = _match_key(node, parts[-1])
+        node[key] = _env_value(name, ".".join([*path, key]), value)
+
+
+def _env_value(name: str, where: str, value: str) -> Any:
+    """A variable's text as the key's value: a list or table when written as JSON (TOML has no other
+    one-line form for them), else the text, which the key's type then converts (numbers, booleans, durations)."""
+    if not value.lstrip().startswith(("[", "{")):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as err:
+        raise ConfigError(
+            f"config key '{where}' (environment variable {name}): not valid JSON ({err.msg} at character "
+            f"{err.pos}); write a list as [\"a\", \"b\"] and a table as {{\"key\": \"value\"}}"
+        ) from err
 
 
 def _match_key(node: Mapping[str, Any], part: str) -> str:

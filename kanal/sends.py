@@ -17,12 +17,15 @@ from schemas import encode
 from schemas.outbound import OutboundMessage, SendRecord, SendState, decode_send_record
 
 MAX_DELIVERIES = 8  # provider calls per message before it is recorded as failed (`[outbound] max_deliveries`)
+# The channels whose reporters the notifier answers when `[outbound] channels` is not set.
+CHANNELS = ("twilio", "meta", "telegram", "email", "x")
 
 
 class DeliverySettings(msgspec.Struct, frozen=True, kw_only=True):
     """The sender loop's part of `[outbound]`; the notifier reads (and checks) the whole section."""
 
     max_deliveries: int = MAX_DELIVERIES
+    channels: list[str] = msgspec.field(default_factory=lambda: list(CHANNELS))
 
 
 def record_key(item_id: str, message_id: str) -> str:

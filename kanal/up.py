@@ -42,13 +42,72 @@ def programs(config: Config, nats_url: str) -> list[Program]:
     return found
 
 
-def _health_app(supervisor: Supervisor, nats_url: str, embedded: bus.EmbeddedNats | None) -> Starlette:
+class NatsKeeper:
+    """Restarts the embedded nats-server when it dies (kill -9, OOM killer) after 1 s, 2 s, 4 s ... up to
+    `max_backoff`; the programs' clients reconnect to the same address and their spools drain."""
+
+    def __init__(self, embedded: bus.EmbeddedNats, max_backoff: float = 30.0) -> None:
+        self.embedded = embedded
+        self.max_backoff = max_backoff
+        self.restarts = 0
+
+    @property
+    def alive(self) -> bool:
+        proc = self.embedded.proc
+        return proc is not None and proc.poll() is None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Watch until `stop`; never returns early on a failed restart (it tries again, later)."""
+        backoff = 1.0
+        started = asyncio.get_running_loop().time()
+        while not stop.is_set():
+            if self.alive:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+                continue
+            proc = self.embedded.proc
+            code = proc.returncode if proc is not None else None
+            if asyncio.get_running_loop().time() - started > 60:
+                backoff = 1.0  # it ran for a while: a new failure, not a crash loop
+            _log.error("nats_server_exited", code=code, restart_in_s=backoff,
+                       hint=f"see {self.embedded.store_dir / 'nats-server.log'}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            if stop.is_set():
+                return
+            backoff = min(backoff * 2, self.max_backoff)
+            try:
+                self.embedded.spawn()  # on the loop's thread, which outlives the server (tether)
+                await asyncio.to_thread(self.embedded.wait_ready, 30.0)
+            except bus.BusError as err:
+                _log.error("nats_restart_failed", error=str(err), retry_in_s=backoff)
+                continue
+            self.restarts += 1
+            started = asyncio.get_running_loop().time()
+            _log.warning("nats_server_restarted", restarts=self.restarts, pid=self.embedded.proc.pid
+                         if self.embedded.proc else None)
+
+
+def _health_app(supervisor: Supervisor, nats_url: str, keeper: NatsKeeper | None) -> Starlette:
     async def healthz(_request: Request) -> JSONResponse:
-        nats_alive = embedded is None or (embedded.proc is not None and embedded.proc.poll() is None)
-        body = {"status": "ok" if nats_alive else "degraded", "nats": nats_url, "programs": supervisor.states()}
+        nats_alive = keeper is None or keeper.alive
+        body: dict[str, object] = {"status": "ok" if nats_alive else "degraded", "nats": nats_url,
+                                   "programs": supervisor.states()}
+        if keeper is not None:
+            proc = keeper.embedded.proc
+            body["nats_server"] = {"pid": proc.pid if proc is not None and nats_alive else None,
+                                   "restarts": keeper.restarts}
         return JSONResponse(body, status_code=200 if nats_alive else 503)
 
     return Starlette(routes=[Route("/healthz", healthz)])
+
+
+def warn_unsafe(config: Config) -> None:
+    """One warning per demo login, placeholder secret or clear-text listener (`kanal doctor` fails on them)."""
+    from kanal.ops import safety
+
+    for unsafe in safety.check(config):
+        _log.warning("unsafe_setting", where=unsafe.where, problem=unsafe.message, fix=unsafe.fix)
 
 
 def _say(line: str) -> None:
@@ -74,6 +133,9 @@ async def run(config: Config) -> int:
         loop.add_signal_handler(sig, stop.set)
     embedded: bus.EmbeddedNats | None = None
     supervisor: Supervisor | None = None
+    keeper: NatsKeeper | None = None
+    keeping: asyncio.Task[None] | None = None
+    warn_unsafe(config)
     try:
         nats_url = config.nats.url
         if not nats_url:
@@ -102,13 +164,16 @@ async def run(config: Config) -> int:
             _log.error("nats_unreachable", error=str(err))
             return 1
 
+        if embedded is not None:
+            keeper = NatsKeeper(embedded)
+            keeping = asyncio.create_task(keeper.run(stop), name="nats-keeper")
         supervisor = Supervisor(programs(config, nats_url), tethered=True)
         supervisor.start()
         for program in supervisor.programs:
             _say(f"kanal: started {program.name}: {' '.join(program.argv[3:])}")
         try:
             server, serve = await http.start(
-                _health_app(supervisor, nats_url, embedded), config.kanal.health_host, config.kanal.health_port
+                _health_app(supervisor, nats_url, keeper), config.kanal.health_host, config.kanal.health_port
             )
         except (OSError, SystemExit) as err:
             _log.error("health_port_busy", port=config.kanal.health_port, error=repr(err),
@@ -123,6 +188,9 @@ async def run(config: Config) -> int:
         await http.stop(server, serve)
         return 0
     finally:
+        if keeping is not None:  # no restart while everything stops
+            keeping.cancel()
+            await asyncio.gather(keeping, return_exceptions=True)
         if supervisor is not None:
             await supervisor.stop()
         if embedded is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from kanal.sends import MAX_DELIVERIES
+from kanal.sends import CHANNELS, MAX_DELIVERIES
 from kanal.settings_types import Duration
 
 DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
@@ -29,7 +29,7 @@ class OutboundSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """How Kanal answers reporters. Templates: `{ref}`, `{status_url}`, `{stage_label}`, `{note}`."""
 
     enabled: bool = True
-    channels: list[str] = msgspec.field(default_factory=lambda: ["twilio", "meta", "telegram", "email", "x"])
+    channels: list[str] = msgspec.field(default_factory=lambda: list(CHANNELS))
     language: str = "id"
     templates: dict[str, dict[str, str]] = {}
     channel_templates: dict[str, dict[str, str]] = {}

@@ -10,7 +10,7 @@ from typing import Annotated
 import msgspec
 import typer
 
-from kanal.options import ConfigOption
+from kanal.options import ConfigOption, UnusedConfigOption
 from router.settings import RouterSettings
 
 app = typer.Typer(help="The router: dedup and route envelopes from KANAL_IN to admin queues.", no_args_is_help=True)
@@ -86,6 +86,7 @@ def check(
     name_property: Annotated[str, typer.Option(help="property holding the area name")] = "kelurahan",
     code_pattern: Annotated[str, typer.Option(help="regular expression every code must match")] = r"^[0-9]{10}$",
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    config: UnusedConfigOption = None,
 ) -> None:
     """Validate polygons, codes, overlaps and gaps; exit 1 when the file cannot be used for routing."""
     from router import geo

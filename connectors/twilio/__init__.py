@@ -14,6 +14,7 @@ spec = ChannelSpec(
     normaliser="connectors.twilio.normalise:normalise",
     requires=("twilio",),
     docs="connectors/twilio/README.md",
+    signs_url=True,  # X-Twilio-Signature covers the full URL Twilio called
 )
 
 __all__ = ["TwilioSettings", "spec"]

@@ -16,7 +16,7 @@ from connectors.base import Context
 from connectors.errors import BadPayload, SignatureError
 from connectors.twilio.normalise import number, parse_form
 from connectors.twilio.sender import TwilioSender
-from connectors.twilio.settings import TwilioSettings
+from connectors.twilio.settings import DEFAULT_ACK, TwilioSettings
 from connectors.webhook import WebhookConnector
 from schemas import Envelope
 from schemas.outbound import OutboundMessage
@@ -69,6 +69,8 @@ class TwilioConnector(WebhookConnector[TwilioSettings]):
         """The acknowledgement: `ack_template` with `{ref}` per envelope, or an empty <Response/>."""
         response = MessagingResponse()
         template = self.settings.ack_template
+        if template is None:
+            template = "" if self.ctx.notifier_answers else DEFAULT_ACK
         if template:
             for envelope in envelopes:
                 response.message(template.replace("{ref}", envelope.ref))

@@ -17,6 +17,8 @@ class TwilioSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     - account_sid: `AC...`; when set, requests for another account are refused (403).
     - account: the number this instance receives on (e.g. "+628111272206"); empty: the request's `To`.
     - ack_template: the TwiML reply; `{ref}` becomes the report reference; empty: no reply (`<Response/>`).
+      Unset: none while the notifier answers Twilio reporters (it acknowledges after routing; a TwiML reply
+      would be a second acknowledgement), else DEFAULT_ACK.
     - path: the webhook path configured in the Twilio console (after public_url).
     - api_base_url: where replies go (Messages API); api.twilio.com unless a proxy or a test stands in.
     - send_timeout: how long one Messages API call may take before it is retried.
@@ -25,7 +27,7 @@ class TwilioSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     auth_token: Secret
     account_sid: str = ""
     account: str = ""
-    ack_template: str = DEFAULT_ACK
+    ack_template: str | None = None
     path: str = "/twilio/inbound"
     api_base_url: str = "https://api.twilio.com"
     send_timeout: Duration = Duration(seconds=15)

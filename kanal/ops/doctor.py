@@ -23,6 +23,7 @@ from connectors.runtime import resolve
 from connectors.spec import ChannelSpec, InstanceSettings
 from kanal import bus
 from kanal.config import Config, ConfigError
+from kanal.ops import safety
 from kanal.settings_types import Secret
 from schemas import subjects
 
@@ -77,9 +78,10 @@ def check_connectors(config: Config) -> tuple[list[Finding], list[Resolved]]:
                 f"set them in [connectors.{instance}] (e.g. {empty[0]}_file = \"/run/credentials/...\") or "
                 f"KANAL_CONNECTORS__{instance.upper().replace('-', '_')}__{empty[0].upper()}"))
         else:
-            findings.append(Finding("ok", where, f"channel {spec.id} ({spec.mode}), settings and credentials present"))
-        if spec.mode == "webhook":
-            findings.append(_webhook_url(instance, common) if spec.provider_calls else _served_url(instance, common))
+            findings.append(Finding("ok", where, f"channel {spec.id} ({spec.instance_mode(settings)}), settings and "
+                                    "credentials present"))
+        if spec.instance_mode(settings) == "webhook":
+            findings.append(_public_url(instance, spec, common))
     return findings, resolved
 
 
@@ -94,29 +96,27 @@ def _secrets(settings: Any) -> list[tuple[str, bool]]:
     return found
 
 
-def _webhook_url(instance: str, common: InstanceSettings) -> Finding:
-    where = f"connector {instance}"
-    fix = (f"set public_url in [connectors.{instance}] to the https URL the provider calls "
-           "(signatures are checked against it)")
-    if not common.public_url:
-        return Finding("fail", where, "webhook channel without public_url", fix)
-    url = urlparse(common.public_url)
-    if url.scheme != "https" and url.hostname not in LOOPBACK:
-        return Finding("fail", where, f"public_url {common.public_url} is not https", fix)
-    return Finding("ok", where, f"webhook at {common.public_url}")
-
-
-def _served_url(instance: str, common: InstanceSettings) -> Finding:
-    """An endpoint people and apps call directly: public_url is optional, but must be https when it is public."""
+def _public_url(instance: str, spec: ChannelSpec, common: InstanceSettings) -> Finding:
+    """An instance taking requests: public_url is required only where the provider signs the URL it called
+    (Twilio); elsewhere it is optional (Meta, Telegram and X sign the body; apps and people call the
+    address they are given), but it must be https when it is public."""
     where = f"connector {instance}"
     if not common.public_url:
-        return Finding("ok", where, f"serves on {common.host}:{common.port}; links use the address it is called at "
-                       "(set public_url when a proxy is in front)")
+        if spec.signs_url:
+            return Finding("fail", where, "webhook channel without public_url: the provider signs the URL it "
+                           "called, so every request is refused (403) behind a proxy",
+                           f"set public_url in [connectors.{instance}] to the https URL the provider calls")
+        served = f"serves on {common.host}:{common.port}"
+        if spec.provider_calls:
+            return Finding("ok", where, f"webhook {served}; {spec.id} signs the body, not the URL, so public_url is "
+                           "not needed (register the https address your proxy serves with the provider)")
+        return Finding("ok", where, f"{served}; links use the address it is called at (set public_url when a "
+                       "proxy is in front)")
     url = urlparse(common.public_url)
     if url.scheme != "https" and url.hostname not in LOOPBACK:
         return Finding("fail", where, f"public_url {common.public_url} is not https",
                        f"serve it over https and set public_url in [connectors.{instance}] to that URL")
-    return Finding("ok", where, f"served at {common.public_url}")
+    return Finding("ok", where, f"{'webhook' if spec.provider_calls else 'served'} at {common.public_url}")
 
 
 async def check_nats(config: Config, router_consumer: str) -> list[Finding]:
@@ -226,12 +226,16 @@ async def _readyz(client: httpx.AsyncClient, r: Resolved) -> Finding | None:
         return Finding("fail", where, f"{url} answered {response.status_code} without JSON",
                        "is another program on this port?")
     problems = [str(p) for p in body.get("problems", [])]
+    warnings = [str(w) for w in body.get("warnings", [])]
     if response.status_code != 200:
         fix = "renew the credentials, then restart the instance" if not body.get("credentials_ok", True) else \
-            "check the provider side (webhook registration, account activity) and the instance's log"
+            "see the instance's log"
         return Finding("fail", where, "not ready: " + "; ".join(problems), fix)
-    if problems:
-        return Finding("warn", where, "ready, but: " + "; ".join(problems), "see the instance's log")
+    if body.get("silent"):  # ready to take input, but nothing came: a lost webhook registration or account
+        return Finding("fail", where, "ready, but: " + "; ".join(warnings),
+                       "check the provider side (webhook registration, account activity) and the instance's log")
+    if warnings:
+        return Finding("warn", where, "ready, but: " + "; ".join(warnings), "see the instance's log")
     return Finding("ok", where, f"ready (spool {body.get('spool_depth', 0)})")
 
 
@@ -301,10 +305,17 @@ def check_sections(config: Config) -> list[Finding]:
     return findings
 
 
+def check_safety(config: Config, resolved: list[Resolved]) -> list[Finding]:
+    """Demo logins, placeholder secrets, logins and webhooks served in clear (kanal.ops.safety): each a FAIL."""
+    modes = {r.instance: r.spec.instance_mode(r.settings) for r in resolved}
+    return [Finding("fail", u.where, u.message, u.fix) for u in safety.check(config, modes)]
+
+
 async def run(config: Config, nats: bool = True, probes: bool = True) -> list[Finding]:
     """Every check, in the order an operator would fix things."""
     findings, resolved = check_connectors(config)
     findings += check_sections(config)
+    findings += check_safety(config, resolved)
     consumer = str(config.router.get("consumer", subjects.ROUTER_CONSUMER))
     if nats:
         findings += await check_nats(config, consumer)

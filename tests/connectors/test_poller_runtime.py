@@ -138,3 +138,66 @@ async def test_a_replica_that_lost_the_lease_cannot_move_the_checkpoint_back(pro
     with pytest.raises(LeaseLost, match="moved by another replica"):
         await stale.save(FeedCursor(after=10))
     assert await (await Checkpoints.open(js, "feed-z")).load(FeedCursor) == FeedCursor(after=50)
+
+
+async def test_once_against_a_held_lease_names_the_holder_and_exits_75(provisioned: NATS, nats_url: str,
+                                                                       tmp_path: Path) -> None:
+    """Issue #19: `--once` while `kanal up` polled the same instance waited silently forever."""
+    async with feed_provider(items=3) as provider:
+        config = _config(tmp_path, nats_url, provider.settings)
+        holder = await Lease.open(provisioned.jetstream(), "feed-1")
+        assert await holder.try_acquire()
+        keeping = asyncio.Event()
+        keeper = asyncio.create_task(holder.keep(keeping))  # held longer than the wait, as a running replica does
+        try:
+            env = {**os.environ, "KANAL_EXTRA_CHANNELS": "tests.connectors.sample_channels:feed",
+                   "PYTHONPATH": str(ROOT), "KANAL_LOG__FORMAT": "json"}
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "kanal", "connector", "run", "feed-1", "--config", str(config), "--once",
+                "--lease-wait", "1", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            _out, err = await asyncio.wait_for(proc.communicate(), 60)
+        finally:
+            keeping.set()
+            await keeper
+            await holder.release()
+        assert proc.returncode == 75, err.decode()[-2000:]
+        assert holder.holder.decode() in err.decode()  # who holds it
+        assert b"lease_held" in err and b"another replica held the lease of feed-1 for 1s" in err
+        assert provider.requests == []  # it never polled
+        assert await _external_ids(provisioned) == []
+
+
+async def test_a_poller_that_loses_its_lease_stands_by_and_polls_again(provisioned: NATS, nats_url: str,
+                                                                       tmp_path: Path) -> None:
+    """Found by bench/chaos.py: a NATS outage longer than the lease TTL made the poller exit 1."""
+    from structlog.testing import capture_logs
+
+    from connectors.runtime import Instance
+    from kanal.testing import make_config
+
+    async with feed_provider(items=2) as provider:
+        section = {"channel": "feed", "poll_interval": "100ms", **provider.settings}
+        instance = Instance(make_config(nats_url, tmp_path, connectors={"feed-1": section}), "feed-1", feed)
+        running = asyncio.create_task(instance.run())
+        try:
+            while await _external_ids(provisioned) != ["m1", "m2"]:
+                assert not running.done()
+                await asyncio.sleep(0.05)
+            leases = await provisioned.jetstream().key_value(subjects.KV_LEASES)
+            await leases.purge("feed-1")  # its lease is gone: another replica takes it
+            other = await Lease.open(provisioned.jetstream(), "feed-1")
+            assert await other.try_acquire()
+            with capture_logs() as logs:
+                while not any(e["event"] == "lease_lost" for e in logs):  # its next renewal finds it taken
+                    assert not running.done(), "the poller exited instead of standing by"
+                    await asyncio.sleep(0.05)
+            provider.add(2)
+            await asyncio.sleep(1.0)  # several poll intervals: a standby does not poll
+            assert await _external_ids(provisioned) == ["m1", "m2"] and not running.done()
+            await other.release()  # the other replica stops: this one takes over and polls again
+            while await _external_ids(provisioned) != ["m1", "m2", "m3", "m4"]:
+                assert not running.done()
+                await asyncio.sleep(0.05)
+        finally:
+            instance.stop.set()
+            assert await asyncio.wait_for(running, 30) == 0

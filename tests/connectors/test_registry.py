@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -41,7 +43,7 @@ def test_cli_lists_modes_settings_and_secrets() -> None:
     result = subprocess.run([sys.executable, "-m", "kanal", "connector", "list", "--json"], capture_output=True,
                             text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
-    rows = {row["channel"]: row for row in json.loads(result.stdout)}
+    rows = {row["channel"]: row for row in json.loads(result.stdout)["channels"]}
     assert rows["hook"]["mode"] == "webhook"
     settings = {s["name"]: s for s in rows["hook"]["settings"]}
     assert settings["secret"]["secret"] is True
@@ -56,3 +58,41 @@ def test_unknown_instance_says_what_is_configured(tmp_path: object) -> None:
                              "kanal.example.toml"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "no [connectors.nope] section" in result.stderr
+
+
+async def test_list_shows_the_configured_instances_and_whether_each_is_ready(nats_url: str, tmp_path: Path) -> None:
+    """Issue #19: `kanal connector list --config x.toml` said "No such option" and showed channel types only."""
+    from connectors.runtime import Instance
+    from kanal.bus import free_port
+    from kanal.testing import make_config
+    from tests.connectors.sample_channels import hook
+
+    port, idle = free_port(), free_port()
+    cfg = tmp_path / "kanal.toml"
+    cfg.write_text(f'[connectors.up]\nchannel = "hook"\naccount = "a"\nsecret = "s"\nport = {port}\n'
+                   f'[connectors.down]\nchannel = "hook"\naccount = "a"\nsecret = "s"\nport = {idle}\n'
+                   '[connectors.off]\nchannel = "hook"\nenabled = false\naccount = "a"\nsecret = "s"\n'
+                   '[connectors.typo]\nchannel = "hook"\naccount = "a"\nsecrett = "s"\n')
+    section = {"channel": "hook", "account": "a", "secret": "s", "port": port}
+    instance = Instance(make_config(nats_url, tmp_path, connectors={"up": section}), "up", hook)
+    running = asyncio.create_task(instance.run())
+    try:
+        await asyncio.wait_for(instance.listening.wait(), 30)
+        env = {**os.environ, "KANAL_EXTRA_CHANNELS": "tests.connectors.sample_channels:hook"}
+        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "kanal", "connector", "list", "--config",
+                                                        str(cfg), "--json"], capture_output=True, text=True, env=env,
+                                       timeout=60)
+        text = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "kanal", "connector", "list", "-c",
+                                                        str(cfg)], capture_output=True, text=True, env=env, timeout=60)
+    finally:
+        instance.stop.set()
+        await asyncio.wait_for(running, 30)
+    assert done.returncode == 0, done.stderr
+    rows = {row["instance"]: row for row in json.loads(done.stdout)["instances"]}
+    assert rows["up"] | {"state": ""} == {"instance": "up", "channel": "hook", "mode": "webhook", "enabled": True,
+                                          "port": port, "ready": True, "state": ""}
+    assert rows["up"]["state"].startswith("ready")
+    assert not rows["down"]["ready"] and "not answering" in rows["down"]["state"]
+    assert rows["off"]["enabled"] is False and rows["off"]["state"].startswith("disabled")
+    assert not rows["typo"]["ready"] and "secrett" in rows["typo"]["state"]
+    assert f"Instances in {cfg}" in text.stdout and "Channels:" in text.stdout

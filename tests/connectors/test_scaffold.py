@@ -58,7 +58,7 @@ def test_scaffolded_plugin_installs_in_a_fresh_venv_and_passes(tmp_path: Path) -
 
     listed = _run(env_dir / "bin" / "kanal", "connector", "list", "--json")
     assert listed.returncode == 0, listed.stderr
-    channels = {row["channel"]: row for row in json.loads(listed.stdout)}
+    channels = {row["channel"]: row for row in json.loads(listed.stdout)["channels"]}
     assert channels["qlue"]["available"] is True
     assert channels["qlue"]["mode"] == "webhook"
     assert any(s["name"] == "secret" and s["secret"] for s in channels["qlue"]["settings"])

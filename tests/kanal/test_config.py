@@ -94,3 +94,28 @@ def test_enabled_from_the_environment_is_a_boolean_and_a_bad_one_is_refused(tmp_
     assert config.connectors["sms"]["enabled"] is False and config.outbound["enabled"] is True
     with pytest.raises(ConfigError, match=r"connectors.sms.enabled = 'maybe': write true or false"):
         load(path, env={"KANAL_CONNECTORS__SMS__ENABLED": "maybe"})
+
+
+def test_lists_and_tables_from_the_environment_are_json_and_reach_the_owner_typed(tmp_path: Path) -> None:
+    from connectors.runtime import resolve
+
+    example = Path(__file__).resolve().parents[2] / "kanal.example.toml"
+    env = {"KANAL_CONNECTORS__NEWS_MEDIA__FEEDS": '["http://127.0.0.1:9/x.xml", {"url": "http://h/y", "name": "Y"}]',
+           "KANAL_CONNECTORS__NEWS_MEDIA__KEYWORDS": '["banjir"]',
+           "KANAL_ADMIN__USERS": '{"ops": {"password_hash": "scrypt$1", "queues": ["kelurahan.*"]}}',
+           "KANAL_NATS__LEASE_TTL": "20s", "KANAL_ROUTER__METRICS_PORT": "9000"}
+    config = load(example, env=env)
+    _spec, _common, settings = resolve(config, "news-media")
+    assert [feed.url for feed in settings.sources()] == ["http://127.0.0.1:9/x.xml", "http://h/y"]
+    assert settings.keywords == ("banjir",)
+    assert set(config.admin["users"]) == {"ops"}  # a table replaces the file's table, as a TOML override would
+    assert config.nats.lease_ttl.total_seconds() == 20
+
+
+def test_an_environment_value_that_does_not_parse_names_the_key_and_the_variable(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[connectors.news-media]\nchannel = "news"\nfeeds = []\n')
+    with pytest.raises(ConfigError, match=r"config key 'connectors.news-media.feeds' \(environment variable "
+                       r"KANAL_CONNECTORS__NEWS_MEDIA__FEEDS\): not valid JSON"):
+        load(path, env={"KANAL_CONNECTORS__NEWS_MEDIA__FEEDS": '["http://a/x.xml",'})
+    with pytest.raises(ConfigError, match=r"config key 'nats.replicas': Expected `int`"):
+        load(path, env={"KANAL_NATS__REPLICAS": "three"})

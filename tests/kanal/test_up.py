@@ -202,3 +202,82 @@ def test_killing_up_outright_leaves_no_orphans(tmp_path: Path) -> None:
         if again.poll() is None:
             again.kill()
     assert again.returncode == 0
+
+
+def _hook_post(port: int, n: int) -> httpx.Response:
+    import json
+
+    from tests.connectors.sample_channels import message, sign
+
+    body = json.dumps({"messages": [message(n)]}).encode()
+    return httpx.post(f"http://127.0.0.1:{port}/inbound", content=body, timeout=10,
+                      headers={"X-Hook-Signature": sign("s3cret-value", body)})
+
+
+def test_a_killed_embedded_nats_server_is_restarted_and_messages_still_flow(tmp_path: Path) -> None:
+    """Issue #19: after kill -9 of the embedded nats-server, /healthz said "degraded" forever."""
+    import asyncio
+
+    from kanal.testing import connected
+    from schemas import subjects
+
+    nats_port, health_port, hook_port = free_port(), free_port(), free_port()
+    config = tmp_path / "kanal.toml"
+    config.write_text(
+        f'[kanal]\ndata_dir = "var"\nhealth_port = {health_port}\n'
+        f'[nats]\nembedded_port = {nats_port}\nembedded_store = "var/nats"\n'
+        '[router]\nenabled = false\n[outbound]\nenabled = false\n'
+        f'[connectors.hook-1]\nchannel = "hook"\naccount = "a"\nsecret = "s3cret-value"\nport = {hook_port}\n'
+    )
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kanal", "up", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+        env={**os.environ, "KANAL_LOG__FORMAT": "json", "PYTHONPATH": str(root),
+             "KANAL_EXTRA_CHANNELS": "tests.connectors.sample_channels:hook"},
+    )
+    health = f"http://127.0.0.1:{health_port}/healthz"
+    try:
+        first = _wait_health(health, proc)
+        deadline = time.monotonic() + 60
+        while True:  # the connector answers once it has started
+            with contextlib.suppress(httpx.HTTPError):
+                if _hook_post(hook_port, 1).status_code == 200:
+                    break
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.2)
+        server = first["nats_server"]
+        assert isinstance(server, dict) and server["restarts"] == 0
+        os.kill(int(server["pid"]), signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:  # degraded, then ok again with a new server
+            with contextlib.suppress(httpx.HTTPError):
+                response = httpx.get(health, timeout=2)
+                body = response.json()
+                if response.status_code == 200 and body["nats_server"]["restarts"] == 1:
+                    break
+            assert time.monotonic() < deadline and proc.poll() is None, "never restarted"
+            time.sleep(0.2)
+        assert _hook_post(hook_port, 2).status_code == 200  # taken (acked, or spooled until it reconnects)
+
+        async def stored() -> list[str]:
+            from connectors.testkit.harness import stored_messages
+            from schemas import decode_envelope
+
+            async with connected(f"nats://127.0.0.1:{nats_port}") as nc:
+                messages = await stored_messages(nc, subjects.inbound("hook", "hook-1"))
+            return sorted(decode_envelope(m).external_id for m in messages)
+
+        deadline = time.monotonic() + 60
+        while (found := asyncio.run(stored())) != ["m1", "m2"]:  # the connector reconnected and delivered
+            assert time.monotonic() < deadline, found
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        subprocess.run(["pkill", "-KILL", "-f", "--", f"-p {nats_port}"], check=False)
+    assert proc.returncode == 0, output
+    assert '"event": "nats_server_exited"' in output and '"event": "nats_server_restarted"' in output
+    assert '"program_exited"' not in output  # the connector rode it out, it did not crash

@@ -73,7 +73,7 @@ channel = "carrier-pigeon"
 """)
     findings = _by_check(doctor.check_connectors(load(cfg, env={"KANAL_EXTRA_CHANNELS": EXTRA}))[0])
     assert [f.level for f in findings["connector good"]] == ["ok", "ok"]
-    assert any(f.level == "fail" and "without public_url" in f.message for f in findings["connector no-url"])
+    assert [f.level for f in findings["connector no-url"]] == ["ok", "ok"]  # the body is signed, not the URL
     assert any(f.level == "fail" and "not https" in f.message for f in findings["connector plain-http"])
     empty = [f for f in findings["connector empty-secret"] if f.level == "fail"]
     assert empty and "secret" in empty[0].message and "KANAL_CONNECTORS__EMPTY_SECRET__SECRET" in empty[0].fix
@@ -83,7 +83,7 @@ channel = "carrier-pigeon"
 
 def test_cli_exits_1_and_prints_fixes(tmp_path: Path) -> None:
     cfg = tmp_path / "kanal.toml"
-    cfg.write_text('[connectors.h]\nchannel = "hook"\naccount = "a"\nsecret = "s"\n')
+    cfg.write_text('[connectors.h]\nchannel = "twilio"\nauth_token = "s"\n')
     result = CliRunner().invoke(app, ["doctor", "--config", str(cfg), "--no-nats", "--no-probes"])
     assert result.exit_code == 1, result.output
     assert "FAIL connector h: webhook channel without public_url" in result.output
@@ -214,3 +214,69 @@ def test_services_that_would_refuse_to_start_are_failures(tmp_path: Path) -> Non
     found = _by_check(doctor.check_sections(load(cfg, env={})))
     assert found["[forwarder]"][0].level == "fail" and "url is empty" in found["[forwarder]"][0].message
     assert found["[admin]"][0].level == "fail" and "no admins" in found["[admin]"][0].message
+
+
+# What an operator fills in before the example goes live, as environment overrides (lists and tables as JSON).
+def _filled_in(tmp_path: Path) -> dict[str, str]:
+    from admin.auth import hash_password
+
+    officer = hash_password("a-long-officer-password")
+    admin = hash_password("a-long-admin-password")
+    return {
+        "KANAL_CONNECTORS__META_PEMPROV_DKI__APP_SECRET": "0123456789abcdef0123456789abcdef",
+        "KANAL_CONNECTORS__META_PEMPROV_DKI__VERIFY_TOKEN": "a-random-verify-token-9f8e7d",
+        "KANAL_CONNECTORS__TWILIO_SMS_08111272206__AUTH_TOKEN": "0123456789abcdef0123456789abcdef",
+        "KANAL_CONNECTORS__TWILIO_SMS_08111272206__PUBLIC_URL": "https://kanal.jakarta.go.id",
+        "KANAL_CONNECTORS__TELEGRAM_BOT__BOT_TOKEN": "123456789:AAE-a-real-looking-bot-token",
+        "KANAL_CONNECTORS__TELEGRAM_BOT__SECRET_TOKEN": "a_random_secret_token_42",
+        "KANAL_CONNECTORS__DESK_KEC_GAMBIR__OFFICERS": f'{{"petugas": "{officer}"}}',
+        "KANAL_ADMIN__USERS": f'{{"pusat": {{"password_hash": "{admin}", "superadmin": true}}}}',
+    }
+
+
+ANY = "0.0.0.0"  # noqa: S104  (the point of these tests)
+EXAMPLE = Path(__file__).resolve().parents[2] / "kanal.example.toml"
+
+
+def test_the_example_passes_once_its_secrets_and_logins_are_real(tmp_path: Path) -> None:
+    """Issue #19: Meta and Telegram sign the body, so their instances need no public_url; only Twilio does."""
+    config = load(EXAMPLE, env={**_filled_in(tmp_path), "KANAL_CONFIG": str(EXAMPLE)})
+    findings = asyncio.run(doctor.run(config, nats=False, probes=False))
+    assert not [f for f in findings if f.level == "fail"], doctor.report(findings)
+    meta = [f for f in findings if f.check == "connector meta-pemprov-dki" and "signs the body" in f.message]
+    assert meta and meta[0].level == "ok"
+
+
+def test_an_instance_is_judged_by_its_own_mode(tmp_path: Path) -> None:
+    """A Telegram instance polling needs no webhook URL; an X instance in webhook mode has its URL checked."""
+    cfg = tmp_path / "kanal.toml"
+    cfg.write_text('[connectors.tg]\nchannel = "telegram"\nmode = "polling"\nbot_token = "1:abc"\n'
+                   '[connectors.xw]\nchannel = "x"\nmode = "webhook"\nbearer_token = "b"\nconsumer_secret = "c"\n'
+                   'account = "DKIJakarta"\npublic_url = "http://x.example.id/x"\n')
+    findings = _by_check(doctor.check_connectors(load(cfg, env={}))[0])
+    assert [f.level for f in findings["connector tg"]] == ["ok"] and "(poll)" in findings["connector tg"][0].message
+    assert "(webhook)" in findings["connector xw"][0].message
+    assert any(f.level == "fail" and "is not https" in f.message for f in findings["connector xw"]), findings
+
+
+def test_demo_logins_placeholders_and_clear_text_listeners_fail(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["doctor", "--config", str(EXAMPLE), "--no-nats", "--no-probes"])
+    assert result.exit_code == 1, result.output
+    out = result.output
+    assert "FAIL [admin.users.pusat]: uses a demo password" in out
+    assert "FAIL [admin.users.lurah-gambir]: uses a demo password" in out
+    assert "FAIL [connectors.desk-kec-gambir] officers.petugas: uses a demo password" in out
+    assert "FAIL connectors.meta-pemprov-dki.app_secret: still holds the example's placeholder" in out
+    assert "FAIL connectors.telegram-bot.bot_token" in out
+    assert "replace-with-the-app-secret" not in out  # the finding names the key, never the value
+    assert "connectors.x-dkijakarta" not in out  # disabled: not checked
+
+    env = {**_filled_in(tmp_path), "KANAL_ADMIN__HOST": ANY, "KANAL_CONNECTORS__TELEGRAM_BOT__HOST": ANY}
+    findings = asyncio.run(doctor.run(load(EXAMPLE, env=env), nats=False, probes=False))
+    failed = {f.check: f for f in findings if f.level == "fail"}
+    assert set(failed) == {"[admin]", "[connectors.telegram-bot]"}, doctor.report(findings)
+    assert "without TLS" in failed["[admin]"].message and "https_only" in failed["[admin]"].fix
+    env |= {"KANAL_ADMIN__HTTPS_ONLY": "true",
+            "KANAL_CONNECTORS__TELEGRAM_BOT__PUBLIC_URL": "https://kanal.jakarta.go.id/telegram"}
+    findings = asyncio.run(doctor.run(load(EXAMPLE, env=env), nats=False, probes=False))
+    assert not [f for f in findings if f.level == "fail"], doctor.report(findings)

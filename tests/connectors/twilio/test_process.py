@@ -15,13 +15,15 @@ import pytest
 from connectors.testkit import served
 from connectors.testkit.harness import stored_messages
 from connectors.twilio import spec
+from connectors.twilio.settings import DEFAULT_ACK
 from kanal import bus
 from kanal.testing import connected
 from schemas import decode_envelope, subjects
 from tests.connectors.twilio.cases import CITIZEN, NUMBER, sms
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, sign
 
-SETTINGS = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "account": NUMBER}
+SETTINGS = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "account": NUMBER,
+            "ack_template": DEFAULT_ACK}  # the reference in the reply shows which messages were taken
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
@@ -104,4 +106,4 @@ def test_example_config_section_resolves() -> None:
 
     config = load(Path(__file__).resolve().parents[3] / "kanal.example.toml", env={})
     found, common, settings = resolve(config, "twilio-sms-08111272206")
-    assert found.id == "twilio" and common.port == 8083 and settings.ack_template == ""  # the notifier acknowledges
+    assert found.id == "twilio" and common.port == 8083 and settings.ack_template is None

@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 from connectors.testkit import Harness, harness
 from connectors.twilio import spec
 from connectors.twilio.connector import TwilioConnector
+from connectors.twilio.settings import DEFAULT_ACK
 from schemas import report_ref, subjects
 from tests.conftest import shared_path
 from tests.connectors.twilio.cases import NUMBER, sms, status, whatsapp, whatsapp_location
@@ -24,7 +25,7 @@ from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, form, sign, twilio_media
 
 PUBLIC = "https://kanal.jakarta.go.id/hooks/twilio/inbound"
 SETTINGS: dict[str, Any] = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "account": NUMBER,
-                            "public_url": "https://kanal.jakarta.go.id/hooks"}
+                            "public_url": "https://kanal.jakarta.go.id/hooks", "ack_template": DEFAULT_ACK}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
@@ -188,3 +189,27 @@ def _verifier(token: str) -> TwilioConnector:
     connector = TwilioConnector.__new__(TwilioConnector)
     connector.validator = RequestValidator(token)
     return connector
+
+
+@pytest.mark.parametrize(("outbound", "acknowledged"), [
+    ({}, False),  # the notifier is on by default and answers Twilio: one acknowledgement, from it
+    ({"channels": ["telegram"]}, True),
+    ({"enabled": False}, True),
+])
+async def test_twiml_acknowledgement_is_off_by_default_while_the_notifier_answers(
+        tmp_path: Path, outbound: dict[str, Any], acknowledged: bool) -> None:
+    from connectors.runtime import Instance
+    from kanal.testing import make_config
+
+    settings = {k: v for k, v in SETTINGS.items() if k != "ack_template"}
+    config = make_config("nats://127.0.0.1:1", tmp_path, outbound=outbound,
+                         connectors={"tw": {"channel": "twilio", **settings}})
+    instance = Instance(config, "tw")  # not connected: what it accepts is kept in its spool
+    try:
+        transport = httpx.ASGITransport(app=instance.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://10.0.0.7:8083") as client:
+            response = await post(client, sms())
+    finally:
+        instance.spool.close()
+    assert response.status_code == 200 and instance.spool.depth == 2  # the raw payload and the envelope
+    assert ("<Message>Terima kasih" in response.text) is acknowledged, response.text
