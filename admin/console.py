@@ -43,6 +43,7 @@ from kanal.config import Config
 from kanal.throttle import LoginThrottle
 from schemas import subjects
 from schemas.outbound import SendRecord
+from schemas.privacy import reporter_view
 from schemas.status import STAGES
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -264,7 +265,9 @@ class Console:
         if loc is not None and loc.lat is not None and loc.lon is not None and self.geo is not None:
             code = stored.queue.split(".", 1)[1] if stored.queue.startswith("kelurahan.") else None
             geo_svg = self.geo.svg(loc.lat, loc.lon, code)
+        # the page is only served to admins allowed on the item's queue (`_stored` checked it)
         return self._page(request, "item.html", row=row, item=it, env=it.envelope, stored=stored, status=latest,
+                          reporter=reporter_view(it.envelope, "queue_admin"),
                           next_stage=next_stage(row.stage), location=location_line(it), map_svg=geo_svg,
                           first=first, duplicates=duplicates, incident=incident, sends=sends)
 

@@ -19,6 +19,7 @@ from schemas.envelope import (
     UtcTime,
     Visibility,
 )
+from schemas.privacy import reporter_view
 
 Purpose = Literal["ack", "duplicate", "status", "final"]
 SendState = Literal["sending", "retrying", "sent", "failed", "skipped", "in_doubt"]
@@ -61,7 +62,7 @@ class ReplyAddress(Struct, frozen=True, kw_only=True):
 
 def reply_address(envelope: Envelope) -> ReplyAddress:
     """The reply address of the reporter who sent `envelope`."""
-    who = envelope.reporter
+    who = reporter_view(envelope, "outbound")  # an anonymous reporter's address, never their name
     return ReplyAddress(
         channel=envelope.channel, instance=envelope.instance, account=envelope.account,
         external_id=envelope.external_id, kind=envelope.kind, created_at=envelope.created_at,
