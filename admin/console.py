@@ -41,6 +41,7 @@ from admin.store import Handling, ItemNotFound, ItemStore, StoredItem, valid_que
 from kanal import bus, http, log, sends
 from kanal.config import Config
 from kanal.throttle import LoginThrottle
+from kanal.throttle import open_bucket as open_logins
 from schemas import subjects
 from schemas.outbound import SendRecord
 from schemas.privacy import reporter_view
@@ -80,7 +81,7 @@ class Console:
         self.store = store
         self.index = QueueIndex(store)  # what the pages list and count, read incrementally
         self._outbound: KeyValue | None = None
-        self.throttle = LoginThrottle()
+        self.throttle = LoginThrottle(lambda: open_logins(store.js), scope="console")
         self.media = media
         self.geo = geo
 
@@ -179,15 +180,21 @@ class Console:
             return self._page(request, "login.html")
         form = await self._form(request)
         username = form.get("username", "").strip()
-        if self.throttle.locked(username):
-            _log().warning("admin_login_locked", user=username)
-            return self._page(request, "login.html", 429, username=username,
-                              error="Too many failed sign-ins for this user; try again in 15 minutes.")
+        address = request.client.host if request.client else "unknown"
+        known = username if username in self.s.users else None  # anything else may be a mistyped password
+        wait = await self.throttle.delay(username, address)
+        if wait > 0:
+            seconds = max(1, round(wait))
+            _log().warning("admin_login_throttled", user=known, client=address, retry_in_s=seconds)
+            response = self._page(request, "login.html", 429, username=username,
+                                  error=f"Too many failed sign-ins from this address; try again in {seconds} s.")
+            response.headers["Retry-After"] = str(seconds)
+            return response
         if authenticate(self.s, username, form.get("password", "")) is None:
-            self.throttle.failed(username, known=username in self.s.users)
-            _log().warning("admin_login_failed", user=username)
+            await self.throttle.failed(username, address)
+            _log().warning("admin_login_failed", user=known, known_user=known is not None, client=address)
             return self._page(request, "login.html", 401, error="Wrong username or password.", username=username)
-        self.throttle.succeeded(username)
+        await self.throttle.succeeded(username, address)
         request.session.clear()
         request.session["user"] = username
         request.session["csrf"] = secrets.token_urlsafe(24)

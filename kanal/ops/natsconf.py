@@ -155,6 +155,8 @@ def connector_permissions(channel: str, instance: str) -> User:
         subjects.dlq("connector"),
         f"$KV.{cp}.{instance}",
         f"$KV.{ls}.{instance}",
+        f"$KV.{subjects.KV_LOGINS}.{instance}.>",  # a desk's failed sign-ins, under its own prefix
+        f"{API}.DIRECT.GET.KV_{subjects.KV_LOGINS}.$KV.{subjects.KV_LOGINS}.{instance}.>",
         f"$O.{subjects.OBJ_MEDIA}.C.>",
         f"$O.{subjects.OBJ_MEDIA}.M.>",
         # opening buckets, and provisioning's look at every stream and bucket: with all of them in place (ops'
@@ -279,6 +281,7 @@ def console_permissions(items_bucket: str = subjects.KV_ITEMS, others: tuple[str
         f"{API}.DIRECT.GET.{status}.>",
         f"{API}.STREAM.MSG.GET.{status}",
         *_kv(items_bucket),
+        *_kv(subjects.KV_LOGINS),  # failed sign-ins, shared by console replicas (kanal/throttle.py)
         *_kv(subjects.KV_OUTBOUND, write=False),
         # an item's send records are listed by key prefix, through an ephemeral (push) consumer
         f"{API}.CONSUMER.CREATE.{KV_OUTBOUND}",
