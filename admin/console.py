@@ -374,7 +374,7 @@ async def serve(config: Config, settings: AdminSettings) -> int:
     js = nc.jetstream()
     await bus.provision(js, config)
     console = await build(config, settings, nc)
-    server, task = await http.start(console.app(), settings.host, settings.port)
+    server, task = await http.start(console.app(), settings.host, settings.port, http.limits_of(config))
     print(f"admin: console at http://{settings.host}:{http.bound_port(server)}/", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

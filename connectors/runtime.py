@@ -125,7 +125,8 @@ class Instance:
         code = 0
         try:
             await self.connector.start()
-            server, serving = await http.start(self.app(), self.common.host, self.common.port)
+            server, serving = await http.start(self.app(), self.common.host, self.common.port,
+                                              http.limits_of(self.config))
             self.http_port = http.bound_port(server)
             self.listening.set()
             sdnotify.notify("READY=1")

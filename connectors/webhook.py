@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 
@@ -76,6 +76,10 @@ class WebhookConnector(Connector[S]):
             except BadPayload as err:
                 self.log.warning("webhook_bad_payload", reason=err.reason, detail=err.detail, status=400)
                 return PlainTextResponse(f"bad request: {err.reason}", status_code=400)
+            except ClientDisconnect:  # gone, or cut off by the server's read timeout (kanal/httplimits.py)
+                metrics.rejected.labels(reason="incomplete_request").inc()
+                self.log.info("webhook_client_gone", path=request.url.path)
+                return PlainTextResponse("request incomplete", status_code=408)
             except Exception as err:
                 metrics.rejected.labels(reason="unavailable").inc()
                 self.log.error("webhook_failed", error=repr(err), status=503)
