@@ -27,6 +27,9 @@ def routes(health: Health, publisher: Publisher, extra_ready: Callable[[], list[
             problems.append(f"silent for longer than {health.silence_after:.0f}s")
         if not publisher.connected:
             problems.append(f"NATS unreachable: {publisher.spool.depth} message(s) waiting in the spool")
+        if publisher.spool.full:
+            problems.append(f"spool full ({publisher.spool.size} of {publisher.spool.max_bytes} bytes): new "
+                            "input is refused with 503 until NATS takes the spool")
         if extra_ready is not None:
             problems.extend(extra_ready())
         body = {
@@ -37,8 +40,9 @@ def routes(health: Health, publisher: Publisher, extra_ready: Callable[[], list[
             "last_success": health.last_success,
             "credentials_ok": health.credentials_ok,
         }
-        # A connector that is spooling still accepts input safely; only credentials and silence make it unready.
-        unready = not health.credentials_ok or health.silent
+        # A connector that is spooling still accepts input safely; credentials, silence and a full spool make it
+        # unready.
+        unready = not health.credentials_ok or health.silent or publisher.spool.full
         return JSONResponse(body, status_code=503 if unready else 200)
 
     async def metrics(_request: Request) -> Response:
