@@ -98,8 +98,9 @@ class Publisher:
                 ref = RawRef(object_key=digest, sha256=digest, media_type=media_type, size=len(raw))
                 messages.append((BLOB, digest, raw))
             else:
-                ref = RawRef(subject=subjects.raw(envelope.id), sha256=digest, media_type=media_type, size=len(raw))
-                messages.append((subjects.raw(envelope.id), envelope.id, raw))
+                subject = subjects.raw(self.instance, envelope.id)
+                ref = RawRef(subject=subject, sha256=digest, media_type=media_type, size=len(raw))
+                messages.append((subject, envelope.id, raw))
             envelope = msgspec.structs.replace(envelope, raw=ref)
         encoded = encode(envelope)
         if len(encoded) > ENVELOPE_MAX:  # e.g. a 2 MB e-mail body: the full text stays in the raw payload
