@@ -134,7 +134,7 @@ class Console:
         form = await request.form()
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         token = request.session.get("csrf")
-        if not token or not hmac.compare_digest(str(token), values.get("csrf", "")):
+        if not token or not hmac.compare_digest(str(token).encode(), values.get("csrf", "").encode()):
             raise Denied("the form is stale or did not come from this console (CSRF check failed); reload the page")
         return values
 

@@ -139,7 +139,7 @@ class DeskConnector(WebhookConnector[DeskSettings]):
     def csrf_ok(self, request: Request, values: dict[str, str]) -> bool:
         """The form's token equals the session's."""
         expected = request.session.get("csrf")
-        return isinstance(expected, str) and hmac.compare_digest(expected, values.get("csrf", ""))
+        return isinstance(expected, str) and hmac.compare_digest(expected.encode(), values.get("csrf", "").encode())
 
     def render(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
         """A page with the office and CSRF token every template needs."""
