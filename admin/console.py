@@ -41,8 +41,10 @@ from admin.store import Handling, ItemNotFound, ItemStore, StoredItem, valid_que
 from kanal import bus, http, log, sends
 from kanal.config import Config
 from kanal.throttle import LoginThrottle
+from kanal.throttle import open_bucket as open_logins
 from schemas import subjects
 from schemas.outbound import SendRecord
+from schemas.privacy import reporter_view
 from schemas.status import STAGES
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -79,7 +81,7 @@ class Console:
         self.store = store
         self.index = QueueIndex(store)  # what the pages list and count, read incrementally
         self._outbound: KeyValue | None = None
-        self.throttle = LoginThrottle()
+        self.throttle = LoginThrottle(lambda: open_logins(store.js), scope="console")
         self.media = media
         self.geo = geo
 
@@ -132,7 +134,7 @@ class Console:
         form = await request.form()
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         token = request.session.get("csrf")
-        if not token or not hmac.compare_digest(str(token), values.get("csrf", "")):
+        if not token or not hmac.compare_digest(str(token).encode(), values.get("csrf", "").encode()):
             raise Denied("the form is stale or did not come from this console (CSRF check failed); reload the page")
         return values
 
@@ -178,15 +180,21 @@ class Console:
             return self._page(request, "login.html")
         form = await self._form(request)
         username = form.get("username", "").strip()
-        if self.throttle.locked(username):
-            _log().warning("admin_login_locked", user=username)
-            return self._page(request, "login.html", 429, username=username,
-                              error="Too many failed sign-ins for this user; try again in 15 minutes.")
+        address = request.client.host if request.client else "unknown"
+        known = username if username in self.s.users else None  # anything else may be a mistyped password
+        wait = await self.throttle.delay(username, address)
+        if wait > 0:
+            seconds = max(1, round(wait))
+            _log().warning("admin_login_throttled", user=known, client=address, retry_in_s=seconds)
+            response = self._page(request, "login.html", 429, username=username,
+                                  error=f"Too many failed sign-ins from this address; try again in {seconds} s.")
+            response.headers["Retry-After"] = str(seconds)
+            return response
         if authenticate(self.s, username, form.get("password", "")) is None:
-            self.throttle.failed(username, known=username in self.s.users)
-            _log().warning("admin_login_failed", user=username)
+            await self.throttle.failed(username, address)
+            _log().warning("admin_login_failed", user=known, known_user=known is not None, client=address)
             return self._page(request, "login.html", 401, error="Wrong username or password.", username=username)
-        self.throttle.succeeded(username)
+        await self.throttle.succeeded(username, address)
         request.session.clear()
         request.session["user"] = username
         request.session["csrf"] = secrets.token_urlsafe(24)
@@ -264,7 +272,9 @@ class Console:
         if loc is not None and loc.lat is not None and loc.lon is not None and self.geo is not None:
             code = stored.queue.split(".", 1)[1] if stored.queue.startswith("kelurahan.") else None
             geo_svg = self.geo.svg(loc.lat, loc.lon, code)
+        # the page is only served to admins allowed on the item's queue (`_stored` checked it)
         return self._page(request, "item.html", row=row, item=it, env=it.envelope, stored=stored, status=latest,
+                          reporter=reporter_view(it.envelope, "queue_admin"),
                           next_stage=next_stage(row.stage), location=location_line(it), map_svg=geo_svg,
                           first=first, duplicates=duplicates, incident=incident, sends=sends)
 
@@ -372,7 +382,7 @@ async def serve(config: Config, settings: AdminSettings) -> int:
     js = nc.jetstream()
     await bus.provision(js, config)
     console = await build(config, settings, nc)
-    server, task = await http.start(console.app(), settings.host, settings.port)
+    server, task = await http.start(console.app(), settings.host, settings.port, http.limits_of(config))
     print(f"admin: console at http://{settings.host}:{http.bound_port(server)}/", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
+import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -28,7 +29,8 @@ from schemas import subjects
 from schemas.deadletter import DeadLetter
 from schemas.envelope import encode
 from schemas.errors import SchemaError
-from schemas.routed import decode_routed
+from schemas.privacy import redacted
+from schemas.routed import RoutedItem, decode_routed
 
 STAGE = "forwarder"
 EXIT_CREDENTIALS = 78
@@ -65,6 +67,14 @@ def classify(status: int | None, error: str | None = None, retry_after: str | No
         seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
         return Outcome("retry", f"http_{status}", seconds)
     return Outcome("reject", f"http_{status}")
+
+
+def crm_body(item: RoutedItem, data: bytes) -> bytes:
+    """What the CRM receives: the routed item, its reporter cut to what the CRM may see (anonymous: nobody)."""
+    envelope = redacted(item.envelope, "crm")
+    if envelope == item.envelope:
+        return data  # unchanged: forward the exact bytes
+    return encode(msgspec.structs.replace(item, envelope=envelope))
 
 
 class Forwarder:
@@ -143,7 +153,7 @@ class Forwarder:
             return
         # A reroute is a new fact for the CRM: its own key, so the CRM does not answer 409 and miss the move.
         key = item.item_id if not item.reroutes else f"{item.item_id}:reroute-{len(item.reroutes)}"
-        outcome = await self.post(key, msg.data)
+        outcome = await self.post(key, crm_body(item, msg.data))
         deliveries = msg.metadata.num_delivered or 1
         if outcome.verdict == "accepted":
             await msg.ack()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
+
 from admin.inbox import Entry
 from admin.status import current_stage, stage_info
+from schemas.privacy import redacted, reporter_view
 from schemas.routed import RoutedItem
 
 
@@ -47,6 +52,9 @@ def entry_text(entry: Entry) -> str:
     if item.kind == "duplicate":
         head += "  DUPLICATE"
     lines = [head, f"    id: {item.item_id}"]
+    who = reporter_view(env, "queue_admin")  # the inbox only opens a queue its admin is allowed on
+    contact = f" ({who.contact})" if who.contact and who.contact != who.label else ""
+    lines.append(f"    from: {who.label}{contact}" + (f", NIK {who.nik}" if who.nik else ""))
     text = " ".join((env.subject + ": " if env.subject else "").split() + env.text.split())
     lines.append(f"    {text[:400]}{'…' if len(text) > 400 else ''}")
     where = location_line(item)
@@ -63,3 +71,14 @@ def entry_text(entry: Entry) -> str:
         done = f"acknowledged by {h.by}" if h.action == "ack" else f"rerouted to {h.to_queue} by {h.by}: {h.reason}"
         lines.append(f"    {done} at {h.at:%Y-%m-%d %H:%M} UTC")
     return "\n".join(lines)
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    """An inbox entry for `kanal inbox --json`: the routed item (reporter as the queue's admin may see it),
+    its sequence, stage and what was done with it."""
+    item = entry.stored.item
+    shown = msgspec.structs.replace(item, envelope=redacted(item.envelope, "queue_admin"))
+    handling = entry.handling
+    return {"seq": entry.stored.seq, "queue": entry.stored.queue, "stage": current_stage(entry.status),
+            "handling": msgspec.to_builtins(handling) if handling is not None else None,
+            "item": msgspec.to_builtins(shown)}

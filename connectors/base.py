@@ -15,7 +15,7 @@ from connectors.metrics import Metrics
 from connectors.publisher import Delivery, Publisher
 from connectors.spec import ChannelSpec, InstanceSettings, NormaliseContext, Normaliser, Outcome
 from kanal import log
-from schemas import Attachment, Envelope
+from schemas import Attachment, Envelope, jsondepth
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -110,10 +110,25 @@ class Context(Generic[S]):
         self.log = log.get(f"connector.{spec.id}", channel=spec.id, instance=instance)
 
     def normalise(self, raw: bytes, account: str) -> Outcome:
-        """Run the channel's pure normaliser with this instance's context."""
+        """Run the channel's pure normaliser with this instance's context.
+
+        Every raw input passes here, so this is where hostile JSON is refused (BadPayload, never a 5xx): a
+        body nested deeper than MAX_DEPTH never reaches a decoder, and a normaliser that still fails on the
+        bytes (it is pure: retrying cannot help) dead-letters them instead of answering 503 forever.
+        """
+        nested = jsondepth.too_deep(raw)
+        if nested is not None:
+            raise BadPayload("too_deeply_nested", f"JSON nested {nested} deep; the limit is {jsondepth.MAX_DEPTH}")
         context = NormaliseContext(channel=self.channel, instance=self.instance, account=account,
                                    received_at=datetime.now(UTC))
-        return self.normaliser(raw, context)
+        try:
+            return self.normaliser(raw, context)
+        except BadPayload:
+            raise
+        except (RecursionError, OverflowError, ValueError, TypeError, KeyError, IndexError, UnicodeError) as err:
+            self.log.error("normaliser_failed", error=repr(err)[:300],
+                           hint="the input is dead-lettered; report it with the dead letter if it is valid")
+            raise BadPayload("unreadable_payload", f"{type(err).__name__}: {str(err)[:300]}") from err
 
 
 class Connector(Generic[S]):

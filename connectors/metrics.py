@@ -31,6 +31,9 @@ class Metrics:
     ignored: LabelledCounter
     publish_latency: Histogram
     spool_depth: Gauge
+    spool_bytes: Gauge
+    spool_max_bytes: Gauge
+    spool_full: Gauge
     last_receive: Gauge
     credentials_ok: Gauge
     silent: Gauge
@@ -65,6 +68,9 @@ class Metrics:
                 registry=registry, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             ).labels(**labels),
             spool_depth=gauge("kanal_connector_spool_depth", "Messages waiting in the local spool"),
+            spool_bytes=gauge("kanal_connector_spool_bytes", "Bytes waiting in the local spool"),
+            spool_max_bytes=gauge("kanal_connector_spool_max_bytes", "The spool's limit (spool_max_bytes)"),
+            spool_full=gauge("kanal_connector_spool_full", "1 while the spool is full and new input gets 503"),
             last_receive=gauge("kanal_connector_last_success_timestamp_seconds",
                                "UNIX time of the last successful receive or poll"),
             credentials_ok=gauge("kanal_connector_credentials_ok", "1 while the provider accepts the credentials"),

@@ -21,7 +21,7 @@ from nats.js.object_store import ObjectStore
 
 from connectors.errors import TransientError
 from connectors.metrics import Metrics
-from connectors.spool import Spool
+from connectors.spool import Spool, SpoolFull
 from kanal import bus, log
 from schemas import DeadLetter, Envelope, RawRef, encode, subjects
 
@@ -50,7 +50,26 @@ class Publisher:
         self._blobs: ObjectStore | None = None
         self._wake = asyncio.Event()
         self._log = log.get("publisher", channel=channel, instance=instance)
-        self.metrics.spool_depth.set(spool.depth)
+        self.metrics.spool_max_bytes.set(spool.max_bytes)
+        self._spool_gauges()
+
+    def _spool_gauges(self) -> None:
+        self.metrics.spool_depth.set(self.spool.depth)
+        self.metrics.spool_bytes.set(self.spool.size)
+        self.metrics.spool_full.set(1 if self.spool.full else 0)
+
+    async def _spool(self, messages: list[tuple[str, str, bytes]]) -> None:
+        """Keep messages in the spool; SpoolFull (logged, gauged) when it holds its limit already."""
+        try:
+            await asyncio.to_thread(self.spool.append, messages)
+        except SpoolFull as err:
+            self._spool_gauges()
+            self._log.error("spool_full", error=str(err), path=str(self.spool.path),
+                            hint="NATS has been away long enough to fill spool_max_bytes: new input is refused "
+                                 "with 503 (providers retry) until NATS takes the spool; bring NATS back")
+            raise
+        self._spool_gauges()
+        self._wake.set()
 
     def attach(self, nc: NATS) -> None:
         """Use this connection from now on, and start draining the spool.
@@ -79,8 +98,9 @@ class Publisher:
                 ref = RawRef(object_key=digest, sha256=digest, media_type=media_type, size=len(raw))
                 messages.append((BLOB, digest, raw))
             else:
-                ref = RawRef(subject=subjects.raw(envelope.id), sha256=digest, media_type=media_type, size=len(raw))
-                messages.append((subjects.raw(envelope.id), envelope.id, raw))
+                subject = subjects.raw(self.instance, envelope.id)
+                ref = RawRef(subject=subject, sha256=digest, media_type=media_type, size=len(raw))
+                messages.append((subject, envelope.id, raw))
             envelope = msgspec.structs.replace(envelope, raw=ref)
         encoded = encode(envelope)
         if len(encoded) > ENVELOPE_MAX:  # e.g. a 2 MB e-mail body: the full text stays in the raw payload
@@ -116,10 +136,8 @@ class Publisher:
                 return "acked"
         if not allow_spool:
             raise TransientError("NATS did not acknowledge in time; this input will be read again")
-        await asyncio.to_thread(self.spool.append, messages)
+        await self._spool(messages)
         self.metrics.spooled.inc(count)
-        self.metrics.spool_depth.set(self.spool.depth)
-        self._wake.set()
         return "spooled"
 
     async def _send_all(self, messages: list[tuple[str, str, bytes]]) -> None:
@@ -171,9 +189,7 @@ class Publisher:
 
     async def spool_blob(self, key: str, data: bytes) -> None:
         """Keep bytes bound for the object store in the spool until NATS takes them (media fallback)."""
-        await asyncio.to_thread(self.spool.append, [(BLOB, key, data)])
-        self.metrics.spool_depth.set(self.spool.depth)
-        self._wake.set()
+        await self._spool([(BLOB, key, data)])
 
     async def drain_forever(self) -> None:
         """Background task: whenever connected and the spool is not empty, send it in order."""
@@ -198,7 +214,7 @@ class Publisher:
         await asyncio.to_thread(self.spool.remove, batch[-1].seq)
         drained = sum(1 for m in batch if m.subject == self.subject)
         self.metrics.published.inc(drained)
-        self.metrics.spool_depth.set(self.spool.depth)
+        self._spool_gauges()
         self._log.info("spool_drained", messages=len(batch), depth=self.spool.depth)
         return True
 

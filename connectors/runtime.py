@@ -75,7 +75,7 @@ class Instance:
         self.log = log.get("runtime", channel=self.spec.id, instance=instance)
         self.metrics = Metrics.create(self.spec.id, instance)
         spool_dir = config.path(self.common.spool_dir or str(Path(config.kanal.data_dir) / "spool"))
-        self.spool = Spool(spool_dir / f"{instance}.sqlite")
+        self.spool = Spool(spool_dir / f"{instance}.sqlite", self.common.spool_max_bytes)
         self.publisher = Publisher(self.spool, self.metrics, self.spec.id, instance,
                                    self.common.publish_timeout.total_seconds())
         silence = self.common.silence_after.total_seconds() if self.common.silence_after else None
@@ -140,7 +140,8 @@ class Instance:
         code = 0
         try:
             await self.connector.start()
-            server, serving = await http.start(self.app(), self.common.host, self.common.port)
+            server, serving = await http.start(self.app(), self.common.host, self.common.port,
+                                              http.limits_of(self.config))
             self.http_port = http.bound_port(server)
             self.listening.set()
             sdnotify.notify("READY=1")

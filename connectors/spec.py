@@ -65,6 +65,7 @@ class InstanceSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     silence_after: Duration | None = None
     publish_timeout: Duration = Duration(seconds=2)
     spool_dir: str | None = None
+    spool_max_bytes: int = 1024**3  # bytes the spool may hold while NATS is away; past it, 503 + Retry-After
     stop_timeout: Duration = Duration(seconds=15)
 
 

@@ -6,12 +6,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 
 from connectors.base import Connector
 from connectors.errors import BadPayload, SignatureError
+from connectors.spool import SpoolFull
 
 S = TypeVar("S", bound=msgspec.Struct)
 Handler = Callable[[Request], Awaitable[Response]]
@@ -76,6 +77,14 @@ class WebhookConnector(Connector[S]):
             except BadPayload as err:
                 self.log.warning("webhook_bad_payload", reason=err.reason, detail=err.detail, status=400)
                 return PlainTextResponse(f"bad request: {err.reason}", status_code=400)
+            except SpoolFull as err:  # NATS away for long: the provider must keep it and retry
+                metrics.rejected.labels(reason="spool_full").inc()
+                self.log.error("webhook_refused_spool_full", detail=str(err), status=503)
+                return self.unavailable()
+            except ClientDisconnect:  # gone, or cut off by the server's read timeout (kanal/httplimits.py)
+                metrics.rejected.labels(reason="incomplete_request").inc()
+                self.log.info("webhook_client_gone", path=request.url.path)
+                return PlainTextResponse("request incomplete", status_code=408)
             except Exception as err:
                 metrics.rejected.labels(reason="unavailable").inc()
                 self.log.error("webhook_failed", error=repr(err), status=503)
@@ -85,7 +94,8 @@ class WebhookConnector(Connector[S]):
 
     def unavailable(self) -> Response:
         """The 503 a caller gets when a request could not be kept; an API with its own error shape overrides it."""
-        return PlainTextResponse("temporarily unavailable, retry later", status_code=503)
+        return PlainTextResponse("temporarily unavailable, retry later", status_code=503,
+                                 headers={"Retry-After": "30"})
 
 
 def _path_prefix(url: str) -> str:

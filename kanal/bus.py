@@ -331,6 +331,7 @@ async def provision(js: JetStreamContext, config: Config) -> None:
     await ensure_kv(js, subjects.KV_OUTBOUND, replicas=settings.replicas, history=5)
     await ensure_kv(js, subjects.KV_REPORTERS, replicas=settings.replicas)
     await ensure_kv(js, subjects.KV_THREADS, replicas=settings.replicas)
+    await ensure_kv(js, subjects.KV_LOGINS, replicas=settings.replicas, ttl=3600.0)  # kanal/throttle.py
     await ensure_object_store(js, subjects.OBJ_MEDIA, replicas=settings.replicas)
 
 

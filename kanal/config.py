@@ -58,11 +58,16 @@ class LogSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
 
 
 class KanalSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Where local state (spools, embedded NATS data) lives, and where `kanal up` answers health checks."""
+    """Where local state (spools, embedded NATS data) lives, where `kanal up` answers health checks, and the
+    limits every HTTP server applies to its clients."""
 
     data_dir: str = "var"
     health_host: str = "127.0.0.1"
     health_port: int = 8470
+    # every HTTP server: a request's headers and body must arrive within this (else 408) ...
+    http_read_timeout: Duration = Duration(seconds=30)
+    # ... and one client address may hold at most this many connections at once (else 429)
+    http_max_connections_per_client: int = 100
 
 
 # Each service section's `enabled` when the file does not say (`kanal up`, `kanal nats config`, doctor read it).

@@ -10,6 +10,9 @@ from typing import Any
 
 import uvicorn
 
+from kanal.config import Config
+from kanal.httplimits import Limits, guarded_protocol
+
 
 class EmbeddedServer(uvicorn.Server):
     """A uvicorn server that leaves SIGINT/SIGTERM to the caller, which stops it with `should_exit`."""
@@ -19,8 +22,18 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
-async def start(app: Any, host: str, port: int, **options: Any) -> tuple[EmbeddedServer, asyncio.Task[None]]:
+def limits_of(config: Config) -> Limits:
+    """The HTTP limits `[kanal]` sets for every server of this config."""
+    return Limits(read_timeout=config.kanal.http_read_timeout.total_seconds(),
+                  per_client=config.kanal.http_max_connections_per_client)
+
+
+async def start(app: Any, host: str, port: int, limits: Limits | None = None,
+                **options: Any) -> tuple[EmbeddedServer, asyncio.Task[None]]:
     """Start serving `app`; returns once the socket listens, raises OSError if it cannot bind.
+
+    Every server reads a request within `limits.read_timeout` (else 408) and holds at most `limits.per_client`
+    connections per client address (else 429): see kanal/httplimits.py. Without `limits`, the defaults.
 
     The socket is bound here, not by uvicorn: on a busy port uvicorn calls sys.exit(3) inside its task, and
     asyncio lets SystemExit escape the event loop, which would end the process without stopping anything.
@@ -35,7 +48,7 @@ async def start(app: Any, host: str, port: int, **options: Any) -> tuple[Embedde
         sock.close()
         raise OSError(err.errno, f"cannot listen on {host}:{port}: {err.strerror}") from err
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                            access_log=False, **options)
+                            access_log=False, http=guarded_protocol(limits or Limits()), **options)
     server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"http-{host}:{port}")
     try:

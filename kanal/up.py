@@ -173,8 +173,8 @@ async def run(config: Config) -> int:
             _say(f"kanal: started {program.name}: {' '.join(program.argv[3:])}")
         try:
             server, serve = await http.start(
-                _health_app(supervisor, nats_url, keeper), config.kanal.health_host, config.kanal.health_port
-            )
+                _health_app(supervisor, nats_url, keeper), config.kanal.health_host, config.kanal.health_port,
+                http.limits_of(config))
         except (OSError, SystemExit) as err:
             _log.error("health_port_busy", port=config.kanal.health_port, error=repr(err),
                        hint="set [kanal] health_port in kanal.toml")

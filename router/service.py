@@ -377,7 +377,8 @@ async def serve(config: Config, settings: RouterSettings) -> int:
     loop.add_signal_handler(signal.SIGHUP, router.reload_rules)
     server = None
     if settings.metrics_port >= 0:
-        server, task = await http.start(router.metrics.app(), settings.metrics_host, settings.metrics_port)
+        server, task = await http.start(router.metrics.app(), settings.metrics_host, settings.metrics_port,
+                                        http.limits_of(config))
         _log().info("metrics_listening", url=f"http://{settings.metrics_host}:{http.bound_port(server)}/metrics")
     print("router: ready", flush=True)
     sdnotify.notify("READY=1")

@@ -70,8 +70,10 @@ class Thread(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 class RawRef(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Where the provider's original payload is kept: on stream KANAL_RAW (`subject`, one per envelope), or,
-    when it is larger than one NATS message should be, in the object store `kanal_media` (`object_key`)."""
+    """Where the provider's original payload is kept: on stream KANAL_RAW (`subject`, one per envelope:
+    `kanal.raw.<instance>.<envelope_id>`, or `kanal.raw.<envelope_id>` in envelopes written before contract
+    1.1), or, when it is larger than one NATS message should be, in the object store `kanal_media`
+    (`object_key`). Read the payload from the subject named here; never build it."""
 
     subject: NonEmpty | None = None
     object_key: str | None = None

@@ -21,6 +21,7 @@ from schemas.envelope import (
     Visibility,
     encode,
 )
+from schemas.privacy import reporter_view
 
 Purpose = Literal["ack", "duplicate", "status", "final"]
 SendState = Literal["sending", "retrying", "sent", "failed", "skipped", "in_doubt"]
@@ -62,9 +63,13 @@ class ReplyAddress(Struct, frozen=True, kw_only=True):
 
 
 def reply_address(envelope: Envelope) -> ReplyAddress:
-    """The reply address of the reporter who sent `envelope`: its wire form read as an address, the same way a
-    message written with a whole envelope is read (keys the address does not have are left behind)."""
-    return msgspec.json.decode(encode(envelope), type=ReplyAddress)
+    """The reply address of the reporter who sent `envelope`: its wire form read as an address (keys the address
+    does not have are left behind), with the reporter as the outbound audience may see them."""
+    address = msgspec.json.decode(encode(envelope), type=ReplyAddress)
+    who = reporter_view(envelope, "outbound")  # an anonymous reporter's address, never their name
+    return msgspec.structs.replace(address, reporter=Addressee(
+        handle=who.handle, display_name=who.display_name, contact=who.contact, user_id=who.user_id,
+        anonymous=who.anonymous))
 
 
 class OutboundMessage(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

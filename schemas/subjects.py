@@ -31,6 +31,7 @@ KV_REPORTERS = "kanal_reporters"  # opt-outs and rate-limit counters per reporte
 KV_THREADS = "kanal_threads"  # item id -> the reporter's reply address, for status updates
 KV_ITEMS = "kanal_items"  # item id -> what admins did with it (acks, reroutes)
 KV_REFS = "kanal_refs"  # report reference (KNL-...) -> item id, for citizens' status look-ups
+KV_LOGINS = "kanal_logins"  # failed sign-ins per (user, address) hash, for login throttling
 OBJ_MEDIA = "kanal_media"
 
 ROUTER_CONSUMER = "router"
@@ -80,9 +81,13 @@ def outbound(channel: str, instance: str) -> str:
     return f"{OUT_PREFIX}.{_token(channel, 'channel')}.{_token(instance, 'instance')}"
 
 
-def raw(envelope_id: str) -> str:
-    """`kanal.raw.<envelope_id>`: the provider's original payload for one envelope."""
-    return f"{RAW_PREFIX}.{_token(envelope_id, 'envelope id')}"
+def raw(instance: str, envelope_id: str) -> str:
+    """`kanal.raw.<instance>.<envelope_id>`: the provider's original payload for one envelope.
+
+    The instance is in the subject so NATS can confine each connector to its own raw payloads. Envelopes
+    written before it was (contract 1.0) point at `kanal.raw.<envelope_id>`: readers follow `RawRef.subject`.
+    """
+    return f"{RAW_PREFIX}.{_token(instance, 'instance')}.{_token(envelope_id, 'envelope id')}"
 
 
 class StreamSpec(Struct, frozen=True, kw_only=True):
@@ -144,7 +149,7 @@ def streams(duplicate_window: timedelta = DAY, retention: timedelta = timedelta(
             subjects=(f"{RAW_PREFIX}.>",),
             max_age=retention,
             duplicate_window=duplicate_window,
-            description="Original provider payloads, one subject per envelope id",
+            description="Original provider payloads, one subject per instance and envelope id",
             max_msgs_per_subject=1,
         ),
     ]

@@ -1,8 +1,9 @@
 """The citizen app API Kanal serves: POST /api/v1/reports (multipart photos + fields), GET a report's status.
 
-Nothing is published when a request is refused; photos are stored (GPS removed for public reports) only
-after every field and photo passed its checks, then the validated submission is published as the raw
-payload. A client `Idempotency-Key` makes a retried submission answer with the same reference.
+A refused request (4xx) publishes no report, only a dead letter with the reason and the bytes; photos are
+stored (GPS removed for public reports, the phone's make, model and serials for anonymous ones) only after
+every field and photo passed its checks, then the validated submission is published as the raw payload.
+A client `Idempotency-Key` makes a retried submission answer with the same reference.
 """
 
 from __future__ import annotations
@@ -133,18 +134,18 @@ class AppConnector(WebhookConnector[AppSettings]):
             field = "photos" if "files" in detail.lower() else "_request"
             if field == "photos":
                 detail = f"send at most {self.settings.max_photos} photos"
-            return errors_response({field: detail}, 422)
+            return await self.refused({field: detail}, 422, body, request)
         values = {k: v for k, v in parsed.multi_items() if isinstance(v, str)}
         uploads = [v for k, v in parsed.multi_items() if isinstance(v, UploadFile) and k in ("photos", "photo")]
         errors = form.Errors()
         fields = self._fields(values, errors)
         photos, too_large = await self._photos(uploads, submitted_at, errors)
         if errors:
-            self.ctx.metrics.rejected.labels(reason="invalid_submission").inc()
             self.log.info("report_refused", fields=sorted(errors.fields), status=413 if too_large else 422)
-            return errors_response(errors.fields, 413 if too_large else 422)
+            return await self.refused(errors.fields, 413 if too_large else 422, body, request)
         visibility = fields["visibility"]
         strip = visibility == "public" or self.settings.strip_private_gps
+        anonymous = fields["reporter"].anonymous  # an anonymous report's photos must not name the phone either
         location = fields["location"]
         if location is None:
             location = next((AppPoint(lat=p.lat, lon=p.lon, source="exif")
@@ -153,8 +154,8 @@ class AppConnector(WebhookConnector[AppSettings]):
         try:
             for data, photo, name in photos:
                 media_type = photo.media_type
-                if strip:
-                    data, media_type = images.without_gps(data, photo)
+                if strip or anonymous:
+                    data, media_type = images.scrubbed(data, photo, gps=strip, device=anonymous)
                 stored.append(await self.ctx.media.put(data, media_type, name))
         except MediaTooLarge as err:
             return errors_response({"photos": f"{err}; send smaller photos"}, 413)
@@ -172,6 +173,13 @@ class AppConnector(WebhookConnector[AppSettings]):
                       location_source=location.source if location else None, anonymous=submission.reporter.anonymous)
         return JSONResponse({"ref": envelope.ref, "status_url": self.status_url(request, envelope.ref)},
                             status_code=201)
+
+    async def refused(self, errors: dict[str, str], status: int, body: bytes, request: Request) -> Response:
+        """Answer a sender's mistake (4xx) and keep what was sent on KANAL_DLQ with the reason."""
+        detail = "; ".join(f"{field}: {text}" for field, text in sorted(errors.items()))
+        await self.ctx.publisher.dead_letter("invalid_submission", detail[:2000], body,
+                                             headers={"content-type": request.headers.get("content-type", "")})
+        return errors_response(errors, status)
 
     def _fields(self, values: dict[str, str], errors: form.Errors) -> dict[str, Any]:
         settings = self.settings

@@ -1,8 +1,9 @@
 """Uploaded photos, without I/O: is it really an image, when and where was it taken, and a copy without GPS.
 
 Pillow decides what a file is (the declared Content-Type is not trusted); EXIF is read with Pillow (JPEG,
-PNG, WebP alike) and GPS is removed with piexif for JPEG/WebP (lossless: only the EXIF segment changes) or
-by re-saving with Pillow otherwise. Orientation and the other EXIF tags are kept.
+PNG, WebP alike); GPS (and, for anonymous reports, what identifies the phone) is removed with piexif for
+JPEG/WebP (lossless: only the EXIF segment changes) or by re-saving with Pillow otherwise. Orientation and
+the capture time are kept.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import piexif
@@ -40,6 +41,10 @@ _OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 
 class NotAnImage(ValueError):
     """The bytes are not an image of an accepted format (whatever their declared type)."""
+
+
+class ImpossibleTime(NotAnImage):
+    """The photo's EXIF capture time cannot be a real time (e.g. out of the range of any calendar we use)."""
 
 
 @dataclass(frozen=True)
@@ -97,12 +102,20 @@ def _taken_at(exif: Image.Exif, local_tz: tzinfo) -> datetime | None:
             naive = datetime.strptime(stamp.strip(), "%Y:%m:%d %H:%M:%S")
         except ValueError:
             continue  # "0000:00:00 00:00:00" and other placeholders: no usable time
-        offset = _OFFSET.match((_text(sub.get(offset_tag)) or "").strip())
-        if offset:
-            sign = -1 if offset.group(1) == "-" else 1
-            delta = timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3)))
-            return naive.replace(tzinfo=timezone(sign * delta))
-        return naive.replace(tzinfo=local_tz)
+        offset_text = (_text(sub.get(offset_tag)) or "").strip()
+        offset = _OFFSET.match(offset_text)
+        try:
+            if offset:
+                sign = -1 if offset.group(1) == "-" else 1
+                delta = timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3)))
+                taken = naive.replace(tzinfo=timezone(sign * delta))
+            else:
+                taken = naive.replace(tzinfo=local_tz)
+            taken.astimezone(UTC)  # every comparison converts to UTC: it must exist there
+            return taken
+        except (OverflowError, ValueError) as err:  # 0001:01:01 00:00:00 at +14:00 is before year 1 in UTC
+            raise ImpossibleTime(f"dated {stamp.strip()} {offset_text}".rstrip() + ", a time no camera can "
+                                 "have taken it; take a new photo of the problem") from err
     return None
 
 
@@ -132,34 +145,67 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def without_gps(data: bytes, photo: Photo) -> tuple[bytes, str]:
-    """The same image with its GPS IFD removed (orientation and other tags kept), and its media type.
+# EXIF that identifies the phone or its owner (TIFF/EXIF tag numbers): removed from anonymous reports' photos.
+DEVICE_TAGS_0TH = (271, 272, 305, 315, 316, 33432)  # Make, Model, Software, Artist, HostComputer, Copyright
+DEVICE_TAGS_EXIF = (37500, 37510, 42016, 42032, 42033, 42035, 42036, 42037)
+# MakerNote (serials inside), UserComment, ImageUniqueID, CameraOwnerName, BodySerialNumber, LensMake,
+# LensModel, LensSerialNumber
 
-    HEIC cannot be rewritten here, so a HEIC photo comes back as a JPEG.
+
+def without_gps(data: bytes, photo: Photo) -> tuple[bytes, str]:
+    """The same image with its GPS IFD removed (orientation and other tags kept), and its media type."""
+    return scrubbed(data, photo, gps=True, device=False)
+
+
+def scrubbed(data: bytes, photo: Photo, *, gps: bool, device: bool) -> tuple[bytes, str]:
+    """The image without its GPS IFD (`gps`) and without what identifies the phone or its owner (`device`:
+    make, model, serials, owner, maker notes); orientation and the capture time are kept.
+
+    JPEG/WebP are rewritten losslessly (only the EXIF segment changes); HEIC cannot be rewritten here, so a
+    HEIC photo comes back as a JPEG.
     """
     if photo.format in ("JPEG", "WEBP"):
         try:
             exif = piexif.load(data)
-            if not exif.get("GPS") and piexif.ImageIFD.GPSTag not in exif.get("0th", {}):
+            if not _scrub_piexif(exif, gps, device):
                 return data, photo.media_type
-            exif["GPS"] = {}
-            exif["0th"].pop(piexif.ImageIFD.GPSTag, None)
-            exif.pop("thumbnail", None)  # a thumbnail may carry its own copy of the scene, not of GPS: drop it
+            exif.pop("thumbnail", None)  # a thumbnail may carry its own copy of the scene: drop it
             exif["1st"] = {}
             out = io.BytesIO()
             piexif.insert(piexif.dump(exif), data, out)
             return out.getvalue(), photo.media_type
         except Exception:  # piexif cannot write some makers' tags: re-save with Pillow instead
-            return _resave_without_gps(data, photo)
-    return _resave_without_gps(data, photo)
+            return _resave_scrubbed(data, photo, gps, device)
+    return _resave_scrubbed(data, photo, gps, device)
 
 
-def _resave_without_gps(data: bytes, photo: Photo) -> tuple[bytes, str]:
+def _scrub_piexif(exif: dict[str, Any], gps: bool, device: bool) -> bool:
+    """Remove the chosen tags from a piexif dict in place; True when anything was removed."""
+    changed = False
+    if gps and (exif.get("GPS") or piexif.ImageIFD.GPSTag in exif.get("0th", {})):
+        exif["GPS"] = {}
+        exif["0th"].pop(piexif.ImageIFD.GPSTag, None)
+        changed = True
+    if device:
+        for ifd, tags in (("0th", DEVICE_TAGS_0TH), ("Exif", DEVICE_TAGS_EXIF)):
+            for tag in tags:
+                if exif.get(ifd, {}).pop(tag, None) is not None:
+                    changed = True
+    return changed
+
+
+def _resave_scrubbed(data: bytes, photo: Photo, gps: bool, device: bool) -> tuple[bytes, str]:
     with Image.open(io.BytesIO(data)) as opened:
         image: Image.Image = opened
         exif = image.getexif()
-        if _GPS_IFD in exif:
+        if gps and _GPS_IFD in exif:
             del exif[_GPS_IFD]
+        if device:
+            for tag in DEVICE_TAGS_0TH:
+                exif.pop(tag, None)
+            sub = exif.get_ifd(_EXIF_IFD)
+            for tag in DEVICE_TAGS_EXIF:
+                sub.pop(tag, None)
         out = io.BytesIO()
         save_format = photo.format if photo.format in ("JPEG", "PNG", "WEBP") else "JPEG"
         options: dict[str, Any] = {"exif": exif.tobytes()}
@@ -171,6 +217,16 @@ def _resave_without_gps(data: bytes, photo: Photo) -> tuple[bytes, str]:
             options["quality"] = 95
         image.save(out, format=save_format, **options)
         return out.getvalue(), MEDIA_TYPES[save_format]
+
+
+def device_tags(data: bytes) -> dict[int, Any]:
+    """The identifying device/owner tags an image still carries (used by tests and audits)."""
+    with Image.open(io.BytesIO(data)) as image:
+        exif = image.getexif()
+        found = {tag: exif[tag] for tag in DEVICE_TAGS_0TH if tag in exif}
+        sub = exif.get_ifd(_EXIF_IFD)
+        found.update({tag: sub[tag] for tag in DEVICE_TAGS_EXIF if tag in sub})
+        return found
 
 
 def has_gps(data: bytes) -> bool:

@@ -39,12 +39,11 @@ from connectors.media import MediaTooLarge
 from connectors.webhook import BodyTooLarge, WebhookConnector
 from kanal import passwords
 from kanal.throttle import LoginThrottle
+from kanal.throttle import open_bucket as open_logins
 from schemas import Attachment
 
 PREFIX = "/desk"
 _KEY = re.compile(r"^[0-9a-f]{32}$")
-LOCK_AFTER = 5  # failed logins of one officer within LOCK_WINDOW seconds lock that officer out for the window
-LOCK_WINDOW = 900.0
 MESSAGES = {
     "name": "Nama pelapor wajib diisi (atau centang 'rahasiakan identitas').",
     "nik": "NIK harus tepat 16 angka.",
@@ -68,7 +67,14 @@ class DeskConnector(WebhookConnector[DeskSettings]):
         self.session_secret = secret.reveal() if secret else secrets.token_urlsafe(32)
         self.cookie = f"kanal_desk_{ctx.instance}"
         self.tz = ZoneInfo("UTC")
-        self.throttle = LoginThrottle(LOCK_AFTER, LOCK_WINDOW)
+        # per (officer, address) growing delays, shared in NATS KV under this instance's own key prefix
+        self.throttle = LoginThrottle(self._logins, scope=ctx.instance)
+
+    async def _logins(self) -> Any:
+        """The login-throttle bucket once NATS is connected (before that the throttle counts in memory)."""
+        if self.ctx.media.js is None:
+            raise ConnectionError("NATS not connected yet")
+        return await open_logins(self.ctx.media.js)
 
     async def start(self) -> None:
         """Refuse to start with a config that could not log anyone in or would print wrong times."""
@@ -133,7 +139,7 @@ class DeskConnector(WebhookConnector[DeskSettings]):
     def csrf_ok(self, request: Request, values: dict[str, str]) -> bool:
         """The form's token equals the session's."""
         expected = request.session.get("csrf")
-        return isinstance(expected, str) and hmac.compare_digest(expected, values.get("csrf", ""))
+        return isinstance(expected, str) and hmac.compare_digest(expected.encode(), values.get("csrf", "").encode())
 
     def render(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
         """A page with the office and CSRF token every template needs."""
@@ -155,18 +161,24 @@ class DeskConnector(WebhookConnector[DeskSettings]):
                                username=values.get("username", ""))
         username = values.get("username", "").strip()
         hashed = self.settings.officers.get(username)
-        if self.throttle.locked(username):
-            self.log.warning("desk_login_locked", officer=username)
-            return self.render(request, "login.html", 429, username=username,
-                               error="Terlalu banyak percobaan gagal; coba lagi dalam 15 menit.")
+        address = request.client.host if request.client else "unknown"
+        wait = await self.throttle.delay(username, address)
+        if wait > 0:
+            seconds = max(1, round(wait))
+            self.log.warning("desk_login_throttled", officer=username if hashed else None, client=address,
+                             retry_in_s=seconds)
+            response = self.render(request, "login.html", 429, username=username,
+                                   error=f"Terlalu banyak percobaan gagal; coba lagi dalam {seconds} detik.")
+            response.headers["Retry-After"] = str(seconds)
+            return response
         if not passwords.verify_password(values.get("password", ""), hashed.reveal() if hashed else None):
-            self.throttle.failed(username, known=hashed is not None)
+            await self.throttle.failed(username, address)
             self.ctx.metrics.rejected.labels(reason="login_failed").inc()
-            self.log.warning("desk_login_failed", officer=username[:64],
-                             client=request.client.host if request.client else None)
+            # the typed name only when it is an officer's: anything else may be a password typed in the wrong box
+            self.log.warning("desk_login_failed", officer=username if hashed else None, client=address)
             return self.render(request, "login.html", 401, error="Nama pengguna atau kata sandi salah.",
                                username=username)
-        self.throttle.succeeded(username)
+        await self.throttle.succeeded(username, address)
         request.session.clear()
         request.session.update(desk=self.ctx.instance, office=self.settings.office_code, user=username,
                                csrf=secrets.token_urlsafe(24), receipts=[])

@@ -21,6 +21,6 @@ def problem(app_secret: str, body: bytes, header: str | None) -> str | None:
     if scheme.lower() != "sha256" or not digest:
         return "malformed_signature"
     expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, digest.lower()):
+    if not hmac.compare_digest(expected.encode(), digest.lower().encode()):  # bytes: any header is comparable
         return "bad_signature"
     return None

@@ -7,7 +7,8 @@ routes="--route nats://nats-1:6222 --route nats://nats-2:6222 --route nats://nat
 for n in 1 2 3; do
   # shellcheck disable=SC2086
   kanal nats config --config kanal.toml --secrets-dir secrets --out "nats/nats-$n.conf" \
-    --store-dir /data --server-name "nats-$n" --cluster-name kanal --cluster-listen 0.0.0.0:6222 $routes
+    --host 0.0.0.0 --http-port 8222 --store-dir /data --server-name "nats-$n" --cluster-name kanal \
+    --cluster-listen 0.0.0.0:6222 $routes  # the compose network only: no port of nats-N is published
 done
 printf 'replace-with-the-twilio-auth-token\n' > secrets/twilio-auth-token.example
 echo "now put the Twilio auth token in secrets/twilio-auth-token and run: podman compose up -d"

@@ -25,14 +25,16 @@ def nats_config(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="write here (mode 0600) instead of stdout")] = None,
     secrets_dir: Annotated[Path, typer.Option(
         help="one <user>.password file per NATS user; generated once, reused afterwards")] = Path("nats-secrets"),
-    host: Annotated[str, typer.Option(help="client listen address")] = "0.0.0.0",  # noqa: S104
+    host: Annotated[str, typer.Option(help="client listen address (loopback by default; 0.0.0.0 for every "
+                                           "interface, best with --tls-cert)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="client port")] = 4222,
     store_dir: Annotated[str, typer.Option(help="JetStream storage directory")] = "/var/lib/nats",
     server_name: Annotated[str | None, typer.Option(help="unique per cluster node")] = None,
     cluster_name: Annotated[str | None, typer.Option(help="JetStream cluster name (enables clustering)")] = None,
     cluster_listen: Annotated[str | None, typer.Option(help="cluster listen host:port")] = None,
     route: Annotated[list[str] | None, typer.Option(help="cluster route URL (repeat per peer)")] = None,
-    http_port: Annotated[int, typer.Option(help="monitoring port (/varz, /jsz, /healthz); -1 for none")] = 8222,
+    http_port: Annotated[int, typer.Option(help="monitoring port (/varz, /jsz, /healthz; no authentication, on "
+                                                "--host): off unless given, e.g. 8222")] = -1,
     tls_cert: Annotated[str | None, typer.Option(help="server certificate (enables TLS)")] = None,
     tls_key: Annotated[str | None, typer.Option(help="server key")] = None,
     tls_ca: Annotated[str | None, typer.Option(help="CA for client certificates")] = None,

@@ -109,14 +109,14 @@ class TlsOptions:
 class ServerOptions:
     """Everything that is not derived from kanal.toml: where the server listens, stores and clusters."""
 
-    host: str = "0.0.0.0"  # noqa: S104
+    host: str = "127.0.0.1"  # loopback unless asked: clients on other hosts need --host (and TLS)
     port: int = 4222
     store_dir: str | None = "/var/lib/nats"  # None: given on the command line (-sd)
     server_name: str | None = None
     cluster_name: str | None = None
     cluster_listen: str | None = None
     routes: list[str] = field(default_factory=list)
-    http_port: int | None = 8222
+    http_port: int | None = None  # monitoring (no authentication) off unless asked
     tls: TlsOptions | None = None
     admins: list[AdminQueue] = field(default_factory=list)
 
@@ -151,10 +151,12 @@ def connector_permissions(channel: str, instance: str) -> User:
     cp, ls = subjects.KV_CHECKPOINTS, subjects.KV_LEASES
     publish = (
         subjects.inbound(channel, instance),
-        f"{subjects.RAW_PREFIX}.>",  # keyed by envelope id, which the connector computes
+        f"{subjects.RAW_PREFIX}.{instance}.>",  # its own raw payloads only (keyed by envelope id below it)
         subjects.dlq("connector"),
         f"$KV.{cp}.{instance}",
         f"$KV.{ls}.{instance}",
+        f"$KV.{subjects.KV_LOGINS}.{instance}.>",  # a desk's failed sign-ins, under its own prefix
+        f"{API}.DIRECT.GET.KV_{subjects.KV_LOGINS}.$KV.{subjects.KV_LOGINS}.{instance}.>",
         f"$O.{subjects.OBJ_MEDIA}.C.>",
         f"$O.{subjects.OBJ_MEDIA}.M.>",
         # opening buckets, and provisioning's look at every stream and bucket: with all of them in place (ops'
@@ -279,6 +281,7 @@ def console_permissions(items_bucket: str = subjects.KV_ITEMS, others: tuple[str
         f"{API}.DIRECT.GET.{status}.>",
         f"{API}.STREAM.MSG.GET.{status}",
         *_kv(items_bucket),
+        *_kv(subjects.KV_LOGINS),  # failed sign-ins, shared by console replicas (kanal/throttle.py)
         *_kv(subjects.KV_OUTBOUND, write=False),
         # an item's send records are listed by key prefix, through an ephemeral (push) consumer
         f"{API}.CONSUMER.CREATE.{KV_OUTBOUND}",

@@ -43,7 +43,7 @@ def is_loopback(host: str) -> bool:
 
 def is_demo_hash(stored: str) -> bool:
     """True when a scrypt hash from kanal.toml verifies against one of the published demo passwords."""
-    from admin.auth import verify_password  # console and desk hashes share one format (scrypt$N$r$p$salt$hash)
+    from kanal.passwords import verify_password  # console and desk hashes share one format
 
     return bool(stored) and any(verify_password(password, stored) for password in DEMO_PASSWORDS)
 

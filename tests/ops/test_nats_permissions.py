@@ -62,11 +62,14 @@ async def test_connector_publishes_its_own_subject_and_nothing_else(provisioned:
         env = envelope("perm-1", instance="sms-a")
         ack = await js.publish(subjects.inbound("twilio", "sms-a"), encode(env), headers={"Nats-Msg-Id": env.id})
         assert ack.stream == subjects.STREAM_IN
-        raw = await js.publish(subjects.raw(env.id), b"raw payload", headers={"Nats-Msg-Id": env.id})
+        raw = await js.publish(subjects.raw("sms-a", env.id), b"raw payload", headers={"Nats-Msg-Id": env.id})
         assert raw.stream == subjects.STREAM_RAW
         assert (await js.publish(subjects.dlq("connector"), b"letter")).stream == subjects.STREAM_DLQ
 
-        for forbidden in (subjects.inbound("twilio", "sms-b"), subjects.admin("triage"), subjects.dlq("router"),
+        other = envelope("perm-2", instance="sms-b")
+        for forbidden in (subjects.inbound("twilio", "sms-b"), subjects.raw("sms-b", other.id),
+                          f"{subjects.RAW_PREFIX}.{other.id}",  # the 1.0 form: any id, any instance
+                          subjects.admin("triage"), subjects.dlq("router"),
                           "$JS.API.STREAM.DELETE.KANAL_IN", "$JS.API.STREAM.PURGE.KANAL_ADMIN"):
             with pytest.raises(NatsTimeout):  # the server drops it and says why; the request times out
                 await js.publish(forbidden, b"x") if not forbidden.startswith("$") else \
