@@ -59,6 +59,7 @@ DEFAULT_ALIASES: dict[str, str] = {
     "Kepulauan Seribu": "Kepulauan Seribu",
     "Pulau Seribu": "Kepulauan Seribu",
     "Priok": "Tanjung Priok",
+    "Kampung Rambutan": "Rambutan",
 }
 # Kelurahan names that are also common words or parts of street names: matched only after a marker.
 DEFAULT_NEED_MARKER = (
@@ -375,14 +376,30 @@ class Gazetteer:
                 break
         return out, notes
 
+    def _longer(self, match: PlaceMatch, tokens: Sequence[str]) -> PlaceMatch:
+        """"Jelambar Bru", "Menteng Dlm": a name found exactly may be the start of a longer, misspelt one."""
+        assert self.fuzzy is not None
+        after = match.at + len(match.phrase.split())
+        if match.landmark is not None or after >= len(tokens) or tokens[after] in FUZZY_STOP \
+                or tokens[after] in CUES:
+            return match
+        hit = self.fuzzy.lookup("".join(match.phrase.split()) + tokens[after])
+        if not isinstance(hit, FuzzyHit):
+            return match
+        prev = tokens[match.at - 1] if match.at > 0 else None
+        longer = self._resolve(hit.key, f"{match.phrase} {tokens[after]}", prev, match.at, hit)
+        return match if longer is None else longer
+
     def read(self, text: str, words: Sequence[str] | None = None) -> Reading:
         """Everything named, the most specific place (see `rank`; first in text on a tie) and the notes."""
         tokens = normalise(text) if words is None else words
         found = self.find(text, tokens)
         notes: list[str] = []
-        if self.fuzzy is not None and not any(m.place.level == "kelurahan" for m in found):
-            more, notes = self._misspelt(tokens, found)
-            found = sorted(found + more, key=lambda m: m.at)
+        if self.fuzzy is not None:
+            found = [self._longer(m, tokens) for m in found]
+            if not any(m.place.level == "kelurahan" for m in found):
+                more, notes = self._misspelt(tokens, found)
+                found = sorted(found + more, key=lambda m: m.at)
         best = min(found, key=rank) if found else None
         return Reading(best=best, found=found, notes=notes)
 
