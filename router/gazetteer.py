@@ -26,7 +26,20 @@ from typing import Literal
 from msgspec import Struct
 
 from router.fuzzy import FuzzyHit, FuzzyIndex
-from router.places import COMMON_NOUNS, Abbreviation, Landmark, PlacesError, abbreviation_table, short_forms
+from router.places import (
+    COMMON_NOUNS,
+    CUES,
+    FUZZY_STOP,
+    KECAMATAN_MARKERS,
+    KELURAHAN_MARKERS,
+    KOTA_MARKERS,
+    Abbreviation,
+    Landmark,
+    PlacesError,
+    abbreviation_table,
+    short_forms,
+)
+from router.ranking import rank
 
 Level = Literal["kelurahan", "kecamatan", "kota"]
 _RANK: dict[str, int] = {"kelurahan": 0, "kecamatan": 1, "kota": 2}
@@ -37,10 +50,6 @@ _SPACES = re.compile(rb"  +")
 # (a bytes table: bytes.translate is several times faster than str.translate).
 _ASCII_WORDS = bytes(ord(chr(i).lower()) if re.fullmatch(r"[a-z0-9]", chr(i).lower()) else ord(" ")
                      for i in range(256))
-
-KELURAHAN_MARKERS = frozenset({"kel", "kelurahan", "kelurhan", "desa"})
-KECAMATAN_MARKERS = frozenset({"kec", "kecamatan", "kecamtan"})
-KOTA_MARKERS = frozenset({"kota", "kotamadya", "jakarta", "kab", "kabupaten", "wilayah"})
 
 # Spellings seen in other code lists and in ordinary text (from ../shared/data/jakarta/SOURCE.md).
 DEFAULT_ALIASES: dict[str, str] = {
@@ -133,79 +142,6 @@ def envelope_text(subject: str | None, text: str) -> str:
 def key_of(name: str) -> str:
     """A name's comparison key: its tokens joined without spaces."""
     return "".join(normalise(name))
-
-
-# Words after which a misspelt name is looked for (a name is not searched for fuzzily anywhere else).
-CUES = frozenset({
-    "di", "daerah", "kawasan", "wilayah", "sekitar", "dekat", "depan", "belakang", "samping", "seberang", "arah",
-    "dari", "ke", "menuju", "area", "lokasi", "alamat", "perbatasan", "dkt", "dpn", "sktr",
-}) | KELURAHAN_MARKERS | KECAMATAN_MARKERS
-# Ordinary words that start no place name: a window starting with one is not looked up fuzzily.
-FUZZY_STOP = frozenset("""
-    yang dan ini itu ada tidak sudah belum akan sedang masih juga saja lagi sangat banyak sekali mohon tolong
-    segera warga kami saya kita rumah jalan jalanan gang rusak berlubang lubang banjir genangan air sampah
-    menumpuk lampu mati pohon tumbang got saluran mampet macet parkir liar trotoar pedagang kaki lima bau
-    limbah kabel menjuntai sekolah pasar kantor sana sini situ mana sekitar depan belakang samping atas bawah
-    dalam luar tengah pinggir ujung sebelah seberang jam hari minggu bulan tahun pagi siang sore malam kemarin
-    besok tadi waktu karena untuk dengan pada oleh atau tapi namun jika kalau agar supaya setelah sebelum
-    selama sampai hingga antara dekat arah menuju dari ke di rt rw nomor no blok lantai unit perumahan komplek
-    kompleks apartemen rusun jembatan halte stasiun terminal tol pintu tempat lokasi alamat kota daerah
-    wilayah kawasan area bapak ibu pak bu mas mbak orang anak petugas dinas pemda pemprov lurah camat
-""".split())  # noqa: SIM905 (a word list is easier to edit as text)
-_RANK_NAMES = ("kelurahan named after 'kel.'", "landmark", "kelurahan", "misspelt kelurahan", "kecamatan",
-               "misspelt kecamatan", "kota", "misspelt kota")
-
-
-def rank(match: PlaceMatch) -> int:
-    """Specific beats general: kel. X (0) > landmark (1) > kelurahan (2) > fuzzy kelurahan (3) > kecamatan > kota."""
-    if match.landmark is not None:
-        return 1
-    level, fuzzy = match.place.level, match.edits is not None
-    if level == "kelurahan":
-        if fuzzy:
-            return 3
-        return 0 if match.marker in KELURAHAN_MARKERS else 2
-    return (4 if level == "kecamatan" else 6) + fuzzy
-
-
-def _why(best: PlaceMatch, other: PlaceMatch) -> str:
-    """Why `best` was chosen over `other` (a different place also named in the text)."""
-    mine, theirs = rank(best), rank(other)
-    if mine == theirs:
-        return "named first"
-    if mine == 0 and theirs == 1:
-        return "an explicit 'kel.' beats a landmark"
-    if mine == 1 and theirs in (2, 3, 4, 5):
-        return "a landmark beats a kelurahan or kecamatan merely named beside it"
-    if other.edits is not None and best.edits is None and mine <= theirs:
-        return "an exact name beats a misspelt one"
-    if best.place.level == "kelurahan" and other.place.level != "kelurahan":
-        inside = best.place.code.startswith(other.place.code)
-        return f"a kelurahan beats {'its' if inside else 'a'} {other.place.level}"
-    return f"a {_RANK_NAMES[mine]} beats a {_RANK_NAMES[theirs]}"
-
-
-def describe(best: PlaceMatch, found: Sequence[PlaceMatch], notes: Sequence[str] = ()) -> str:
-    """The decision trail's reason: what was matched and how, and why each other candidate lost."""
-    how = f"landmark {best.landmark} in " if best.landmark else ""
-    text = f"text names {how}{best.place.level} {best.place.name} as {best.phrase!r}"
-    if best.marker:
-        text += f" after {best.marker!r}"
-    if best.edits is not None:
-        text += f" (fuzzy: read as {best.expanded}, {best.edits} edit(s), score {best.score:g})"
-    elif best.expanded:
-        text += f" (short form of {best.expanded})"
-    seen = {(best.place.level, best.place.code)}
-    for other in sorted(found, key=rank):
-        if (other.place.level, other.place.code) in seen:
-            continue
-        seen.add((other.place.level, other.place.code))
-        what = f"landmark {other.landmark} ({other.place.name})" if other.landmark else \
-            f"{other.place.level} {other.place.name}"
-        text += f"; chose it over {what} ({other.phrase!r}): {_why(best, other)}"
-    for note in notes:
-        text += f"; {note}"
-    return text
 
 
 @dataclass

@@ -34,6 +34,26 @@ COMMON_NOUNS = frozenset({
     "kompleks", "lrt", "mrt", "krl", "busway", "transjakarta", "tj", "bandara", "museum", "makam", "tpu",
 })
 BORDER_M = 100.0
+KELURAHAN_MARKERS = frozenset({"kel", "kelurahan", "kelurhan", "desa"})
+KECAMATAN_MARKERS = frozenset({"kec", "kecamatan", "kecamtan"})
+KOTA_MARKERS = frozenset({"kota", "kotamadya", "jakarta", "kab", "kabupaten", "wilayah"})
+# Words after which a misspelt name is looked for (a name is not searched for fuzzily anywhere else).
+CUES = frozenset({
+    "di", "daerah", "kawasan", "wilayah", "sekitar", "dekat", "depan", "belakang", "samping", "seberang", "arah",
+    "dari", "ke", "menuju", "area", "lokasi", "alamat", "perbatasan", "dkt", "dpn", "sktr",
+}) | KELURAHAN_MARKERS | KECAMATAN_MARKERS
+# Ordinary words that start no place name ("pasar", "kota", "jembatan" do): no fuzzy look-up starts at one.
+FUZZY_STOP = frozenset("""
+    yang dan ini itu ada tidak sudah belum akan sedang masih juga saja lagi sangat banyak sekali mohon tolong
+    segera warga kami saya kita rumah jalan jalanan gang rusak berlubang lubang banjir genangan air sampah
+    menumpuk lampu mati pohon tumbang got saluran mampet macet parkir liar trotoar pedagang kaki lima bau
+    limbah kabel menjuntai sekolah kantor sana sini situ mana sekitar depan belakang samping atas bawah
+    dalam luar tengah pinggir ujung sebelah seberang jam hari minggu bulan tahun pagi siang sore malam kemarin
+    besok tadi waktu karena untuk dengan pada oleh atau tapi namun jika kalau agar supaya setelah sebelum
+    selama sampai hingga antara dekat arah menuju dari ke di rt rw nomor no blok lantai unit perumahan komplek
+    kompleks apartemen rusun halte stasiun terminal tol tempat lokasi alamat daerah
+    wilayah kawasan area bapak ibu pak bu mas mbak orang anak petugas dinas pemda pemprov lurah camat
+""".split())  # noqa: SIM905 (a word list is easier to edit as text)
 
 
 class PlacesError(ValueError):

@@ -18,14 +18,13 @@ from msgspec import Meta, Struct
 from router.gazetteer import (
     DEFAULT_NEED_MARKER,
     Gazetteer,
-    describe,
     envelope_text,
     places_from_areas,
     places_from_csv,
-    rank,
 )
 from router.geo import Boundaries, BoundaryError, GeoMatch
 from router.places import BUILTIN, PlacesError, abbreviations_path, landmarks_path, load_abbreviations, load_landmarks
+from router.ranking import describe, rank
 from schemas import subjects
 from schemas.envelope import Envelope
 from schemas.routed import Decision, RuleTrace

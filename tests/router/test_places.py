@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from router.fuzzy import FuzzyHit, FuzzyIndex, max_edits
-from router.gazetteer import Gazetteer, Place, describe, places_from_csv
+from router.gazetteer import Gazetteer, Place, places_from_csv
 from router.geo import Boundaries
 from router.places import (
     COMMON_NOUNS,
@@ -25,6 +25,7 @@ from router.places import (
     load_landmarks,
     short_forms,
 )
+from router.ranking import describe
 from router.rules import RulesError, RuleSet
 from tests.conftest import shared_path
 from tests.factories import envelope
