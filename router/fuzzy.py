@@ -5,7 +5,8 @@ ordinary words lie one letter from "Koja" or "Slipi"), up to 10 letters one edit
 insertion, deletion, substitution or swap of two neighbouring letters (rapidfuzz's OSA distance).
 Candidates come from the index in a few dictionary look-ups: every name under its 1-deletions (and
 2-deletions for long names); a query is looked up with its 1-deletions. That finds every name within one
-edit and, for long names, those missing up to two letters or with one edit besides a deletion.
+edit and, for long names, those missing up to two letters or with one edit besides a deletion, as long as
+its first or last three letters are intact (a cheap test that turns down most ordinary words first).
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class FuzzyIndex:
 
     def __init__(self, keys: Iterable[str]) -> None:
         self.keys = frozenset(k for k in keys if max_edits(len(k)) > 0)
+        # One edit leaves a name's first three or last three letters intact: a query sharing neither with any
+        # name is turned down before its deletions are made (most windows of ordinary words).
+        self.heads = frozenset(k[:3] for k in self.keys)
+        self.tails = frozenset(k[-3:] for k in self.keys)
         self.near: dict[str, set[str]] = {}
         for key in self.keys:
             forms = {key} | _deletions(key)
@@ -53,7 +58,8 @@ class FuzzyIndex:
 
     def lookup(self, query: str) -> FuzzyHit | tuple[FuzzyHit, ...] | None:
         """The nearest key within its bound; a tuple when two keys are equally near (ambiguous); else None."""
-        if len(query) < MIN_LETTERS - 1 or query in self.keys:
+        if len(query) < MIN_LETTERS - 1 or query in self.keys or (
+                query[:3] not in self.heads and query[-3:] not in self.tails):
             return None
         candidates: set[str] = set()
         for form in {query} | _deletions(query):

@@ -154,6 +154,7 @@ class Gazetteer:
     landmarks: dict[str, tuple[Landmark, Place]] = field(default_factory=dict)
     written: dict[str, str] = field(default_factory=dict)  # a short-form key -> the full name it stands for
     fuzzy: FuzzyIndex | None = None
+    breaks: frozenset[str] = frozenset()  # ordinary words no name contains: a typo window ends before one
 
     def add(self, name: str, place: Place) -> None:
         """Register a name (or alias) for a place."""
@@ -202,6 +203,7 @@ class Gazetteer:
                 gaz._add_short_forms(landmark.names, table, landmark)
         if fuzzy:
             gaz.fuzzy = FuzzyIndex(k for k in gaz.places if k not in gaz.need_marker and k not in gaz.written)
+            gaz.breaks = FUZZY_STOP - {w for name in names for w in normalise(name)}
         return gaz
 
     def _add_short_forms(self, names: Iterable[str], table: dict[tuple[str, ...], list[str]],
@@ -290,7 +292,8 @@ class Gazetteer:
                 continue
             for n in (3, 2, 1):
                 window = tokens[j : j + n]
-                if len(window) < n or any(k in taken for k in range(j, j + n)):
+                if len(window) < n or any(k in taken for k in range(j, j + n)) or \
+                        any(w in self.breaks for w in window[1:]):
                     continue
                 hit = self.fuzzy.lookup("".join(window))
                 if hit is None:
