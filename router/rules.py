@@ -23,7 +23,15 @@ from router.gazetteer import (
     places_from_csv,
 )
 from router.geo import Boundaries, BoundaryError, GeoMatch
-from router.places import BUILTIN, PlacesError, abbreviations_path, landmarks_path, load_abbreviations, load_landmarks
+from router.places import (
+    BUILTIN,
+    PlacesError,
+    abbreviations_path,
+    check_landmarks,
+    landmarks_path,
+    load_abbreviations,
+    load_landmarks,
+)
 from router.ranking import describe, rank
 from schemas import subjects
 from schemas.envelope import Envelope
@@ -302,14 +310,19 @@ def _gazetteer(base: Path, rule: GazetteerRule, files: dict[str, Boundaries]) ->
     if rule.names is None and rule.boundaries is None:
         raise RulesError("a gazetteer rule needs `names` (a code list CSV) or `boundaries` (GeoJSON)")
     places = places_from_csv(base / rule.names) if rule.names else []
+    geo: Boundaries | None = None
     if rule.boundaries:
         geo = _boundaries(base / rule.boundaries, GeoRule(id=rule.id, boundaries=rule.boundaries), files)
         places += places_from_areas((a.code, a.name, a.kecamatan, a.kota) for a in geo.areas)
     lm_path, ab_path = landmarks_path(rule.landmarks, base), abbreviations_path(rule.abbreviations, base)
     landmarks = load_landmarks(lm_path) if lm_path else []
-    if rule.landmarks == BUILTIN:  # Jakarta's landmarks: only those whose kelurahan this names list has
-        codes = {p.code for p in places if p.level == "kelurahan"}
-        landmarks = [lm for lm in landmarks if lm.code in codes]
+    if rule.landmarks == BUILTIN:  # Jakarta's landmarks: only those whose kelurahan (code and name) are listed
+        named = {p.code: p.name.lower() for p in places if p.level == "kelurahan"}
+        landmarks = [lm for lm in landmarks if named.get(lm.code) == lm.kelurahan.lower()]
+    if geo is not None and landmarks:  # with polygons at hand, each landmark's point is checked at start
+        errors = check_landmarks(landmarks, geo, str(lm_path)).errors
+        if errors:
+            raise PlacesError(f"{len(errors)} landmark(s) outside their kelurahan, e.g. {errors[0]}")
     need_marker = DEFAULT_NEED_MARKER if rule.need_marker is None else rule.need_marker
     return Gazetteer.build(places, rule.aliases, need_marker, landmarks=landmarks, fuzzy=rule.fuzzy,
                            abbreviations=load_abbreviations(ab_path) if ab_path else [])

@@ -284,7 +284,14 @@ def test_rules_file_options_and_unknown_landmark_codes(tmp_path: Path) -> None:
     assert RuleSet.from_dict(own, tmp_path).decide(envelope(text="rusak di Tugu Uji")).queue == \
         "kelurahan.3199011001"
     _write(tmp_path / "lm.csv", ["Tugu Uji,,monument,3199019999,Alpha,-6.195,106.805"])
-    with pytest.raises(RulesError, match="rule 'gaz': landmark Tugu Uji: kelurahan 3199019999 is not in"):
+    with pytest.raises(RulesError, match=r"rule 'gaz': .*Tugu Uji \(3199019999 Alpha\): no kelurahan 3199019999"):
+        RuleSet.from_dict(own, tmp_path)
+    stray = Landmark(name="Tugu", kind="monument", code="3199019999", kelurahan="?", lat=-6.2, lon=106.8)
+    with pytest.raises(PlacesError, match="landmark Tugu: kelurahan 3199019999 is not in the names list"):
+        Gazetteer.build(SATU, landmarks=[stray])  # names only, no polygons: the code must still be known
+    # with polygons in the rule, a point outside its kelurahan is refused at start (reload keeps the old rules)
+    _write(tmp_path / "lm.csv", ["Tugu Uji,,monument,3199011001,Alpha,-6.195,106.815"])
+    with pytest.raises(RulesError, match=r"1 landmark\(s\) outside their kelurahan, e.g. Tugu Uji .* Beta"):
         RuleSet.from_dict(own, tmp_path)
 
 
