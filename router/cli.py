@@ -1,4 +1,4 @@
-"""`kanal router run`, `kanal route explain <envelope.json>` and `kanal geo check <file>`."""
+"""`kanal router run`, `kanal route explain <envelope.json>` and `kanal geo check <file> [--landmarks FILE]`."""
 
 from __future__ import annotations
 
@@ -87,6 +87,10 @@ def check(
     code_pattern: Annotated[str, typer.Option(help="regular expression every code must match")] = r"^[0-9]{10}$",
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     config: UnusedConfigOption = None,
+    landmarks: Annotated[str | None, typer.Option(
+        "--landmarks", metavar="FILE",
+        help="also check a landmarks CSV against these polygons ('builtin' = the one shipped with Kanal): "
+             "each point must lie inside its kelurahan; points within 100 m of an edge are listed")] = None,
 ) -> None:
     """Validate polygons, codes, overlaps and gaps; exit 1 when the file cannot be used for routing."""
     from router import geo
@@ -94,6 +98,9 @@ def check(
     if not file.is_file():
         typer.echo(f"kanal: {file} is not a file: give the path of a boundaries GeoJSON FeatureCollection", err=True)
         raise typer.Exit(2)
+    if landmarks is not None:
+        _check_landmarks(file, landmarks, code_property, name_property, as_json)
+        return
     report = geo.check(file, code_property=code_property, name_property=name_property, code_pattern=code_pattern)
     if as_json:
         typer.echo(json.dumps(msgspec.to_builtins(report), indent=2, ensure_ascii=False))
@@ -109,5 +116,33 @@ def check(
         for error in report.errors:
             typer.echo(f"error: {error}")
         typer.echo("OK: usable for the geo rule" if not report.errors else f"FAILED: {len(report.errors)} error(s)")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _check_landmarks(boundaries: Path, landmarks: str, code_property: str, name_property: str,
+                     as_json: bool) -> None:
+    from router import geo, places
+
+    path = places.landmarks_path(landmarks, Path.cwd())
+    assert path is not None
+    try:
+        found = places.load_landmarks(path)
+        polygons = geo.Boundaries.load(boundaries, code_property=code_property, name_property=name_property)
+    except (places.PlacesError, geo.BoundaryError) as err:
+        typer.echo(f"kanal: {err}", err=True)
+        raise typer.Exit(1) from err
+    report = places.check_landmarks(found, polygons, str(path))
+    if as_json:
+        typer.echo(json.dumps(msgspec.to_builtins(report), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(f"{report.file}: {report.landmarks} landmarks checked against {boundaries}")
+        for line in report.near_border:
+            typer.echo(f"near border: {line}")
+        for error in report.errors:
+            typer.echo(f"error: {error}")
+        typer.echo(f"{len(report.near_border)} within {places.BORDER_M:g} m of their kelurahan's edge")
+        typer.echo("OK: every point lies inside its kelurahan" if not report.errors
+                   else f"FAILED: {len(report.errors)} landmark(s) outside their kelurahan")
     if report.errors:
         raise typer.Exit(1)

@@ -3,7 +3,13 @@
 Names are compared without spaces ("Pal Merah" = "Palmerah", "Kramat Jati" = "Kramatjati"), after the
 markers "kel."/"kelurahan", "kec."/"kecamatan" and "kota"/"jakarta". A name shared by a kelurahan and a
 kecamatan means the kecamatan unless "kel."/"kelurahan" stands before it. Names that are ordinary words
-("Tengah", "Baru", "Gunung" ...) only count after a marker.
+("Tengah", "Baru", "Gunung" ...) only count after a marker; common nouns ("pasar", "kali" ...) never alone.
+
+Landmarks ("Stasiun Gambir", "GBK") name the kelurahan they lie in; names are also registered in their short
+forms ("Ps. Minggu", "Tg. Priok", "Jkt Sel"); a name not found exactly is looked for with one or two typos
+after a word that introduces a place ("di", "dekat", "kel." ...). `read` ranks what it found: an explicit
+"kel. X" > a landmark > a kelurahan named plainly > a misspelt kelurahan > a kecamatan > a kota, and says
+why the others lost.
 """
 
 from __future__ import annotations
@@ -19,6 +25,22 @@ from typing import Literal
 
 from msgspec import Struct
 
+from router.fuzzy import FuzzyHit, FuzzyIndex
+from router.places import (
+    COMMON_NOUNS,
+    CUES,
+    FUZZY_STOP,
+    KECAMATAN_MARKERS,
+    KELURAHAN_MARKERS,
+    KOTA_MARKERS,
+    Abbreviation,
+    Landmark,
+    PlacesError,
+    abbreviation_table,
+    short_forms,
+)
+from router.ranking import rank
+
 Level = Literal["kelurahan", "kecamatan", "kota"]
 _RANK: dict[str, int] = {"kelurahan": 0, "kecamatan": 1, "kota": 2}
 MAX_WORDS = 5
@@ -28,10 +50,6 @@ _SPACES = re.compile(rb"  +")
 # (a bytes table: bytes.translate is several times faster than str.translate).
 _ASCII_WORDS = bytes(ord(chr(i).lower()) if re.fullmatch(r"[a-z0-9]", chr(i).lower()) else ord(" ")
                      for i in range(256))
-
-KELURAHAN_MARKERS = frozenset({"kel", "kelurahan", "kelurhan", "desa"})
-KECAMATAN_MARKERS = frozenset({"kec", "kecamatan", "kecamtan"})
-KOTA_MARKERS = frozenset({"kota", "kotamadya", "jakarta", "kab", "kabupaten", "wilayah"})
 
 # Spellings seen in other code lists and in ordinary text (from ../shared/data/jakarta/SOURCE.md).
 DEFAULT_ALIASES: dict[str, str] = {
@@ -50,6 +68,7 @@ DEFAULT_ALIASES: dict[str, str] = {
     "Kepulauan Seribu": "Kepulauan Seribu",
     "Pulau Seribu": "Kepulauan Seribu",
     "Priok": "Tanjung Priok",
+    "Kampung Rambutan": "Rambutan",
 }
 # Kelurahan names that are also common words or parts of street names: matched only after a marker.
 DEFAULT_NEED_MARKER = (
@@ -68,11 +87,28 @@ class Place(Struct, frozen=True, kw_only=True):
 
 
 class PlaceMatch(Struct, frozen=True, kw_only=True):
-    """A place found in text: the phrase as written, the area, and whether a level marker preceded it."""
+    """A place found in text: the phrase as written, the area, and how it was read.
+
+    `marker`: the level word before it ("kel"); `landmark`: the landmark the phrase names; `expanded`: the
+    full name a short form or typo was read as; `edits`/`score`: a fuzzy match's edit count and similarity.
+    """
 
     place: Place
     phrase: str
     marker: str | None = None
+    at: int = 0
+    landmark: str | None = None
+    expanded: str | None = None
+    edits: int | None = None
+    score: float | None = None
+
+
+class Reading(Struct, frozen=True, kw_only=True):
+    """What `Gazetteer.read` made of a text: the chosen place, everything found, candidates turned down."""
+
+    best: PlaceMatch | None
+    found: list[PlaceMatch]
+    notes: list[str]
 
 
 def normalise(text: str) -> list[str]:
@@ -115,6 +151,10 @@ class Gazetteer:
     places: dict[str, list[Place]] = field(default_factory=dict)
     need_marker: frozenset[str] = frozenset()
     prefixes: set[str] = field(default_factory=set)
+    landmarks: dict[str, tuple[Landmark, Place]] = field(default_factory=dict)
+    written: dict[str, str] = field(default_factory=dict)  # a short-form key -> the full name it stands for
+    fuzzy: FuzzyIndex | None = None
+    breaks: frozenset[str] = frozenset()  # ordinary words no name contains: a typo window ends before one
 
     def add(self, name: str, place: Place) -> None:
         """Register a name (or alias) for a place."""
@@ -124,17 +164,66 @@ class Gazetteer:
             entries.append(place)
         self.prefixes.update(key[:n] for n in range(1, len(key) + 1))
 
+    def add_landmark(self, landmark: Landmark, place: Place) -> None:
+        """Register a landmark's names; none may be an area's name (that name already means the area)."""
+        for name in landmark.names:
+            key = key_of(name)
+            if key in self.places:
+                taken = self.places[key][0]
+                raise PlacesError(f"landmark {landmark.name}: {name!r} is the name of {taken.level} {taken.name}: "
+                                  "remove the alias or make it longer")
+            self.landmarks[key] = (landmark, place)
+            self.prefixes.update(key[:n] for n in range(1, len(key) + 1))
+
     @classmethod
     def build(cls, places: Iterable[Place], aliases: Mapping[str, str] | None = None,
-              need_marker: Iterable[str] = DEFAULT_NEED_MARKER) -> Gazetteer:
-        """A gazetteer from places, plus aliases (alias -> canonical name of any level)."""
-        gaz = cls(need_marker=frozenset(key_of(n) for n in need_marker))
+              need_marker: Iterable[str] = DEFAULT_NEED_MARKER, *, landmarks: Iterable[Landmark] = (),
+              abbreviations: Iterable[Abbreviation] = (), fuzzy: bool = False) -> Gazetteer:
+        """A gazetteer from places, plus aliases (alias -> canonical name of any level), landmarks (each in a
+        kelurahan among `places`), short forms of every name, and a typo index (`fuzzy`)."""
+        places = list(places)
+        gaz = cls(need_marker=frozenset(key_of(n) for n in need_marker) | COMMON_NOUNS)
+        names: list[str] = []
         for place in places:
             gaz.add(place.name, place)
+            names.append(place.name)
         for alias, canonical in {**DEFAULT_ALIASES, **(aliases or {})}.items():
             for place in list(gaz.places.get(key_of(canonical), [])):
                 gaz.add(alias, place)
+                names.append(alias)
+        kelurahan = {p.code: p for p in places if p.level == "kelurahan"}
+        for landmark in landmarks:
+            if landmark.code not in kelurahan:
+                raise PlacesError(f"landmark {landmark.name}: kelurahan {landmark.code} is not in the names list")
+            gaz.add_landmark(landmark, kelurahan[landmark.code])
+        table = abbreviation_table(abbreviations)
+        if table:
+            gaz._add_short_forms(names, table)
+            for landmark in {id(lm): lm for lm, _ in gaz.landmarks.values()}.values():
+                gaz._add_short_forms(landmark.names, table, landmark)
+        if fuzzy:
+            gaz.fuzzy = FuzzyIndex(k for k in gaz.places if k not in gaz.need_marker and k not in gaz.written)
+            gaz.breaks = FUZZY_STOP - {w for name in names for w in normalise(name)}
         return gaz
+
+    def _add_short_forms(self, names: Iterable[str], table: dict[tuple[str, ...], list[str]],
+                         landmark: Landmark | None = None) -> None:
+        need = set(self.need_marker)
+        for name in names:
+            key = key_of(name)
+            for form in short_forms(normalise(name), table):
+                short = "".join(form)
+                if len(short) < 4 or short in self.places or short in self.landmarks or short in COMMON_NOUNS:
+                    continue  # a real name, or too short to mean anything
+                self.written[short] = landmark.name if landmark else self.places[key][0].name
+                if landmark is not None:
+                    self.landmarks[short] = self.landmarks[key]
+                else:
+                    self.places[short] = list(self.places[key])
+                    if key in need:
+                        need.add(short)
+                self.prefixes.update(short[:n] for n in range(1, len(short) + 1))
+        self.need_marker = frozenset(need)
 
     def find(self, text: str, words: Sequence[str] | None = None) -> list[PlaceMatch]:
         """Every place named in `text` (or its `normalise`d `words`, given), longest phrase first, in text order."""
@@ -153,16 +242,22 @@ class Gazetteer:
                     break
                 lengths.append((n, joined))
             for n, key in reversed(lengths):
+                match: PlaceMatch | None = None
                 if key in self.places:
                     prev = tokens[i - 1] if i > 0 else None
-                    match = self._resolve(key, " ".join(tokens[i : i + n]), prev)
-                    if match is not None:
-                        found.append(match)
-                        free = i + n
-                        break
+                    match = self._resolve(key, " ".join(tokens[i : i + n]), prev, i)
+                elif key in self.landmarks:
+                    landmark, place = self.landmarks[key]
+                    match = PlaceMatch(place=place, phrase=" ".join(tokens[i : i + n]), at=i,
+                                       landmark=landmark.name, expanded=self.written.get(key))
+                if match is not None:
+                    found.append(match)
+                    free = i + n
+                    break
         return found
 
-    def _resolve(self, key: str, phrase: str, prev: str | None) -> PlaceMatch | None:
+    def _resolve(self, key: str, phrase: str, prev: str | None, at: int = 0,
+                 hit: FuzzyHit | None = None) -> PlaceMatch | None:
         candidates = self.places[key]
         marker = prev if prev in KELURAHAN_MARKERS | KECAMATAN_MARKERS | KOTA_MARKERS else None
         if marker is None and key in self.need_marker:
@@ -177,15 +272,80 @@ class Gazetteer:
         for level in wanted:
             for place in candidates:
                 if place.level == level:
-                    return PlaceMatch(place=place, phrase=phrase, marker=marker)
+                    if hit is not None:
+                        return PlaceMatch(place=place, phrase=phrase, marker=marker, at=at, expanded=place.name,
+                                          edits=hit.edits, score=hit.score)
+                    return PlaceMatch(place=place, phrase=phrase, marker=marker, at=at,
+                                      expanded=self.written.get(key))
         return None
 
+    def _misspelt(self, tokens: Sequence[str], found: list[PlaceMatch]) -> tuple[list[PlaceMatch], list[str]]:
+        """Names with a typo, after a word that introduces a place; never outside a kecamatan/kota named."""
+        assert self.fuzzy is not None
+        within = [m.place.code for m in found if m.place.level in ("kecamatan", "kota") and m.edits is None]
+        out: list[PlaceMatch] = []
+        notes: list[str] = []
+        taken = {i for m in found for i in range(m.at, m.at + len(m.phrase.split()))}
+        for i in compress(range(len(tokens)), map(CUES.__contains__, tokens)):
+            j = i + 1
+            if j >= len(tokens) or j in taken or tokens[j] in CUES or tokens[j] in FUZZY_STOP:
+                continue
+            for n in (3, 2, 1):
+                window = tokens[j : j + n]
+                if len(window) < n or any(k in taken for k in range(j, j + n)) or \
+                        any(w in self.breaks for w in window[1:]):
+                    continue
+                hit = self.fuzzy.lookup("".join(window))
+                if hit is None:
+                    continue
+                phrase = " ".join(window)
+                if isinstance(hit, tuple):
+                    notes.append(f"{phrase!r} is as near to " + " as to ".join(
+                        self.places[h.key][0].name for h in hit) + ": not guessed")
+                    break
+                match = self._resolve(hit.key, phrase, tokens[i], j, hit)
+                if match is None:
+                    break
+                if within and not any(match.place.code.startswith(code) for code in within):
+                    notes.append(f"{phrase!r} looks like {match.place.level} {match.place.name}, which lies "
+                                 "outside the kecamatan/kota the text names: not taken")
+                    break
+                out.append(match)
+                taken.update(range(j, j + n))
+                break
+        return out, notes
+
+    def _longer(self, match: PlaceMatch, tokens: Sequence[str]) -> PlaceMatch:
+        """"Jelambar Bru", "Menteng Dlm": a name found exactly may be the start of a longer, misspelt one."""
+        assert self.fuzzy is not None
+        after = match.at + len(match.phrase.split())
+        if match.landmark is not None or after >= len(tokens) or tokens[after] in FUZZY_STOP \
+                or tokens[after] in CUES:
+            return match
+        hit = self.fuzzy.lookup("".join(match.phrase.split()) + tokens[after])
+        if not isinstance(hit, FuzzyHit):
+            return match
+        prev = tokens[match.at - 1] if match.at > 0 else None
+        longer = self._resolve(hit.key, f"{match.phrase} {tokens[after]}", prev, match.at, hit)
+        return match if longer is None else longer
+
+    def read(self, text: str, words: Sequence[str] | None = None) -> Reading:
+        """Everything named, the most specific place (see `rank`; first in text on a tie) and the notes."""
+        tokens = normalise(text) if words is None else words
+        found = self.find(text, tokens)
+        notes: list[str] = []
+        if self.fuzzy is not None:
+            found = [self._longer(m, tokens) for m in found]
+            if not any(m.place.level == "kelurahan" for m in found):
+                more, notes = self._misspelt(tokens, found)
+                found = sorted(found + more, key=lambda m: m.at)
+        best = min(found, key=rank) if found else None
+        return Reading(best=best, found=found, notes=notes)
+
     def best(self, text: str, words: Sequence[str] | None = None) -> tuple[PlaceMatch | None, list[PlaceMatch]]:
-        """The most specific place named (kelurahan over kecamatan over kota; first in text on a tie)."""
-        found = self.find(text, words)
-        if not found:
-            return None, found
-        return min(found, key=lambda m: _RANK[m.place.level]), found
+        """The most specific place named and everything found (`read` without the notes)."""
+        reading = self.read(text, words)
+        return reading.best, reading.found
 
 
 def places_from_csv(path: Path) -> list[Place]:

@@ -15,8 +15,24 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from router.gazetteer import Gazetteer, envelope_text, places_from_areas, places_from_csv
+from router.gazetteer import (
+    DEFAULT_NEED_MARKER,
+    Gazetteer,
+    envelope_text,
+    places_from_areas,
+    places_from_csv,
+)
 from router.geo import Boundaries, BoundaryError, GeoMatch
+from router.places import (
+    BUILTIN,
+    PlacesError,
+    abbreviations_path,
+    check_landmarks,
+    landmarks_path,
+    load_abbreviations,
+    load_landmarks,
+)
+from router.ranking import describe, rank
 from schemas import subjects
 from schemas.envelope import Envelope
 from schemas.routed import Decision, RuleTrace
@@ -65,6 +81,10 @@ class GazetteerRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     aliases: dict[str, str] = {}
     need_marker: list[str] | None = None
     levels: tuple[Literal["kelurahan", "kecamatan", "kota"], ...] = ("kelurahan", "kecamatan", "kota")
+    # Landmarks and short forms: "builtin" (shipped in router/data), a file (relative path), or "" for none.
+    landmarks: str = "builtin"
+    abbreviations: str = "builtin"
+    fuzzy: bool = True
 
 
 class FlagsRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="flags", tag_field="type"):
@@ -157,7 +177,7 @@ class RuleSet:
                         getattr(rule, k) for k in ("channel", "instance", "account", "kind")
                     ):
                         raise RulesError("a channel rule needs at least one of channel, instance, account, kind")
-            except (BoundaryError, OSError, ValueError) as err:
+            except (BoundaryError, PlacesError, OSError, ValueError) as err:
                 raise RulesError(f"rules file {source}: rule {rule.id!r}: {err}") from err
         if not parsed.rule or not isinstance(parsed.rule[-1], FallbackRule):
             raise RulesError(f"rules file {source}: the last rule must be a fallback, so every item has a queue")
@@ -222,18 +242,14 @@ class RuleSet:
     def _try_gazetteer(self, rule: GazetteerRule, env: Envelope, text: str | None,
                        located: Mapping[str, GeoMatch | None] | None) -> tuple[str | None, str, str | None]:
         if text is None:
-            _, found = self._gaz[rule.id].best(envelope_text(env.subject, env.text))
+            reading = self._gaz[rule.id].read(envelope_text(env.subject, env.text))
         else:  # split only here: most envelopes never reach a gazetteer rule
-            _, found = self._gaz[rule.id].best("", text.split())
-        found = [m for m in found if m.place.level in rule.levels]
+            reading = self._gaz[rule.id].read("", text.split())
+        found = [m for m in reading.found if m.place.level in rule.levels]
         if not found:
-            return None, "no place name in the text", None
-        best = min(found, key=lambda m: ("kelurahan", "kecamatan", "kota").index(m.place.level))
-        marker = f" after {best.marker!r}" if best.marker else ""
-        others = sorted({m.place.name for m in found} - {best.place.name})
-        also = f"; also named: {', '.join(others)}" if others else ""
-        reason = f"text names {best.place.level} {best.place.name} as {best.phrase!r}{marker}{also}"
-        return f"{best.place.level}.{best.place.code}", reason, best.phrase
+            return None, "; ".join(["no place name in the text", *reading.notes]), None
+        best = min(found, key=rank)
+        return f"{best.place.level}.{best.place.code}", describe(best, found, reading.notes), best.phrase
 
     @staticmethod
     def _try_fallback(rule: FallbackRule, env: Envelope, text: str | None,
@@ -294,12 +310,22 @@ def _gazetteer(base: Path, rule: GazetteerRule, files: dict[str, Boundaries]) ->
     if rule.names is None and rule.boundaries is None:
         raise RulesError("a gazetteer rule needs `names` (a code list CSV) or `boundaries` (GeoJSON)")
     places = places_from_csv(base / rule.names) if rule.names else []
+    geo: Boundaries | None = None
     if rule.boundaries:
         geo = _boundaries(base / rule.boundaries, GeoRule(id=rule.id, boundaries=rule.boundaries), files)
         places += places_from_areas((a.code, a.name, a.kecamatan, a.kota) for a in geo.areas)
-    if rule.need_marker is None:
-        return Gazetteer.build(places, rule.aliases)
-    return Gazetteer.build(places, rule.aliases, rule.need_marker)
+    lm_path, ab_path = landmarks_path(rule.landmarks, base), abbreviations_path(rule.abbreviations, base)
+    landmarks = load_landmarks(lm_path) if lm_path else []
+    if rule.landmarks == BUILTIN:  # Jakarta's landmarks: only those whose kelurahan (code and name) are listed
+        named = {p.code: p.name.lower() for p in places if p.level == "kelurahan"}
+        landmarks = [lm for lm in landmarks if named.get(lm.code) == lm.kelurahan.lower()]
+    if geo is not None and landmarks:  # with polygons at hand, each landmark's point is checked at start
+        errors = check_landmarks(landmarks, geo, str(lm_path)).errors
+        if errors:
+            raise PlacesError(f"{len(errors)} landmark(s) outside their kelurahan, e.g. {errors[0]}")
+    need_marker = DEFAULT_NEED_MARKER if rule.need_marker is None else rule.need_marker
+    return Gazetteer.build(places, rule.aliases, need_marker, landmarks=landmarks, fuzzy=rule.fuzzy,
+                           abbreviations=load_abbreviations(ab_path) if ab_path else [])
 
 
 def _where(err: msgspec.ValidationError, data: dict[str, Any]) -> str:
