@@ -176,7 +176,9 @@ def rerouted(item: RoutedItem, from_queue: str, to_queue: str, reason: str, by: 
     move = Reroute(from_queue=from_queue, to_queue=to_queue, reason=reason, by=by, at=datetime.now(UTC))
     why = f"rerouted by {by} from {from_queue}: {reason}"
     decision = Decision(rule_id="reroute", rule_type="reroute", queue=to_queue, reason=why,
-                        trail=(*item.decision.trail, RuleTrace(rule_id="reroute", matched=True, reason=why)))
+                        trail=(*item.decision.trail, RuleTrace(rule_id="reroute", matched=True, reason=why)),
+                        category=item.decision.category, category_confidence=item.decision.category_confidence,
+                        category_cues=item.decision.category_cues)
     return msgspec.structs.replace(item, decision=decision, reroutes=(*item.reroutes, move))
 
 
