@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
+
+from admin.dispose import current_category
 from admin.inbox import Entry
 from admin.status import current_stage, stage_info
+from admin.store import ItemState
 from schemas.routed import RoutedItem
 
 
@@ -57,9 +63,31 @@ def entry_text(entry: Entry) -> str:
         lines.append(f"    attachments: {kinds}")
     d = item.decision
     lines.append(f"    routed by rule {d.rule_id} ({d.rule_type}): {d.reason}")
+    if d.category is not None:
+        lines.append(f"    category: {d.category} ({d.category_confidence or 0:.2f}"
+                     f"{': ' + ', '.join(d.category_cues) if d.category_cues else ''})")
     lines.extend(f"    {line}" for line in links(item))
     if entry.handling is not None:
         h = entry.handling
         done = f"acknowledged by {h.by}" if h.action == "ack" else f"rerouted to {h.to_queue} by {h.by}: {h.reason}"
         lines.append(f"    {done} at {h.at:%Y-%m-%d %H:%M} UTC")
     return "\n".join(lines)
+
+
+def entry_json(entry: Entry, state: ItemState) -> dict[str, Any]:
+    """An inbox entry for `kanal inbox --json`: the item without reporter details, its stage and category."""
+    item = entry.stored.item
+    env = item.envelope
+    return {
+        "seq": entry.stored.seq, "queue": entry.stored.queue, "item_id": item.item_id, "ref": item.ref,
+        "kind": item.kind, "channel": env.channel, "instance": env.instance, "created_at": env.created_at.isoformat(),
+        "subject": env.subject, "text": env.text,
+        "location": msgspec.to_builtins(env.location) if env.location else None,
+        "stage": current_stage(entry.status),
+        "category": current_category(item, state),
+        "decision": msgspec.to_builtins(item.decision),
+        "category_corrections": msgspec.to_builtins(state.categories),
+        "handling": msgspec.to_builtins(entry.handling) if entry.handling else None,
+        "dedup": msgspec.to_builtins(item.dedup),
+        "reroutes": msgspec.to_builtins(item.reroutes),
+    }
