@@ -4,8 +4,9 @@ dinas in charge. Shared by `kanal inbox` and the console; every action is record
 - A correction appends a CategoryChange (who, when, from, to) to the item's record and adds one to the
   count of `<from> -> <to>` corrections (key `stats.category_corrections`), so the city sees where the
   classifier is wrong. The routed item itself keeps what the router read.
-- A disposition reroutes the item (a Reroute on the new message, the reason recorded), records it on the
-  item, and moves the report to stage Disposisi, so the citizen and the kelurahan see who has it now.
+- A disposition reroutes the item (a Reroute on the new message, the reason recorded, the category as
+  corrected on its decision, so the suku dinas and the CRM read it), records it on the item, and moves the
+  report to stage Disposisi, so the citizen and the kelurahan see who has it now.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ async def dispose(store: ItemStore, stored: StoredItem, dmap: DispositionMap, *,
         raise InboxError("no suku dinas handles this category here: correct the category, or reroute by hand")
     label = dmap.classifier.label(target.category)
     reason = f"Disposisi ke {target.label} ({label})" + (f": {note.strip()}" if note and note.strip() else "")
-    moved = await reroute(store, stored, target.queue, reason, by=by, user=user)
+    moved = await reroute(store, stored, target.queue, reason, by=by, user=user, category=target.category)
     item_id = stored.item.item_id
 
     def add(value: bytes | None) -> bytes | None:

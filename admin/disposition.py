@@ -1,8 +1,10 @@
 """The console's category and Disposisi pages: correct an item's category, dispose it to the suku dinas of
 its category, and the kelurahan's read-only list of what it disposed. Routes are added by Console.app().
 
-POST /item/<seq>/kategori (category), POST /item/<seq>/disposisi (note), GET /q/<queue>/disposisi.
-Access is the item's (or the listed) queue's, as everywhere in the console; words are Indonesian.
+POST /item/<seq>/kategori (category), POST /item/<seq>/disposisi (note), GET /q/<queue>/disposisi, and
+GET /metrics/categories: the corrections per (from, to) as Prometheus text, for scraping like the router's
+metrics (counts only, no item or person). Access to items and lists is the item's (or the listed) queue's,
+as everywhere in the console; words are Indonesian.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from admin.dispose import correct_category, current_category, dispose, disposed
+from admin.dispose import correct_category, correction_counts, current_category, dispose, disposed
 from admin.inbox import InboxError
 from admin.settings import AdminUser
 from admin.status import StatusRefused, stage_info
@@ -109,7 +111,16 @@ def routes(console: Console) -> list[Route]:
                   if dmap else r.disposition.category} for r in rows]
         return console._page(request, "disposed.html", queue=queue, rows=shown)
 
+    async def metrics(_request: Request) -> Response:
+        lines = ["# HELP kanal_admin_category_corrections_total Categories corrected by admins, by the category "
+                 "the item had and the one it got",
+                 "# TYPE kanal_admin_category_corrections_total counter"]
+        for (before, after), count in (await correction_counts(console.store)).items():
+            lines.append(f'kanal_admin_category_corrections_total{{from="{before}",to="{after}"}} {count}')
+        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
     return [
+        Route("/metrics/categories", metrics),
         Route("/item/{seq:int}/kategori", act, methods=["POST"]),
         Route("/item/{seq:int}/disposisi", act, methods=["POST"]),
         Route("/q/{queue}/disposisi", listing),

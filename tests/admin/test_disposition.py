@@ -104,6 +104,10 @@ async def test_a_correction_is_recorded_and_counted(provisioned: NATS, dmap: Dis
     state, _ = await store.state(report.item_id)
     assert [(c.from_category, c.to_category) for c in state.categories] == [("jalan", "saluran_air")]
     assert (await correction_counts(store))[("jalan", "saluran_air")] == 1
+    await correct_category(store, stored, "banjir", by="pusat", user=users["pusat"], classifier=dmap.classifier)
+    await correct_category(store, stored, "saluran_air", by="pusat", user=users["pusat"], classifier=dmap.classifier)
+    assert await correction_counts(store) == {("jalan", "saluran_air"): 1, ("saluran_air", "banjir"): 1,
+                                              ("banjir", "saluran_air"): 1}
     # the proposal follows the corrected category
     target = dmap.target(stored.queue, state.categories[-1].to_category)
     assert target is not None and target.queue == "sudin.sda-3171"

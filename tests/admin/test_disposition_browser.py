@@ -103,6 +103,9 @@ async def test_router_then_console_correct_and_dispose(provisioned: NATS, config
             assert await page.locator("#disposed form, #disposed button").count() == 0  # read-only
             await page.screenshot(path=str(shots / "2-disposed.png"), full_page=True)
 
+            metrics = await page.goto(f"{base}/metrics/categories")
+            assert metrics is not None
+            assert 'kanal_admin_category_corrections_total{from="jalan",to="saluran_air"} 1' in await metrics.text()
             await page.goto(f"{base}/q/dinas.sosial/disposisi")  # another queue's list: refused
             assert "not allowed" in await page.locator("body").inner_text()
         finally:
@@ -110,6 +113,8 @@ async def test_router_then_console_correct_and_dispose(provisioned: NATS, config
             await http.stop(server, task)
     [at_sudin] = await store.queue("sudin.sda-3171")
     assert at_sudin.item.item_id == flooded.id
+    decision = at_sudin.item.decision  # the corrected category travels with the disposed item (and to the CRM)
+    assert (decision.category, decision.category_confidence, decision.category_cues) == ("saluran_air", None, ())
     assert at_sudin.item.reroutes[-1].reason.startswith("Disposisi ke Suku Dinas Sumber Daya Air Jakarta Pusat")
     state, _ = await store.state(flooded.id)
     assert [(c.from_category, c.to_category, c.by) for c in state.categories] == [
