@@ -63,10 +63,11 @@ class Category:
     cues: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # compared by identity: each cue counts once
 class _Cue:
     text: str  # as written in the data file
     weights: tuple[tuple[int, float], ...]  # (category index, weight)
+    positive: frozenset[int]  # the categories it speaks for
 
 
 class Classifier:
@@ -93,7 +94,8 @@ class Classifier:
         # first word -> the cues starting with it, longest first
         self._index: dict[str, list[tuple[tuple[str, ...], _Cue]]] = {}
         for words, weights in phrases.items():
-            entry = _Cue(text=texts[words], weights=tuple(sorted(weights.items())))
+            entry = _Cue(text=texts[words], weights=tuple(sorted(weights.items())),
+                         positive=frozenset(c for c, w in weights.items() if w > 0))
             self._index.setdefault(words[0], []).append((words, entry))
         for entries in self._index.values():
             entries.sort(key=lambda e: -len(e[0]))
@@ -128,34 +130,33 @@ class Classifier:
     def classify(self, text: str) -> Category:
         """The text's category, confidence in [0, 1] and the winning category's cues (as written in the file)."""
         words = self.normaliser.words(text)
-        scores: dict[int, float] = {}
         hits: list[_Cue] = []
-        seen: set[int] = set()
         index = self._index
-        i, n = 0, len(words)
-        while i < n:
-            step = 1
-            for phrase, cue in index.get(words[i], ()):
+        free = 0  # the first word not inside a phrase already matched
+        for i in [i for i, word in enumerate(words) if word in index]:  # most words start no cue
+            if i < free:
+                continue
+            for phrase, cue in index[words[i]]:
                 size = len(phrase)
                 if size == 1 or tuple(words[i:i + size]) == phrase:
-                    if id(cue) not in seen:
-                        seen.add(id(cue))
+                    if cue not in hits:  # each cue counts once (a report names few)
                         hits.append(cue)
-                        for cat, weight in cue.weights:
-                            scores[cat] = scores.get(cat, 0.0) + weight
-                    step = size
+                    free = i + size
                     break
-            i += step
-        if not scores:
+        if not hits:
             return Category(id=self.fallback, confidence=0.0, cues=())
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        best_cat, best = ranked[0]
+        scores = [0.0] * len(self.ids)
+        for cue in hits:
+            for cat, weight in cue.weights:
+                scores[cat] += weight
+        best = max(scores)
         if best <= 0:
             return Category(id=self.fallback, confidence=0.0, cues=())
-        runner_up = max(ranked[1][1], 0.0) if len(ranked) > 1 else 0.0
-        confidence = min(1.0, best / self.spec.full_score) * (0.5 + 0.5 * (best - runner_up) / best)
-        confidence = round(confidence, 3)
-        cues = tuple(c.text for c in hits if any(cat == best_cat and w > 0 for cat, w in c.weights))
+        best_cat = scores.index(best)  # ties: the category listed first
+        scores[best_cat] = 0.0
+        runner_up = max(scores)
+        confidence = round(min(1.0, best / self.spec.full_score) * (0.5 + 0.5 * (best - runner_up) / best), 3)
+        cues = tuple(c.text for c in hits if best_cat in c.positive)
         if best_cat == self._fallback_index:
             return Category(id=self.fallback, confidence=confidence, cues=cues)
         if confidence < self.threshold:

@@ -19,6 +19,7 @@ _RUN = re.compile(r"([a-z])\1{2,}")
 _DOUBLE = re.compile(r"([a-z])\1")
 _REDUP = re.compile(r"^([a-z]{2,})2$")
 
+_MISSING = "\0"  # not yet in the word cache (a stop word is cached as None)
 _SUFFIXES = ("nya", "lah", "kah", "kan", "an", "i")
 # prefix -> the stem's first letters it may have swallowed ("" = none): me-/pe- drop p/t/k/s after a nasal.
 _PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -46,8 +47,11 @@ class Normaliser:
         out: list[str] = []
         cache = self._cache
         last = None
+        missing = _MISSING
         for raw in _WORD.findall(text.lower()):
-            word = cache.get(raw, "") if raw in cache else self._remember(raw)
+            word = cache.get(raw, missing)
+            if word is missing:
+                word = self._remember(raw)
             if word and word != last:
                 out.append(word)
                 last = word
