@@ -184,3 +184,13 @@ def test_a_bad_categories_file_is_a_rules_error(tmp_path: Path) -> None:
 def test_the_jakarta_rules_load_with_their_categories() -> None:
     rules = RuleSet.load(ROOT / "deploy/rules/jakarta.toml")
     assert rules.classifier is not None and "jalan" in rules.classifier.ids
+
+
+def test_a_negative_weight_takes_a_category_back() -> None:
+    data = raw()
+    pju = next(c for c in data["category"] if c["id"] == "penerangan_jalan")
+    before = Classifier.from_dict(data).classify("lampu jalan mati, kabelnya kena pohon")
+    assert before.id == "penerangan_jalan"
+    pju["cues"]["pohon"] = -5  # the city decides: a tree on the cable is the tree's problem
+    after = Classifier.from_dict(data).classify("lampu jalan mati, kabelnya kena pohon")
+    assert after.id == "pohon" and "pohon" in after.cues
