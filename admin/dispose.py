@@ -71,6 +71,9 @@ async def correct_category(store: ItemStore, stored: StoredItem, to: str, *, by:
     def add(value: bytes | None) -> bytes | None:
         nonlocal change
         state = _fresh(value, item_id)
+        moved = state.for_seq(stored.seq)
+        if moved is not None and moved.action == "reroute":
+            raise InboxError(f"this item was moved to {moved.to_queue}; its category is corrected there")
         before = current_category(stored.item, state)
         if before == to:
             raise InboxError(f"the category is already {to}")
@@ -113,6 +116,9 @@ async def dispose(store: ItemStore, stored: StoredItem, dmap: DispositionMap, *,
     Safe to repeat after a failure half way: the reroute and the stage change are idempotent.
     """
     require(user, by, stored.queue)
+    if stored.item.kind == "duplicate":
+        first = stored.item.dedup.duplicate_of or "the first report"
+        raise InboxError(f"this is a duplicate notice of {first}; dispose that item instead")
     if not stored.queue.startswith(("kelurahan.", "kecamatan.", "kota.")):
         raise InboxError(f"{stored.queue} is not a kelurahan, kecamatan or kota queue: only they dispose items")
     target = await proposal(store, stored, dmap)

@@ -54,7 +54,8 @@ async def context(console: Console, stored: StoredItem, user: AdminUser) -> dict
                          "after": classifier.label(c.to_category)} for c in state.categories],
         "choices": [(cid, classifier.label(cid)) for cid in classifier.ids],
         "proposal": proposal,
-        "disposable": dmap.kota_of(stored.queue) is not None and stored.queue.startswith("kelurahan."),
+        "disposable": stored.queue.startswith("kelurahan.") and stored.item.kind == "item",
+        "correctable": not any(h.seq == stored.seq and h.action == "reroute" for h in state.handled),
         "disposed": [{"to": dmap.label(d.to_queue), "by": d.by, "at": wib(d.at)}
                      for d in state.dispositions if d.seq == stored.seq],
     }}

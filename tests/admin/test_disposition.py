@@ -138,6 +138,11 @@ async def test_disposing_reroutes_sets_disposisi_and_is_listed(provisioned: NATS
     rows = await disposed(store, GAMBIR)
     assert [(r.stored.item.item_id, r.disposition.to_queue, r.stage) for r in rows] == [
         (report.item_id, "sudin.bina_marga-3171", "disposisi")]
+    with pytest.raises(InboxError, match=r"moved to sudin\.bina_marga-3171; its category is corrected there"):
+        await correct_category(store, stored, "pohon", by="lurah-gambir", user=users["lurah-gambir"],
+                               classifier=dmap.classifier)
+    at_sudin = await store.get(moved.seq)  # the suku dinas's admin (here the superadmin) can correct it there
+    await correct_category(store, at_sudin, "banjir", by="pusat", user=users["pusat"], classifier=dmap.classifier)
     with pytest.raises(InboxError, match="no suku dinas handles this category"):
         await dispose(store, await store.get(other), dmap, by="lurah-gambir", user=users["lurah-gambir"])
     with pytest.raises(AccessDenied):
@@ -160,6 +165,16 @@ def _config(tmp_path: Path, nats_url: str) -> str:
 def _kanal(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kanal", *args], capture_output=True, text=True, timeout=60,
                           check=False, cwd=ROOT)
+
+
+async def test_a_duplicate_notice_is_not_disposed(provisioned: NATS, dmap: DispositionMap) -> None:
+    first = about("dup-1", "jalan", "jalan berlubang depan SD")
+    notice = msgspec.structs.replace(about("dup-2", "jalan", "lubang depan SD belum ditambal"), kind="duplicate",
+                                     dedup=msgspec.structs.replace(first.dedup, duplicate_of=first.item_id))
+    _, seq = await publish(provisioned, first, notice)
+    store = await ItemStore.open(provisioned)
+    with pytest.raises(InboxError, match=f"duplicate notice of {first.item_id}"):
+        await dispose(store, await store.get(seq), dmap, by="pusat", user=settings().users["pusat"])
 
 
 async def test_the_inbox_commands(provisioned: NATS, nats_url: str, tmp_path: Path) -> None:
