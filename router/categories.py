@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 from msgspec import Meta, Struct
@@ -54,8 +54,7 @@ class CategoriesFile(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     category: list[CategorySpec]
 
 
-@dataclass(frozen=True, slots=True)
-class Category:
+class Category(NamedTuple):
     """A report's category, how sure the classifier is (0..1) and the cues that decided it."""
 
     id: str
@@ -91,13 +90,16 @@ class Classifier:
                 bucket = phrases.setdefault(words, {})
                 bucket[index] = bucket.get(index, 0.0) + weight
                 texts.setdefault(words, cue)
-        # first word -> the cues starting with it, longest first
-        self._index: dict[str, list[tuple[tuple[str, ...], _Cue]]] = {}
+        self._words: dict[str, _Cue] = {}  # one-word cues
+        self._phrases: dict[str, list[tuple[list[str], _Cue]]] = {}  # first word -> longer cues, longest first
         for words, weights in phrases.items():
             entry = _Cue(text=texts[words], weights=tuple(sorted(weights.items())),
                          positive=frozenset(c for c, w in weights.items() if w > 0))
-            self._index.setdefault(words[0], []).append((words, entry))
-        for entries in self._index.values():
+            if len(words) == 1:
+                self._words[words[0]] = entry
+            else:
+                self._phrases.setdefault(words[0], []).append((list(words), entry))
+        for entries in self._phrases.values():
             entries.sort(key=lambda e: -len(e[0]))
         self._fallback_index = self.ids.index(self.fallback)
 
@@ -127,22 +129,29 @@ class Classifier:
         found = self.labels.get(category)
         return category if found is None else found[0 if lang == "id" else 1]
 
-    def classify(self, text: str) -> Category:
-        """The text's category, confidence in [0, 1] and the winning category's cues (as written in the file)."""
-        words = self.normaliser.words(text)
+    def classify(self, text: str, plain: bool = False) -> Category:
+        """The text's category, confidence in [0, 1] and the winning category's cues (as written in the file).
+
+        `plain`: the text is already lowercase words and digits separated by spaces (the router's `plain`).
+        """
+        words = self.normaliser.words(text, plain)
         hits: list[_Cue] = []
-        index = self._index
-        free = 0  # the first word not inside a phrase already matched
-        for i in [i for i, word in enumerate(words) if word in index]:  # most words start no cue
-            if i < free:
+        taken: set[int] = set()  # words inside a phrase found: not read again on their own
+        starts = self._phrases
+        for i in [i for i, word in enumerate(words) if word in starts]:
+            if i in taken:
                 continue
-            for phrase, cue in index[words[i]]:
-                size = len(phrase)
-                if size == 1 or tuple(words[i:i + size]) == phrase:
-                    if cue not in hits:  # each cue counts once (a report names few)
-                        hits.append(cue)
-                    free = i + size
+            for phrase, cue in starts[words[i]]:
+                if words[i:i + len(phrase)] == phrase:
+                    hits.append(cue)
+                    taken.update(range(i, i + len(phrase)))
                     break
+        single = self._words
+        if taken:
+            hits += [single[w] for i, w in enumerate(words) if w in single and i not in taken]
+        else:
+            hits += [single[w] for w in words if w in single]
+        hits = list(dict.fromkeys(hits))  # each cue counts once (cues compare by identity)
         if not hits:
             return Category(id=self.fallback, confidence=0.0, cues=())
         scores = [0.0] * len(self.ids)
@@ -156,7 +165,7 @@ class Classifier:
         scores[best_cat] = 0.0
         runner_up = max(scores)
         confidence = round(min(1.0, best / self.spec.full_score) * (0.5 + 0.5 * (best - runner_up) / best), 3)
-        cues = tuple(c.text for c in hits if best_cat in c.positive)
+        cues = tuple([c.text for c in hits if best_cat in c.positive])
         if best_cat == self._fallback_index:
             return Category(id=self.fallback, confidence=confidence, cues=cues)
         if confidence < self.threshold:

@@ -203,7 +203,8 @@ class RuleSet:
         trail: list[RuleTrace] = []
         category = None
         if self.classifier is not None:
-            category = self.classifier.classify(envelope_text(env.subject, env.text) if text is None else text)
+            category = (self.classifier.classify(envelope_text(env.subject, env.text)) if text is None
+                        else self.classifier.classify(text, plain=True))
         for rule, attempt in self._steps:
             if category is not None and rule.id in self._cats:
                 queue, reason, matched = self._try_category(rule, env, category)  # type: ignore[arg-type]
