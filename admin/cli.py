@@ -1,4 +1,4 @@
-"""`kanal inbox <queue>` (list, follow, ack, reroute, stage) and `kanal admin` (serve, forward, hash-password)."""
+"""`kanal inbox <queue>` (list, follow, ack, reroute, stage, category, dispose ...) and `kanal admin` (serve, ...)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 inbox_app = typer.Typer(
-    help="An admin's inbox: `kanal inbox <queue>` lists open items; `kanal inbox <queue> ack|reroute|stage <item>` "
-    "acts on one (item = id, KNL reference or #seq).",
+    help="An admin's inbox: `kanal inbox <queue>` lists open items; `kanal inbox <queue> "
+    "ack|reroute|stage|category|dispose <item>` acts on one (item = id, KNL reference or #seq); `disposed` and "
+    "`corrections` list what was passed on and how categories were corrected.",
     invoke_without_command=True,
     pretty_exceptions_enable=False,
     # `kanal inbox <queue> --follow --as x` and `kanal inbox <queue> reroute <item> --to q --reason r`
