@@ -1,4 +1,4 @@
-"""`kanal inbox <queue>` (list, follow, ack, reroute, stage) and `kanal admin` (serve, forward, hash-password)."""
+"""`kanal inbox <queue>` (list, follow, ack, reroute, stage, category, dispose ...) and `kanal admin` (serve, ...)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,16 @@ from kanal.options import ConfigOption, UnusedConfigOption
 from kanal.passwords import hash_password
 
 if TYPE_CHECKING:
+    from admin.dispositionmap import DispositionMap
     from admin.inbox import Entry, Inbox
+    from router.categories import Classifier
 
 T = TypeVar("T")
 
 inbox_app = typer.Typer(
-    help="An admin's inbox: `kanal inbox <queue>` lists open items; `kanal inbox <queue> ack|reroute|stage <item>` "
-    "acts on one (item = id, KNL reference or #seq).",
+    help="An admin's inbox: `kanal inbox <queue>` lists open items; `kanal inbox <queue> "
+    "ack|reroute|stage|category|dispose <item>` acts on one (item = id, KNL reference or #seq); `disposed` and "
+    "`corrections` list what was passed on and how categories were corrected.",
     invoke_without_command=True,
     pretty_exceptions_enable=False,
     # `kanal inbox <queue> --follow --as x` and `kanal inbox <queue> reroute <item> --to q --reason r`
@@ -141,13 +144,18 @@ def inbox(
 
         from admin.render import entry_json, entry_text
 
-        def show(entry: Entry) -> str:
-            return msgspec.json.encode(entry_json(entry)).decode() if as_json else entry_text(entry) + "\n"
-
         async with _inbox(cfg, queue, as_) as box:
+
+            async def show(entry: Entry) -> str:
+                if not as_json:
+                    return entry_text(entry) + "\n"
+                item_id = entry.stored.item.item_id
+                state = (await box.store.states([item_id]))[item_id]
+                return msgspec.json.encode(entry_json(entry, state)).decode()
+
             entries = await box.items(include_handled=show_all)
             for entry in entries:
-                typer.echo(show(entry))
+                typer.echo(await show(entry))
             typer.echo(f"{queue}: {sum(e.handling is None for e in entries)} open item(s)", err=True)
             if follow:
                 stop = asyncio.Event()
@@ -159,7 +167,7 @@ def inbox(
                     last = max((s.seq for s in await box.store.queue(queue)), default=0)
                 typer.echo(f"{queue}: following; Ctrl-C to stop", err=True)
                 async for entry in box.follow(stop, after_seq=last):
-                    typer.echo(show(entry))
+                    typer.echo(await show(entry))
 
     _run(main)
 
@@ -226,6 +234,107 @@ def stage(
             entry = await box.find(item)
             update = await change_stage(box.store, entry.stored, to, username=box.admin, user=box.user, note=note)
             typer.echo(f"{update.ref}: stage is now {stage_info(update.stage).label}")
+
+    _run(main)
+
+
+def _classifier_and_map(cfg: Config) -> tuple[Classifier, DispositionMap | None]:
+    """The categories (from the disposition map, else the shipped file) and the map, or exit 2 saying why."""
+    from admin.dispositionmap import DispositionError, DispositionMap
+    from router.categories import CategoriesError, Classifier
+
+    settings = admin_settings(cfg)
+    try:
+        if settings.disposition:
+            dmap = DispositionMap.load(cfg.path(settings.disposition))
+            return dmap.classifier, dmap
+        return Classifier.load(Path(__file__).resolve().parent.parent / "deploy/rules/categories.toml"), None
+    except (DispositionError, CategoriesError) as err:
+        raise _fail(str(err)) from err
+
+
+@inbox_app.command("category")
+def category(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(help="item id, KNL reference or #seq")],
+    to: Annotated[str, typer.Argument(help="the right category id (docs/categories.md), e.g. saluran_air")],
+    as_: AsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Correct what an item is about; recorded (who, when, from, to) and counted."""
+    queue, name, cfg = _ctx_args(ctx, as_, config)
+    classifier, _ = _classifier_and_map(cfg)
+
+    async def main() -> None:
+        from admin.dispose import correct_category
+
+        async with _inbox(cfg, queue, name) as box:
+            entry = await box.find(item)
+            done = await correct_category(box.store, entry.stored, to, by=box.admin, user=box.user,
+                                          classifier=classifier)
+            typer.echo(f"{entry.stored.item.ref}: category {done.from_category or '-'} -> {done.to_category} "
+                       f"({classifier.label(done.to_category)}), by {done.by}")
+
+    _run(main)
+
+
+@inbox_app.command("dispose")
+def dispose(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(help="item id, KNL reference or #seq")],
+    note: Annotated[str | None, typer.Option("--note", help="a note for the suku dinas")] = None,
+    as_: AsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Pass an item to the suku dinas of its category (stage Disposisi); the queue keeps a read-only record."""
+    queue, name, cfg = _ctx_args(ctx, as_, config)
+    _, dmap = _classifier_and_map(cfg)
+    if dmap is None:
+        raise _fail("no disposition map: set [admin] disposition = \"deploy/rules/disposition.toml\"")
+
+    async def main() -> None:
+        from admin.dispose import dispose as dispose_item
+
+        async with _inbox(cfg, queue, name) as box:
+            entry = await box.find(item)
+            moved, target = await dispose_item(box.store, entry.stored, dmap, by=box.admin, user=box.user,
+                                               note=note)
+            typer.echo(f"{moved.item.ref}: Disposisi ke {target.label} ({target.queue}, now #{moved.seq})")
+
+    _run(main)
+
+
+@inbox_app.command("disposed")
+def disposed_list(ctx: typer.Context, as_: AsOption = None, config: ConfigOption = None) -> None:
+    """The items this queue disposed, newest first, with where they went and their stage now."""
+    queue, name, cfg = _ctx_args(ctx, as_, config)
+
+    async def main() -> None:
+        from admin.dispose import disposed
+        from admin.status import stage_info
+
+        async with _inbox(cfg, queue, name) as box:
+            rows = await disposed(box.store, queue)
+            for row in rows:
+                d = row.disposition
+                typer.echo(f"#{row.stored.seq}  {row.stored.item.ref}  [{stage_info(row.stage).label}]  -> "
+                           f"{d.to_queue}  by {d.by} at {d.at:%Y-%m-%d %H:%M} UTC: {d.reason}")
+            typer.echo(f"{queue}: {len(rows)} disposed item(s)", err=True)
+
+    _run(main)
+
+
+@inbox_app.command("corrections")
+def corrections(ctx: typer.Context, as_: AsOption = None, config: ConfigOption = None) -> None:
+    """How often admins corrected one category into another (every queue): where the classifier is wrong."""
+    queue, name, cfg = _ctx_args(ctx, as_, config)
+
+    async def main() -> None:
+        from admin.dispose import correction_counts
+
+        async with _inbox(cfg, queue, name) as box:
+            for (before, after), count in (await correction_counts(box.store)).items():
+                typer.echo(f"{count:6}  {before} -> {after}")
 
     _run(main)
 

@@ -30,7 +30,10 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from admin import disposition
 from admin.auth import authenticate
+from admin.dispositionmap import DispositionMap
+from admin.dispositionmap import load_map as load_disposition_map
 from admin.geomap import GeoMap, load_map
 from admin.inbox import InboxError, reroute
 from admin.index import QueueIndex
@@ -76,6 +79,8 @@ class Row:
 class Console:
     """The console's state: settings, the item store, the media bucket and the map."""
 
+    disposition_map: DispositionMap | None = None  # set by build() from [admin] disposition
+
     def __init__(self, settings: AdminSettings, store: ItemStore, media: Any, geo: GeoMap | None) -> None:
         self.s = settings
         self.store = store
@@ -96,6 +101,7 @@ class Console:
             Route("/", self.queues),
             Route("/q/{queue}", self.queue),
             Route("/item/{seq:int}", self.item),
+            *disposition.routes(self),
             Route("/item/{seq:int}/{action}", self.act, methods=["POST"]),
             Route("/media/{seq:int}/{index:int}", self.attachment),
         ]
@@ -276,7 +282,8 @@ class Console:
         return self._page(request, "item.html", row=row, item=it, env=it.envelope, stored=stored, status=latest,
                           reporter=reporter_view(it.envelope, "queue_admin"),
                           next_stage=next_stage(row.stage), location=location_line(it), map_svg=geo_svg,
-                          first=first, duplicates=duplicates, incident=incident, sends=sends)
+                          first=first, duplicates=duplicates, incident=incident, sends=sends,
+                          **await disposition.context(self, stored, user))
 
     async def _send_records(self, item_id: str) -> list[SendRecord]:
         """What the reporter was told about this item, or why not (kept by the senders and the notifier)."""
@@ -358,7 +365,9 @@ async def build(config: Config, settings: AdminSettings, nc: NATS) -> Console:
     media = await bus.ensure_object_store(nc.jetstream(), subjects.OBJ_MEDIA, config.nats.replicas)
     geo = await asyncio.to_thread(load_map, config, settings.boundaries, settings.code_property,
                                   settings.name_property)
-    return Console(settings, store, media, geo)
+    console = Console(settings, store, media, geo)
+    console.disposition_map = load_disposition_map(config.path(settings.disposition) if settings.disposition else None)
+    return console
 
 
 async def serve(config: Config, settings: AdminSettings) -> int:

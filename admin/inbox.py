@@ -171,17 +171,27 @@ class _IdOnly(msgspec.Struct):
     item_id: str
 
 
-def rerouted(item: RoutedItem, from_queue: str, to_queue: str, reason: str, by: str) -> RoutedItem:
-    """The item as it lands in `to_queue`: the move appended to `reroutes` and a `reroute` decision."""
+def rerouted(item: RoutedItem, from_queue: str, to_queue: str, reason: str, by: str,
+             category: str | None = None) -> RoutedItem:
+    """The item as it lands in `to_queue`: the move appended to `reroutes` and a `reroute` decision.
+
+    The decision keeps the router's category, or carries `category` when an admin corrected it (then without
+    the classifier's confidence and cues).
+    """
     move = Reroute(from_queue=from_queue, to_queue=to_queue, reason=reason, by=by, at=datetime.now(UTC))
     why = f"rerouted by {by} from {from_queue}: {reason}"
+    d = item.decision
+    same = category is None or category == d.category
     decision = Decision(rule_id="reroute", rule_type="reroute", queue=to_queue, reason=why,
-                        trail=(*item.decision.trail, RuleTrace(rule_id="reroute", matched=True, reason=why)))
+                        trail=(*d.trail, RuleTrace(rule_id="reroute", matched=True, reason=why)),
+                        category=d.category if same else category,
+                        category_confidence=d.category_confidence if same else None,
+                        category_cues=d.category_cues if same else ())
     return msgspec.structs.replace(item, decision=decision, reroutes=(*item.reroutes, move))
 
 
 async def reroute(store: ItemStore, stored: StoredItem, to_queue: str, reason: str, *, by: str, user: AdminUser,
-                  after: Callable[[], Awaitable[None]] | None = None) -> StoredItem:
+                  after: Callable[[], Awaitable[None]] | None = None, category: str | None = None) -> StoredItem:
     """Publish the item to `to_queue` (idempotent per item, move number and target), then record the move.
 
     Never a silent move: the new message carries the Reroute, and the old queue's record says where it went.
@@ -193,7 +203,7 @@ async def reroute(store: ItemStore, stored: StoredItem, to_queue: str, reason: s
         raise InboxError(f"this item was already rerouted to {done.to_queue}")
     if done is not None and done.action == "ack":
         raise InboxError(f"this item was acknowledged by {done.by}; it can no longer be rerouted from here")
-    moved = rerouted(stored.item, stored.queue, to_queue, reason, by)
+    moved = rerouted(stored.item, stored.queue, to_queue, reason, by, category)
     msg_id = f"{stored.item.item_id}:reroute:{len(moved.reroutes)}:{to_queue}"
     ack = await store.js.publish(subjects.admin(to_queue), encode(moved), headers={"Nats-Msg-Id": msg_id})
     await store.record(stored.item.item_id, Handling(seq=stored.seq, queue=stored.queue, action="reroute", by=by,

@@ -6,8 +6,10 @@ from typing import Any
 
 import msgspec
 
+from admin.dispose import current_category
 from admin.inbox import Entry
 from admin.status import current_stage, stage_info
+from admin.store import ItemState
 from schemas.privacy import redacted, reporter_view
 from schemas.routed import RoutedItem
 
@@ -65,6 +67,9 @@ def entry_text(entry: Entry) -> str:
         lines.append(f"    attachments: {kinds}")
     d = item.decision
     lines.append(f"    routed by rule {d.rule_id} ({d.rule_type}): {d.reason}")
+    if d.category is not None:
+        lines.append(f"    category: {d.category} ({d.category_confidence or 0:.2f}"
+                     f"{': ' + ', '.join(d.category_cues) if d.category_cues else ''})")
     lines.extend(f"    {line}" for line in links(item))
     if entry.handling is not None:
         h = entry.handling
@@ -73,12 +78,21 @@ def entry_text(entry: Entry) -> str:
     return "\n".join(lines)
 
 
-def entry_json(entry: Entry) -> dict[str, Any]:
-    """An inbox entry for `kanal inbox --json`: the routed item (reporter as the queue's admin may see it),
-    its sequence, stage and what was done with it."""
+def entry_json(entry: Entry, state: ItemState) -> dict[str, Any]:
+    """An inbox entry for `kanal inbox --json`: the item without reporter details, its stage and category."""
     item = entry.stored.item
-    shown = msgspec.structs.replace(item, envelope=redacted(item.envelope, "queue_admin"))
-    handling = entry.handling
-    return {"seq": entry.stored.seq, "queue": entry.stored.queue, "stage": current_stage(entry.status),
-            "handling": msgspec.to_builtins(handling) if handling is not None else None,
-            "item": msgspec.to_builtins(shown)}
+    env = item.envelope
+    return {
+        "seq": entry.stored.seq, "queue": entry.stored.queue, "item_id": item.item_id, "ref": item.ref,
+        "kind": item.kind, "channel": env.channel, "instance": env.instance, "created_at": env.created_at.isoformat(),
+        "reporter": msgspec.to_builtins(redacted(env, "queue_admin").reporter),
+        "subject": env.subject, "text": env.text,
+        "location": msgspec.to_builtins(env.location) if env.location else None,
+        "stage": current_stage(entry.status),
+        "category": current_category(item, state),
+        "decision": msgspec.to_builtins(item.decision),
+        "category_corrections": msgspec.to_builtins(state.categories),
+        "handling": msgspec.to_builtins(entry.handling) if entry.handling else None,
+        "dedup": msgspec.to_builtins(item.dedup),
+        "reroutes": msgspec.to_builtins(item.reroutes),
+    }

@@ -44,6 +44,7 @@ class AdminSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     items_bucket: str = KV_ITEMS
     ack_wait: Duration = Duration(seconds=30)
     page_size: int = 200
+    disposition: str | None = None  # the disposition map (deploy/rules/disposition.toml); unset: no Disposisi
     users: dict[str, AdminUser] = {}
 
 

@@ -8,6 +8,7 @@ in the KV bucket `kanal_items`, keyed by item id, so every inbox process and the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -45,12 +46,36 @@ class Handling(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     reason: str | None = None
 
 
+class CategoryChange(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An admin corrected what the report is about (docs/categories.md): who, when, from, to, in which queue."""
+
+    from_category: str | None
+    to_category: str
+    by: str
+    at: UtcTime
+    queue: str
+
+
+class Disposition(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The message at `seq` in `from_queue` was passed on to the dinas / suku dinas queue `to_queue`."""
+
+    seq: int
+    from_queue: str
+    to_queue: str
+    category: str | None
+    reason: str
+    by: str
+    at: UtcTime
+
+
 class ItemState(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything admins did with one item, across queues (value in bucket `kanal_items`, key = item id)."""
 
     v: Literal[1] = 1
     item_id: str
     handled: tuple[Handling, ...] = ()
+    categories: tuple[CategoryChange, ...] = ()
+    dispositions: tuple[Disposition, ...] = ()
 
     def for_seq(self, seq: int) -> Handling | None:
         """What was done with the message at stream sequence `seq`, if anything."""
@@ -183,7 +208,7 @@ class ItemStore:
             existing = state.for_seq(handling.seq)
             if existing is not None:
                 return existing
-            value = msgspec.json.encode(ItemState(item_id=item_id, handled=(*state.handled, handling)))
+            value = msgspec.json.encode(msgspec.structs.replace(state, handled=(*state.handled, handling)))
             try:
                 if revision:
                     await self.kv.update(item_id, value, last=revision)
@@ -194,6 +219,28 @@ class ItemStore:
                 if not _is_conflict(err):
                     raise
         raise RuntimeError(f"item {item_id}: too many concurrent updates of its record; try again")
+
+    async def update(self, key: str, change: Callable[[bytes | None], bytes | None]) -> bytes | None:
+        """Compare-and-set one key of the bucket: `change(current value)` -> the new value (None: leave it)."""
+        for _ in range(20):
+            try:
+                entry = await self.kv.get(key)
+                current, revision = entry.value or None, int(entry.revision or 0)
+            except KeyNotFoundError:
+                current, revision = None, 0
+            value = change(current)
+            if value is None:
+                return current
+            try:
+                if revision:
+                    await self.kv.update(key, value, last=revision)
+                else:
+                    await self.kv.create(key, value)
+                return value
+            except Exception as err:
+                if not _is_conflict(err):
+                    raise
+        raise RuntimeError(f"{key}: too many concurrent updates; try again")
 
     async def latest_status(self, item_id: str) -> tuple[StatusUpdate | None, int]:
         """The last StatusUpdate on `kanal.status.<item_id>` and its stream sequence (None, 0 when none)."""

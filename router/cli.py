@@ -74,6 +74,9 @@ def explain(
     typer.echo(f"reason:  {decision.reason}")
     if decision.matched:
         typer.echo(f"matched: {decision.matched}")
+    if decision.category is not None:
+        cues = f", cues: {', '.join(decision.category_cues)}" if decision.category_cues else ""
+        typer.echo(f"category: {decision.category} (confidence {decision.category_confidence:.2f}{cues})")
     typer.echo(f"trail ({ruleset.source}):")
     for step in decision.trail:
         typer.echo(f"  {'MATCH' if step.matched else 'pass '} {step.rule_id}: {step.reason}")

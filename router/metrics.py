@@ -36,6 +36,8 @@ class Metrics:
                                  registry=r)
         self.reloads = Counter("kanal_router_rule_reloads", "Rules file reloads, by result", ["result"], registry=r)
         self.rules = Gauge("kanal_router_rules", "Rules in force", registry=r)
+        self.categories = Counter("kanal_router_categories", "Items delivered (not duplicate notices), by the "
+                                  "category read from their text", ["category"], registry=r)
         # Every known label value starts at 0: an alert on increase() then sees the first event (a series that
         # is born at 1 shows no increase), and dashboards show a flat 0 instead of nothing.
         for kind in DUPLICATE_KINDS:
@@ -46,6 +48,11 @@ class Metrics:
             self.retries.labels(reason)
         for result in ("ok", "refused"):
             self.reloads.labels(result)
+
+    def known_categories(self, ids: tuple[str, ...]) -> None:
+        """Start each category's count at 0 (at start and when reloaded rules bring new ones)."""
+        for category in ids:
+            self.categories.labels(category)
 
     def observe(self, seconds: float) -> None:
         """Record one message's latency."""

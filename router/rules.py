@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from router.categories import CategoriesError, Category, Classifier
 from router.gazetteer import (
     DEFAULT_NEED_MARKER,
     Gazetteer,
@@ -61,7 +62,11 @@ class GeoRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag
 
 class ChannelRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="channel",
                   tag_field="type"):
-    """Envelope channel / instance / account / kind (each one value or a list) -> a fixed queue."""
+    """Envelope channel / instance / account / kind / category (each one value or a list) -> a fixed queue.
+
+    `category` needs the file's `categories`; `located = false` limits the rule to reports without a
+    location (true: with one), e.g. social-aid reports nobody could place go to the social affairs office.
+    """
 
     id: RuleId
     queue: Queue
@@ -69,6 +74,8 @@ class ChannelRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True,
     instance: OneOrMany | None = None
     account: OneOrMany | None = None
     kind: OneOrMany | None = None
+    category: OneOrMany | None = None
+    located: bool | None = None
 
 
 class GazetteerRule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="gazetteer",
@@ -110,9 +117,11 @@ _Attempt = Callable[[Any, Envelope, str | None, Mapping[str, "GeoMatch | None"] 
 
 
 class RulesFile(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The file's top level: a version and the ordered `[[rule]]` tables."""
+    """The file's top level: a version, the categories file (optional) and the ordered `[[rule]]` tables."""
 
     version: Literal[1] = 1
+    categories: str | None = None
+    category_threshold: Annotated[float, Meta(ge=0.0, le=1.0)] | None = None
     rule: list[Rule]
 
 
@@ -125,14 +134,18 @@ def _values(value: OneOrMany | None) -> list[str] | None:
 class RuleSet:
     """A loaded, validated rules file with its boundaries and gazetteers ready."""
 
-    def __init__(self, rules: list[Rule], source: str, geo: dict[str, Boundaries], gaz: dict[str, Gazetteer]):
+    def __init__(self, rules: list[Rule], source: str, geo: dict[str, Boundaries], gaz: dict[str, Gazetteer],
+                 classifier: Classifier | None = None):
         self.rules = rules
         self.source = source
+        self.classifier = classifier
         self._geo = geo
         self._gaz = gaz
         self._chan = {r.id: [(k, w) for k in ("channel", "instance", "account", "kind")
                              if (w := _values(getattr(r, k))) is not None]
                       for r in rules if isinstance(r, ChannelRule)}
+        self._cats = {r.id: frozenset(_values(r.category) or ()) for r in rules
+                      if isinstance(r, ChannelRule) and r.category is not None}
         self._noflag = {r.id: "no flag of " + ", ".join(r.flags) for r in rules if isinstance(r, FlagsRule)}
         self._steps = [(rule, self._attempt(rule)) for rule in rules]  # each rule with its check, chosen once
         # Why a channel rule passed over a value: the same few strings for every envelope, built once each.
@@ -156,6 +169,12 @@ class RuleSet:
             parsed = msgspec.convert(data, RulesFile, strict=True)
         except msgspec.ValidationError as err:
             raise RulesError(f"rules file {source}: {_where(err, data)}") from err
+        classifier = None
+        if parsed.categories is not None:
+            try:
+                classifier = Classifier.load(base / parsed.categories, parsed.category_threshold)
+            except CategoriesError as err:
+                raise RulesError(f"rules file {source}: {err}") from err
         seen: set[str] = set()
         geo: dict[str, Boundaries] = {}
         gaz: dict[str, Gazetteer] = {}
@@ -173,15 +192,13 @@ class RuleSet:
                     subjects.admin(rule.queue)
                     if isinstance(rule, FlagsRule) and not rule.flags:
                         raise RulesError("a flags rule needs at least one flag")
-                    if isinstance(rule, ChannelRule) and not any(
-                        getattr(rule, k) for k in ("channel", "instance", "account", "kind")
-                    ):
-                        raise RulesError("a channel rule needs at least one of channel, instance, account, kind")
+                    if isinstance(rule, ChannelRule):
+                        _check_channel_rule(rule, classifier)
             except (BoundaryError, PlacesError, OSError, ValueError) as err:
                 raise RulesError(f"rules file {source}: rule {rule.id!r}: {err}") from err
         if not parsed.rule or not isinstance(parsed.rule[-1], FallbackRule):
             raise RulesError(f"rules file {source}: the last rule must be a fallback, so every item has a queue")
-        return cls(parsed.rule, source, geo, gaz)
+        return cls(parsed.rule, source, geo, gaz, classifier)
 
     def decide_many(self, envs: Sequence[Envelope], texts: Sequence[str | None]) -> list[Decision]:
         """`decide` for a batch: each geo rule locates all of the batch's points in one vectorised query."""
@@ -204,13 +221,39 @@ class RuleSet:
         `located`: geo rule id -> the envelope's polygon, when `decide_many` looked it up for the batch.
         """
         trail: list[RuleTrace] = []
+        category = None
+        if self.classifier is not None:
+            category = (self.classifier.classify(envelope_text(env.subject, env.text)) if text is None
+                        else self.classifier.classify(text, plain=True))
         for rule, attempt in self._steps:
-            queue, reason, matched = attempt(rule, env, text, located)
+            if category is not None and rule.id in self._cats:
+                queue, reason, matched = self._try_category(rule, env, category)  # type: ignore[arg-type]
+            else:
+                queue, reason, matched = attempt(rule, env, text, located)
             trail.append(RuleTrace(rule_id=rule.id, matched=queue is not None, reason=reason))
             if queue is not None:
-                return Decision(rule_id=rule.id, rule_type=rule.__struct_config__.tag,  # type: ignore[arg-type]
-                                queue=queue, reason=reason, matched=matched, trail=tuple(trail))
+                decision = Decision(rule_id=rule.id, rule_type=rule.__struct_config__.tag,  # type: ignore[arg-type]
+                                    queue=queue, reason=reason, matched=matched, trail=tuple(trail))
+                if category is None:
+                    return decision
+                return msgspec.structs.replace(decision, category=category.id,
+                                               category_confidence=category.confidence,
+                                               category_cues=category.cues)
         raise AssertionError("unreachable: the last rule is a fallback")
+
+    def _try_category(self, rule: ChannelRule, env: Envelope,
+                      category: Category) -> tuple[str | None, str, str | None]:
+        """A channel rule naming categories: the category first, then `located`, then the envelope fields."""
+        if category.id not in self._cats[rule.id]:
+            return None, f"category {category.id} not in {sorted(self._cats[rule.id])}", None
+        if rule.located is not None and (env.location is not None) != rule.located:
+            return None, "the report has a location" if rule.located is False else "the report has no location", None
+        queue, reason, _ = self._try_channel(rule, env, None, None)
+        if queue is None:
+            return None, reason, None
+        cues = f": {', '.join(category.cues)}" if category.cues else ""
+        where = "" if rule.located is None else (", with a location" if rule.located else ", no location")
+        return queue, f"category {category.id} ({category.confidence:.2f}{cues}){where}", category.id
 
     def _attempt(self, rule: Rule) -> _Attempt:
         """The check for a rule's type; returns (queue or None, why, the matched value)."""
@@ -296,6 +339,21 @@ class RuleSet:
         }[match.how]
         reason = f"{where} ({loc.source}) {how} {area.code} {area.name}"
         return f"{rule.level}.{code}", reason, area.code
+
+
+def _check_channel_rule(rule: ChannelRule, classifier: Classifier | None) -> None:
+    if not any(getattr(rule, k) for k in ("channel", "instance", "account", "kind", "category")):
+        raise RulesError("a channel rule needs at least one of channel, instance, account, kind, category")
+    if rule.located is not None and rule.category is None:
+        raise RulesError("`located` goes with `category`: name the categories this rule is for")
+    if rule.category is not None:
+        if classifier is None:
+            raise RulesError("the rule matches on category but the rules file names no categories file: "
+                             "add `categories = \"categories.toml\"` at its top")
+        unknown = sorted(set(_values(rule.category) or ()) - set(classifier.ids))
+        if unknown:
+            raise RulesError(f"unknown category {', '.join(map(repr, unknown))}: use one of "
+                             f"{', '.join(classifier.ids)} (from {classifier.source})")
 
 
 def _boundaries(path: Path, rule: GeoRule, files: dict[str, Boundaries]) -> Boundaries:

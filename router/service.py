@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -119,6 +120,7 @@ class Router:
         self.fast_admin = False  # KANAL_ADMIN takes fast-ingest batches (checked at start)
         self.handled = 0
         self.metrics.rules.set(len(book.current.rules))
+        self.metrics.known_categories(book.current.classifier.ids if book.current.classifier else ())
 
     async def start(self) -> None:
         """Provision streams, open the dedup bucket, bind the shared durable consumer."""
@@ -153,6 +155,7 @@ class Router:
             return False
         self.metrics.reloads.labels("ok").inc()
         self.metrics.rules.set(len(self.book.current.rules))
+        self.metrics.known_categories(self.book.current.classifier.ids if self.book.current.classifier else ())
         _log().info("rules_reloaded", rules=self.book.current.source, rule_count=len(self.book.current.rules))
         return True
 
@@ -277,15 +280,17 @@ class Router:
         for labels, n in counts.items():  # one inc per label set and batch
             if labels[0] == "routed":
                 self.metrics.routed.labels(labels[1], labels[2]).inc(n)
+            elif labels[0] == "category":
+                self.metrics.categories.labels(labels[1]).inc(n)
             else:
                 self.metrics.duplicates.labels(labels[1]).inc(n)
 
     def _item(self, w: _Work, verdict: Verdict, now: datetime) -> RoutedItem:
         decision = w.decision
         if verdict.kind == "duplicate" and verdict.queue:
-            decision = Decision(rule_id=decision.rule_id, rule_type=decision.rule_type, queue=verdict.queue,
-                                reason=f"{verdict.reason}; the rules chose {decision.queue}: {decision.reason}",
-                                matched=decision.matched, trail=decision.trail)
+            decision = msgspec.structs.replace(
+                decision, queue=verdict.queue,
+                reason=f"{verdict.reason}; the rules chose {decision.queue}: {decision.reason}")
         return RoutedItem(kind="duplicate" if verdict.kind == "duplicate" else "item", item_id=w.env.id,
                           ref=w.env.ref, envelope=w.env, decision=decision, dedup=verdict.dedup, routed_at=now)
 
@@ -303,6 +308,8 @@ class Router:
         elif verdict.dedup.incident_id:
             counts["duplicates", "incident"] += 1
         counts["routed", w.item.decision.queue, w.item.decision.rule_id] += 1
+        if w.item.decision.category is not None and w.item.kind == "item":
+            counts["category", w.item.decision.category] += 1
 
     async def _retry_or_dead_letter(self, msg: Msg, reason: RetryReason, detail: str) -> None:
         deliveries = msg.metadata.num_delivered or 1

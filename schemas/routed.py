@@ -23,8 +23,16 @@ class RuleTrace(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     reason: str
 
 
+CategoryId = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+
 class Decision(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Which rule chose the queue and why; `matched` holds the polygon code or phrase that decided."""
+    """Which rule chose the queue and why; `matched` holds the polygon code or phrase that decided.
+
+    `category` is what the report is about (docs/categories.md), read from its text by the router when the
+    rules file names a categories file: its `category_confidence` in [0, 1] and the `category_cues` (cues of
+    the data file, as written there) that decided it. Absent (None, empty) from routers without categories.
+    """
 
     rule_id: str
     rule_type: RuleType
@@ -32,6 +40,9 @@ class Decision(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     reason: str
     matched: str | None = None
     trail: tuple[RuleTrace, ...] = ()
+    category: CategoryId | None = None
+    category_confidence: Annotated[float, Meta(ge=0.0, le=1.0)] | None = None
+    category_cues: tuple[str, ...] = ()
 
 
 class Dedup(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

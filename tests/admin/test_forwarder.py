@@ -148,3 +148,19 @@ async def test_a_rerouted_item_reaches_the_crm_as_a_new_fact(provisioned: NATS, 
         await crm.wait(lambda: len(crm.answers) == 2)
         await _until(lambda: _settled(fwd), (0, 0))
     assert sorted(crm.answers) == sorted([(first.item_id, 201), (f"{first.item_id}:reroute-1", 201)])
+
+
+async def test_the_crm_receives_the_category(provisioned: NATS, config: Config) -> None:
+    import msgspec
+
+    plain = item("fw-cat")
+    about = msgspec.structs.replace(plain, decision=msgspec.structs.replace(
+        plain.decision, category="pohon", category_confidence=0.9, category_cues=("pohon tumbang",)))
+    await publish(provisioned, about)
+    async with running_crm() as crm:
+        async with forwarding(provisioned, config, _settings(crm)) as fwd:
+            await crm.wait(lambda: about.item_id in crm.stored)
+            await _until(lambda: _settled(fwd), (0, 0))
+        sent = msgspec.json.decode(crm.stored[about.item_id])
+    assert sent["decision"]["category"] == "pohon" and sent["decision"]["category_confidence"] == 0.9
+    assert sent["decision"]["category_cues"] == ["pohon tumbang"]
