@@ -13,9 +13,9 @@ import hmac
 import secrets
 import signal
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -28,24 +28,23 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
+from admin import assign, finder, i18n
 from admin.auth import authenticate
 from admin.geomap import GeoMap, load_map
 from admin.inbox import InboxError, reroute
-from admin.index import QueueIndex
+from admin.index import Entry, QueueIndex
 from admin.render import location_line
 from admin.settings import AdminSettings, AdminUser
 from admin.status import StatusRefused, change_stage, current_stage, next_stage, stage_info
 from admin.store import Handling, ItemNotFound, ItemStore, StoredItem, valid_queue
-from kanal import bus, http, log, sends
+from kanal import bus, http, log, sends, wilayah
 from kanal.config import Config
 from kanal.throttle import LoginThrottle
 from schemas import subjects
 from schemas.outbound import SendRecord
 from schemas.status import STAGES
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 
@@ -65,6 +64,8 @@ class Row:
     stored: StoredItem
     handling: Handling | None
     stage: str
+    overdue: bool = False
+    assignee: str | None = None
 
     @property
     def info(self) -> Any:
@@ -74,8 +75,12 @@ class Row:
 class Console:
     """The console's state: settings, the item store, the media bucket and the map."""
 
-    def __init__(self, settings: AdminSettings, store: ItemStore, media: Any, geo: GeoMap | None) -> None:
+    def __init__(self, settings: AdminSettings, store: ItemStore, media: Any, geo: GeoMap | None,
+                 names: wilayah.Names | None = None, now: Callable[[], datetime] | None = None) -> None:
         self.s = settings
+        self.names = names or wilayah.Names()
+        self.deadlines = finder.Deadlines({k: v.total_seconds() for k, v in settings.deadlines.items()})
+        self.now = now or (lambda: datetime.now(UTC))  # tests move the clock; the console reads it through here
         self.store = store
         self.index = QueueIndex(store)  # what the pages list and count, read incrementally
         self._outbound: KeyValue | None = None
@@ -93,6 +98,8 @@ class Console:
             Route("/logout", self.logout, methods=["POST"]),
             Route("/", self.queues),
             Route("/q/{queue}", self.queue),
+            Route("/mine", self.mine),
+            Route("/lang", self.switch_language, methods=["POST"]),
             Route("/item/{seq:int}", self.item),
             Route("/item/{seq:int}/{action}", self.act, methods=["POST"]),
             Route("/media/{seq:int}/{index:int}", self.attachment),
@@ -119,8 +126,24 @@ class Console:
         if "csrf" not in session:
             session["csrf"] = secrets.token_urlsafe(24)
         flash = session.pop("flash", None)
-        context.update(csrf=session["csrf"], me=session.get("user"), flash=flash, stages=STAGES)
-        return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+        lang = self._lang(request)
+        now = self.now()
+        context.update(csrf=session["csrf"], me=session.get("user"), flash=flash, stages=STAGES,
+                       place=self.names.queue, ago=lambda moment: i18n.ago(moment, now, lang), now=now)
+        return i18n.templates(lang).TemplateResponse(request, name, context, status_code=status_code)
+
+    def _lang(self, request: Request) -> str:
+        """The signed-in admin's language: their switch, else their configured one, else Indonesian."""
+        chosen = request.session.get("lang")
+        if chosen is None:
+            me = self._user(request)
+            chosen = me[1].language if me is not None else None
+        return i18n.language(chosen)
+
+    def tr(self, request: Request, text: str, **values: Any) -> str:
+        """`text` in the admin's language, with %(name)s values filled in."""
+        translated = i18n.translations(self._lang(request)).gettext(text)
+        return translated % values if values else translated
 
     def _user(self, request: Request) -> tuple[str, AdminUser] | None:
         name = request.session.get("user")
@@ -139,10 +162,10 @@ class Console:
     async def _denied(self, request: Request, exc: Exception) -> Response:
         _log().warning("admin_access_denied", path=request.url.path, user=request.session.get("user"),
                        reason=str(exc))
-        return self._page(request, "error.html", 403, title="Not allowed", message=str(exc))
+        return self._page(request, "error.html", 403, title=self.tr(request, "Not allowed"), message=str(exc))
 
     async def _missing(self, request: Request, exc: Exception) -> Response:
-        return self._page(request, "error.html", 404, title="Not found", message=str(exc))
+        return self._page(request, "error.html", 404, title=self.tr(request, "Not found"), message=str(exc))
 
     def _flash(self, request: Request, kind: str, text: str) -> None:
         request.session["flash"] = {"kind": kind, "text": text}
@@ -180,15 +203,19 @@ class Console:
         username = form.get("username", "").strip()
         if self.throttle.locked(username):
             _log().warning("admin_login_locked", user=username)
-            return self._page(request, "login.html", 429, username=username,
-                              error="Too many failed sign-ins for this user; try again in 15 minutes.")
+            wait = self.tr(request, "Too many failed sign-ins for this user; try again in 15 minutes.")
+            return self._page(request, "login.html", 429, username=username, error=wait)
         if authenticate(self.s, username, form.get("password", "")) is None:
             self.throttle.failed(username, known=username in self.s.users)
             _log().warning("admin_login_failed", user=username)
-            return self._page(request, "login.html", 401, error="Wrong username or password.", username=username)
+            return self._page(request, "login.html", 401, error=self.tr(request, "Wrong username or password."),
+                              username=username)
         self.throttle.succeeded(username)
+        lang = request.session.get("lang")
         request.session.clear()
         request.session["user"] = username
+        if lang is not None:  # a language chosen on the sign-in page stays
+            request.session["lang"] = lang
         request.session["csrf"] = secrets.token_urlsafe(24)
         _log().info("admin_login", user=username)
         return RedirectResponse("/", status_code=303)
@@ -209,12 +236,15 @@ class Console:
                 totals.setdefault(pattern, 0)
         await self.index.refresh()
         open_counts: Counter[str] = Counter()
+        late: Counter[str] = Counter()
         stage_counts: dict[str, Counter[str]] = {}
+        now = self.now().timestamp()
         for entry in self.index.open.values():
             if entry.queue in totals:
                 open_counts[entry.queue] += 1
                 stage_counts.setdefault(entry.queue, Counter())[entry.stage] += 1
-        queues = [{"name": q, "total": totals[q], "open": open_counts.get(q, 0),
+                late[entry.queue] += self.deadlines.overdue(entry, now)
+        queues = [{"name": q, "total": totals[q], "open": open_counts.get(q, 0), "overdue": late.get(q, 0),
                    "stages": stage_counts.get(q, Counter())} for q in sorted(totals)]
         return self._page(request, "queues.html", queues=queues, user=user)
 
@@ -229,17 +259,55 @@ class Console:
         if not user.allowed(queue):
             raise Denied(f"admin {name!r} is not allowed on queue {queue!r}")
         await self.index.refresh()
-        entries = self.index.queue(queue)
-        show_all = request.query_params.get("all") == "1"
-        wanted = [e for e in reversed(entries) if show_all or not e.handled]  # newest first
-        rows: list[Row] = []
-        while wanted and len(rows) < self.s.page_size:  # fill the page: some may be gone or handled meanwhile
-            batch, wanted = wanted[: self.s.page_size - len(rows)], wanted[self.s.page_size - len(rows):]
-            fetched = await self._rows(await self._fetch([e.seq for e in batch]))
-            rows += [r for r in fetched if show_all or r.handling is None]
-        entries = self.index.queue(queue)  # without those found gone
-        return self._page(request, "queue.html", queue=queue, rows=rows, show_all=show_all,
-                          total=len(entries), open=sum(not e.handled for e in entries))
+        return await self._list(request, name, self.index.queue(queue), queue=queue)
+
+    async def mine(self, request: Request) -> Response:
+        """Every item the signed-in admin handles, across their queues."""
+        me = self._user(request)
+        if me is None:
+            return RedirectResponse("/login", status_code=303)
+        name, user = me
+        await self.index.refresh()
+        entries = [e for e in self.index.open.values() if e.assignee == name and user.allowed(e.queue)]
+        return await self._list(request, name, entries, queue=None)
+
+    async def _list(self, request: Request, name: str, entries: list[Entry], *, queue: str | None) -> Response:
+        """A filtered, paged list of entries (oldest first) with the filter form."""
+        params = request.query_params
+        error = None
+        try:
+            wanted = finder.parse(params, user=name)
+        except finder.FilterError as err:
+            wanted, error = finder.Filters(), str(err)
+        show_all = params.get("all") == "1"
+        now = self.now().timestamp()
+        pool = [e for e in entries if show_all or not e.handled]
+        found = finder.select(pool, wanted, self.deadlines, now)
+        size = self.s.page_size
+        pages = max(1, -(-len(found) // size))
+        try:
+            page = min(max(1, int(params.get("page", "1"))), pages)
+        except ValueError:
+            page = 1
+        shown = found[(page - 1) * size: page * size]
+        by_seq = {e.seq: e for e in shown}
+        rows = [Row(stored=r.stored, handling=r.handling, stage=r.stage, assignee=by_seq[r.stored.seq].assignee,
+                    overdue=r.handling is None and self.deadlines.overdue(by_seq[r.stored.seq], now))
+                for r in await self._rows(await self._fetch([e.seq for e in shown]))]
+        query = {k: params[k] for k in (*finder.PARAMS, "all") if params.get(k)}
+        return self._page(request, "queue.html", queue=queue, rows=rows, show_all=show_all, error=error,
+                          total=len(entries), open=sum(not e.handled for e in entries), found=len(found),
+                          page=page, pages=pages, query=query, filtered=wanted.active,
+                          channels=sorted({e.channel for e in entries}),
+                          categories=sorted({e.category for e in entries if e.category}),
+                          overdue=sum(1 for e in pool if self.deadlines.overdue(e, now)))
+
+    async def switch_language(self, request: Request) -> Response:
+        """Indonesian or English for this admin's session (chosen on any page, the sign-in page included)."""
+        form = await self._form(request)
+        request.session["lang"] = i18n.language(form.get("lang"))
+        back = form.get("back", "/")
+        return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", status_code=303)
 
     async def item(self, request: Request) -> Response:
         me = self._user(request)
@@ -259,6 +327,10 @@ class Console:
                     and r.stored.item.dedup.incident_id == it.dedup.incident_id]
         latest, _ = await self.store.latest_status(it.item_id)
         sends = await self._send_records(it.item_id)
+        held, _ = await assign.get(self.store, it.item_id)
+        entry = next((e for e in self.index.queue(stored.queue) if e.seq == stored.seq), None)
+        due = self.deadlines.due(entry) if entry is not None and row.handling is None else None
+        late = due is not None and self.now().timestamp() > due
         loc = it.envelope.location
         geo_svg = None
         if loc is not None and loc.lat is not None and loc.lon is not None and self.geo is not None:
@@ -266,7 +338,9 @@ class Console:
             geo_svg = self.geo.svg(loc.lat, loc.lon, code)
         return self._page(request, "item.html", row=row, item=it, env=it.envelope, stored=stored, status=latest,
                           next_stage=next_stage(row.stage), location=location_line(it), map_svg=geo_svg,
-                          first=first, duplicates=duplicates, incident=incident, sends=sends)
+                          first=first, duplicates=duplicates, incident=incident, sends=sends, held=held,
+                          colleagues=assign.colleagues(self.s, stored.queue, name), late=late,
+                          due=datetime.fromtimestamp(due, UTC) if due is not None else None)
 
     async def _send_records(self, item_id: str) -> list[SendRecord]:
         """What the reporter was told about this item, or why not (kept by the senders and the notifier)."""
@@ -291,28 +365,39 @@ class Console:
             if action == "stage":
                 update = await change_stage(self.store, stored, form.get("stage", ""), username=name, user=user,
                                             note=form.get("note", "").strip() or None)
-                self._flash(request, "ok", f"Stage changed to {stage_info(update.stage).label}.")
+                self._flash(request, "ok", self.tr(request, "Stage changed to %(stage)s.",
+                                                  stage=stage_info(update.stage).label))
             elif action == "reroute":
                 to_queue = form.get("to_queue", "").strip()
                 reason = form.get("reason", "").strip()
                 if not valid_queue(to_queue):
-                    raise InboxError(f"{to_queue!r} is not a queue name (e.g. kecamatan.317101)")
+                    raise InboxError(self.tr(request, "%(queue)r is not a queue name (e.g. kecamatan.317101)",
+                                            queue=to_queue))
                 if not reason:
-                    raise InboxError("a reroute needs a reason: the next admin reads it")
+                    raise InboxError(self.tr(request, "a reroute needs a reason: the next admin reads it"))
                 if to_queue == stored.queue:
-                    raise InboxError(f"the item is already in {to_queue}")
+                    raise InboxError(self.tr(request, "the item is already in %(queue)s", queue=to_queue))
                 moved = await reroute(self.store, stored, to_queue, reason, by=name, user=user)
-                self._flash(request, "ok", f"Rerouted to {to_queue} (now #{moved.seq}).")
+                self._flash(request, "ok", self.tr(request, "Rerouted to %(queue)s (now #%(seq)s).",
+                                                  queue=self.names.queue(to_queue), seq=moved.seq))
             elif action == "ack":
                 await self.store.record(stored.item.item_id, Handling(seq=stored.seq, queue=stored.queue, action="ack",
                                                                       by=name, at=datetime.now(UTC)))
-                self._flash(request, "ok", "Acknowledged.")
+                self._flash(request, "ok", self.tr(request, "Acknowledged."))
+            elif action in ("take", "hand", "release"):
+                to = form.get("to", "").strip() or None
+                await assign.change(self.store, stored, self.s, action, by=name, to=to,
+                                    note=form.get("note", "").strip() or None)
+                done = {"take": self.tr(request, "You handle this item now."),
+                        "hand": self.tr(request, "Handed to %(who)s.", who=to or ""),
+                        "release": self.tr(request, "Released: nobody handles this item.")}
+                self._flash(request, "ok", done[action])
             else:
                 raise ItemNotFound(f"no action {action!r}")
         except StatusRefused as err:
-            self._flash(request, "error", f"Refused: {err.reason}")
-        except InboxError as err:
-            self._flash(request, "error", f"Refused: {err}")
+            self._flash(request, "error", self.tr(request, "Refused: %(why)s", why=err.reason))
+        except (InboxError, assign.AssignRefused) as err:
+            self._flash(request, "error", self.tr(request, "Refused: %(why)s", why=str(err)))
         _log().info("admin_action", user=name, action=action, seq=seq, queue=stored.queue)
         return RedirectResponse(f"/item/{seq}", status_code=303)
 
@@ -348,7 +433,9 @@ async def build(config: Config, settings: AdminSettings, nc: NATS) -> Console:
     media = await bus.ensure_object_store(nc.jetstream(), subjects.OBJ_MEDIA, config.nats.replicas)
     geo = await asyncio.to_thread(load_map, config, settings.boundaries, settings.code_property,
                                   settings.name_property)
-    return Console(settings, store, media, geo)
+    names = await asyncio.to_thread(wilayah.load, config, settings.wilayah, settings.queue_labels,
+                                    settings.boundaries)
+    return Console(settings, store, media, geo, names)
 
 
 async def serve(config: Config, settings: AdminSettings) -> int:

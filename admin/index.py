@@ -15,11 +15,19 @@ import sys
 import time
 from dataclasses import dataclass
 
+from admin import assign
+from admin.finder import search_text
 from admin.status import current_stage
 from admin.store import ItemStore
 from schemas import subjects
 from schemas.errors import SchemaError
-from schemas.routed import decode_routed
+from schemas.routed import RoutedItem, decode_routed
+
+
+def category_of(item: RoutedItem) -> str | None:
+    """The item's category once the router sets one (an optional field: older items have none)."""
+    value = getattr(item, "category", None)
+    return value if isinstance(value, str) else getattr(value, "code", None)
 
 
 @dataclass(slots=True)
@@ -31,8 +39,16 @@ class Entry:
     item_id: str
     duplicate_of: str | None
     incident_id: str | None
+    channel: str = ""
+    category: str | None = None
+    routed: float = 0.0  # epoch seconds of the item's first routing (kept by reroutes): its age
+    search: str = ""  # what text search looks in (finder.search_text)
     handled: bool = False  # acknowledged or rerouted (final: the first record for a message wins)
     stage: str = current_stage(None)
+    stage_since: float = 0.0  # epoch seconds the item entered its stage (its routing while at Menunggu)
+    assignee: str | None = None
+    lat: float | None = None
+    lon: float | None = None
 
 
 class QueueIndex:
@@ -72,16 +88,26 @@ class QueueIndex:
                     queue = sys.intern(subjects.queue_of(subject))  # one string per queue, not per entry
                 except (SchemaError, ValueError):
                     continue
+                env = item.envelope
+                loc = env.location
+                routed = item.routed_at.timestamp()
                 entry = Entry(seq=seq, queue=queue, item_id=item.item_id, duplicate_of=item.dedup.duplicate_of,
-                              incident_id=item.dedup.incident_id)
+                              incident_id=item.dedup.incident_id, channel=sys.intern(env.channel),
+                              category=category_of(item), routed=routed, stage_since=routed,
+                              search=search_text(item.ref, env.subject, env.text),
+                              lat=loc.lat if loc is not None else None, lon=loc.lon if loc is not None else None)
                 self.by_queue.setdefault(queue, []).append(entry)
                 self.open[seq] = entry
             if self.open:
                 ids = list({e.item_id for e in self.open.values()})
-                states, statuses = await asyncio.gather(self.store.states(ids), self.store.latest_statuses(ids))
+                states, statuses, held = await asyncio.gather(self.store.states(ids), self.store.latest_statuses(ids),
+                                                              assign.holders(self.store, ids))
                 for seq, entry in list(self.open.items()):
                     entry.handled = states[entry.item_id].for_seq(seq) is not None
-                    entry.stage = current_stage(statuses[entry.item_id])
+                    status = statuses[entry.item_id]
+                    entry.stage = current_stage(status)
+                    entry.stage_since = status.at.timestamp() if status is not None else entry.routed
+                    entry.assignee = held.get(entry.item_id)
                     if entry.handled:
                         del self.open[seq]
             self._fresh_from = started

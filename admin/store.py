@@ -191,7 +191,7 @@ class ItemStore:
                     await self.kv.create(item_id, value)
                 return handling
             except Exception as err:
-                if not _is_conflict(err):
+                if not is_conflict(err):
                     raise
         raise RuntimeError(f"item {item_id}: too many concurrent updates of its record; try again")
 
@@ -219,7 +219,7 @@ class ItemStore:
         return out
 
 
-def _is_conflict(err: Exception) -> bool:
+def is_conflict(err: Exception) -> bool:
     if isinstance(err, KeyWrongLastSequenceError):
         return True
     code = getattr(err, "err_code", None)
