@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -19,7 +20,7 @@ from kanal.config import Config, ConfigError
 from kanal.options import ConfigOption
 
 if TYPE_CHECKING:
-    from admin.inbox import Inbox
+    from admin.inbox import Entry, Inbox
 
 T = TypeVar("T")
 
@@ -125,20 +126,44 @@ def inbox(
     queue: Annotated[str, typer.Argument(help="queue name, e.g. kelurahan.3171011001, kecamatan.317101, triage")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="keep running and print new items")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="include acknowledged and rerouted items")] = False,
+    text: Annotated[str | None, typer.Option("--q", "-q", help="only items whose text or reference has all "
+                                             "these words")] = None,
+    stage: Annotated[str | None, typer.Option("--stage", help="only items at this stage (menunggu...)")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="only items from this channel")] = None,
+    category: Annotated[str | None, typer.Option("--category", help="only items of this category")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="received on or after this day (YYYY-MM-DD, "
+                                              "WIB)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="received on or before this day (YYYY-MM-DD, WIB)")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="only items past their stage's deadline "
+                                          "([admin] deadlines)")] = False,
     as_: AsOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """List the open items of a queue (oldest first); with --follow, keep printing new ones."""
+    """List the open items of a queue (oldest first), filtered like the console's queue page; with --follow,
+    keep printing new ones."""
     ctx.obj = {"queue": queue, "as": as_, "config": config}
     if ctx.invoked_subcommand is not None:
         return
     cfg = _config(config)
+    from admin import finder
+
+    try:
+        wanted = finder.parse({"q": text or "", "stage": stage or "", "channel": channel or "",
+                               "category": category or "", "from": start or "", "to": end or "",
+                               "overdue": "1" if overdue else ""})
+    except finder.FilterError as err:
+        raise _fail(str(err)) from err
+    limits = finder.Deadlines({k: v.total_seconds() for k, v in admin_settings(cfg).deadlines.items()})
+
+    def keep(entry: Entry) -> bool:
+        facts = finder.facts_of(entry.stored.item, entry.status)
+        return finder.matches(facts, wanted, limits, datetime.now(UTC).timestamp())
 
     async def main() -> None:
         from admin.render import entry_text
 
         async with _inbox(cfg, queue, as_) as box:
-            entries = await box.items(include_handled=show_all)
+            entries = [e for e in await box.items(include_handled=show_all) if keep(e)]
             for entry in entries:
                 typer.echo(entry_text(entry) + "\n")
             typer.echo(f"{queue}: {sum(e.handling is None for e in entries)} open item(s)", err=True)
@@ -152,7 +177,8 @@ def inbox(
                     last = max((s.seq for s in await box.store.queue(queue)), default=0)
                 typer.echo(f"{queue}: following; Ctrl-C to stop", err=True)
                 async for entry in box.follow(stop, after_seq=last):
-                    typer.echo(entry_text(entry) + "\n")
+                    if keep(entry):
+                        typer.echo(entry_text(entry) + "\n")
 
     _run(main)
 

@@ -14,7 +14,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol, TypeVar
 
 from admin.i18n import WIB
-from schemas.status import STAGE_ORDER
+from schemas.routed import RoutedItem
+from schemas.status import STAGE_ORDER, StatusUpdate
 
 T = TypeVar("T", bound="Facts")
 
@@ -138,3 +139,26 @@ def select(entries: Iterable[T], f: Filters, deadlines: Deadlines, now: float) -
     found = [e for e in entries if matches(e, f, deadlines, now)]
     found.sort(key=lambda e: e.routed)
     return found
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """Facts of one item read in full (the inbox CLI's entries), for `matches`."""
+
+    stage: str
+    channel: str
+    category: str | None
+    routed: float
+    stage_since: float
+    search: str
+    assignee: str | None = None
+
+
+def facts_of(item: RoutedItem, status: StatusUpdate | None, category: str | None = None,
+             assignee: str | None = None) -> ItemFacts:
+    """The filterable facts of a routed item and its latest status."""
+    routed = item.routed_at.timestamp()
+    env = item.envelope
+    return ItemFacts(stage=status.stage if status is not None else "menunggu", channel=env.channel,
+                     category=category, routed=routed, stage_since=status.at.timestamp() if status else routed,
+                     search=search_text(item.ref, env.subject, env.text), assignee=assignee)
