@@ -22,6 +22,7 @@ from urllib.parse import quote
 from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -34,6 +35,7 @@ from admin.auth import authenticate
 from admin.geomap import GeoMap, load_map
 from admin.inbox import InboxError, reroute
 from admin.index import Entry, QueueIndex
+from admin.metrics import ConsoleMetrics
 from admin.render import location_line
 from admin.settings import AdminSettings, AdminUser
 from admin.status import StatusRefused, change_stage, current_stage, next_stage, stage_info
@@ -80,6 +82,7 @@ class Console:
         self.s = settings
         self.names = names or wilayah.Names()
         self.deadlines = finder.Deadlines({k: v.total_seconds() for k, v in settings.deadlines.items()})
+        self._metrics = ConsoleMetrics()
         self.now = now or (lambda: datetime.now(UTC))  # tests move the clock; the console reads it through here
         self.store = store
         self.index = QueueIndex(store)  # what the pages list and count, read incrementally
@@ -94,6 +97,7 @@ class Console:
         secret = self.s.session_secret.reveal() if self.s.session_secret else secrets.token_urlsafe(32)
         routes = [
             Route("/healthz", self.healthz),
+            Route("/metrics", self.metrics),
             Route("/login", self.login, methods=["GET", "POST"]),
             Route("/logout", self.logout, methods=["POST"]),
             Route("/", self.queues),
@@ -195,6 +199,12 @@ class Console:
     # ---- pages ----------------------------------------------------------------------------------------------
     async def healthz(self, _request: Request) -> Response:
         return PlainTextResponse("ok")
+
+    async def metrics(self, _request: Request) -> Response:
+        """Open and late items per queue for Prometheus (counts only)."""
+        await self.index.refresh()
+        body = self._metrics.render(self.index, self.deadlines, self.now().timestamp())
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
