@@ -12,19 +12,20 @@ from __future__ import annotations
 import functools
 import gettext
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from starlette.templating import Jinja2Templates
 
+from kanal import localtime
+from kanal.localtime import WIB, wib
+
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("id", "en")
 DEFAULT = "id"
-WIB = ZoneInfo("Asia/Jakarta")
+__all__ = ["DEFAULT", "LANGUAGES", "WIB", "ago", "language", "templates", "translations", "wib"]
 
 
 @functools.cache
@@ -46,27 +47,9 @@ def language(value: object) -> str:
     return value if isinstance(value, str) and value in LANGUAGES else DEFAULT
 
 
-def wib(moment: datetime | None) -> str:
-    """`2026-12-05 14:32 WIB`: any aware time in Jakarta's zone (a naive one is taken as UTC)."""
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(WIB).strftime("%Y-%m-%d %H:%M") + " WIB"
-
-
 def ago(moment: datetime | None, now: datetime, lang: str) -> str:
-    """`3 jam yang lalu` / `3 hours ago` (rounded the way people say it)."""
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return format_timedelta(moment - now, add_direction=True, threshold=1.5, locale=language(lang))
-
-
-def hours(seconds: float, lang: str) -> str:
-    """A duration in words without direction ("30 jam", "4 hari")."""
-    return format_timedelta(timedelta(seconds=seconds), threshold=1.5, locale=language(lang))
+    """`3 jam yang lalu` / `3 hours ago` in the admin's language."""
+    return localtime.ago(moment, now, language(lang))
 
 
 @functools.cache
