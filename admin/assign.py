@@ -1,12 +1,14 @@
 """Who handles an item ("saya tangani"): take, hand to a colleague of the same queue, release; with history.
 
-Kept in the items bucket (`kanal_items`) under the key `who.<item_id>`, beside the item's admin record, so
-every console replica and `kanal inbox` agree; each change is a compare-and-set on that key, so two officers
-taking the same item at the same moment cannot both win (the second is told who has it).
+Kept with the item's merge links (admin/merge.py) in one record per item, `Desk`, in the items bucket
+(`kanal_items`) under the key `desk.<item_id>`, beside the item's admin record, so every console replica and
+`kanal inbox` agree; each change is a compare-and-set on that key, so two officers taking the same item at
+the same moment cannot both win (the second is told who has it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -32,17 +34,43 @@ class Assigned(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     note: str | None = None
 
 
-class Assignment(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """An item's assignment history, newest last (value of `who.<item_id>`)."""
+class Linked(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One merge or its undo: this report joined `target` (or left it), who did it, when and why."""
+
+    action: Literal["merge", "split"]
+    target: str  # item id of the report this one joined / left
+    target_ref: str
+    by: str
+    at: UtcTime
+    why: str
+
+
+class Absorbed(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A report merged into this one (kept on the surviving report, so its stage changes reach that reporter)."""
+
+    item_id: str
+    ref: str
+
+
+class Desk(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What the office did around one item: assignment history and merge links (value of `desk.<item_id>`)."""
 
     v: Literal[1] = 1
     item_id: str
     history: tuple[Assigned, ...] = ()
+    links: tuple[Linked, ...] = ()
+    absorbed: tuple[Absorbed, ...] = ()
 
     @property
     def holder(self) -> str | None:
         """Who has the item now (None: nobody)."""
         return self.history[-1].to if self.history else None
+
+    @property
+    def merged_into(self) -> str | None:
+        """The item id this report is merged into now (None: it stands on its own)."""
+        return self.links[-1].target if self.links and self.links[-1].action == "merge" else None
+
 
 
 class AssignRefused(Exception):
@@ -50,33 +78,53 @@ class AssignRefused(Exception):
 
 
 def key(item_id: str) -> str:
-    """The bucket key of an item's assignment."""
-    return f"who.{item_id}"
+    """The bucket key of an item's desk record."""
+    return f"desk.{item_id}"
 
 
-async def get(store: ItemStore, item_id: str) -> tuple[Assignment, int]:
-    """The item's assignment and its KV revision (0 when it never had one)."""
+async def get(store: ItemStore, item_id: str) -> tuple[Desk, int]:
+    """The item's desk record and its KV revision (0 when it never had one)."""
     try:
         entry = await store.kv.get(key(item_id))
     except KeyNotFoundError:
-        return Assignment(item_id=item_id), 0
+        return Desk(item_id=item_id), 0
     if not entry.value:
-        return Assignment(item_id=item_id), int(entry.revision or 0)
-    return msgspec.json.decode(entry.value, type=Assignment), int(entry.revision or 0)
+        return Desk(item_id=item_id), int(entry.revision or 0)
+    return msgspec.json.decode(entry.value, type=Desk), int(entry.revision or 0)
 
 
-async def holders(store: ItemStore, item_ids: list[str]) -> dict[str, str]:
-    """Who holds each of many items (only those held), in batched reads."""
+async def desks(store: ItemStore, item_ids: list[str]) -> dict[str, Desk]:
+    """The desk records of many items (only those that have one), in batched reads."""
     prefix = f"$KV.{store.bucket}."
     found = await direct.last_per_subject(store.nc, f"KV_{store.bucket}", [prefix + key(i) for i in item_ids])
-    out: dict[str, str] = {}
+    out: dict[str, Desk] = {}
     for item_id in item_ids:
         msg = found.get(prefix + key(item_id))
         value = direct.kv_value(msg) if msg is not None else None
-        holder = msgspec.json.decode(value, type=Assignment).holder if value else None
-        if holder is not None:
-            out[item_id] = holder
+        if value:
+            out[item_id] = msgspec.json.decode(value, type=Desk)
     return out
+
+
+async def update(store: ItemStore, item_id: str, change: Callable[[Desk], Desk]) -> Desk:
+    """Apply `change` to the item's record with compare-and-set, retried on a concurrent writer.
+
+    `change` may raise (e.g. AssignRefused) after seeing the current record: nothing is written then.
+    """
+    for _ in range(20):
+        current, revision = await get(store, item_id)
+        new = change(current)
+        value = msgspec.json.encode(new)
+        try:
+            if revision:
+                await store.kv.update(key(item_id), value, last=revision)
+            else:
+                await store.kv.create(key(item_id), value)
+            return new
+        except Exception as err:
+            if not is_conflict(err):
+                raise
+    raise AssignRefused("too many changes at the same moment; reload and try again")
 
 
 def refusal(current: str | None, action: Action, by: str, to: str | None, stored: StoredItem,
@@ -104,27 +152,18 @@ def refusal(current: str | None, action: Action, by: str, to: str | None, stored
 
 
 async def change(store: ItemStore, stored: StoredItem, settings: AdminSettings, action: Action, *, by: str,
-                 to: str | None = None, note: str | None = None) -> Assignment:
+                 to: str | None = None, note: str | None = None) -> Desk:
     """Take, hand over or release, after checking it (AssignRefused with the reason)."""
-    item_id = stored.item.item_id
     target = by if action == "take" else (to if action == "hand" else None)
-    for _ in range(20):
-        current, revision = await get(store, item_id)
+
+    def step(current: Desk) -> Desk:
         reason = refusal(current.holder, action, by, to, stored, settings)
         if reason is not None:
             raise AssignRefused(reason)
-        step = Assigned(action=action, by=by, to=target, at=datetime.now(UTC), note=note or None)
-        value = msgspec.json.encode(Assignment(item_id=item_id, history=(*current.history, step)))
-        try:
-            if revision:
-                await store.kv.update(key(item_id), value, last=revision)
-            else:
-                await store.kv.create(key(item_id), value)
-            return Assignment(item_id=item_id, history=(*current.history, step))
-        except Exception as err:
-            if not is_conflict(err):
-                raise
-    raise AssignRefused("too many changes at the same moment; reload and try again")
+        done = Assigned(action=action, by=by, to=target, at=datetime.now(UTC), note=note or None)
+        return msgspec.structs.replace(current, history=(*current.history, done))
+
+    return await update(store, stored.item.item_id, step)
 
 
 def colleagues(settings: AdminSettings, queue: str, me: str) -> list[str]:

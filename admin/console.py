@@ -14,7 +14,6 @@ import secrets
 import signal
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -34,8 +33,9 @@ from admin import assign, finder, i18n
 from admin.auth import authenticate
 from admin.geomap import GeoMap, load_map
 from admin.inbox import InboxError, reroute
-from admin.index import Entry, QueueIndex
+from admin.index import QueueIndex
 from admin.metrics import ConsoleMetrics
+from admin.office import DESK_ACTIONS, Denied, OfficePages, Row
 from admin.render import location_line
 from admin.settings import AdminSettings, AdminUser
 from admin.status import StatusRefused, change_stage, current_stage, next_stage, stage_info
@@ -55,26 +55,7 @@ def _log() -> Any:
     return log.get("admin")
 
 
-class Denied(Exception):
-    """403: the signed-in admin may not see or act on that queue."""
-
-
-@dataclass(frozen=True)
-class Row:
-    """An item as listed and shown: the stored message, what was done with it, its stage."""
-
-    stored: StoredItem
-    handling: Handling | None
-    stage: str
-    overdue: bool = False
-    assignee: str | None = None
-
-    @property
-    def info(self) -> Any:
-        return stage_info(self.stage)
-
-
-class Console:
+class Console(OfficePages):
     """The console's state: settings, the item store, the media bucket and the map."""
 
     def __init__(self, settings: AdminSettings, store: ItemStore, media: Any, geo: GeoMap | None,
@@ -103,6 +84,8 @@ class Console:
             Route("/", self.queues),
             Route("/q/{queue}", self.queue),
             Route("/mine", self.mine),
+            Route("/overview", self.overview),
+            Route("/incident/{incident}", self.incident),
             Route("/lang", self.switch_language, methods=["POST"]),
             Route("/item/{seq:int}", self.item),
             Route("/item/{seq:int}/{action}", self.act, methods=["POST"]),
@@ -271,47 +254,6 @@ class Console:
         await self.index.refresh()
         return await self._list(request, name, self.index.queue(queue), queue=queue)
 
-    async def mine(self, request: Request) -> Response:
-        """Every item the signed-in admin handles, across their queues."""
-        me = self._user(request)
-        if me is None:
-            return RedirectResponse("/login", status_code=303)
-        name, user = me
-        await self.index.refresh()
-        entries = [e for e in self.index.open.values() if e.assignee == name and user.allowed(e.queue)]
-        return await self._list(request, name, entries, queue=None)
-
-    async def _list(self, request: Request, name: str, entries: list[Entry], *, queue: str | None) -> Response:
-        """A filtered, paged list of entries (oldest first) with the filter form."""
-        params = request.query_params
-        error = None
-        try:
-            wanted = finder.parse(params, user=name)
-        except finder.FilterError as err:
-            wanted, error = finder.Filters(), str(err)
-        show_all = params.get("all") == "1"
-        now = self.now().timestamp()
-        pool = [e for e in entries if show_all or not e.handled]
-        found = finder.select(pool, wanted, self.deadlines, now)
-        size = self.s.page_size
-        pages = max(1, -(-len(found) // size))
-        try:
-            page = min(max(1, int(params.get("page", "1"))), pages)
-        except ValueError:
-            page = 1
-        shown = found[(page - 1) * size: page * size]
-        by_seq = {e.seq: e for e in shown}
-        rows = [Row(stored=r.stored, handling=r.handling, stage=r.stage, assignee=by_seq[r.stored.seq].assignee,
-                    overdue=r.handling is None and self.deadlines.overdue(by_seq[r.stored.seq], now))
-                for r in await self._rows(await self._fetch([e.seq for e in shown]))]
-        query = {k: params[k] for k in (*finder.PARAMS, "all") if params.get(k)}
-        return self._page(request, "queue.html", queue=queue, rows=rows, show_all=show_all, error=error,
-                          total=len(entries), open=sum(not e.handled for e in entries), found=len(found),
-                          page=page, pages=pages, query=query, filtered=wanted.active,
-                          channels=sorted({e.channel for e in entries}),
-                          categories=sorted({e.category for e in entries if e.category}),
-                          overdue=sum(1 for e in pool if self.deadlines.overdue(e, now)))
-
     async def switch_language(self, request: Request) -> Response:
         """Indonesian or English for this admin's session (chosen on any page, the sign-in page included)."""
         form = await self._form(request)
@@ -350,7 +292,13 @@ class Console:
                           next_stage=next_stage(row.stage), location=location_line(it), map_svg=geo_svg,
                           first=first, duplicates=duplicates, incident=incident, sends=sends, held=held,
                           colleagues=assign.colleagues(self.s, stored.queue, name), late=late,
+                          merged_seq=self._open_seq(held.merged_into) if held.merged_into else None,
                           due=datetime.fromtimestamp(due, UTC) if due is not None else None)
+
+    def _open_seq(self, item_id: str) -> int | None:
+        """The stream sequence of the item's open message (its current queue), if the index has one."""
+        return next((e.seq for entries in self.index.by_queue.values() for e in entries
+                     if e.item_id == item_id and not e.handled), None)
 
     async def _send_records(self, item_id: str) -> list[SendRecord]:
         """What the reporter was told about this item, or why not (kept by the senders and the notifier)."""
@@ -394,14 +342,8 @@ class Console:
                 await self.store.record(stored.item.item_id, Handling(seq=stored.seq, queue=stored.queue, action="ack",
                                                                       by=name, at=datetime.now(UTC)))
                 self._flash(request, "ok", self.tr(request, "Acknowledged."))
-            elif action in ("take", "hand", "release"):
-                to = form.get("to", "").strip() or None
-                await assign.change(self.store, stored, self.s, action, by=name, to=to,
-                                    note=form.get("note", "").strip() or None)
-                done = {"take": self.tr(request, "You handle this item now."),
-                        "hand": self.tr(request, "Handed to %(who)s.", who=to or ""),
-                        "release": self.tr(request, "Released: nobody handles this item.")}
-                self._flash(request, "ok", done[action])
+            elif action in DESK_ACTIONS:
+                await self._desk(request, action, form, stored, name, user)
             else:
                 raise ItemNotFound(f"no action {action!r}")
         except StatusRefused as err:

@@ -25,7 +25,7 @@ from kanal.localtime import WIB, wib
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("id", "en")
 DEFAULT = "id"
-__all__ = ["DEFAULT", "LANGUAGES", "WIB", "ago", "language", "templates", "translations", "wib"]
+__all__ = ["DEFAULT", "LANGUAGES", "WIB", "ago", "duration", "language", "templates", "translations", "wib"]
 
 
 @functools.cache
@@ -45,6 +45,11 @@ def translations(lang: str) -> gettext.NullTranslations:
 def language(value: object) -> str:
     """A known language code, else the default (Indonesian)."""
     return value if isinstance(value, str) and value in LANGUAGES else DEFAULT
+
+
+def duration(seconds: float, lang: str) -> str:
+    """A duration in words in the admin's language ("4 hari")."""
+    return localtime.duration(seconds, language(lang))
 
 
 def ago(moment: datetime | None, now: datetime, lang: str) -> str:

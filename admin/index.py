@@ -47,6 +47,7 @@ class Entry:
     stage: str = current_stage(None)
     stage_since: float = 0.0  # epoch seconds the item entered its stage (its routing while at Menunggu)
     assignee: str | None = None
+    merged_into: str | None = None  # item id of the report this one was merged into (admin/merge.py)
     lat: float | None = None
     lon: float | None = None
 
@@ -100,14 +101,16 @@ class QueueIndex:
                 self.open[seq] = entry
             if self.open:
                 ids = list({e.item_id for e in self.open.values()})
-                states, statuses, held = await asyncio.gather(self.store.states(ids), self.store.latest_statuses(ids),
-                                                              assign.holders(self.store, ids))
+                states, statuses, desks = await asyncio.gather(self.store.states(ids), self.store.latest_statuses(ids),
+                                                               assign.desks(self.store, ids))
                 for seq, entry in list(self.open.items()):
                     entry.handled = states[entry.item_id].for_seq(seq) is not None
                     status = statuses[entry.item_id]
                     entry.stage = current_stage(status)
                     entry.stage_since = status.at.timestamp() if status is not None else entry.routed
-                    entry.assignee = held.get(entry.item_id)
+                    desk = desks.get(entry.item_id)
+                    entry.assignee = desk.holder if desk is not None else None
+                    entry.merged_into = desk.merged_into if desk is not None else None
                     if entry.handled:
                         del self.open[seq]
             self._fresh_from = started

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from nats.js.errors import APIError
 
+from admin import assign, merge
 from admin.settings import AdminUser
 from admin.store import ItemStore, StoredItem
 from schemas import subjects
@@ -81,6 +82,11 @@ async def change_stage(store: ItemStore, stored: StoredItem, new: str, *, userna
     current = current_stage(latest)
     reason = refusal(current=current, new=new, username=username, user=user, stored=stored,
                      rerouted_to=rerouted_to)
+    if reason is None:
+        desk, _ = await assign.get(store, item.item_id)
+        if desk.merged_into is not None:
+            reason = (f"this report is merged into {desk.links[-1].target_ref}; change the stage there "
+                      "(its reporter is told the same) or undo the merge")
     if reason is not None:
         raise StatusRefused(reason)
     update = StatusUpdate(item_id=item.item_id, ref=item.ref, stage=new,  # type: ignore[arg-type]
@@ -93,4 +99,5 @@ async def change_stage(store: ItemStore, stored: StoredItem, new: str, *, userna
         if getattr(err, "err_code", None) in (10071, 10164):
             raise StatusRefused("someone else changed the stage at the same moment; reload and try again") from err
         raise
+    await merge.propagate(store, update)  # reporters of reports merged into this one hear the same
     return update

@@ -26,7 +26,7 @@ async def test_pages_read_only_new_messages_and_see_other_admins_acks(
     client = client_factory()
     assert (await login(client, "lurah-gambir")).status_code == 303
     page = await client.get(f"/q/{GAMBIR}")
-    assert "5 open of 5" in page.text
+    assert "5 terbuka dari 5" in page.text
     assert console.index.read_total == 5
 
     later = [item(f"idx-{i}") for i in range(5, 8)]
@@ -36,9 +36,9 @@ async def test_pages_read_only_new_messages_and_see_other_admins_acks(
                                                   at=datetime.now(UTC)))
     page = await client.get(f"/q/{GAMBIR}")
     assert console.index.read_total == 8  # the three new ones, not the whole queue again
-    assert "7 open of 8" in page.text
+    assert "7 terbuka dari 8" in page.text
     assert first[0].ref not in page.text and later[-1].ref in page.text
-    assert page.text.index(later[-1].ref) < page.text.index(first[1].ref)  # newest first
+    assert page.text.index(first[1].ref) < page.text.index(later[-1].ref)  # by age: the longest waiting first
     home = await client.get("/")
     assert "<strong>7</strong>" in home.text
     everything = await client.get(f"/q/{GAMBIR}?all=1")
@@ -72,7 +72,7 @@ async def test_a_message_that_is_not_a_routed_item_breaks_no_page(
     assert (await login(client, "pusat")).status_code == 303
     assert (await client.get("/")).status_code == 200
     page = await client.get(f"/q/{GAMBIR}")
-    assert page.status_code == 200 and "1 open of 1" in page.text and good.ref in page.text
+    assert page.status_code == 200 and "1 terbuka dari 1" in page.text and good.ref in page.text
 
 
 async def test_purged_and_recreated_streams_are_followed(
@@ -81,15 +81,15 @@ async def test_purged_and_recreated_streams_are_followed(
     seqs = await publish(provisioned, *(item(f"pg-{i}") for i in range(3)))
     client = client_factory()
     assert (await login(client, "lurah-gambir")).status_code == 303
-    assert "3 open of 3" in (await client.get(f"/q/{GAMBIR}")).text
+    assert "3 terbuka dari 3" in (await client.get(f"/q/{GAMBIR}")).text
     js = provisioned.jetstream()
     await js.delete_msg("KANAL_ADMIN", seqs[1])  # by hand, in the middle
-    assert "2 open of 2" in (await client.get(f"/q/{GAMBIR}")).text
+    assert "2 terbuka dari 2" in (await client.get(f"/q/{GAMBIR}")).text
     await js.purge_stream("KANAL_ADMIN")
-    assert "0 open of 0" in (await client.get(f"/q/{GAMBIR}")).text
+    assert "0 terbuka dari 0" in (await client.get(f"/q/{GAMBIR}")).text
     await js.delete_stream("KANAL_ADMIN")
     await bus.provision(js, config)
     fresh = item("pg-new")
     await publish(provisioned, fresh)
     page = await client.get(f"/q/{GAMBIR}")
-    assert "1 open of 1" in page.text and fresh.ref in page.text
+    assert "1 terbuka dari 1" in page.text and fresh.ref in page.text
