@@ -94,7 +94,10 @@ def chart(per_day: list[tuple[date, int]], label: str) -> Markup:
                      f'y="{CHART_H - bottom - h:.1f}" width="{max(bar - 2, 1):.1f}" height="{h:.1f}" '
                      f'fill="#1976d2"><title>{day:%d-%m}: {n}</title></rect>')
         if i % 5 == 0 or i == len(per_day) - 1:
-            parts.append(f'<text x="{x:.1f}" y="{CHART_H - 6}" font-size="11" fill="#52606d">{day:%d/%m}</text>')
+            anchor = "end" if i == len(per_day) - 1 else "start"
+            tx = CHART_W if anchor == "end" else x
+            parts.append(f'<text x="{tx:.1f}" y="{CHART_H - 6}" font-size="11" fill="#52606d" '
+                         f'text-anchor="{anchor}">{day:%d/%m}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - numbers and escaped text only
 
@@ -113,7 +116,7 @@ def _outlines(geo: GeoMap, frame: tuple[float, float, float, float]) -> tuple[st
             continue
         polys = area.geom.geoms if area.geom.geom_type == "MultiPolygon" else [area.geom]
         d = " ".join("M" + " L".join(f"{(x - minx) * kx * scale:.1f},{(maxy - y) * scale:.1f}"
-                                     for x, y in p.exterior.coords[::2] + p.exterior.coords[-1:]) + " Z"
+                                     for x, y in p.simplify(0.00005).exterior.coords) + " Z"
                      for p in polys)
         out.append(f'<path d="{d}" fill="#fafafa" stroke="#b0b8c0" stroke-width="0.6">'
                    f'<title>{escape(area.name)} ({area.code})</title></path>')
