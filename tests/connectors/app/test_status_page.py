@@ -67,3 +67,31 @@ async def test_page_views_are_rate_limited_per_address(nats_url: str) -> None:
         limited = await client.get("/laporan/KNL-0000-0000-0001")
         assert limited.status_code == 429 and limited.headers["retry-after"] == "60"
         assert "Terlalu banyak permintaan" in limited.text
+
+
+async def test_citizen_opens_the_page_on_a_phone(nats_url: str, tmp_path: Path) -> None:
+    from tests.admin.test_console_office_browser import browser_on, no_sideways_scroll, shots_dir
+
+    async with api(nats_url, wilayah=code_list(tmp_path)) as (h, client):
+        response = await _submit(client, [("a.jpg", jpeg(_now_local(), MONAS), "image/jpeg")], name="Budi Santoso",
+                                 phone=PHONE, visibility="public")
+        ref = response.json()["ref"]
+        (env,) = await h.published()
+        update = StatusUpdate(item_id=env.id, ref=ref, stage="koordinasi", queue="kelurahan.3171011001",
+                              by="lurah-gambir", at=datetime.now(UTC), note=f"ditelepon ke {PHONE}")
+        await h.nc.jetstream().publish(subjects.status(env.id), encode(update))
+        async with browser_on(h.instance.app()) as (browser, base):
+            page = await browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True)
+            await page.goto(f"{base}/laporan/{ref}")
+            assert await page.locator("html").get_attribute("lang") == "id"
+            assert "Koordinasi" in await page.locator("#stage").inner_text()
+            assert "Gambir" in await page.locator("#place").inner_text()
+            done = await page.locator("#history li.done").evaluate_all("ls => ls.map(l => l.dataset.stage)")
+            assert done == ["menunggu", "koordinasi"]
+            assert "WIB" in await page.locator("#history").inner_text()
+            body = await page.locator("body").inner_text()
+            assert "Budi" not in body and "7890" not in body and "ditelepon" not in body
+            await no_sideways_scroll(page)
+            await page.screenshot(path=str(shots_dir(tmp_path) / "status-page.png"), full_page=True)
+            await page.goto(f"{base}/laporan/KNL-0000-0000-0000")
+            assert "Laporan tidak ditemukan" in await page.locator("h1").inner_text()
