@@ -67,6 +67,16 @@ class StoredItem:
     stored_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Change:
+    """One message of a stream the index follows."""
+
+    seq: int
+    subject: str
+    data: bytes
+    deleted: bool = False
+
+
 def valid_queue(queue: str) -> bool:
     """Whether `queue` is a well-formed queue name (`kelurahan.3171011001`, `triage` ...)."""
     return bool(QUEUE_PATTERN.match(queue))
@@ -114,7 +124,7 @@ class ItemStore:
     async def read(self, subject: str, start_seq: int = 1, limit: int | None = None) -> list[StoredItem]:
         """Every routed item on `subject` (may be a wildcard) from `start_seq`, oldest first."""
         out: list[StoredItem] = []
-        for seq, subj, data, at in await self._read(subject, start_seq, limit):
+        for seq, subj, data, at, _ in await self._read(subject, start_seq, limit):
             found = _stored(seq, subj, data, at)
             if found is not None:
                 out.append(found)
@@ -122,15 +132,24 @@ class ItemStore:
 
     async def read_raw(self, subject: str, start_seq: int = 1) -> list[tuple[int, str, bytes]]:
         """Every message on `subject` from `start_seq` as (stream sequence, subject, data), oldest first."""
-        return [(seq, subj, data) for seq, subj, data, _ in await self._read(subject, start_seq, None)]
+        return [(seq, subj, data) for seq, subj, data, _, _h in await self._read(subject, start_seq, None)]
 
-    async def _read(self, subject: str, start_seq: int,
-                    limit: int | None) -> list[tuple[int, str, bytes, datetime | None]]:
+    async def changes(self, stream: str, subject: str, start_seq: int) -> list[Change]:
+        """Every message of `stream` on `subject` from `start_seq` (the index follows KANAL_STATUS and the
+        items bucket this way), with whether it deletes its KV key."""
+        out = []
+        for seq, subj, data, _at, headers in await self._read(subject, start_seq, None, stream):
+            deleted = (headers or {}).get("KV-Operation") in ("DEL", "PURGE")
+            out.append(Change(seq=seq, subject=subj, data=data, deleted=deleted))
+        return out
+
+    async def _read(self, subject: str, start_seq: int, limit: int | None,
+                    stream: str = subjects.STREAM_ADMIN) -> list[tuple[int, str, bytes, datetime | None, Any]]:
         config = ConsumerConfig(ack_policy=AckPolicy.NONE, filter_subject=subject, inactive_threshold=30.0,
                                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start_seq),
                                 mem_storage=True)
-        sub = await self.js.pull_subscribe(subject, stream=subjects.STREAM_ADMIN, config=config)
-        out: list[tuple[int, str, bytes, datetime | None]] = []
+        sub = await self.js.pull_subscribe(subject, stream=stream, config=config)
+        out: list[tuple[int, str, bytes, datetime | None, Any]] = []
         try:
             pending = (await sub.consumer_info()).num_pending or 0
             while pending > 0 and (limit is None or len(out) < limit):
@@ -141,7 +160,7 @@ class ItemStore:
                 for msg in msgs:
                     meta = msg.metadata
                     pending = meta.num_pending or 0
-                    out.append((meta.sequence.stream, msg.subject, msg.data, meta.timestamp))
+                    out.append((meta.sequence.stream, msg.subject, msg.data, meta.timestamp, msg.headers))
         finally:
             await sub.unsubscribe()
         return out
