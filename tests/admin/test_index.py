@@ -1,4 +1,4 @@
-"""The console's queue index: each stored message is read once, open items are re-checked on every page."""
+"""The console's queue index: each stored message is read once; what changes later is followed, not re-read."""
 
 from __future__ import annotations
 
@@ -93,3 +93,29 @@ async def test_purged_and_recreated_streams_are_followed(
     await publish(provisioned, fresh)
     page = await client.get(f"/q/{GAMBIR}")
     assert "1 terbuka dari 1" in page.text and fresh.ref in page.text
+
+
+async def test_stage_and_desk_changes_of_other_processes_are_followed_not_reread(
+        provisioned: NATS, console: Console, client_factory: Factory) -> None:
+    from admin import assign
+    from admin.settings import AdminUser
+    from admin.status import change_stage
+    from kanal.settings_types import Secret
+
+    items = [item(f"follow-{i}") for i in range(4)]
+    seqs = await publish(provisioned, *items)
+    client = client_factory()
+    await login(client, "lurah-gambir")
+    await client.get(f"/q/{GAMBIR}")
+    before = console.index.changes_read
+    other = await ItemStore.open(provisioned)  # another console replica or the inbox CLI
+    stored = await other.get(seqs[1])
+    boss = AdminUser(password_hash=Secret("x"), superadmin=True)
+    await change_stage(other, stored, "koordinasi", username="pusat", user=boss)
+    await assign.change(other, stored, console.s, "take", by="lurah-gambir")
+    page = await client.get(f"/q/{GAMBIR}?stage=koordinasi")
+    assert items[1].ref in page.text and items[0].ref not in page.text
+    assert "ditangani lurah-gambir" in page.text
+    assert console.index.changes_read - before == 2  # the two changes, not the four open items again
+    entry = console.index.open[seqs[1]]
+    assert entry.stage == "koordinasi" and entry.assignee == "lurah-gambir"
