@@ -71,5 +71,5 @@ clean:
 # The console's words: re-extract every marked string into admin/locale/messages.pot and merge new ones into
 # the Indonesian catalogue (translate the empty msgstr lines; tests/admin/test_i18n.py fails until you do).
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F admin/babel.cfg -k tr:2 --no-location --sort-output -o admin/locale/messages.pot .
+	$(BIN)/pybabel extract -F admin/babel.cfg -k tr:2 -k Reason --no-location --sort-output -o admin/locale/messages.pot .
 	$(BIN)/pybabel update -i admin/locale/messages.pot -d admin/locale -l id --no-location --no-fuzzy-matching

@@ -16,6 +16,7 @@ import msgspec
 from msgspec import Struct
 from nats.js.errors import KeyNotFoundError
 
+from admin.reason import Reason
 from admin.settings import AdminSettings
 from admin.store import ItemStore, StoredItem, is_conflict
 from kanal import direct
@@ -124,30 +125,31 @@ async def update(store: ItemStore, item_id: str, change: Callable[[Desk], Desk])
         except Exception as err:
             if not is_conflict(err):
                 raise
-    raise AssignRefused("too many changes at the same moment; reload and try again")
+    raise AssignRefused(Reason("too many changes at the same moment; reload and try again"))
 
 
 def refusal(current: str | None, action: Action, by: str, to: str | None, stored: StoredItem,
             settings: AdminSettings) -> str | None:
     """Why the change may not happen (None when it may). Pure."""
     if action == "take" and current == by:
-        return "you already handle this item"
+        return Reason("you already handle this item")
     if action == "take" and current is not None:
-        return f"{current} already handles this item; ask them to hand it over or release it"
+        return Reason("%(who)s already handles this item; ask them to hand it over or release it", who=current)
     if action == "release" and current is None:
-        return "nobody handles this item"
+        return Reason("nobody handles this item")
     if action == "release" and current != by:
-        return f"only {current}, who handles it, can release it (or hand it over)"
+        return Reason("only %(who)s, who handles it, can release it (or hand it over)", who=current)
     if action == "hand":
         if current not in (None, by):
-            return f"{current} handles this item; only they can hand it over"
+            return Reason("%(who)s handles this item; only they can hand it over", who=current)
         colleague = settings.users.get(to or "")
         if colleague is None:
-            return f"{to!r} is not an admin of this console"
+            return Reason("%(who)r is not an admin of this console", who=to)
         if to == by:
-            return "you cannot hand an item to yourself"
+            return Reason("you cannot hand an item to yourself")
         if not colleague.allowed(stored.queue):
-            return f"{to} does not work on {stored.queue}; hand it to a colleague of the same queue"
+            return Reason("%(who)s does not work on %(queue)s; hand it to a colleague of the same queue", who=to,
+                          queue=stored.queue)
     return None
 
 

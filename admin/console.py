@@ -36,6 +36,7 @@ from admin.inbox import InboxError, reroute
 from admin.index import QueueIndex
 from admin.metrics import ConsoleMetrics
 from admin.office import DESK_ACTIONS, Denied, OfficePages, Row
+from admin.reason import Reason
 from admin.render import location_line
 from admin.settings import AdminSettings, AdminUser
 from admin.status import StatusRefused, change_stage, current_stage, next_stage, stage_info
@@ -131,6 +132,12 @@ class Console(OfficePages):
         """`text` in the admin's language, with %(name)s values filled in."""
         translated = i18n.translations(self._lang(request)).gettext(text)
         return translated % values if values else translated
+
+    def _why(self, request: Request, reason: object) -> str:
+        """A refusal's reason in the admin's language (a plain string stays as it is)."""
+        if isinstance(reason, Reason):
+            return self.tr(request, reason.template, **reason.values)
+        return str(reason)
 
     def _user(self, request: Request) -> tuple[str, AdminUser] | None:
         name = request.session.get("user")
@@ -347,9 +354,10 @@ class Console(OfficePages):
             else:
                 raise ItemNotFound(f"no action {action!r}")
         except StatusRefused as err:
-            self._flash(request, "error", self.tr(request, "Refused: %(why)s", why=err.reason))
+            self._flash(request, "error", self.tr(request, "Refused: %(why)s", why=self._why(request, err.reason)))
         except (InboxError, assign.AssignRefused) as err:
-            self._flash(request, "error", self.tr(request, "Refused: %(why)s", why=str(err)))
+            why = err.args[0] if err.args else str(err)
+            self._flash(request, "error", self.tr(request, "Refused: %(why)s", why=self._why(request, why)))
         _log().info("admin_action", user=name, action=action, seq=seq, queue=stored.queue)
         return RedirectResponse(f"/item/{seq}", status_code=303)
 

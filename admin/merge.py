@@ -16,6 +16,7 @@ import msgspec
 from nats.js.errors import NotFoundError
 
 from admin.assign import Absorbed, AssignRefused, Desk, Linked, get, update
+from admin.reason import Reason
 from admin.settings import AdminUser
 from admin.store import ItemStore, StoredItem
 from schemas import subjects
@@ -31,17 +32,18 @@ def refusal(source: StoredItem, target: StoredItem, source_desk: Desk, target_de
             why: str) -> str | None:
     """Why `source` may not join `target` (None when it may). Pure."""
     if source.item.item_id == target.item.item_id:
-        return "a report cannot be merged into itself"
+        return Reason("a report cannot be merged into itself")
     if not why.strip():
-        return "say why they are the same (the next officer reads it)"
+        return Reason("say why they are the same (the next officer reads it)")
     if not (user.allowed(source.queue) and user.allowed(target.queue)):
-        return "you may merge only reports of queues you work on"
+        return Reason("you may merge only reports of queues you work on")
     if source_desk.merged_into is not None:
-        return "this report is already merged; undo that merge first"
+        return Reason("this report is already merged; undo that merge first")
     if target_desk.merged_into is not None:
-        return f"{target.item.ref} is itself merged into another report: merge into that one"
+        return Reason("%(ref)s is itself merged into another report: merge into that one", ref=target.item.ref)
     if source_desk.absorbed:
-        return "other reports were merged into this one: merge the other way round, or split them first"
+        return Reason("other reports were merged into this one: merge the other way round, or split them "
+                      "first")
     return None
 
 
@@ -57,7 +59,7 @@ async def merge(store: ItemStore, source: StoredItem, target: StoredItem, *, by:
 
     def link(desk: Desk) -> Desk:
         if desk.merged_into is not None:
-            raise MergeRefused("this report was merged meanwhile; reload")
+            raise MergeRefused(Reason("this report was merged meanwhile; reload"))
         return msgspec.structs.replace(desk, links=(*desk.links, step))
 
     def absorb(desk: Desk) -> Desk:
@@ -76,19 +78,19 @@ async def merge(store: ItemStore, source: StoredItem, target: StoredItem, *, by:
 async def split(store: ItemStore, source: StoredItem, *, by: str, user: AdminUser, why: str) -> Desk:
     """Undo `source`'s merge: recorded with who, when and why; the report stands on its own again."""
     if not why.strip():
-        raise MergeRefused("say why the merge was wrong (the next officer reads it)")
+        raise MergeRefused(Reason("say why the merge was wrong (the next officer reads it)"))
     if not user.allowed(source.queue):
-        raise MergeRefused(f"you do not work on {source.queue}")
+        raise MergeRefused(Reason("you do not work on %(queue)s", queue=source.queue))
     current, _ = await get(store, source.item.item_id)
     if current.merged_into is None:
-        raise MergeRefused("this report is not merged")
+        raise MergeRefused(Reason("this report is not merged"))
     last = current.links[-1]
     step = Linked(action="split", target=last.target, target_ref=last.target_ref, by=by, at=datetime.now(UTC),
                   why=why.strip())
 
     def unlink(desk: Desk) -> Desk:
         if desk.merged_into != last.target:
-            raise MergeRefused("the merge changed meanwhile; reload")
+            raise MergeRefused(Reason("the merge changed meanwhile; reload"))
         return msgspec.structs.replace(desk, links=(*desk.links, step))
 
     def release(desk: Desk) -> Desk:

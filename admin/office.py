@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from admin import assign, finder, i18n, merge, overview
 from admin.geomap import GeoMap
 from admin.index import Entry, QueueIndex
+from admin.reason import Reason
 from admin.settings import AdminSettings, AdminUser
 from admin.status import stage_info
 from admin.store import Handling, ItemNotFound, ItemStore, StoredItem
@@ -185,10 +186,10 @@ class OfficePages:
             found = [e for entries in self.index.by_queue.values() for e in entries
                      if key and e.search.startswith(key) and user.allowed(e.queue) and not e.handled]
             if not found:
-                raise merge.MergeRefused(f"no open report {wanted!r} in your queues: give its reference "
-                                         "(KNL-XXXX-XXXX-XXXX) or #number")
+                raise merge.MergeRefused(Reason("no open report %(ref)r in your queues: give its reference "
+                                                "(KNL-XXXX-XXXX-XXXX) or #number", ref=wanted))
             seq = found[-1].seq
         target = await self.store.get(seq)
         if not user.allowed(target.queue):
-            raise merge.MergeRefused(f"#{seq} is in a queue you do not work on")
+            raise merge.MergeRefused(Reason("#%(seq)s is in a queue you do not work on", seq=seq))
         return target

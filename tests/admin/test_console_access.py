@@ -75,7 +75,7 @@ async def test_forms_change_stage_refuse_skips_and_reroute(provisioned: NATS, cl
     await login(client, "lurah-gambir")
     token = csrf_of((await client.get(f"/item/{seq}")).text)
     skipped = await client.post(f"/item/{seq}/stage", data={"stage": "proses", "csrf": token}, follow_redirects=True)
-    assert "Ditolak: Menunggu → Proses skips Koordinasi, Disposisi" in skipped.text
+    assert "Ditolak: Menunggu → Proses melewati Koordinasi, Disposisi" in skipped.text
     ok = await client.post(f"/item/{seq}/stage", data={"stage": "koordinasi", "note": "rapat RT", "csrf": token},
                            follow_redirects=True)
     assert "Tahap diubah menjadi Koordinasi" in ok.text and 'data-stage="koordinasi"' in ok.text

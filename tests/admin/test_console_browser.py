@@ -70,7 +70,7 @@ async def test_admin_logs_in_opens_an_item_changes_stage_and_reroutes(
             await page.select_option("select[name=stage]", "proses")
             await page.click("#status button[type=submit]")
             await page.wait_for_selector(".flash.error")
-            assert "skips Koordinasi, Disposisi" in await page.locator(".flash.error").inner_text()
+            assert "melewati Koordinasi, Disposisi" in await page.locator(".flash.error").inner_text()
 
             await page.select_option("select[name=stage]", "koordinasi")
             await page.fill("#status input[name=note]", "dikoordinasikan dengan Sudin Bina Marga")

@@ -68,11 +68,11 @@ async def test_take_hand_over_and_release_with_history(provisioned: NATS, consol
 
     other = (await boss.get(f"/item/{seq}")).text
     refused = await boss.post(f"/item/{seq}/take", data={"csrf": csrf_of(other)}, follow_redirects=True)
-    assert "lurah-gambir already handles this item" in refused.text
+    assert "lurah-gambir sudah menangani laporan ini" in refused.text
 
     wrong = await lurah.post(f"/item/{seq}/hand", data={"csrf": csrf_of(took.text), "to": "lurah-kebon"},
                              follow_redirects=True)
-    assert "does not work on kelurahan.3171011001" in wrong.text
+    assert "tidak bertugas di kelurahan.3171011001" in wrong.text
     handed = await lurah.post(f"/item/{seq}/hand", data={"csrf": csrf_of(took.text), "to": "pusat",
                                                          "note": "perlu keputusan kota"}, follow_redirects=True)
     assert "Diserahkan kepada pusat" in handed.text

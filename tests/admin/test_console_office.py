@@ -67,7 +67,7 @@ async def test_merge_tells_the_merged_reporter_and_split_undoes_it(provisioned: 
     csrf = csrf_of(page)
     refused = await client.post(f"/item/{again_seq}/merge", data={"csrf": csrf, "target": first.ref, "why": ""},
                                 follow_redirects=True)
-    assert "say why they are the same" in refused.text
+    assert "tulis mengapa keduanya sama" in refused.text
     merged = await client.post(f"/item/{again_seq}/merge", data={"csrf": csrf, "target": first.ref,
                                                                  "why": "pohon yang sama"}, follow_redirects=True)
     assert f"Digabung ke {first.ref}" in merged.text and 'id="merged-into"' in merged.text
@@ -83,7 +83,7 @@ async def test_merge_tells_the_merged_reporter_and_split_undoes_it(provisioned: 
     assert told.stage == "disposisi" and first.ref in (told.note or "")  # the merged reporter hears it
     own = await client.post(f"/item/{again_seq}/stage", data={"csrf": csrf, "stage": "proses"},
                             follow_redirects=True)
-    assert f"merged into {first.ref}" in own.text  # its stage follows the joined report
+    assert f"laporan ini digabung ke {first.ref}" in own.text  # its stage follows the joined report
 
     split = await client.post(f"/item/{again_seq}/split", data={"csrf": csrf, "why": "ternyata dua pohon"},
                               follow_redirects=True)

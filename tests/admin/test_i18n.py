@@ -20,13 +20,15 @@ def _msgids() -> set[str]:
     """Every msgid marked in the console's code and templates, extracted the way `make messages` does."""
     method_map = [("admin/**.py", "python"), ("admin/templates/**.html", "jinja2")]
     options = {"admin/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-    found = extract_from_dir(str(ROOT), method_map, options, keywords={"_": None, "gettext": None, "tr": (2,)})
+    keywords = {"_": None, "gettext": None, "tr": (2,), "Reason": None}
+    found = extract_from_dir(str(ROOT), method_map, options, keywords=keywords)
     return {message if isinstance(message, str) else message[0] for _f, _l, message, _c, _x in found}
 
 
 def test_every_marked_word_has_an_indonesian_translation() -> None:
     ids = _msgids()
     assert "Late" in ids and "I'll handle it" in ids  # the extraction sees templates and code
+    assert "the item is already at %(stage)s" in ids  # and refusals' reasons
     po = read_po(io.BytesIO((i18n.LOCALE_DIR / "id/LC_MESSAGES/messages.po").read_bytes()), locale="id")
     missing = sorted(i for i in ids if not (po.get(i) and po.get(i).string))  # type: ignore[union-attr]
     assert not missing, f"untranslated (run make messages, then translate): {missing}"
