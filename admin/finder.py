@@ -97,7 +97,10 @@ class Deadlines:
     limits: Mapping[str, float]
 
     def due(self, facts: Facts) -> float | None:
-        """Epoch seconds by which the item must leave its stage, or None."""
+        """Epoch seconds by which the item must leave its stage, or None (also for a report merged into
+        another: its stage follows that one's, which carries the deadline)."""
+        if getattr(facts, "merged_into", None):
+            return None
         limit = self.limits.get(facts.stage)
         if limit is None:
             return None

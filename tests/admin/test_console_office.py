@@ -71,6 +71,7 @@ async def test_merge_tells_the_merged_reporter_and_split_undoes_it(provisioned: 
     merged = await client.post(f"/item/{again_seq}/merge", data={"csrf": csrf, "target": first.ref,
                                                                  "why": "pohon yang sama"}, follow_redirects=True)
     assert f"Digabung ke {first.ref}" in merged.text and 'id="merged-into"' in merged.text
+    assert 'id="due"' not in merged.text  # a merged report has no deadline of its own
 
     target_page = (await client.get(f"/item/{first_seq}")).text
     assert again.ref in target_page.split('id="absorbed"')[1][:200]

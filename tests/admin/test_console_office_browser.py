@@ -113,6 +113,19 @@ async def test_search_filters_late_item_take_and_hand_over(provisioned: NATS, co
             await page.wait_for_load_state()
             return set(await page.locator("tr[data-item]").evaluate_all("rs => rs.map(r => r.dataset.item)"))
 
+        await page.goto(f"{base}/q/{GAMBIR}")  # keyboard only: Tab to the search field, type, Enter
+        for _ in range(20):
+            await page.keyboard.press("Tab")
+            if await page.evaluate("document.activeElement.name") == "q":
+                break
+        else:
+            raise AssertionError("the search field cannot be reached with Tab")
+        outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none"  # focus is visible
+        await page.keyboard.type("banjir")
+        await page.keyboard.press("Enter")
+        await page.wait_for_url("**q=banjir**")
+        assert await page.locator("tr[data-item]").count() == 1
         assert await find(**{"Cari teks": "LAMPU mati"}) == {fresh.item_id}
         assert "q=LAMPU+mati" in page.url  # bookmarkable
         await page.screenshot(path=str(shots / "queue-search.png"), full_page=True)
