@@ -214,7 +214,8 @@ class Console(OfficePages):
         lang = request.session.get("lang")
         request.session.clear()
         request.session["user"] = username
-        if lang is not None:  # a language chosen on the sign-in page stays
+        lang = lang or await i18n.remembered(self.store.kv, username)
+        if lang is not None:  # a language chosen on the sign-in page, or the admin's last choice
             request.session["lang"] = lang
         request.session["csrf"] = secrets.token_urlsafe(24)
         _log().info("admin_login", user=username)
@@ -264,7 +265,10 @@ class Console(OfficePages):
     async def switch_language(self, request: Request) -> Response:
         """Indonesian or English for this admin's session (chosen on any page, the sign-in page included)."""
         form = await self._form(request)
-        request.session["lang"] = i18n.language(form.get("lang"))
+        lang = request.session["lang"] = i18n.language(form.get("lang"))
+        me = self._user(request)
+        if me is not None:  # kept for this admin's next sign-in, on any replica
+            await i18n.remember(self.store.kv, me[0], lang)
         back = form.get("back", "/")
         return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", status_code=303)
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 import functools
 import gettext
 import io
+import re
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from starlette.templating import Jinja2Templates
 
-from kanal import localtime
+from kanal import localtime, log
 from kanal.localtime import WIB, wib
 
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -68,3 +70,24 @@ def templates(lang: str) -> Jinja2Templates:
     env.filters["wib"] = wib
     env.globals["lang"] = language(lang)
     return Jinja2Templates(env=env)
+
+
+def _pref_key(user: str) -> str:
+    return "lang." + re.sub(r"[^A-Za-z0-9_-]", "_", user)
+
+
+async def remember(kv: Any, user: str, lang: str) -> None:
+    """Keep an admin's language choice in the items bucket (`lang.<user>`); a failure only loses the choice."""
+    try:
+        await kv.put(_pref_key(user), lang.encode())
+    except Exception as err:  # the page still switches for this session
+        log.get("admin").warning("language_not_kept", user=user, error=repr(err))
+
+
+async def remembered(kv: Any, user: str) -> str | None:
+    """The admin's last language choice, if any."""
+    try:
+        entry = await kv.get(_pref_key(user))
+    except Exception:  # never chosen (KeyNotFoundError) or the bucket unreachable: the configured default
+        return None
+    return language(entry.value.decode()) if entry.value else None

@@ -83,3 +83,19 @@ async def test_take_hand_over_and_release_with_history(provisioned: NATS, consol
     history = released.text.split('id="assign-history"')[1]
     assert "pusat melepaskannya" in history and "lurah-gambir menyerahkannya kepada pusat" in history \
         and "lurah-gambir menanganinya" in history and "perlu keputusan kota" in history
+
+
+async def test_english_is_a_per_user_choice_kept_for_the_next_sign_in(provisioned: NATS,
+                                                                      client_factory: Factory) -> None:
+    first = client_factory()
+    await login(first, "lurah-gambir")
+    home = (await first.get("/")).text
+    assert "Antrean" in home and 'lang="id"' in home
+    await first.post("/lang", data={"csrf": csrf_of(home), "lang": "en", "back": "/"})
+    assert 'lang="en"' in (await first.get("/")).text
+    later = client_factory()  # another browser, later
+    await login(later, "lurah-gambir")
+    assert "Queues" in (await later.get("/")).text
+    other = client_factory()  # a colleague keeps Indonesian
+    await login(other, "lurah-kebon")
+    assert 'lang="id"' in (await other.get("/")).text
