@@ -163,5 +163,6 @@ def facts_of(item: RoutedItem, status: StatusUpdate | None, category: str | None
     routed = item.routed_at.timestamp()
     env = item.envelope
     return ItemFacts(stage=status.stage if status is not None else "menunggu", channel=env.channel,
-                     category=category, routed=routed, stage_since=status.at.timestamp() if status else routed,
+                     category=category or env.category, routed=routed,
+                     stage_since=status.at.timestamp() if status else routed,
                      search=search_text(item.ref, env.subject, env.text), assignee=assignee)

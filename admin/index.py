@@ -31,9 +31,11 @@ from schemas.status import decode_status
 
 
 def category_of(item: RoutedItem) -> str | None:
-    """The item's category once the router sets one (an optional field: older items have none)."""
+    """The item's category: the router's (or an officer's correction) once items carry one, else the one the
+    reporter chose (Envelope.category, e.g. from the app)."""
     value = getattr(item, "category", None)
-    return value if isinstance(value, str) else getattr(value, "code", None)
+    found = value if isinstance(value, str) else getattr(value, "code", None)
+    return found if isinstance(found, str) else item.envelope.category
 
 
 @dataclass(slots=True)

@@ -40,6 +40,11 @@ async def test_filters_are_bookmarkable_and_late_items_are_marked(provisioned: N
     words = (await client.get(f"/q/{GAMBIR}", params={"q": "lampu MATI"})).text
     assert fresh.ref in words and late.ref not in words and "1 ditemukan" in words
     assert 'value="lampu MATI"' in words  # the form keeps what was asked
+    jalan = routed_ago("find-cat", 2, text="Trotoar rusak", category="jalan")
+    await publish(provisioned, jalan)  # type: ignore[arg-type]
+    by_category = (await client.get(f"/q/{GAMBIR}?category=jalan")).text
+    assert jalan.ref in by_category and late.ref not in by_category  # type: ignore[attr-defined]
+    assert '<option value="jalan"' in by_category
     empty = (await client.get(f"/q/{GAMBIR}?stage=proses")).text
     assert "Tidak ada yang cocok" in empty
     wrong = (await client.get(f"/q/{GAMBIR}?from=kemarin")).text
@@ -49,7 +54,7 @@ async def test_filters_are_bookmarkable_and_late_items_are_marked(provisioned: N
     assert "Terlambat: 1" in home
     metrics = (await client_factory().get("/metrics")).text
     assert f'kanal_admin_overdue{{queue="{GAMBIR}",stage="menunggu"}} 1.0' in metrics
-    assert f'kanal_admin_open{{queue="{GAMBIR}"}} 2.0' in metrics
+    assert f'kanal_admin_open{{queue="{GAMBIR}"}} 3.0' in metrics
 
 
 async def test_take_hand_over_and_release_with_history(provisioned: NATS, console: Console,
