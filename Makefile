@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= $(if $(wildcard kanal.toml),kanal.toml,kanal.example.toml)
 PYTEST_ARGS ?=
 
-.PHONY: up test lint typecheck bench system-deps clean help lock test-latest audit
+.PHONY: up test lint typecheck bench system-deps clean help lock test-latest audit messages
 
 help:
 	@echo "make up      run embedded NATS, the router and the connectors in $(CONFIG)"
@@ -67,3 +67,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .venv-latest var .pytest_cache .mypy_cache .ruff_cache
+
+# The console's words: re-extract every marked string into admin/locale/messages.pot and merge new ones into
+# the Indonesian catalogue (translate the empty msgstr lines; tests/admin/test_i18n.py fails until you do).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F admin/babel.cfg -k tr:2 -k Reason --no-location --sort-output -o admin/locale/messages.pot .
+	$(BIN)/pybabel update -i admin/locale/messages.pot -d admin/locale -l id --no-location --no-fuzzy-matching

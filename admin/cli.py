@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -130,14 +131,38 @@ def inbox(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="keep running and print new items")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="include acknowledged and rerouted items")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per item and line (for scripts)")] = False,
+    text: Annotated[str | None, typer.Option("--q", "-q", help="only items whose text or reference has all "
+                                             "these words")] = None,
+    stage: Annotated[str | None, typer.Option("--stage", help="only items at this stage (menunggu...)")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="only items from this channel")] = None,
+    category: Annotated[str | None, typer.Option("--category", help="only items of this category")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="received on or after this day (YYYY-MM-DD, "
+                                              "WIB)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="received on or before this day (YYYY-MM-DD, WIB)")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="only items past their stage's deadline "
+                                          "([admin] deadlines)")] = False,
     as_: AsOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """List the open items of a queue (oldest first); with --follow, keep printing new ones."""
+    """List the open items of a queue (oldest first), filtered like the console's queue page; with --follow,
+    keep printing new ones."""
     ctx.obj = {"queue": queue, "as": as_, "config": config}
     if ctx.invoked_subcommand is not None:
         return
     cfg = _config(config)
+    from admin import finder
+
+    try:
+        wanted = finder.parse({"q": text or "", "stage": stage or "", "channel": channel or "",
+                               "category": category or "", "from": start or "", "to": end or "",
+                               "overdue": "1" if overdue else ""})
+    except finder.FilterError as err:
+        raise _fail(str(err)) from err
+    limits = finder.Deadlines({k: v.total_seconds() for k, v in admin_settings(cfg).deadlines.items()})
+
+    def keep(entry: Entry) -> bool:
+        facts = finder.facts_of(entry.stored.item, entry.status)
+        return finder.matches(facts, wanted, limits, datetime.now(UTC).timestamp())
 
     async def main() -> None:
         import msgspec
@@ -153,7 +178,7 @@ def inbox(
                 state = (await box.store.states([item_id]))[item_id]
                 return msgspec.json.encode(entry_json(entry, state)).decode()
 
-            entries = await box.items(include_handled=show_all)
+            entries = [e for e in await box.items(include_handled=show_all) if keep(e)]
             for entry in entries:
                 typer.echo(await show(entry))
             typer.echo(f"{queue}: {sum(e.handling is None for e in entries)} open item(s)", err=True)
@@ -167,7 +192,8 @@ def inbox(
                     last = max((s.seq for s in await box.store.queue(queue)), default=0)
                 typer.echo(f"{queue}: following; Ctrl-C to stop", err=True)
                 async for entry in box.follow(stop, after_seq=last):
-                    typer.echo(await show(entry))
+                    if keep(entry):
+                        typer.echo(await show(entry))
 
     _run(main)
 

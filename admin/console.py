@@ -13,35 +13,37 @@ import hmac
 import secrets
 import signal
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
-from admin import disposition
+from admin import assign, disposition, finder, i18n
 from admin.auth import authenticate
 from admin.dispositionmap import DispositionMap
 from admin.dispositionmap import load_map as load_disposition_map
 from admin.geomap import GeoMap, load_map
 from admin.inbox import InboxError, reroute
 from admin.index import QueueIndex
+from admin.metrics import ConsoleMetrics
+from admin.office import DESK_ACTIONS, Denied, OfficePages, Row
+from admin.reason import Reason
 from admin.render import location_line
 from admin.settings import AdminSettings, AdminUser
 from admin.status import StatusRefused, change_stage, current_stage, next_stage, stage_info
 from admin.store import Handling, ItemNotFound, ItemStore, StoredItem, valid_queue
-from kanal import bus, http, log, sends
+from kanal import bus, http, log, sends, wilayah
 from kanal.config import Config
 from kanal.throttle import LoginThrottle
 from kanal.throttle import open_bucket as open_logins
@@ -50,7 +52,6 @@ from schemas.outbound import SendRecord
 from schemas.privacy import reporter_view
 from schemas.status import STAGES
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 
@@ -59,30 +60,18 @@ def _log() -> Any:
     return log.get("admin")
 
 
-class Denied(Exception):
-    """403: the signed-in admin may not see or act on that queue."""
-
-
-@dataclass(frozen=True)
-class Row:
-    """An item as listed and shown: the stored message, what was done with it, its stage."""
-
-    stored: StoredItem
-    handling: Handling | None
-    stage: str
-
-    @property
-    def info(self) -> Any:
-        return stage_info(self.stage)
-
-
-class Console:
+class Console(OfficePages):
     """The console's state: settings, the item store, the media bucket and the map."""
 
     disposition_map: DispositionMap | None = None  # set by build() from [admin] disposition
 
-    def __init__(self, settings: AdminSettings, store: ItemStore, media: Any, geo: GeoMap | None) -> None:
+    def __init__(self, settings: AdminSettings, store: ItemStore, media: Any, geo: GeoMap | None,
+                 names: wilayah.Names | None = None, now: Callable[[], datetime] | None = None) -> None:
         self.s = settings
+        self.names = names or wilayah.Names()
+        self.deadlines = finder.Deadlines({k: v.total_seconds() for k, v in settings.deadlines.items()})
+        self._metrics = ConsoleMetrics()
+        self.now = now or (lambda: datetime.now(UTC))  # tests move the clock; the console reads it through here
         self.store = store
         self.index = QueueIndex(store)  # what the pages list and count, read incrementally
         self._outbound: KeyValue | None = None
@@ -96,10 +85,15 @@ class Console:
         secret = self.s.session_secret.reveal() if self.s.session_secret else secrets.token_urlsafe(32)
         routes = [
             Route("/healthz", self.healthz),
+            Route("/metrics", self.metrics),
             Route("/login", self.login, methods=["GET", "POST"]),
             Route("/logout", self.logout, methods=["POST"]),
             Route("/", self.queues),
             Route("/q/{queue}", self.queue),
+            Route("/mine", self.mine),
+            Route("/overview", self.overview),
+            Route("/incident/{incident}", self.incident),
+            Route("/lang", self.switch_language, methods=["POST"]),
             Route("/item/{seq:int}", self.item),
             *disposition.routes(self),
             Route("/item/{seq:int}/{action}", self.act, methods=["POST"]),
@@ -127,8 +121,30 @@ class Console:
         if "csrf" not in session:
             session["csrf"] = secrets.token_urlsafe(24)
         flash = session.pop("flash", None)
-        context.update(csrf=session["csrf"], me=session.get("user"), flash=flash, stages=STAGES)
-        return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+        lang = self._lang(request)
+        now = self.now()
+        context.update(csrf=session["csrf"], me=session.get("user"), flash=flash, stages=STAGES,
+                       place=self.names.queue, ago=lambda moment: i18n.ago(moment, now, lang), now=now)
+        return i18n.templates(lang).TemplateResponse(request, name, context, status_code=status_code)
+
+    def _lang(self, request: Request) -> str:
+        """The signed-in admin's language: their switch, else their configured one, else Indonesian."""
+        chosen = request.session.get("lang")
+        if chosen is None:
+            me = self._user(request)
+            chosen = me[1].language if me is not None else None
+        return i18n.language(chosen)
+
+    def tr(self, request: Request, text: str, **values: Any) -> str:
+        """`text` in the admin's language, with %(name)s values filled in."""
+        translated = i18n.translations(self._lang(request)).gettext(text)
+        return translated % values if values else translated
+
+    def _why(self, request: Request, reason: object) -> str:
+        """A refusal's reason in the admin's language (a plain string stays as it is)."""
+        if isinstance(reason, Reason):
+            return self.tr(request, reason.template, **reason.values)
+        return str(reason)
 
     def _user(self, request: Request) -> tuple[str, AdminUser] | None:
         name = request.session.get("user")
@@ -147,10 +163,10 @@ class Console:
     async def _denied(self, request: Request, exc: Exception) -> Response:
         _log().warning("admin_access_denied", path=request.url.path, user=request.session.get("user"),
                        reason=str(exc))
-        return self._page(request, "error.html", 403, title="Not allowed", message=str(exc))
+        return self._page(request, "error.html", 403, title=self.tr(request, "Not allowed"), message=str(exc))
 
     async def _missing(self, request: Request, exc: Exception) -> Response:
-        return self._page(request, "error.html", 404, title="Not found", message=str(exc))
+        return self._page(request, "error.html", 404, title=self.tr(request, "Not found"), message=str(exc))
 
     def _flash(self, request: Request, kind: str, text: str) -> None:
         request.session["flash"] = {"kind": kind, "text": text}
@@ -181,6 +197,12 @@ class Console:
     async def healthz(self, _request: Request) -> Response:
         return PlainTextResponse("ok")
 
+    async def metrics(self, _request: Request) -> Response:
+        """Open and late items per queue for Prometheus (counts only)."""
+        await self.index.refresh()
+        body = self._metrics.render(self.index, self.deadlines, self.now().timestamp())
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
             return self._page(request, "login.html")
@@ -192,17 +214,23 @@ class Console:
         if wait > 0:
             seconds = max(1, round(wait))
             _log().warning("admin_login_throttled", user=known, client=address, retry_in_s=seconds)
+            error = self.tr(request, "Too many failed sign-ins from this address; try again in {seconds} s.")
             response = self._page(request, "login.html", 429, username=username,
-                                  error=f"Too many failed sign-ins from this address; try again in {seconds} s.")
+                                  error=error.format(seconds=seconds))
             response.headers["Retry-After"] = str(seconds)
             return response
         if authenticate(self.s, username, form.get("password", "")) is None:
             await self.throttle.failed(username, address)
             _log().warning("admin_login_failed", user=known, known_user=known is not None, client=address)
-            return self._page(request, "login.html", 401, error="Wrong username or password.", username=username)
+            return self._page(request, "login.html", 401, error=self.tr(request, "Wrong username or password."),
+                              username=username)
         await self.throttle.succeeded(username, address)
+        lang = request.session.get("lang")
         request.session.clear()
         request.session["user"] = username
+        lang = lang or await i18n.remembered(self.store.kv, username)
+        if lang is not None:  # a language chosen on the sign-in page, or the admin's last choice
+            request.session["lang"] = lang
         request.session["csrf"] = secrets.token_urlsafe(24)
         _log().info("admin_login", user=username)
         return RedirectResponse("/", status_code=303)
@@ -223,12 +251,15 @@ class Console:
                 totals.setdefault(pattern, 0)
         await self.index.refresh()
         open_counts: Counter[str] = Counter()
+        late: Counter[str] = Counter()
         stage_counts: dict[str, Counter[str]] = {}
+        now = self.now().timestamp()
         for entry in self.index.open.values():
             if entry.queue in totals:
                 open_counts[entry.queue] += 1
                 stage_counts.setdefault(entry.queue, Counter())[entry.stage] += 1
-        queues = [{"name": q, "total": totals[q], "open": open_counts.get(q, 0),
+                late[entry.queue] += self.deadlines.overdue(entry, now)
+        queues = [{"name": q, "total": totals[q], "open": open_counts.get(q, 0), "overdue": late.get(q, 0),
                    "stages": stage_counts.get(q, Counter())} for q in sorted(totals)]
         return self._page(request, "queues.html", queues=queues, user=user)
 
@@ -243,17 +274,17 @@ class Console:
         if not user.allowed(queue):
             raise Denied(f"admin {name!r} is not allowed on queue {queue!r}")
         await self.index.refresh()
-        entries = self.index.queue(queue)
-        show_all = request.query_params.get("all") == "1"
-        wanted = [e for e in reversed(entries) if show_all or not e.handled]  # newest first
-        rows: list[Row] = []
-        while wanted and len(rows) < self.s.page_size:  # fill the page: some may be gone or handled meanwhile
-            batch, wanted = wanted[: self.s.page_size - len(rows)], wanted[self.s.page_size - len(rows):]
-            fetched = await self._rows(await self._fetch([e.seq for e in batch]))
-            rows += [r for r in fetched if show_all or r.handling is None]
-        entries = self.index.queue(queue)  # without those found gone
-        return self._page(request, "queue.html", queue=queue, rows=rows, show_all=show_all,
-                          total=len(entries), open=sum(not e.handled for e in entries))
+        return await self._list(request, name, self.index.queue(queue), queue=queue)
+
+    async def switch_language(self, request: Request) -> Response:
+        """Indonesian or English for this admin's session (chosen on any page, the sign-in page included)."""
+        form = await self._form(request)
+        lang = request.session["lang"] = i18n.language(form.get("lang"))
+        me = self._user(request)
+        if me is not None:  # kept for this admin's next sign-in, on any replica
+            await i18n.remember(self.store.kv, me[0], lang)
+        back = form.get("back", "/")
+        return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", status_code=303)
 
     async def item(self, request: Request) -> Response:
         me = self._user(request)
@@ -273,6 +304,10 @@ class Console:
                     and r.stored.item.dedup.incident_id == it.dedup.incident_id]
         latest, _ = await self.store.latest_status(it.item_id)
         sends = await self._send_records(it.item_id)
+        held, _ = await assign.get(self.store, it.item_id)
+        entry = next((e for e in self.index.queue(stored.queue) if e.seq == stored.seq), None)
+        due = self.deadlines.due(entry) if entry is not None and row.handling is None else None
+        late = due is not None and self.now().timestamp() > due
         loc = it.envelope.location
         geo_svg = None
         if loc is not None and loc.lat is not None and loc.lon is not None and self.geo is not None:
@@ -282,8 +317,16 @@ class Console:
         return self._page(request, "item.html", row=row, item=it, env=it.envelope, stored=stored, status=latest,
                           reporter=reporter_view(it.envelope, "queue_admin"),
                           next_stage=next_stage(row.stage), location=location_line(it), map_svg=geo_svg,
-                          first=first, duplicates=duplicates, incident=incident, sends=sends,
+                          first=first, duplicates=duplicates, incident=incident, sends=sends, held=held,
+                          colleagues=assign.colleagues(self.s, stored.queue, name), late=late,
+                          merged_seq=self._open_seq(held.merged_into) if held.merged_into else None,
+                          due=datetime.fromtimestamp(due, UTC) if due is not None else None,
                           **await disposition.context(self, stored, user))
+
+    def _open_seq(self, item_id: str) -> int | None:
+        """The stream sequence of the item's open message (its current queue), if the index has one."""
+        return next((e.seq for entries in self.index.by_queue.values() for e in entries
+                     if e.item_id == item_id and not e.handled), None)
 
     async def _send_records(self, item_id: str) -> list[SendRecord]:
         """What the reporter was told about this item, or why not (kept by the senders and the notifier)."""
@@ -308,28 +351,34 @@ class Console:
             if action == "stage":
                 update = await change_stage(self.store, stored, form.get("stage", ""), username=name, user=user,
                                             note=form.get("note", "").strip() or None)
-                self._flash(request, "ok", f"Stage changed to {stage_info(update.stage).label}.")
+                self._flash(request, "ok", self.tr(request, "Stage changed to %(stage)s.",
+                                                  stage=stage_info(update.stage).label))
             elif action == "reroute":
                 to_queue = form.get("to_queue", "").strip()
                 reason = form.get("reason", "").strip()
                 if not valid_queue(to_queue):
-                    raise InboxError(f"{to_queue!r} is not a queue name (e.g. kecamatan.317101)")
+                    raise InboxError(self.tr(request, "%(queue)r is not a queue name (e.g. kecamatan.317101)",
+                                            queue=to_queue))
                 if not reason:
-                    raise InboxError("a reroute needs a reason: the next admin reads it")
+                    raise InboxError(self.tr(request, "a reroute needs a reason: the next admin reads it"))
                 if to_queue == stored.queue:
-                    raise InboxError(f"the item is already in {to_queue}")
+                    raise InboxError(self.tr(request, "the item is already in %(queue)s", queue=to_queue))
                 moved = await reroute(self.store, stored, to_queue, reason, by=name, user=user)
-                self._flash(request, "ok", f"Rerouted to {to_queue} (now #{moved.seq}).")
+                self._flash(request, "ok", self.tr(request, "Rerouted to %(queue)s (now #%(seq)s).",
+                                                  queue=self.names.queue(to_queue), seq=moved.seq))
             elif action == "ack":
                 await self.store.record(stored.item.item_id, Handling(seq=stored.seq, queue=stored.queue, action="ack",
                                                                       by=name, at=datetime.now(UTC)))
-                self._flash(request, "ok", "Acknowledged.")
+                self._flash(request, "ok", self.tr(request, "Acknowledged."))
+            elif action in DESK_ACTIONS:
+                await self._desk(request, action, form, stored, name, user)
             else:
                 raise ItemNotFound(f"no action {action!r}")
         except StatusRefused as err:
-            self._flash(request, "error", f"Refused: {err.reason}")
-        except InboxError as err:
-            self._flash(request, "error", f"Refused: {err}")
+            self._flash(request, "error", self.tr(request, "Refused: %(why)s", why=self._why(request, err.reason)))
+        except (InboxError, assign.AssignRefused) as err:
+            why = err.args[0] if err.args else str(err)
+            self._flash(request, "error", self.tr(request, "Refused: %(why)s", why=self._why(request, why)))
         _log().info("admin_action", user=name, action=action, seq=seq, queue=stored.queue)
         return RedirectResponse(f"/item/{seq}", status_code=303)
 
@@ -365,7 +414,9 @@ async def build(config: Config, settings: AdminSettings, nc: NATS) -> Console:
     media = await bus.ensure_object_store(nc.jetstream(), subjects.OBJ_MEDIA, config.nats.replicas)
     geo = await asyncio.to_thread(load_map, config, settings.boundaries, settings.code_property,
                                   settings.name_property)
-    console = Console(settings, store, media, geo)
+    names = await asyncio.to_thread(wilayah.load, config, settings.wilayah, settings.queue_labels,
+                                    settings.boundaries)
+    console = Console(settings, store, media, geo, names)
     console.disposition_map = load_disposition_map(config.path(settings.disposition) if settings.disposition else None)
     return console
 

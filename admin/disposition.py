@@ -100,7 +100,7 @@ def routes(console: Console) -> list[Route]:
         if not valid_queue(queue):
             raise ItemNotFound(f"{queue!r} bukan nama antrean")
         if not user.allowed(queue):
-            from admin.console import Denied
+            from admin.office import Denied
 
             raise Denied(f"admin {name!r} is not allowed on queue {queue!r}")
         rows = await disposed(console.store, queue)

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from admin.dispose import current_category
+from admin.i18n import wib
 from admin.inbox import Entry
 from admin.status import current_stage, stage_info
 from admin.store import ItemState
@@ -40,7 +41,7 @@ def links(item: RoutedItem) -> list[str]:
         out.append(f"incident {item.dedup.incident_id}: {size} report{'s' if size != 1 else ''} of this")
     for move in item.reroutes:
         out.append(f"rerouted {move.from_queue} → {move.to_queue} by {move.by} at "
-                   f"{move.at:%Y-%m-%d %H:%M} UTC: {move.reason}")
+                   f"{wib(move.at)}: {move.reason}")
     return out
 
 
@@ -49,7 +50,7 @@ def entry_text(entry: Entry) -> str:
     item = entry.stored.item
     env = item.envelope
     stage = stage_info(current_stage(entry.status))
-    head = (f"#{entry.stored.seq}  {item.ref}  [{stage.label}]  {env.created_at:%Y-%m-%d %H:%M %Z}  "
+    head = (f"#{entry.stored.seq}  {item.ref}  [{stage.label}]  {wib(item.routed_at)}  "
             f"{env.channel}/{env.instance} ({env.kind})")
     if item.kind == "duplicate":
         head += "  DUPLICATE"
@@ -74,7 +75,7 @@ def entry_text(entry: Entry) -> str:
     if entry.handling is not None:
         h = entry.handling
         done = f"acknowledged by {h.by}" if h.action == "ack" else f"rerouted to {h.to_queue} by {h.by}: {h.reason}"
-        lines.append(f"    {done} at {h.at:%Y-%m-%d %H:%M} UTC")
+        lines.append(f"    {done} at {wib(h.at)}")
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 
+import msgspec
 from msgspec import Struct
 
 from kanal.settings_types import Duration, Secret
@@ -23,6 +24,7 @@ class AdminUser(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     queues: tuple[str, ...] = ()
     superadmin: bool = False
     name: str | None = None
+    language: str = "id"  # the console's language for this admin until they switch (id or en)
 
     def allowed(self, queue: str) -> bool:
         """Whether this admin may read and act on `queue`."""
@@ -46,6 +48,11 @@ class AdminSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     page_size: int = 200
     disposition: str | None = None  # the disposition map (deploy/rules/disposition.toml); unset: no Disposisi
     users: dict[str, AdminUser] = {}
+    # How long an item may stay in a stage (counted from entering it); stages not listed have no deadline.
+    # Default: a lurah follows a report up within 24 hours (SE Sekda DKI 61/SE/2018).
+    deadlines: dict[str, Duration] = msgspec.field(default_factory=lambda: {"menunggu": Duration(hours=24)})
+    wilayah: str | None = None  # code list (kode,level,nama,parent_kode) for place names; default: the router's
+    queue_labels: dict[str, str] = {}  # names of queues that are not places, e.g. triage = "Triase Provinsi"
 
 
 class ForwarderSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

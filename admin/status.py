@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 from nats.js.errors import APIError
 
+from admin import assign, merge
+from admin.reason import Reason
 from admin.settings import AdminUser
 from admin.store import ItemStore, StoredItem
 from schemas import subjects
@@ -44,25 +46,26 @@ def refusal(*, current: str, new: str, username: str, user: AdminUser, stored: S
             rerouted_to: str | None) -> str | None:
     """Why this change may not happen, or None when it may. Pure: the console and the CLI both call it."""
     if new not in STAGE_ORDER:
-        return f"unknown stage {new!r}: use one of {', '.join(STAGE_ORDER)}"
+        return Reason("unknown stage %(stage)r: use one of %(stages)s", stage=new, stages=", ".join(STAGE_ORDER))
     if not user.allowed(stored.queue):
-        return f"admin {username!r} is not allowed on queue {stored.queue!r}, which holds this item"
+        return Reason("admin %(who)r is not allowed on queue %(queue)r, which holds this item", who=username,
+                      queue=stored.queue)
     if rerouted_to is not None:
-        return f"this item was rerouted to {rerouted_to}; its stage is changed there"
+        return Reason("this item was rerouted to %(queue)s; its stage is changed there", queue=rerouted_to)
     if stored.item.kind == "duplicate":
         first = stored.item.dedup.duplicate_of or "the first report"
-        return f"this is a duplicate notice of {first}; change the stage of that item instead"
+        return Reason("this is a duplicate notice of %(first)s; change the stage of that item instead", first=first)
     step = STAGE_ORDER[new] - STAGE_ORDER[current]
     if step == 0:
-        return f"the item is already at {stage_info(current).label}"
+        return Reason("the item is already at %(stage)s", stage=stage_info(current).label)
     if step < 0:
-        return f"stages only move forward: the item is at {stage_info(current).label}"
+        return Reason("stages only move forward: the item is at %(stage)s", stage=stage_info(current).label)
     if step > 1:
         wanted = next_stage(current)
         nxt = stage_info(wanted).label if wanted else "nothing"
-        return (f"{stage_info(current).label} → {stage_info(new).label} skips "
-                f"{', '.join(i.label for i in STAGES[STAGE_ORDER[current] + 1:STAGE_ORDER[new]])}: "
-                f"the next stage is {nxt}")
+        return Reason("%(current)s → %(new)s skips %(skipped)s: the next stage is %(next)s",
+                      current=stage_info(current).label, new=stage_info(new).label, next=nxt,
+                      skipped=", ".join(i.label for i in STAGES[STAGE_ORDER[current] + 1:STAGE_ORDER[new]]))
     return None
 
 
@@ -81,6 +84,11 @@ async def change_stage(store: ItemStore, stored: StoredItem, new: str, *, userna
     current = current_stage(latest)
     reason = refusal(current=current, new=new, username=username, user=user, stored=stored,
                      rerouted_to=rerouted_to)
+    if reason is None:
+        desk, _ = await assign.get(store, item.item_id)
+        if desk.merged_into is not None:
+            reason = Reason("this report is merged into %(ref)s; change the stage there (its reporter is told "
+                            "the same) or undo the merge", ref=desk.links[-1].target_ref)
     if reason is not None:
         raise StatusRefused(reason)
     update = StatusUpdate(item_id=item.item_id, ref=item.ref, stage=new,  # type: ignore[arg-type]
@@ -91,6 +99,8 @@ async def change_stage(store: ItemStore, stored: StoredItem, new: str, *, userna
                                         "Nats-Msg-Id": f"status:{item.item_id}:{new}"})
     except APIError as err:
         if getattr(err, "err_code", None) in (10071, 10164):
-            raise StatusRefused("someone else changed the stage at the same moment; reload and try again") from err
+            raise StatusRefused(Reason("someone else changed the stage at the same moment; reload and try "
+                                       "again")) from err
         raise
+    await merge.propagate(store, update)  # reporters of reports merged into this one hear the same
     return update

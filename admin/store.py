@@ -92,6 +92,16 @@ class StoredItem:
     stored_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Change:
+    """One message of a stream the index follows."""
+
+    seq: int
+    subject: str
+    data: bytes
+    deleted: bool = False
+
+
 def valid_queue(queue: str) -> bool:
     """Whether `queue` is a well-formed queue name (`kelurahan.3171011001`, `triage` ...)."""
     return bool(QUEUE_PATTERN.match(queue))
@@ -139,7 +149,7 @@ class ItemStore:
     async def read(self, subject: str, start_seq: int = 1, limit: int | None = None) -> list[StoredItem]:
         """Every routed item on `subject` (may be a wildcard) from `start_seq`, oldest first."""
         out: list[StoredItem] = []
-        for seq, subj, data, at in await self._read(subject, start_seq, limit):
+        for seq, subj, data, at, _ in await self._read(subject, start_seq, limit):
             found = _stored(seq, subj, data, at)
             if found is not None:
                 out.append(found)
@@ -147,15 +157,24 @@ class ItemStore:
 
     async def read_raw(self, subject: str, start_seq: int = 1) -> list[tuple[int, str, bytes]]:
         """Every message on `subject` from `start_seq` as (stream sequence, subject, data), oldest first."""
-        return [(seq, subj, data) for seq, subj, data, _ in await self._read(subject, start_seq, None)]
+        return [(seq, subj, data) for seq, subj, data, _, _h in await self._read(subject, start_seq, None)]
 
-    async def _read(self, subject: str, start_seq: int,
-                    limit: int | None) -> list[tuple[int, str, bytes, datetime | None]]:
+    async def changes(self, stream: str, subject: str, start_seq: int) -> list[Change]:
+        """Every message of `stream` on `subject` from `start_seq` (the index follows KANAL_STATUS and the
+        items bucket this way), with whether it deletes its KV key."""
+        out = []
+        for seq, subj, data, _at, headers in await self._read(subject, start_seq, None, stream):
+            deleted = (headers or {}).get("KV-Operation") in ("DEL", "PURGE")
+            out.append(Change(seq=seq, subject=subj, data=data, deleted=deleted))
+        return out
+
+    async def _read(self, subject: str, start_seq: int, limit: int | None,
+                    stream: str = subjects.STREAM_ADMIN) -> list[tuple[int, str, bytes, datetime | None, Any]]:
         config = ConsumerConfig(ack_policy=AckPolicy.NONE, filter_subject=subject, inactive_threshold=30.0,
                                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start_seq),
                                 mem_storage=True)
-        sub = await self.js.pull_subscribe(subject, stream=subjects.STREAM_ADMIN, config=config)
-        out: list[tuple[int, str, bytes, datetime | None]] = []
+        sub = await self.js.pull_subscribe(subject, stream=stream, config=config)
+        out: list[tuple[int, str, bytes, datetime | None, Any]] = []
         try:
             pending = (await sub.consumer_info()).num_pending or 0
             while pending > 0 and (limit is None or len(out) < limit):
@@ -166,7 +185,7 @@ class ItemStore:
                 for msg in msgs:
                     meta = msg.metadata
                     pending = meta.num_pending or 0
-                    out.append((meta.sequence.stream, msg.subject, msg.data, meta.timestamp))
+                    out.append((meta.sequence.stream, msg.subject, msg.data, meta.timestamp, msg.headers))
         finally:
             await sub.unsubscribe()
         return out
@@ -216,7 +235,7 @@ class ItemStore:
                     await self.kv.create(item_id, value)
                 return handling
             except Exception as err:
-                if not _is_conflict(err):
+                if not is_conflict(err):
                     raise
         raise RuntimeError(f"item {item_id}: too many concurrent updates of its record; try again")
 
@@ -238,7 +257,7 @@ class ItemStore:
                     await self.kv.create(key, value)
                 return value
             except Exception as err:
-                if not _is_conflict(err):
+                if not is_conflict(err):
                     raise
         raise RuntimeError(f"{key}: too many concurrent updates; try again")
 
@@ -266,7 +285,7 @@ class ItemStore:
         return out
 
 
-def _is_conflict(err: Exception) -> bool:
+def is_conflict(err: Exception) -> bool:
     if isinstance(err, KeyWrongLastSequenceError):
         return True
     code = getattr(err, "err_code", None)

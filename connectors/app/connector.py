@@ -11,19 +11,19 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from nats.js.errors import NotFoundError
 from python_multipart.exceptions import MultipartParseError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.app import form, images
+from connectors.app import form, images, status
 from connectors.app.openapi import document
 from connectors.app.refs import Refs
 from connectors.app.settings import AppSettings
@@ -32,12 +32,15 @@ from connectors.base import Context
 from connectors.errors import PermanentError
 from connectors.media import MediaTooLarge
 from connectors.webhook import BodyTooLarge, WebhookConnector
-from schemas import Attachment, envelope_id, report_ref, subjects
-from schemas.status import STAGES, decode_status
+from kanal import wilayah
+from schemas import Attachment, envelope_id, report_ref
 
 REPORTS = "/api/v1/reports"
 _REF = re.compile(r"^KNL-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$")
-_STAGE_INFO = {info.stage: info for info in STAGES}
+# The citizen's page: nothing from elsewhere, never framed, never indexed, never cached by a shared cache.
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+                "X-Robots-Tag": "noindex"}
 MAX_FIELDS = 40
 MAX_FIELD_BYTES = 64 * 1024
 
@@ -68,6 +71,8 @@ class AppConnector(WebhookConnector[AppSettings]):
         super().__init__(ctx)
         self.refs = Refs()
         self.tz: tzinfo = UTC
+        self.page_limit = status.RateLimit(self.settings.status_page_limit)
+        self.names = wilayah.Names()
 
     async def start(self) -> None:
         """Check the settings that would otherwise fail on the first report."""
@@ -77,6 +82,13 @@ class AppConnector(WebhookConnector[AppSettings]):
             raise PermanentError(f"unknown timezone {self.settings.timezone!r}",
                                  hint="set [connectors.<instance>] timezone to an IANA name, e.g. Asia/Jakarta"
                                  ) from err
+        if self.settings.wilayah:
+            try:
+                self.names = wilayah.Names(places=wilayah.from_csv(Path(self.settings.wilayah)))
+            except (OSError, ValueError) as err:
+                self.log.warning("place_names_unreadable", path=self.settings.wilayah, error=str(err),
+                                 hint="the status page shows kelurahan codes until [connectors.<instance>] "
+                                      "wilayah names a readable code list")
         need = self.settings.max_photos * self.settings.max_photo_bytes
         if self.ctx.common.max_body_bytes < self.settings.max_photo_bytes:
             self.log.warning("body_limit_below_photo_limit", max_body_bytes=self.ctx.common.max_body_bytes,
@@ -93,6 +105,7 @@ class AppConnector(WebhookConnector[AppSettings]):
         return [
             Route(REPORTS, self.guard(self.submit), methods=["POST"]),
             Route(REPORTS + "/{ref}", self.guard(self.status), methods=["GET"]),
+            Route("/laporan/{ref}", self.guard(self.page), methods=["GET"]),
             Route("/api/v1/openapi.json", self.openapi, methods=["GET"]),
         ]
 
@@ -247,22 +260,22 @@ class AppConnector(WebhookConnector[AppSettings]):
         ref = str(request.path_params["ref"]).strip().upper()
         if not _REF.match(ref):
             return errors_response({"ref": "not a report reference; they look like KNL-XXXX-XXXX-XXXX"}, 404)
-        js = self.ctx.media.js
-        entry = await self.refs.lookup(js, ref)
-        if entry is None:
+        found = await status.lookup(self.refs, self.ctx.media.js, ref, self.log)
+        if found is None:
             return errors_response({"ref": "unknown reference; check it was typed as given"}, 404)
-        stage, updated_at = "menunggu", entry.at
-        assert js is not None  # lookup succeeded, so NATS is connected
-        try:
-            message = await js.get_last_msg(subjects.STREAM_STATUS, subjects.status(entry.id))
-        except NotFoundError:
-            pass
-        else:
-            try:
-                update = decode_status(message.data or b"")
-                stage, updated_at = update.stage, update.at
-            except Exception as err:  # a malformed status update must not hide the report
-                self.log.warning("status_update_unreadable", ref=ref, error=repr(err))
-        info = _STAGE_INFO[stage]  # type: ignore[index]
+        info = status.STAGE_INFO[found.stage]
         return JSONResponse({"ref": ref, "stage": info.stage, "label": info.label, "colour": info.colour,
-                             "updated_at": msgspec.json.decode(msgspec.json.encode(updated_at))})
+                             "updated_at": msgspec.json.decode(msgspec.json.encode(found.updated_at))})
+
+    async def page(self, request: Request) -> Response:
+        """The citizen's status page: the same look-up as the API, as Indonesian HTML; rate-limited per address."""
+        client = request.client.host if request.client else "?"
+        if not self.page_limit.allow(client):
+            self.log.warning("status_page_rate_limited", client=client)
+            return HTMLResponse("<!doctype html><html lang=\"id\"><meta charset=\"utf-8\"><title>Terlalu banyak "
+                                "permintaan</title><p>Terlalu banyak permintaan; coba lagi sebentar lagi.</p></html>",
+                                status_code=429, headers={"Retry-After": "60", **PAGE_HEADERS})
+        ref = str(request.path_params["ref"]).strip().upper()
+        found = await status.lookup(self.refs, self.ctx.media.js, ref, self.log) if _REF.match(ref) else None
+        html = status.page(found, self.names, datetime.now(UTC), ref if _REF.match(ref) else "")
+        return HTMLResponse(html, status_code=200 if found else 404, headers=PAGE_HEADERS)

@@ -20,4 +20,6 @@ class AppSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     max_photo_bytes: int = 10 * 1024 * 1024
     max_description_chars: int = 4000
     categories: list[str] = []  # empty: any category is accepted
+    status_page_limit: int = 30  # GET /laporan/<ref> views per client address per minute
+    wilayah: str | None = None  # code list (kode,level,nama,parent_kode) naming the kelurahan on the status page
     strip_private_gps: bool = False  # public reports always lose EXIF GPS in storage; private ones too if true

@@ -259,13 +259,19 @@ def console_permissions(items_bucket: str = subjects.KV_ITEMS, others: tuple[str
     only.
     """
     admin, status, media = subjects.STREAM_ADMIN, subjects.STREAM_STATUS, OBJ_MEDIA
-    deny = tuple(subject for durable in others for subject in (
+    theirs = tuple(subject for durable in others for subject in (
         f"{API}.CONSUMER.CREATE.{admin}.{durable}",
         f"{API}.CONSUMER.CREATE.{admin}.{durable}.>",
         f"{API}.CONSUMER.DURABLE.CREATE.{admin}.{durable}",
         f"{API}.CONSUMER.MSG.NEXT.{admin}.{durable}",
         f"$JS.ACK.{admin}.{durable}.>",
     ))
+    deny = (
+        *theirs,  # ... nor the notifier's durable on KANAL_STATUS (the index's consumers there are ephemeral)
+        f"{API}.CONSUMER.CREATE.{status}.{subjects.NOTIFIER_CONSUMER}",
+        f"{API}.CONSUMER.CREATE.{status}.{subjects.NOTIFIER_CONSUMER}.>",
+        f"{API}.CONSUMER.MSG.NEXT.{status}.{subjects.NOTIFIER_CONSUMER}",
+    )
     publish = (
         f"{subjects.ADMIN_PREFIX}.>",
         f"{subjects.STATUS_PREFIX}.>",
@@ -282,6 +288,9 @@ def console_permissions(items_bucket: str = subjects.KV_ITEMS, others: tuple[str
         f"{API}.STREAM.MSG.GET.{status}",
         *_kv(items_bucket),
         *_kv(subjects.KV_LOGINS),  # failed sign-ins, shared by console replicas (kanal/throttle.py)
+        # the console's index follows stage changes and the items bucket through ephemeral pull consumers
+        *(f"{API}.{api}.{stream}{tail}" for stream in (status, f"KV_{items_bucket}")
+          for api, tail in (("CONSUMER.CREATE", ".>"), ("CONSUMER.INFO", ".*"), ("CONSUMER.MSG.NEXT", ".*"))),
         *_kv(subjects.KV_OUTBOUND, write=False),
         # an item's send records are listed by key prefix, through an ephemeral (push) consumer
         f"{API}.CONSUMER.CREATE.{KV_OUTBOUND}",

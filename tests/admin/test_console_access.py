@@ -22,7 +22,7 @@ async def test_login_required_and_wrong_password_refused(provisioned: NATS, clie
     assert (await client.get("/q/" + GAMBIR)).status_code == 303
     assert (await client.get("/media/1/0")).status_code == 401
     bad = await login(client, "lurah-gambir", "salah")
-    assert bad.status_code == 401 and "Wrong username or password" in bad.text
+    assert bad.status_code == 401 and "Nama pengguna atau kata sandi salah" in bad.text
     assert (await login(client, "nobody", "x")).status_code == 401
     page = await client.get("/login")
     no_csrf = await client.post("/login", data={"username": "lurah-gambir", "password": "rahasia-lurah-123"})
@@ -76,13 +76,13 @@ async def test_forms_change_stage_refuse_skips_and_reroute(provisioned: NATS, cl
     await login(client, "lurah-gambir")
     token = csrf_of((await client.get(f"/item/{seq}")).text)
     skipped = await client.post(f"/item/{seq}/stage", data={"stage": "proses", "csrf": token}, follow_redirects=True)
-    assert "Refused: Menunggu → Proses skips Koordinasi, Disposisi" in skipped.text
+    assert "Ditolak: Menunggu → Proses melewati Koordinasi, Disposisi" in skipped.text
     ok = await client.post(f"/item/{seq}/stage", data={"stage": "koordinasi", "note": "rapat RT", "csrf": token},
                            follow_redirects=True)
-    assert "Stage changed to Koordinasi" in ok.text and 'data-stage="koordinasi"' in ok.text
+    assert "Tahap diubah menjadi Koordinasi" in ok.text and 'data-stage="koordinasi"' in ok.text
     moved = await client.post(f"/item/{seq}/reroute", data={"to_queue": "kecamatan.317101", "reason": "lintas "
                               "kelurahan", "csrf": token}, follow_redirects=True)
-    assert "Rerouted to kecamatan.317101" in moved.text
+    assert "Dialihkan ke kecamatan.317101" in moved.text
     info = await provisioned.jetstream().stream_info(subjects.STREAM_ADMIN,
                                                      subjects_filter=subjects.admin("kecamatan.317101"))
     assert info.state.subjects == {subjects.admin("kecamatan.317101"): 1}
@@ -108,7 +108,7 @@ async def test_item_page_shows_what_the_reporter_was_told(provisioned: NATS, cli
     client = client_factory()
     await login(client, "lurah-gambir")
     page = (await client.get(f"/item/{seq}")).text
-    assert "Messages to the reporter" in page
+    assert "Pesan kepada pelapor" in page
     assert '<span class="send sent">sent</span>' in page
     assert '<span class="send failed">failed</span>' in page
     assert "whatsapp_24h_window_closed" in page
@@ -135,6 +135,6 @@ async def test_repeated_wrong_passwords_slow_that_user_down_from_that_address(
         assert (await login(client, "lurah-gambir", "salah-lagi")).status_code == 401
     waiting = await login(client, "lurah-gambir")  # even the right password waits out the delay
     assert waiting.status_code == 429 and waiting.headers["retry-after"] == "1"
-    assert "Too many failed sign-ins" in waiting.text
+    assert "Terlalu banyak percobaan masuk" in waiting.text
     other = client_factory()
     assert (await login(other, "pusat")).status_code == 303  # other users are not affected

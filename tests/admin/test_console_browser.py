@@ -46,13 +46,13 @@ async def test_admin_logs_in_opens_an_item_changes_stage_and_reroutes(
             assert page.url.endswith("/login")
             await page.fill("input[name=username]", "lurah-gambir")
             await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
+            await page.click("form[action='/login'] button[type=submit]")
             await page.wait_for_url(f"{base}/")
             row = page.locator(f"tr[data-queue='{GAMBIR}']")
-            assert await row.locator("td.open").inner_text() == "3"
+            assert await row.locator("td.open strong").inner_text() == "3"
             await page.screenshot(path=str(shots / "1-queues.png"), full_page=True)
 
-            await row.locator("a").click()
+            await row.locator("td.report a").click()
             await page.wait_for_url(f"{base}/q/{GAMBIR}")
             assert await page.locator("tr[data-item]").count() == 3
             await page.click(f"a[href='/item/{seq}'] >> nth=0")
@@ -62,20 +62,20 @@ async def test_admin_logs_in_opens_an_item_changes_stage_and_reroutes(
             assert await img.evaluate("i => i.complete && i.naturalWidth") == 320
             assert await page.locator("svg.map circle.pin").count() == 1
             assert await page.locator("svg.map path.outline").count() == 1
-            assert "1 duplicate notice(s)" in await page.locator("#links").inner_text()
-            assert "3 reports of this incident" in await page.locator("#links").inner_text()
+            assert "1 pemberitahuan duplikat" in await page.locator("#links").inner_text()
+            assert "3 laporan untuk kejadian ini" in await page.locator("#links").inner_text()
             colour = await page.locator("#current-stage .stage").evaluate("e => getComputedStyle(e).backgroundColor")
             assert colour == "rgb(211, 47, 47)"  # Menunggu, red
 
             await page.select_option("select[name=stage]", "proses")
             await page.click("#status button[type=submit]")
             await page.wait_for_selector(".flash.error")
-            assert "skips Koordinasi, Disposisi" in await page.locator(".flash.error").inner_text()
+            assert "melewati Koordinasi, Disposisi" in await page.locator(".flash.error").inner_text()
 
             await page.select_option("select[name=stage]", "koordinasi")
             await page.fill("#status input[name=note]", "dikoordinasikan dengan Sudin Bina Marga")
             await page.click("#status button[type=submit]")
-            await page.wait_for_selector("[role=status]:has-text('Stage changed to Koordinasi')")
+            await page.wait_for_selector("[role=status]:has-text('Tahap diubah menjadi Koordinasi')")
             colour = await page.locator("#current-stage .stage").evaluate("e => getComputedStyle(e).backgroundColor")
             assert colour == "rgb(123, 31, 162)"  # Koordinasi, purple
             await page.screenshot(path=str(shots / "2-item.png"), full_page=True)
@@ -83,7 +83,7 @@ async def test_admin_logs_in_opens_an_item_changes_stage_and_reroutes(
             await page.fill("input[name=to_queue]", "kecamatan.317101")
             await page.fill("input[name=reason]", "jalan protokol: wewenang kecamatan")
             await page.click("#actions form >> nth=0 >> button")
-            await page.wait_for_selector("[role=status]:has-text('Rerouted to kecamatan.317101')")
+            await page.wait_for_selector("[role=status]:has-text('Dialihkan ke kecamatan.317101')")
             assert await page.locator("#actions").count() == 0  # nothing more to do here
             await page.screenshot(path=str(shots / "3-rerouted.png"), full_page=True)
         finally:

@@ -47,4 +47,4 @@ async def test_envelope_routed_by_the_real_router_reaches_inbox_and_console(
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=console.app()), base_url="http://t") as client:
         await login(client, "lurah-gambir")
         page = await client.get(f"/item/{entry.stored.seq}")
-        assert page.status_code == 200 and env.ref in page.text and "Acknowledged by lurah-gambir" in page.text
+        assert page.status_code == 200 and env.ref in page.text and "Diterima oleh lurah-gambir" in page.text

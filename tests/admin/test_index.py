@@ -1,4 +1,4 @@
-"""The console's queue index: each stored message is read once, open items are re-checked on every page."""
+"""The console's queue index: each stored message is read once; what changes later is followed, not re-read."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ async def test_pages_read_only_new_messages_and_see_other_admins_acks(
     client = client_factory()
     assert (await login(client, "lurah-gambir")).status_code == 303
     page = await client.get(f"/q/{GAMBIR}")
-    assert "5 open of 5" in page.text
+    assert "5 terbuka dari 5" in page.text
     assert console.index.read_total == 5
 
     later = [item(f"idx-{i}") for i in range(5, 8)]
@@ -36,9 +36,9 @@ async def test_pages_read_only_new_messages_and_see_other_admins_acks(
                                                   at=datetime.now(UTC)))
     page = await client.get(f"/q/{GAMBIR}")
     assert console.index.read_total == 8  # the three new ones, not the whole queue again
-    assert "7 open of 8" in page.text
+    assert "7 terbuka dari 8" in page.text
     assert first[0].ref not in page.text and later[-1].ref in page.text
-    assert page.text.index(later[-1].ref) < page.text.index(first[1].ref)  # newest first
+    assert page.text.index(first[1].ref) < page.text.index(later[-1].ref)  # by age: the longest waiting first
     home = await client.get("/")
     assert "<strong>7</strong>" in home.text
     everything = await client.get(f"/q/{GAMBIR}?all=1")
@@ -72,7 +72,7 @@ async def test_a_message_that_is_not_a_routed_item_breaks_no_page(
     assert (await login(client, "pusat")).status_code == 303
     assert (await client.get("/")).status_code == 200
     page = await client.get(f"/q/{GAMBIR}")
-    assert page.status_code == 200 and "1 open of 1" in page.text and good.ref in page.text
+    assert page.status_code == 200 and "1 terbuka dari 1" in page.text and good.ref in page.text
 
 
 async def test_purged_and_recreated_streams_are_followed(
@@ -81,15 +81,41 @@ async def test_purged_and_recreated_streams_are_followed(
     seqs = await publish(provisioned, *(item(f"pg-{i}") for i in range(3)))
     client = client_factory()
     assert (await login(client, "lurah-gambir")).status_code == 303
-    assert "3 open of 3" in (await client.get(f"/q/{GAMBIR}")).text
+    assert "3 terbuka dari 3" in (await client.get(f"/q/{GAMBIR}")).text
     js = provisioned.jetstream()
     await js.delete_msg("KANAL_ADMIN", seqs[1])  # by hand, in the middle
-    assert "2 open of 2" in (await client.get(f"/q/{GAMBIR}")).text
+    assert "2 terbuka dari 2" in (await client.get(f"/q/{GAMBIR}")).text
     await js.purge_stream("KANAL_ADMIN")
-    assert "0 open of 0" in (await client.get(f"/q/{GAMBIR}")).text
+    assert "0 terbuka dari 0" in (await client.get(f"/q/{GAMBIR}")).text
     await js.delete_stream("KANAL_ADMIN")
     await bus.provision(js, config)
     fresh = item("pg-new")
     await publish(provisioned, fresh)
     page = await client.get(f"/q/{GAMBIR}")
-    assert "1 open of 1" in page.text and fresh.ref in page.text
+    assert "1 terbuka dari 1" in page.text and fresh.ref in page.text
+
+
+async def test_stage_and_desk_changes_of_other_processes_are_followed_not_reread(
+        provisioned: NATS, console: Console, client_factory: Factory) -> None:
+    from admin import assign
+    from admin.settings import AdminUser
+    from admin.status import change_stage
+    from kanal.settings_types import Secret
+
+    items = [item(f"follow-{i}") for i in range(4)]
+    seqs = await publish(provisioned, *items)
+    client = client_factory()
+    await login(client, "lurah-gambir")
+    await client.get(f"/q/{GAMBIR}")
+    before = console.index.changes_read
+    other = await ItemStore.open(provisioned)  # another console replica or the inbox CLI
+    stored = await other.get(seqs[1])
+    boss = AdminUser(password_hash=Secret("x"), superadmin=True)
+    await change_stage(other, stored, "koordinasi", username="pusat", user=boss)
+    await assign.change(other, stored, console.s, "take", by="lurah-gambir")
+    page = await client.get(f"/q/{GAMBIR}?stage=koordinasi")
+    assert items[1].ref in page.text and items[0].ref not in page.text
+    assert "ditangani lurah-gambir" in page.text
+    assert console.index.changes_read - before == 2  # the two changes, not the four open items again
+    entry = console.index.open[seqs[1]]
+    assert entry.stage == "koordinasi" and entry.assignee == "lurah-gambir"

@@ -24,3 +24,14 @@ def test_password_hashes() -> None:
     assert verify_password("kata-sandi", encoded)
     assert not verify_password("kata-sandi!", encoded)
     assert not verify_password("kata-sandi", "not-a-hash")
+
+
+def test_deadlines_and_place_names_from_toml(tmp_path: Path) -> None:
+    path = tmp_path / "kanal.toml"
+    path.write_text('[admin]\nwilayah = "wilayah.csv"\nqueue_labels = { triage = "Triase Provinsi" }\n'
+                    '[admin.deadlines]\nmenunggu = "12h"\nproses = "4d"\n', encoding="utf-8")
+    admin = load(path, env={}).section("admin", AdminSettings)
+    assert admin.deadlines["menunggu"].total_seconds() == 12 * 3600
+    assert admin.deadlines["proses"].total_seconds() == 4 * 86400
+    assert admin.queue_labels == {"triage": "Triase Provinsi"} and admin.wilayah == "wilayah.csv"
+    assert AdminSettings().deadlines["menunggu"].total_seconds() == 24 * 3600  # the default

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 from prometheus_client import CollectorRegistry
 
+from admin.metrics import ConsoleMetrics
 from connectors.metrics import Metrics as ConnectorMetrics
 from router.metrics import Metrics as RouterMetrics
 
@@ -38,7 +39,8 @@ def _kanal_series() -> tuple[set[str], set[str]]:
     connector = ConnectorMetrics.create("c", "i")
     connector.rejected.labels(reason="r")
     connector.ignored.labels(reason="r")
-    families = _families(connector.registry) | _families(RouterMetrics().registry)
+    families = (_families(connector.registry) | _families(RouterMetrics().registry)
+                | _families(ConsoleMetrics().registry))
     series = set().union(*families.values()) | set(families)
     return set(families), series
 

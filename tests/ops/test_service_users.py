@@ -178,10 +178,17 @@ async def test_the_console_works_every_page_as_its_own_user(server: Setup) -> No
             token = csrf_of(page.text)
             moved = await client.post(f"/item/{seq}/stage", data={"stage": "koordinasi", "csrf": token},
                                       follow_redirects=True)
-            assert "Stage changed to Koordinasi" in moved.text
+            assert "Tahap diubah menjadi Koordinasi" in moved.text
+            took = await client.post(f"/item/{seq}/take", data={"csrf": token}, follow_redirects=True)
+            assert "Anda sekarang menangani" in took.text  # the desk record in kanal_items
+            english = await client.post("/lang", data={"csrf": token, "lang": "en", "back": f"/item/{seq}"},
+                                        follow_redirects=True)
+            assert 'lang="en"' in english.text
+            await client.post("/lang", data={"csrf": token, "lang": "id", "back": "/"})
             rerouted = await client.post(f"/item/{seq}/reroute", data={
                 "to_queue": "kecamatan.317101", "reason": "lintas kelurahan", "csrf": token}, follow_redirects=True)
-            assert "Rerouted to kecamatan.317101" in rerouted.text
+            assert "Dialihkan ke kecamatan.317101" in rerouted.text
+            assert (await client.get("/overview")).status_code == 200
         assert not refusals(session), session.errors
         for forbidden in (subjects.inbound("twilio", "sms-a"), subjects.outbound("twilio", "sms-a")):
             with pytest.raises(NatsTimeout):
