@@ -4,7 +4,8 @@ Order per batch, so a kill at any instant neither loses nor doubles an item:
 1. one batched KV read for every key the batch needs;
 2. publish every routed item (`Nats-Msg-Id` = the envelope id) as one fast-ingest batch, then the near-dup
    index writes of the stored items (hints, not waited for);
-3. once the items are acked by the stream, record the envelope ids in KV (one fast-ingest batch);
+3. once the items are acked by the stream, record their references (router/references.py), then the envelope
+   ids in KV (one fast-ingest batch each);
 4. only then ack the inputs. A repeat before step 3 is dropped by the stream's duplicate window; after it,
    by the KV record (30 days).
 """
@@ -33,6 +34,7 @@ from router.fetch import Fetcher
 from router.gazetteer import envelope_text, plain
 from router.metrics import DeadLetterReason, Metrics, RetryReason
 from router.pipeline import Pipeline
+from router.references import open_index, reference_write
 from router.rules import RuleBook
 from router.settings import RouterSettings
 from router.store import KvIndex, StoreError
@@ -110,6 +112,7 @@ class Router:
         self.deduper = Deduper(settings.dedup)
         self.ids: KvIndex | None = None  # delivery records (`id.` keys)
         self.index: KvIndex | None = None  # the near-duplicate index (`rep.`, `txt.`, `cell.` keys)
+        self.refs: KvIndex | None = None  # the reference index (reference -> report), kanal/references.py
         self.pipeline = Pipeline(nc)
         self.sub: Any = None
         self.stopping = asyncio.Event()
@@ -130,6 +133,7 @@ class Router:
         self.fast_admin = bool((await self.js.stream_info(subjects.STREAM_ADMIN)).config.allow_batched)
         window = max(dedup.same_report_window, dedup.incident_window).total_seconds()
         self.index = await KvIndex.open(self.nc, self.js, dedup.index_bucket, window, replicas, self.pipeline)
+        self.refs = await open_index(self.nc, self.js, replicas, self.pipeline)
         consumer = ConsumerConfig(
             durable_name=self.s.consumer,
             ack_policy=AckPolicy.EXPLICIT,
@@ -208,7 +212,7 @@ class Router:
             self.metrics.observe(elapsed)
 
     async def _deliver(self, work: list[_Work]) -> None:
-        assert self.ids is not None and self.index is not None
+        assert self.ids is not None and self.index is not None and self.refs is not None
         probes = self.deduper.probe_many([w.env for w in work], [w.text for w in work])
         id_keys = [self.deduper.id_key(p) for p in probes]
         index_keys = [k for p in probes for k in self.deduper.index_keys(p)]
@@ -256,8 +260,15 @@ class Router:
         # that no queue holds (not waited for; a lost hint only weakens near-dup detection).
         for _, verdict in stored:
             await self.index.hint(verdict.index_writes)
+        # Its reference is recorded before its delivery: a redelivery after a failure here is routed and
+        # recorded again, where after the delivery record it would be an exact repeat, never recorded.
+        referenced = [w for w, _ in stored if w.item is not None]
+        results = await self.refs.put_many([reference_write(w.item) for w in referenced if w.item is not None])
+        for w, res in zip(referenced, results, strict=True):
+            if res:
+                failed[id(w)] = ("dedup_store_unavailable", f"recording the reference failed: {res!r}")
         # Only an item the stream has stored may be recorded as delivered (else a kill here would lose it).
-        recorded = [(w, verdict.id_write) for w, verdict in stored if verdict.id_write]
+        recorded = [(w, verdict.id_write) for w, verdict in stored if verdict.id_write and id(w) not in failed]
         results = await self.ids.put_many([write for _, write in recorded])
         for (w, (key, value)), res in zip(recorded, results, strict=True):
             if res:  # not recorded: redeliver, so a repeat after the stream's window is still caught

@@ -14,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from nats.js.errors import NotFoundError
 from python_multipart.exceptions import MultipartParseError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -24,19 +23,16 @@ from starlette.routing import BaseRoute, Route
 
 from connectors.app import form, images
 from connectors.app.openapi import document
-from connectors.app.refs import Refs
 from connectors.app.settings import AppSettings
 from connectors.app.submission import AppPoint, AppReporter, AppSubmission, encode
 from connectors.base import Context
 from connectors.errors import PermanentError
 from connectors.media import MediaTooLarge
 from connectors.webhook import BodyTooLarge, WebhookConnector
-from schemas import Attachment, envelope_id, report_ref, subjects
-from schemas.status import STAGES, decode_status
+from kanal.references import References, normalise_ref
+from schemas import Attachment, envelope_id, report_ref
 
 REPORTS = "/api/v1/reports"
-_REF = re.compile(r"^KNL-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$")
-_STAGE_INFO = {info.stage: info for info in STAGES}
 MAX_FIELDS = 40
 MAX_FIELD_BYTES = 64 * 1024
 
@@ -71,7 +67,7 @@ class AppConnector(WebhookConnector[AppSettings]):
 
     def __init__(self, ctx: Context[AppSettings]) -> None:
         super().__init__(ctx)
-        self.refs = Refs()
+        self.refs = References()  # the router's reference index: every channel's references
         self.tz: tzinfo = UTC
 
     async def start(self) -> None:
@@ -172,8 +168,6 @@ class AppConnector(WebhookConnector[AppSettings]):
         )
         accepted = await self.accept(encode(submission), account, "application/json")
         envelope = accepted.envelopes[0]
-        await self.refs.remember_soon(self.ctx.media.js, envelope.ref, envelope.id, self.ctx.channel, submitted_at,
-                                      self.log)
         self.log.info("report_received", ref=envelope.ref, photos=len(stored), visibility=visibility,
                       location_source=location.source if location else None, anonymous=submission.reporter.anonymous)
         return JSONResponse({"ref": envelope.ref, "status_url": self.status_url(request, envelope.ref)},
@@ -246,26 +240,13 @@ class AppConnector(WebhookConnector[AppSettings]):
                 f"{limit_text} of reporting: take a new photo of the problem")
 
     async def status(self, request: Request) -> Response:
-        """The report's current stage: the latest `kanal.status.<id>`, or `menunggu` before any update."""
-        ref = str(request.path_params["ref"]).strip().upper()
-        if not _REF.match(ref):
-            return errors_response({"ref": "not a report reference; they look like KNL-XXXX-XXXX-XXXX"}, 404)
-        js = self.ctx.media.js
-        entry = await self.refs.lookup(js, ref)
-        if entry is None:
-            return errors_response({"ref": "unknown reference; check it was typed as given"}, 404)
-        stage, updated_at = "menunggu", entry.at
-        assert js is not None  # lookup succeeded, so NATS is connected
-        try:
-            message = await js.get_last_msg(subjects.STREAM_STATUS, subjects.status(entry.id))
-        except NotFoundError:
-            pass
-        else:
-            try:
-                update = decode_status(message.data or b"")
-                stage, updated_at = update.stage, update.at
-            except Exception as err:  # a malformed status update must not hide the report
-                self.log.warning("status_update_unreadable", ref=ref, error=repr(err))
-        info = _STAGE_INFO[stage]  # type: ignore[index]
-        return JSONResponse({"ref": ref, "stage": info.stage, "label": info.label, "colour": info.colour,
-                             "updated_at": msgspec.json.decode(msgspec.json.encode(updated_at))})
+        """Any channel's report by its reference: the stage and its history (`kanal.references.report_status`,
+        the one public view: no reporter fields; the text only of a public, non-anonymous report, masked)."""
+        raw = str(request.path_params["ref"])
+        report = await self.refs.report_status(self.ctx.media.js, raw)
+        if report is None:
+            if normalise_ref(raw) is None:
+                return errors_response({"ref": "not a report reference; they look like KNL-XXXX-XXXX-XXXX"}, 404)
+            return errors_response({"ref": "unknown reference: check it was typed as given; a report that was "
+                                           "just sent is known within a minute"}, 404)
+        return Response(msgspec.json.encode(report), media_type="application/json")

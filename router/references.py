@@ -1,0 +1,32 @@
+"""The router's side of the one reference index: each routed report's reference, recorded once, by the router.
+
+Written after the item is stored and before its delivery record, so a kill in between leaves the input
+unacked and unrecorded: the redelivery is published again (the stream drops the repeat) and recorded then.
+kanal/references.py holds the record and the readers (status API, status page, follow-ups).
+"""
+
+from __future__ import annotations
+
+from nats.aio.client import Client as NATS
+from nats.js.client import JetStreamContext
+
+from kanal.references import record_for
+from router.pipeline import Pipeline
+from router.similarity import reporter_keys
+from router.store import KvIndex
+from schemas import subjects
+from schemas.envelope import encode
+from schemas.routed import RoutedItem
+
+
+def reference_write(item: RoutedItem) -> tuple[str, bytes]:
+    """The (reference, record) pair of a routed item (pure; a redelivery writes the same record)."""
+    record = record_for(item.envelope, item_id=item.item_id, kind=item.kind, queue=item.decision.queue,
+                        at=item.routed_at, duplicate_of=item.dedup.duplicate_of, incident=item.dedup.incident_id,
+                        reporters=reporter_keys(item.envelope))
+    return item.ref, encode(record)
+
+
+async def open_index(nc: NATS, js: JetStreamContext, replicas: int, pipeline: Pipeline) -> KvIndex:
+    """The `kanal_refs` bucket as the router writes it: kept without age limit (citizens ask months later)."""
+    return await KvIndex.open(nc, js, subjects.KV_REFS, 0, replicas, pipeline, fast=True)
