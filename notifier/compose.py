@@ -117,11 +117,19 @@ def for_status(update: StatusUpdate, address: ReplyAddress, settings: OutboundSe
     )
 
 
-def opt_command(text: str, settings: OutboundSettings) -> str | None:
-    """`out` or `in` when a message is only an opt-out/opt-in word (any case, trailing punctuation allowed)."""
-    word = " ".join(text.strip().strip(".!").upper().split())
-    if word in {w.upper() for w in settings.opt_out_words}:
-        return "out"
-    if word in {w.upper() for w in settings.opt_in_words}:
-        return "in"
-    return None
+def for_status_question(question: Envelope, ref: str, item_id: str | None, stage: str | None,
+                        settings: OutboundSettings, now: datetime) -> OutboundMessage:
+    """The answer to "status KNL-..." (kanal/control.py): the report's current stage and its status link, or
+    that no report has this reference (`item_id` None). Answered at once, in the thread of the question."""
+    address = reply_address(question)
+    answerable(address, settings)
+    kind = "status_answer" if item_id is not None else "unknown_ref"
+    text = template(settings, address.channel, _language(address, settings), kind).format(
+        ref=ref, status_url=settings.status_url.format(ref=ref), stage_label=_LABELS.get(stage or "", stage or ""),
+        note="")
+    return OutboundMessage(
+        id=outbound_id(question.id, "status", stage), item_id=item_id or question.id, ref=ref, purpose="status",
+        stage=stage, text=text, reply_to=address,
+        subject=f"Re: {address.subject}" if address.subject else f"Laporan {ref}",
+        public_allowed=public_allowed(address), created_at=now,
+    )

@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from kanal.control import CONTROL_KINDS
+
 # Typed, so the router can only count what is listed here (and starts each at 0).
 RetryReason = Literal["routing_failed", "dedup_store_unavailable", "publish_failed"]
 DeadLetterReason = Literal["invalid_envelope", "unsupported_version", RetryReason]  # retries end here at the limit
@@ -34,6 +36,8 @@ class Metrics:
         self.latency = Histogram("kanal_router_latency_seconds", "From fetch to input ack, per message",
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
                                  registry=r)
+        self.control = Counter("kanal_router_control", "Messages that are not complaints (no item), by kind "
+                               "(opt_out, opt_in, status, no_complaint)", ["kind"], registry=r)
         self.reloads = Counter("kanal_router_rule_reloads", "Rules file reloads, by result", ["result"], registry=r)
         self.rules = Gauge("kanal_router_rules", "Rules in force", registry=r)
         # Every known label value starts at 0: an alert on increase() then sees the first event (a series that
@@ -44,6 +48,8 @@ class Metrics:
             self.dlq.labels(reason)
         for reason in RETRY_REASONS:
             self.retries.labels(reason)
+        for kind in CONTROL_KINDS:
+            self.control.labels(kind)
         for result in ("ok", "refused"):
             self.reloads.labels(result)
 

@@ -29,6 +29,8 @@ from nats.js.client import JetStreamContext
 
 from kanal import bus, http, log, sdnotify
 from kanal.config import Config
+from kanal.control import Control
+from router.conversations import Conversations
 from router.dedup import Deduper, Verdict
 from router.fetch import Fetcher
 from router.gazetteer import envelope_text, plain
@@ -114,6 +116,7 @@ class Router:
         self.index: KvIndex | None = None  # the near-duplicate index (`rep.`, `txt.`, `cell.` keys)
         self.refs: KvIndex | None = None  # the reference index (reference -> report), kanal/references.py
         self.pipeline = Pipeline(nc)
+        self.conversations = Conversations(config)  # control messages: recorded, not routed
         self.sub: Any = None
         self.stopping = asyncio.Event()
         # Index writes are cached from the decision until their hint has landed: at most the item publish's
@@ -134,6 +137,7 @@ class Router:
         window = max(dedup.same_report_window, dedup.incident_window).total_seconds()
         self.index = await KvIndex.open(self.nc, self.js, dedup.index_bucket, window, replicas, self.pipeline)
         self.refs = await open_index(self.nc, self.js, replicas, self.pipeline)
+        await self.conversations.open(self.nc, self.js, replicas, self.pipeline)
         consumer = ConsumerConfig(
             durable_name=self.s.consumer,
             ack_policy=AckPolicy.EXPLICIT,
@@ -183,6 +187,7 @@ class Router:
         """Route one batch; see the module docstring for the order of effects."""
         started = time.perf_counter()
         decoded: list[tuple[Msg, Envelope, str]] = []
+        controls: list[tuple[Msg, Envelope, Control]] = []
         for msg in msgs:
             try:
                 env = decode_envelope(msg.data)
@@ -191,7 +196,13 @@ class Router:
                     "unsupported_version" if isinstance(err, UnsupportedVersion) else "invalid_envelope")
                 await self._dead_letter(msg, reason, str(err))
                 continue
+            control = self.conversations.control(env)
+            if control is not None:
+                controls.append((msg, env, control))
+                continue
             decoded.append((msg, env, plain(envelope_text(env.subject, env.text))))  # rules and dedup read it
+        if controls:
+            await self._record_controls(controls)
         work: list[_Work] = []
         rules = self.book.current
         try:  # the batch's points are looked up together
@@ -290,6 +301,18 @@ class Router:
                 self.metrics.routed.labels(labels[1], labels[2]).inc(n)
             else:
                 self.metrics.duplicates.labels(labels[1]).inc(n)
+
+    async def _record_controls(self, controls: list[tuple[Msg, Envelope, Control]]) -> None:
+        """Not complaints: recorded on their conversation, then acked; no item (kanal/control.py)."""
+        results = await self.conversations.record([self.conversations.control_write(env, c) for _, env, c in controls])
+        for (msg, env, control), res in zip(controls, results, strict=True):
+            if res:
+                await self._retry_or_dead_letter(msg, "dedup_store_unavailable", f"recording on the conversation "
+                                                 f"failed: {res!r}")
+                continue
+            await msg.ack()
+            self.metrics.control.labels(control.kind).inc()
+            _log().info("control_message_recorded", envelope_id=env.id, kind=control.kind, ref=control.ref)
 
     def _item(self, w: _Work, verdict: Verdict, now: datetime) -> RoutedItem:
         decision = w.decision

@@ -31,6 +31,7 @@ KV_REPORTERS = "kanal_reporters"  # opt-outs and rate-limit counters per reporte
 KV_THREADS = "kanal_threads"  # item id -> the reporter's reply address, for status updates
 KV_ITEMS = "kanal_items"  # item id -> what admins did with it (acks, reroutes)
 KV_REFS = "kanal_refs"  # report reference (KNL-...) -> item id, for citizens' status look-ups
+KV_CONVERSATIONS = "kanal_conversations"  # per conversation: control messages (and fragments being assembled)
 OBJ_MEDIA = "kanal_media"
 
 ROUTER_CONSUMER = "router"

@@ -207,6 +207,7 @@ def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: s
         subjects.dlq("router"),
         *(f"$KV.{b}.>" for b in dedup),
         *_kv(subjects.KV_REFS),  # the reference index: written by the router alone
+        *_kv(subjects.KV_CONVERSATIONS),  # control messages recorded on their conversation
         *_lookups(),
         *(f"{API}.STREAM.{verb}.{name}" for name in managed for verb in ("CREATE", "UPDATE")),
         *(f"{API}.DIRECT.GET.KV_{b}{rest}" for b in dedup for rest in ("", ".>")),
@@ -233,8 +234,8 @@ def admin_permissions(queue: AdminQueue) -> User:
 
 
 def notifier_permissions() -> User:
-    """The reporter loop: read routed items, stage changes and inbound opt-outs through its three durables,
-    publish replies for every channel, and keep its threads, reporters and send records."""
+    """The reporter loop: read routed items, stage changes and inbound opt-outs and status questions through
+    its three durables, publish replies for every channel, and keep its threads, reporters and send records."""
     publish = (
         f"{subjects.OUT_PREFIX}.>",
         subjects.dlq("notifier"),
@@ -245,6 +246,9 @@ def notifier_permissions() -> User:
         *_kv(subjects.KV_THREADS),
         *_kv(subjects.KV_REPORTERS),
         *_kv(subjects.KV_OUTBOUND),
+        # answering "status KNL-...": the reference index and the report's stage changes, read only
+        *_kv(subjects.KV_REFS, write=False),
+        f"{API}.STREAM.MSG.GET.{subjects.STREAM_STATUS}",
     )
     return User(NOTIFIER_USER, "notifier", publish, (inbox(NOTIFIER_USER),))
 
