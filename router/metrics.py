@@ -15,7 +15,7 @@ from kanal.control import CONTROL_KINDS
 # Typed, so the router can only count what is listed here (and starts each at 0).
 RetryReason = Literal["routing_failed", "dedup_store_unavailable", "publish_failed"]
 DeadLetterReason = Literal["invalid_envelope", "unsupported_version", RetryReason]  # retries end here at the limit
-DUPLICATE_KINDS = ("exact", "same_reporter", "same_text", "incident")
+DUPLICATE_KINDS = ("exact", "same_reporter", "same_text", "incident", "follow_up")
 RETRY_REASONS: tuple[str, ...] = get_args(RetryReason)
 DEAD_LETTER_REASONS: tuple[str, ...] = get_args(DeadLetterReason)  # nested Literals flatten
 
@@ -29,7 +29,7 @@ class Metrics:
         self.routed = Counter("kanal_router_routed", "Items delivered, by queue and deciding rule",
                               ["queue", "rule"], registry=r)
         self.duplicates = Counter("kanal_router_duplicates", "Duplicates found, by kind "
-                                  "(exact, same_reporter, same_text, incident)", ["kind"], registry=r)
+                                  "(exact, same_reporter, same_text, incident, follow_up)", ["kind"], registry=r)
         self.dlq = Counter("kanal_router_dead_letters", "Inputs sent to KANAL_DLQ, by reason", ["reason"], registry=r)
         self.retries = Counter("kanal_router_retries", "Inputs handed back for redelivery, by reason", ["reason"],
                                registry=r)

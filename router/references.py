@@ -11,6 +11,7 @@ from nats.aio.client import Client as NATS
 from nats.js.client import JetStreamContext
 
 from kanal.references import record_for
+from router.followups import thread_writes
 from router.pipeline import Pipeline
 from router.similarity import reporter_keys
 from router.store import KvIndex
@@ -19,12 +20,13 @@ from schemas.envelope import encode
 from schemas.routed import RoutedItem
 
 
-def reference_write(item: RoutedItem) -> tuple[str, bytes]:
-    """The (reference, record) pair of a routed item (pure; a redelivery writes the same record)."""
-    record = record_for(item.envelope, item_id=item.item_id, kind=item.kind, queue=item.decision.queue,
-                        at=item.routed_at, duplicate_of=item.dedup.duplicate_of, incident=item.dedup.incident_id,
-                        reporters=reporter_keys(item.envelope))
-    return item.ref, encode(record)
+def reference_writes(item: RoutedItem) -> list[tuple[str, bytes]]:
+    """The (reference, record) pair of a routed item, and for an e-mail report its thread keys (pure; a
+    redelivery writes the same record)."""
+    record = encode(record_for(item.envelope, item_id=item.item_id, kind=item.kind, queue=item.decision.queue,
+                               at=item.routed_at, duplicate_of=item.dedup.duplicate_of,
+                               incident=item.dedup.incident_id, reporters=reporter_keys(item.envelope)))
+    return [(item.ref, record), *thread_writes(item, record)]
 
 
 async def open_index(nc: NATS, js: JetStreamContext, replicas: int, pipeline: Pipeline) -> KvIndex:

@@ -33,10 +33,11 @@ from kanal.control import Control
 from router.conversations import Conversations
 from router.dedup import Deduper, Verdict
 from router.fetch import Fetcher
+from router.followups import FollowUp, detect, lookup_keys
 from router.gazetteer import envelope_text, plain
 from router.metrics import DeadLetterReason, Metrics, RetryReason
 from router.pipeline import Pipeline
-from router.references import open_index, reference_write
+from router.references import open_index, reference_writes
 from router.rules import RuleBook
 from router.settings import RouterSettings
 from router.store import KvIndex, StoreError
@@ -44,7 +45,7 @@ from schemas import subjects
 from schemas.deadletter import DeadLetter
 from schemas.envelope import Envelope, decode_envelope, encode
 from schemas.errors import SchemaError, UnsupportedVersion
-from schemas.routed import Decision, RoutedItem
+from schemas.routed import Decision, Dedup, RoutedItem
 
 
 def _log() -> Any:
@@ -63,6 +64,7 @@ class _Work:
     verdict: Verdict | None = None
     item: RoutedItem | None = None
     twin: _Work | None = None  # the same envelope earlier in this batch, whose outcome this one shares
+    follow_up: FollowUp | None = None  # the report this message adds to (router/followups.py)
 
 
 class RecentWrites:
@@ -228,8 +230,10 @@ class Router:
         id_keys = [self.deduper.id_key(p) for p in probes]
         index_keys = [k for p in probes for k in self.deduper.index_keys(p)]
         keys = id_keys + index_keys
+        follow_keys = [k for w in work for k in lookup_keys(w.env)]
         try:
-            found = await asyncio.gather(self.ids.get_many(id_keys), self.index.get_many(index_keys))
+            found = await asyncio.gather(self.ids.get_many(id_keys), self.index.get_many(index_keys),
+                                         self.refs.get_many(follow_keys))
             view = found[0] | found[1]
         except StoreError as err:
             for w in work:
@@ -243,6 +247,10 @@ class Router:
         deciding: dict[str, _Work] = {}  # id record key -> the input of this batch that wrote it
         for w, probe in zip(work, probes, strict=True):
             w.verdict = self.deduper.decide(probe, w.decision.queue, view)
+            if follow_keys and (follow := detect(w.env, found[2])) is not None and w.verdict.kind != "exact":
+                # attached to its report: not a first item any later report could be linked to
+                w.follow_up, w.verdict = follow, Verdict(kind="duplicate", queue=follow.queue,
+                                                         reason=follow.reason, id_write=w.verdict.id_write)
             for key, value in w.verdict.index_writes.items():
                 self.recent.put(key, value, mono)
             if w.verdict.id_write is not None:
@@ -274,8 +282,11 @@ class Router:
         # Its reference is recorded before its delivery: a redelivery after a failure here is routed and
         # recorded again, where after the delivery record it would be an exact repeat, never recorded.
         referenced = [w for w, _ in stored if w.item is not None]
-        results = await self.refs.put_many([reference_write(w.item) for w in referenced if w.item is not None])
-        for w, res in zip(referenced, results, strict=True):
+        writes = [reference_writes(w.item) for w in referenced if w.item is not None]
+        results = await self.refs.put_many([write for group in writes for write in group])
+        for w, group in zip(referenced, writes, strict=True):
+            res = next((r for r in results[:len(group)] if r), None)
+            results = results[len(group):]
             if res:
                 failed[id(w)] = ("dedup_store_unavailable", f"recording the reference failed: {res!r}")
         # Only an item the stream has stored may be recorded as delivered (else a kill here would lose it).
@@ -316,6 +327,14 @@ class Router:
 
     def _item(self, w: _Work, verdict: Verdict, now: datetime) -> RoutedItem:
         decision = w.decision
+        if w.follow_up is not None:
+            follow = w.follow_up
+            decision = Decision(rule_id=decision.rule_id, rule_type=decision.rule_type, queue=follow.queue,
+                                reason=f"{follow.reason}; the rules chose {decision.queue}: {decision.reason}",
+                                matched=decision.matched, trail=decision.trail)
+            return RoutedItem(kind="duplicate", item_id=w.env.id, ref=w.env.ref, envelope=w.env, decision=decision,
+                              dedup=Dedup(duplicate_of=follow.report_id, duplicate_reason="same_reporter"),
+                              routed_at=now, follow_up_of=follow.report_id)
         if verdict.kind == "duplicate" and verdict.queue:
             decision = Decision(rule_id=decision.rule_id, rule_type=decision.rule_type, queue=verdict.queue,
                                 reason=f"{verdict.reason}; the rules chose {decision.queue}: {decision.reason}",
@@ -332,7 +351,9 @@ class Router:
             _log().info("exact_duplicate_skipped", envelope_id=w.env.id, reason=verdict.reason)
             return
         assert w.item is not None
-        if verdict.kind == "duplicate":
+        if w.follow_up is not None:
+            counts["duplicates", "follow_up"] += 1
+        elif verdict.kind == "duplicate":
             counts["duplicates", verdict.dedup.duplicate_reason or "duplicate"] += 1
         elif verdict.dedup.incident_id:
             counts["duplicates", "incident"] += 1
