@@ -19,7 +19,7 @@ from kanal.config import Config, ConfigError
 from kanal.options import ConfigOption
 
 if TYPE_CHECKING:
-    from admin.inbox import Inbox
+    from admin.inbox import Entry, Inbox
 
 T = TypeVar("T")
 
@@ -125,6 +125,9 @@ def inbox(
     queue: Annotated[str, typer.Argument(help="queue name, e.g. kelurahan.3171011001, kecamatan.317101, triage")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="keep running and print new items")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="include acknowledged and rerouted items")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per item and line (id, ref, queue, "
+                                          "stage, channel, text, location, attachments, follow_ups, incident, "
+                                          "duplicate_of)")] = False,
     as_: AsOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -135,12 +138,18 @@ def inbox(
     cfg = _config(config)
 
     async def main() -> None:
-        from admin.render import entry_text
+        import json
+
+        from admin.render import entry_json, entry_text
+
+        def show(entry: Entry) -> None:
+            typer.echo(json.dumps(entry_json(entry), ensure_ascii=False) if as_json
+                       else entry_text(entry) + "\n")
 
         async with _inbox(cfg, queue, as_) as box:
             entries = await box.items(include_handled=show_all)
             for entry in entries:
-                typer.echo(entry_text(entry) + "\n")
+                show(entry)
             typer.echo(f"{queue}: {sum(e.handling is None for e in entries)} open item(s)", err=True)
             if follow:
                 stop = asyncio.Event()
@@ -152,7 +161,7 @@ def inbox(
                     last = max((s.seq for s in await box.store.queue(queue)), default=0)
                 typer.echo(f"{queue}: following; Ctrl-C to stop", err=True)
                 async for entry in box.follow(stop, after_seq=last):
-                    typer.echo(entry_text(entry) + "\n")
+                    show(entry)
 
     _run(main)
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from admin.inbox import Entry
 from admin.status import current_stage, stage_info
+from schemas.envelope import report_ref
 from schemas.routed import RoutedItem
+
+WIB = ZoneInfo("Asia/Jakarta")  # times people read are in WIB
 
 
 def location_line(item: RoutedItem) -> str | None:
@@ -44,7 +50,9 @@ def entry_text(entry: Entry) -> str:
     stage = stage_info(current_stage(entry.status))
     head = (f"#{entry.stored.seq}  {item.ref}  [{stage.label}]  {env.created_at:%Y-%m-%d %H:%M %Z}  "
             f"{env.channel}/{env.instance} ({env.kind})")
-    if item.kind == "duplicate":
+    if item.follow_up_of is not None:
+        head += f"  FOLLOW-UP of {report_ref(item.follow_up_of)}"
+    elif item.kind == "duplicate":
         head += "  DUPLICATE"
     lines = [head, f"    id: {item.item_id}"]
     text = " ".join((env.subject + ": " if env.subject else "").split() + env.text.split())
@@ -57,9 +65,39 @@ def entry_text(entry: Entry) -> str:
         lines.append(f"    attachments: {kinds}")
     d = item.decision
     lines.append(f"    routed by rule {d.rule_id} ({d.rule_type}): {d.reason}")
-    lines.extend(f"    {line}" for line in links(item))
+    lines.extend(f"    {line}" for line in links(item) if item.follow_up_of is None)
+    for added in entry.follow_ups:
+        more = added.item.envelope
+        extra = f" (+{len(more.attachments)} attachment(s))" if more.attachments else ""
+        extra += " (+location)" if more.location is not None else ""
+        lines.append(f"    + follow-up {more.received_at.astimezone(WIB):%Y-%m-%d %H:%M %Z}: "
+                     f"{' '.join(more.text.split())[:300]}{extra}")
     if entry.handling is not None:
         h = entry.handling
         done = f"acknowledged by {h.by}" if h.action == "ack" else f"rerouted to {h.to_queue} by {h.by}: {h.reason}"
         lines.append(f"    {done} at {h.at:%Y-%m-%d %H:%M} UTC")
     return "\n".join(lines)
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    """An inbox entry as one JSON object (`kanal inbox <queue> --json`): what a script needs, times in WIB."""
+    item = entry.stored.item
+    env = item.envelope
+    loc = env.location
+    return {
+        "id": item.item_id, "ref": item.ref, "seq": entry.stored.seq, "queue": entry.stored.queue,
+        "stage": current_stage(entry.status), "kind": item.kind, "channel": env.channel,
+        "text": env.text, "subject": env.subject,
+        "location": {"lat": loc.lat, "lon": loc.lon} if loc is not None else None,
+        "attachments": len(env.attachments),
+        "received_at": env.received_at.astimezone(WIB).isoformat(),
+        "follow_ups": [{"text": f.item.envelope.text, "received_at": f.item.envelope.received_at.astimezone(WIB)
+                        .isoformat(), "attachments": len(f.item.envelope.attachments),
+                        "location": ({"lat": f.item.envelope.location.lat, "lon": f.item.envelope.location.lon}
+                                     if f.item.envelope.location is not None else None)}
+                       for f in entry.follow_ups],
+        "follow_up_of": item.follow_up_of,
+        "incident": item.dedup.incident_id,
+        "duplicate_of": item.dedup.duplicate_of if item.follow_up_of is None else None,
+        "handled": entry.handling.action if entry.handling is not None else None,
+    }
