@@ -255,6 +255,8 @@ class Console:
         row, *neighbours = await self._rows([stored, *await self._fetch([e.seq for e in linked])])
         first = next((r for r in neighbours if r.stored.item.item_id == it.dedup.duplicate_of), None)
         duplicates = [r for r in neighbours if r.stored.item.dedup.duplicate_of == it.item_id]
+        follow_ups = [r for r in duplicates if r.stored.item.follow_up_of == it.item_id]  # what the reporter added
+        duplicates = [r for r in duplicates if r.stored.item.follow_up_of is None]
         incident = [r for r in neighbours if it.dedup.incident_id
                     and r.stored.item.dedup.incident_id == it.dedup.incident_id]
         latest, _ = await self.store.latest_status(it.item_id)
@@ -266,7 +268,8 @@ class Console:
             geo_svg = self.geo.svg(loc.lat, loc.lon, code)
         return self._page(request, "item.html", row=row, item=it, env=it.envelope, stored=stored, status=latest,
                           next_stage=next_stage(row.stage), location=location_line(it), map_svg=geo_svg,
-                          first=first, duplicates=duplicates, incident=incident, sends=sends)
+                          first=first, duplicates=duplicates, incident=incident, sends=sends,
+                          follow_ups=follow_ups)
 
     async def _send_records(self, item_id: str) -> list[SendRecord]:
         """What the reporter was told about this item, or why not (kept by the senders and the notifier)."""
