@@ -33,7 +33,7 @@ from kanal.control import Control
 from router.conversations import Conversations
 from router.dedup import Deduper, Verdict
 from router.fetch import Fetcher
-from router.followups import FollowUp, detect, lookup_keys
+from router.followups import FollowUp, detect, lookup_keys, reply_lookup
 from router.gazetteer import envelope_text, plain
 from router.metrics import DeadLetterReason, Metrics, RetryReason
 from router.pipeline import Pipeline
@@ -117,6 +117,7 @@ class Router:
         self.ids: KvIndex | None = None  # delivery records (`id.` keys)
         self.index: KvIndex | None = None  # the near-duplicate index (`rep.`, `txt.`, `cell.` keys)
         self.refs: KvIndex | None = None  # the reference index (reference -> report), kanal/references.py
+        self.outbound = KvIndex(nc, self.js, subjects.KV_OUTBOUND)  # read only: replies to our messages
         self.pipeline = Pipeline(nc)
         self.conversations = Conversations(config)  # control messages: recorded, not routed
         self.sub: Any = None
@@ -231,7 +232,11 @@ class Router:
         index_keys = [k for p in probes for k in self.deduper.index_keys(p)]
         keys = id_keys + index_keys
         follow_keys = [k for w in work for k in lookup_keys(w.env)]
+        reply_keys = [k for w in work for k in reply_lookup(w.env)]
         try:
+            # chat replies to our messages: which report each replied-to message was about (rare: one more read)
+            replies = await self.outbound.get_many(reply_keys) if reply_keys else {}
+            follow_keys += [ref.decode() for ref in replies.values()]
             found = await asyncio.gather(self.ids.get_many(id_keys), self.index.get_many(index_keys),
                                          self.refs.get_many(follow_keys))
             view = found[0] | found[1]
@@ -247,7 +252,7 @@ class Router:
         deciding: dict[str, _Work] = {}  # id record key -> the input of this batch that wrote it
         for w, probe in zip(work, probes, strict=True):
             w.verdict = self.deduper.decide(probe, w.decision.queue, view)
-            if follow_keys and (follow := detect(w.env, found[2])) is not None and w.verdict.kind != "exact":
+            if follow_keys and (follow := detect(w.env, found[2], replies)) is not None and w.verdict.kind != "exact":
                 # attached to its report: not a first item any later report could be linked to
                 w.follow_up, w.verdict = follow, Verdict(kind="duplicate", queue=follow.queue,
                                                          reason=follow.reason, id_write=w.verdict.id_write)

@@ -208,6 +208,7 @@ def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: s
         *(f"$KV.{b}.>" for b in dedup),
         *_kv(subjects.KV_REFS),  # the reference index: written by the router alone
         *_kv(subjects.KV_CONVERSATIONS),  # control messages recorded on their conversation
+        *_kv(subjects.KV_OUTBOUND, write=False),  # which report a replied-to message of ours was about
         *_lookups(),
         *(f"{API}.STREAM.{verb}.{name}" for name in managed for verb in ("CREATE", "UPDATE")),
         *(f"{API}.DIRECT.GET.KV_{b}{rest}" for b in dedup for rest in ("", ".>")),

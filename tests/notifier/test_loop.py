@@ -158,6 +158,9 @@ async def test_sender_retries_a_failing_provider_then_records_the_send(nats_url:
         [record] = await sends.for_item(loop.kv, env.id)
         assert record.state == "sent"
         assert record.provider_id == "out-1"
+        # a reply to this message names it so: it leads to the report's reference (router/followups.py)
+        reply = await loop.kv.get(sends.reply_key("hook", h.instance.name, "out-1"))
+        assert reply.value == env.ref.encode()
 
 
 async def test_refused_send_is_recorded_for_the_admin(nats_url: str) -> None:

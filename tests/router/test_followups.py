@@ -22,9 +22,9 @@ BUDI = Reporter(user_id="555", handle="budi_s")
 
 
 def _tg(external_id: str, text: str, who: Reporter = BUDI, minutes: float = 0, **fields: object):  # type: ignore[no-untyped-def]
+    fields.setdefault("thread", Thread(conversation=f"telegram:{who.user_id}"))
     return envelope(external_id, channel="telegram", instance="tg-1", account="kanalbot", kind="direct_message",
-                    text=text, reporter=who, received_at=later(minutes),
-                    thread=Thread(conversation=f"telegram:{who.user_id}"), **fields)
+                    text=text, reporter=who, received_at=later(minutes), **fields)
 
 
 def _mail(external_id: str, text: str, sender: str, minutes: float = 0, thread: Thread | None = None,
@@ -88,3 +88,29 @@ async def test_an_email_reply_in_the_reports_thread_attaches(provisioned: NATS, 
     assert items[reply.id].follow_up_of == report.id
     assert items[reply.id].decision.queue == items[report.id].decision.queue
     assert items[other.id].follow_up_of is None, "another address in the thread is not the reporter"
+
+
+async def test_a_chat_reply_to_our_acknowledgement_attaches(provisioned: NATS, config: Config,
+                                                            tmp_path: Path) -> None:
+    from kanal import bus, sends
+    from schemas import subjects
+
+    router = await make_router(provisioned, config, write_rules(tmp_path))
+    report = _tg("10", "Lampu jalan mati sepanjang gang, gelap sekali kalau malam", location=PIN)
+    await publish(provisioned, report)
+    await drain(router)
+    # The Telegram sender loop sent our acknowledgement as message 9001 in the chat and recorded it.
+    outbound = await bus.ensure_kv(provisioned.jetstream(), subjects.KV_OUTBOUND, history=5)
+    await sends.remember_reply(outbound, "telegram", "tg-1", "555:9001", report.ref)
+    reply = _tg("11", "Sudah dua malam masih gelap", minutes=600,
+                thread=Thread(conversation="telegram:555", reply_to="555:9001"))
+    stranger = _tg("12", "Di gang saya juga gelap", who=Reporter(user_id="777"), minutes=601,
+                   thread=Thread(conversation="telegram:777", reply_to="555:9001"))
+    other_reply = _tg("13", "Ada pohon tumbang di Jalan Alpha", minutes=602,
+                      thread=Thread(conversation="telegram:555", reply_to="555:42"))  # a reply to their own message
+    await publish(provisioned, reply, stranger, other_reply)
+    await drain(router)
+    items = {i.item_id: i for i in await routed(provisioned)}
+    assert items[reply.id].follow_up_of == report.id
+    assert items[reply.id].decision.reason.startswith(f"follow-up: a reply to our message about {report.ref}")
+    assert items[stranger.id].follow_up_of is None and items[other_reply.id].follow_up_of is None
