@@ -16,7 +16,8 @@ class TwilioSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
       account_sid, authenticates media downloads.
     - account_sid: `AC...`; when set, requests for another account are refused (403).
     - account: the number this instance receives on (e.g. "+628111272206"); empty: the request's `To`.
-    - ack_template: the TwiML reply; `{ref}` becomes the report reference; empty: no reply (`<Response/>`).
+    - ack_template: the TwiML reply; `{ref}` becomes the report reference; empty (default): no reply
+      (`<Response/>`); set it only for an instance the notifier does not answer.
     - path: the webhook path configured in the Twilio console (after public_url).
     - api_base_url: where replies go (Messages API); api.twilio.com unless a proxy or a test stands in.
     - send_timeout: how long one Messages API call may take before it is retried.
@@ -25,7 +26,9 @@ class TwilioSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     auth_token: Secret
     account_sid: str = ""
     account: str = ""
-    ack_template: str = DEFAULT_ACK
+    # Empty by default: the notifier acknowledges once per report when it is routed. An immediate TwiML answer
+    # would hand out a reference for a "STOP", a status question or a follow-up, none of which is a report.
+    ack_template: str = ""
     path: str = "/twilio/inbound"
     api_base_url: str = "https://api.twilio.com"
     send_timeout: Duration = Duration(seconds=15)

@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 from connectors.testkit import Harness, harness
 from connectors.twilio import spec
 from connectors.twilio.connector import TwilioConnector
+from connectors.twilio.settings import DEFAULT_ACK
 from schemas import report_ref, subjects
 from tests.conftest import shared_path
 from tests.connectors.twilio.cases import NUMBER, sms, status, whatsapp, whatsapp_location
@@ -43,7 +44,8 @@ async def post(client: httpx.AsyncClient, body: bytes, url: str = PUBLIC, token:
 
 
 async def test_signed_sms_is_published_once_and_acknowledged_with_its_reference(nats_url: str) -> None:
-    async with harness(spec, SETTINGS, nats_url) as h, client_for(h) as client:
+    settings = {**SETTINGS, "ack_template": DEFAULT_ACK}  # an instance the notifier does not answer
+    async with harness(spec, settings, nats_url) as h, client_for(h) as client:
         first = await post(client, sms())
         retry = await post(client, sms())  # Twilio retries after a timeout: same MessageSid
         published = await h.published()
@@ -188,3 +190,11 @@ def _verifier(token: str) -> TwilioConnector:
     connector = TwilioConnector.__new__(TwilioConnector)
     connector.validator = RequestValidator(token)
     return connector
+
+
+async def test_by_default_no_immediate_reference(nats_url: str) -> None:
+    """The notifier acknowledges once per report; the webhook answer must not hand out a reference."""
+    async with harness(spec, SETTINGS, nats_url) as h, client_for(h) as client:
+        response = await post(client, sms())
+        assert len(await h.published()) == 1
+    assert response.status_code == 200 and response.text.endswith("<Response />")
