@@ -300,6 +300,8 @@ class Console(OfficePages):
         row, *neighbours = await self._rows([stored, *await self._fetch([e.seq for e in linked])])
         first = next((r for r in neighbours if r.stored.item.item_id == it.dedup.duplicate_of), None)
         duplicates = [r for r in neighbours if r.stored.item.dedup.duplicate_of == it.item_id]
+        follow_ups = [r for r in duplicates if r.stored.item.follow_up_of == it.item_id]  # what the reporter added
+        duplicates = [r for r in duplicates if r.stored.item.follow_up_of is None]
         incident = [r for r in neighbours if it.dedup.incident_id
                     and r.stored.item.dedup.incident_id == it.dedup.incident_id]
         latest, _ = await self.store.latest_status(it.item_id)
@@ -321,7 +323,7 @@ class Console(OfficePages):
                           colleagues=assign.colleagues(self.s, stored.queue, name), late=late,
                           merged_seq=self._open_seq(held.merged_into) if held.merged_into else None,
                           due=datetime.fromtimestamp(due, UTC) if due is not None else None,
-                          **await disposition.context(self, stored, user))
+                          follow_ups=follow_ups, **await disposition.context(self, stored, user))
 
     def _open_seq(self, item_id: str) -> int | None:
         """The stream sequence of the item's open message (its current queue), if the index has one."""

@@ -152,7 +152,10 @@ class Forwarder:
             await self._dead_letter(msg, "invalid_item", str(err))
             return
         # A reroute is a new fact for the CRM: its own key, so the CRM does not answer 409 and miss the move.
+        # A follow-up is an update of its report: keyed under the report, so the CRM adds it to the same item.
         key = item.item_id if not item.reroutes else f"{item.item_id}:reroute-{len(item.reroutes)}"
+        if item.follow_up_of is not None:
+            key = f"{item.follow_up_of}:follow-up-{item.item_id}"
         outcome = await self.post(key, crm_body(item, msg.data))
         deliveries = msg.metadata.num_delivered or 1
         if outcome.verdict == "accepted":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ class Entry:
     stored: StoredItem
     handling: Handling | None
     status: StatusUpdate | None
+    follow_ups: tuple[StoredItem, ...] = ()  # what the reporter added later (RoutedItem.follow_up_of), in order
 
 
 def consumer_name(admin: str, queue: str) -> str:
@@ -91,7 +93,7 @@ class Inbox:
             handling = states[s.item.item_id].for_seq(s.seq)
             if handling is None or include_handled:
                 out.append(Entry(stored=s, handling=handling, status=statuses[s.item.item_id]))
-        return out
+        return attach_follow_ups(out)
 
     async def items(self, include_handled: bool = False) -> list[Entry]:
         """Open items (neither acknowledged nor rerouted), oldest first; with `include_handled`, all of them."""
@@ -125,6 +127,9 @@ class Inbox:
         entry = await self.find(ref)
         handling = await self.store.record(entry.stored.item.item_id, Handling(
             seq=entry.stored.seq, queue=self.queue, action="ack", by=self.admin, at=datetime.now(UTC)))
+        for added in entry.follow_ups:  # acknowledged with their report: they never stand open on their own
+            await self.store.record(added.item.item_id, Handling(seq=added.seq, queue=self.queue, action="ack",
+                                                                 by=self.admin, at=handling.at))
         await self._settle()
         return handling
 
@@ -158,6 +163,19 @@ class Inbox:
                 await msg.ack()  # handled (or not an item at all): leaves this admin's inbox
             else:
                 await msg.nak()
+
+
+def attach_follow_ups(entries: list[Entry]) -> list[Entry]:
+    """Follow-ups shown on their report's entry instead of as entries of their own; one whose report is not
+    in the listing (acknowledged already, or in an earlier page) stays an entry, marked as a follow-up."""
+    reports = {e.stored.item.item_id for e in entries if e.stored.item.follow_up_of is None}
+    added: dict[str, list[StoredItem]] = {}
+    for e in entries:
+        of = e.stored.item.follow_up_of
+        if of is not None and of in reports:
+            added.setdefault(of, []).append(e.stored)
+    return [dataclasses.replace(e, follow_ups=tuple(added.get(e.stored.item.item_id, ()))) for e in entries
+            if e.stored.item.follow_up_of not in reports]
 
 
 def _item_id(data: bytes) -> str | None:

@@ -11,6 +11,8 @@ from admin.i18n import wib
 from admin.inbox import Entry
 from admin.status import current_stage, stage_info
 from admin.store import ItemState
+from kanal.localtime import WIB
+from schemas.envelope import report_ref
 from schemas.privacy import redacted, reporter_view
 from schemas.routed import RoutedItem
 
@@ -52,7 +54,9 @@ def entry_text(entry: Entry) -> str:
     stage = stage_info(current_stage(entry.status))
     head = (f"#{entry.stored.seq}  {item.ref}  [{stage.label}]  {wib(item.routed_at)}  "
             f"{env.channel}/{env.instance} ({env.kind})")
-    if item.kind == "duplicate":
+    if item.follow_up_of is not None:
+        head += f"  FOLLOW-UP of {report_ref(item.follow_up_of)}"
+    elif item.kind == "duplicate":
         head += "  DUPLICATE"
     lines = [head, f"    id: {item.item_id}"]
     who = reporter_view(env, "queue_admin")  # the inbox only opens a queue its admin is allowed on
@@ -71,7 +75,13 @@ def entry_text(entry: Entry) -> str:
     if d.category is not None:
         lines.append(f"    category: {d.category} ({d.category_confidence or 0:.2f}"
                      f"{': ' + ', '.join(d.category_cues) if d.category_cues else ''})")
-    lines.extend(f"    {line}" for line in links(item))
+    lines.extend(f"    {line}" for line in links(item) if item.follow_up_of is None)
+    for added in entry.follow_ups:
+        more = added.item.envelope
+        extra = f" (+{len(more.attachments)} attachment(s))" if more.attachments else ""
+        extra += " (+location)" if more.location is not None else ""
+        lines.append(f"    + follow-up {more.received_at.astimezone(WIB):%Y-%m-%d %H:%M %Z}: "
+                     f"{' '.join(more.text.split())[:300]}{extra}")
     if entry.handling is not None:
         h = entry.handling
         done = f"acknowledged by {h.by}" if h.action == "ack" else f"rerouted to {h.to_queue} by {h.by}: {h.reason}"
@@ -80,20 +90,31 @@ def entry_text(entry: Entry) -> str:
 
 
 def entry_json(entry: Entry, state: ItemState) -> dict[str, Any]:
-    """An inbox entry for `kanal inbox --json`: the item without reporter details, its stage and category."""
+    """An inbox entry as one JSON object (`kanal inbox <queue> --json`): what a script needs, times in WIB;
+    the reporter as the queue's admin may see them (schemas.privacy)."""
     item = entry.stored.item
     env = item.envelope
+    loc = env.location
     return {
-        "seq": entry.stored.seq, "queue": entry.stored.queue, "item_id": item.item_id, "ref": item.ref,
-        "kind": item.kind, "channel": env.channel, "instance": env.instance, "created_at": env.created_at.isoformat(),
+        "id": item.item_id, "ref": item.ref, "seq": entry.stored.seq, "queue": entry.stored.queue,
+        "stage": current_stage(entry.status), "kind": item.kind, "channel": env.channel,
+        "instance": env.instance, "text": env.text, "subject": env.subject,
         "reporter": msgspec.to_builtins(redacted(env, "queue_admin").reporter),
-        "subject": env.subject, "text": env.text,
-        "location": msgspec.to_builtins(env.location) if env.location else None,
-        "stage": current_stage(entry.status),
+        "location": {"lat": loc.lat, "lon": loc.lon} if loc is not None else None,
+        "attachments": len(env.attachments),
+        "received_at": env.received_at.astimezone(WIB).isoformat(),
+        "follow_ups": [{"text": f.item.envelope.text, "received_at": f.item.envelope.received_at.astimezone(WIB)
+                        .isoformat(), "attachments": len(f.item.envelope.attachments),
+                        "location": ({"lat": f.item.envelope.location.lat, "lon": f.item.envelope.location.lon}
+                                     if f.item.envelope.location is not None else None)}
+                       for f in entry.follow_ups],
+        "follow_up_of": item.follow_up_of,
+        "incident": item.dedup.incident_id,
+        "duplicate_of": item.dedup.duplicate_of if item.follow_up_of is None else None,
         "category": current_category(item, state),
-        "decision": msgspec.to_builtins(item.decision),
         "category_corrections": msgspec.to_builtins(state.categories),
-        "handling": msgspec.to_builtins(entry.handling) if entry.handling else None,
-        "dedup": msgspec.to_builtins(item.dedup),
+        "decision": msgspec.to_builtins(item.decision),
         "reroutes": msgspec.to_builtins(item.reroutes),
+        "handled": entry.handling.action if entry.handling is not None else None,
+        "handling": msgspec.to_builtins(entry.handling) if entry.handling else None,
     }

@@ -84,6 +84,7 @@ class Config(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     admin: dict[str, Any] = {}
     forwarder: dict[str, Any] = {}
     outbound: dict[str, Any] = {}
+    conversations: dict[str, Any] = {}
     connectors: dict[str, dict[str, Any]] = {}
     base_dir: str = "."
     source: str = "<defaults>"

@@ -33,6 +33,19 @@ def record_key(item_id: str, message_id: str) -> str:
     return f"{item_id}.{message_id}"
 
 
+def reply_key(channel: str, instance: str, reply_ref: str) -> str:
+    """KV key naming one message Kanal sent, as the reporter's reply to it names it (`Thread.reply_to`)."""
+    import hashlib
+
+    raw = "\x1f".join((channel, instance, reply_ref)).encode()
+    return "reply." + hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
+async def remember_reply(kv: KeyValue, channel: str, instance: str, provider_id: str, ref: str) -> None:
+    """Record which report a sent message was about (its reference), so a reply to it is a follow-up."""
+    await kv.put(reply_key(channel, instance, provider_id), ref.encode())
+
+
 def make(message: OutboundMessage, state: SendState, channel: str, instance: str, reason: str | None = None,
          provider_id: str | None = None, attempts: int = 0) -> SendRecord:
     """A record for `message` in `state`."""

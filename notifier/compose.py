@@ -86,7 +86,7 @@ def public_allowed(address: ReplyAddress) -> bool:
 
 
 def for_routed(item: RoutedItem, settings: OutboundSettings, now: datetime) -> OutboundMessage:
-    """The acknowledgement for a newly routed item (or a duplicate notice pointing at the first item)."""
+    """The acknowledgement for a newly routed item (or a duplicate notice or follow-up of the first item)."""
     address = reply_address(item.envelope)
     answerable(address, settings)
     purpose: Purpose = "duplicate" if item.kind == "duplicate" else "ack"
@@ -95,9 +95,13 @@ def for_routed(item: RoutedItem, settings: OutboundSettings, now: datetime) -> O
         from schemas import report_ref
 
         ref = report_ref(item.dedup.duplicate_of)
+    text = render(settings, address, purpose, ref)
+    if item.follow_up_of is not None:  # "Tambahan untuk laporan KNL-... diterima" (sent as a duplicate notice's)
+        text = template(settings, address.channel, _language(address, settings), "follow_up").format(
+            ref=ref, status_url=settings.status_url.format(ref=ref), stage_label="", note="")
     return OutboundMessage(
         id=outbound_id(item.item_id, purpose), item_id=item.item_id, ref=ref, purpose=purpose,
-        text=render(settings, address, purpose, ref), reply_to=address,
+        text=text, reply_to=address,
         subject=f"Re: {address.subject}" if address.subject else f"Laporan {ref}",
         public_allowed=public_allowed(address), created_at=now,
     )
@@ -117,11 +121,19 @@ def for_status(update: StatusUpdate, address: ReplyAddress, settings: OutboundSe
     )
 
 
-def opt_command(text: str, settings: OutboundSettings) -> str | None:
-    """`out` or `in` when a message is only an opt-out/opt-in word (any case, trailing punctuation allowed)."""
-    word = " ".join(text.strip().strip(".!").upper().split())
-    if word in {w.upper() for w in settings.opt_out_words}:
-        return "out"
-    if word in {w.upper() for w in settings.opt_in_words}:
-        return "in"
-    return None
+def for_status_question(question: Envelope, ref: str, item_id: str | None, stage: str | None,
+                        settings: OutboundSettings, now: datetime) -> OutboundMessage:
+    """The answer to "status KNL-..." (kanal/control.py): the report's current stage and its status link, or
+    that no report has this reference (`item_id` None). Answered at once, in the thread of the question."""
+    address = reply_address(question)
+    answerable(address, settings)
+    kind = "status_answer" if item_id is not None else "unknown_ref"
+    text = template(settings, address.channel, _language(address, settings), kind).format(
+        ref=ref, status_url=settings.status_url.format(ref=ref), stage_label=_LABELS.get(stage or "", stage or ""),
+        note="")
+    return OutboundMessage(
+        id=outbound_id(question.id, "status", stage), item_id=item_id or question.id, ref=ref, purpose="status",
+        stage=stage, text=text, reply_to=address,
+        subject=f"Re: {address.subject}" if address.subject else f"Laporan {ref}",
+        public_allowed=public_allowed(address), created_at=now,
+    )

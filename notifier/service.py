@@ -28,9 +28,12 @@ from nats.js.kv import KeyValue
 
 from kanal import bus, log, sends
 from kanal.config import Config
+from kanal.control import ConversationSettings, classify, control_words
+from kanal.references import References
 from notifier import compose
 from notifier.settings import OutboundSettings
 from schemas import SchemaError, decode_envelope, decode_routed, decode_status, encode, subjects
+from schemas.envelope import Envelope
 from schemas.outbound import OutboundMessage, decode_reply_address
 
 _log = log.get("notifier")
@@ -40,18 +43,23 @@ class Notifier:
     """One process; any number may run (they share the durable consumers)."""
 
     def __init__(self, js: JetStreamContext, settings: OutboundSettings, threads: KeyValue, reporters: KeyValue,
-                 outbound: KeyValue) -> None:
+                 outbound: KeyValue, conversations: ConversationSettings | None = None) -> None:
         self.js = js
         self.settings = settings
+        self.words = control_words(conversations or ConversationSettings(), settings.opt_out_words,
+                                   settings.opt_in_words)
+        self.refs = References()
         self.threads = threads
         self.reporters = reporters
         self.outbound = outbound
 
     @classmethod
-    async def open(cls, js: JetStreamContext, settings: OutboundSettings) -> Notifier:
-        """Open the KV buckets it needs (created if missing)."""
+    async def open(cls, js: JetStreamContext, settings: OutboundSettings,
+                   conversations: ConversationSettings | None = None) -> Notifier:
+        """Open the KV buckets it needs (created if missing); `conversations`: `[conversations]`'s words."""
         return cls(js, settings, await bus.ensure_kv(js, subjects.KV_THREADS),
-                   await bus.ensure_kv(js, subjects.KV_REPORTERS), await bus.ensure_kv(js, subjects.KV_OUTBOUND))
+                   await bus.ensure_kv(js, subjects.KV_REPORTERS), await bus.ensure_kv(js, subjects.KV_OUTBOUND),
+                   conversations)
 
     async def on_routed(self, data: bytes) -> OutboundMessage | None:
         """Acknowledge a routed item to its reporter (or record why not)."""
@@ -81,11 +89,16 @@ class Notifier:
         return await self._gate_and_publish(message)
 
     async def on_inbound(self, data: bytes) -> str | None:
-        """Record an opt-out ('BERHENTI') or opt-in ('MULAI') sent by a reporter."""
+        """A message that is not a complaint (kanal/control.py): record an opt-out ('BERHENTI') or opt-in
+        ('MULAI'), answer a status question ("status KNL-..."); returns "out", "in", "status" or None."""
         envelope = decode_envelope(data)
-        command = compose.opt_command(envelope.text, self.settings)
-        if command is None:
+        control = classify(envelope, self.words)
+        if control is None or control.kind == "no_complaint":
             return None
+        if control.kind == "status" and control.ref is not None:
+            await self._answer_status(envelope, control.ref)
+            return "status"
+        command = "out" if control.kind == "opt_out" else "in"
         key = f"optout.{compose.reporter_key(envelope)}"
         if command == "out":
             await self.reporters.put(key, b"1")
@@ -94,6 +107,18 @@ class Notifier:
                 await self.reporters.delete(key)
         _log.info("reporter_opted_" + command, channel=envelope.channel, instance=envelope.instance)
         return command
+
+    async def _answer_status(self, question: Envelope, ref: str) -> OutboundMessage | None:
+        record = await self.refs.lookup(self.js, ref)
+        report = await self.refs.report_status(self.js, ref) if record is not None else None
+        try:
+            message = compose.for_status_question(question, ref, record.id if record else None,
+                                                  report.stage if report else None, self.settings,
+                                                  datetime.now(UTC))
+        except compose.Skip as skip:
+            _log.info("reporter_not_answered", envelope_id=question.id, reason=skip.reason)
+            return None
+        return await self._gate_and_publish(message)
 
     async def _gate_and_publish(self, message: OutboundMessage) -> OutboundMessage | None:
         address = message.reply_to
@@ -212,7 +237,8 @@ def build(config: Config, notifier: Notifier | None = None,
         await _handle(msg, bound["notifier"].on_status, subjects.NOTIFIER_CONSUMER)
 
     @subscriber(f"{subjects.IN_PREFIX}.>", subjects.STREAM_IN, f"{subjects.NOTIFIER_CONSUMER}-optout",
-                "kanal.in (notifier)", "Inbound envelopes: record opt-out and opt-in words", deliver_new=True)
+                "kanal.in (notifier)", "Inbound envelopes: record opt-out and opt-in words, answer status "
+                "questions", deliver_new=True)
     async def inbound(msg: NatsMessage) -> None:
         await _handle(msg, bound["notifier"].on_inbound, f"{subjects.NOTIFIER_CONSUMER}-optout")
 
@@ -271,7 +297,7 @@ async def run(config: Config) -> int:
     await bus.provision(js, config)
     events = bus.ConnectionEvents("kanal-notifier")
     broker, bind = build(config, events=events)
-    bind(await Notifier.open(js, settings))
+    bind(await Notifier.open(js, settings, config.section("conversations", ConversationSettings)))
     await broker.start()
     events.client = broker.connection  # its own close at shutdown is then no disconnect warning
     _log.info("notifier_started", channels=settings.channels)

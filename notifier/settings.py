@@ -14,6 +14,10 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "duplicate": "Laporan ini sudah tercatat dengan nomor {ref}. Kami akan mengabari perkembangannya.",
         "status": "Laporan {ref}: status kini {stage_label}.{note}",
         "final": "Laporan {ref} telah selesai ditangani (Selesai).{note} Terima kasih atas partisipasi Anda.",
+        "follow_up": "Tambahan untuk laporan {ref} diterima. Pantau perkembangannya di {status_url}.",
+        "status_answer": "Laporan {ref}: status kini {stage_label}. Pantau perkembangannya di {status_url}.",
+        "unknown_ref": "Nomor laporan {ref} tidak kami temukan. Periksa kembali nomornya; laporan yang baru "
+                       "dikirim tercatat dalam beberapa menit.",
     },
     "en": {
         "ack": "Thank you, we received your report with number {ref}. Follow it at {status_url}. Reply STOP to "
@@ -21,6 +25,10 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "duplicate": "This report is already recorded as {ref}. We will keep you posted.",
         "status": "Report {ref}: now {stage_label}.{note}",
         "final": "Report {ref} has been resolved (Selesai).{note} Thank you for taking part.",
+        "follow_up": "Your addition to report {ref} was received. Follow it at {status_url}.",
+        "status_answer": "Report {ref}: now {stage_label}. Follow it at {status_url}.",
+        "unknown_ref": "We found no report numbered {ref}. Please check the number; a report sent just now is "
+                       "recorded within a few minutes.",
     },
 }
 

@@ -10,10 +10,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from kanal.control import CONTROL_KINDS
+
 # Typed, so the router can only count what is listed here (and starts each at 0).
 RetryReason = Literal["routing_failed", "dedup_store_unavailable", "publish_failed"]
 DeadLetterReason = Literal["invalid_envelope", "unsupported_version", RetryReason]  # retries end here at the limit
-DUPLICATE_KINDS = ("exact", "same_reporter", "same_text", "incident")
+DUPLICATE_KINDS = ("exact", "same_reporter", "same_text", "incident", "follow_up")
 RETRY_REASONS: tuple[str, ...] = get_args(RetryReason)
 DEAD_LETTER_REASONS: tuple[str, ...] = get_args(DeadLetterReason)  # nested Literals flatten
 
@@ -27,13 +29,15 @@ class Metrics:
         self.routed = Counter("kanal_router_routed", "Items delivered, by queue and deciding rule",
                               ["queue", "rule"], registry=r)
         self.duplicates = Counter("kanal_router_duplicates", "Duplicates found, by kind "
-                                  "(exact, same_reporter, same_text, incident)", ["kind"], registry=r)
+                                  "(exact, same_reporter, same_text, incident, follow_up)", ["kind"], registry=r)
         self.dlq = Counter("kanal_router_dead_letters", "Inputs sent to KANAL_DLQ, by reason", ["reason"], registry=r)
         self.retries = Counter("kanal_router_retries", "Inputs handed back for redelivery, by reason", ["reason"],
                                registry=r)
         self.latency = Histogram("kanal_router_latency_seconds", "From fetch to input ack, per message",
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
                                  registry=r)
+        self.control = Counter("kanal_router_control", "Messages that are not complaints (no item), by kind "
+                               "(opt_out, opt_in, status, no_complaint)", ["kind"], registry=r)
         self.reloads = Counter("kanal_router_rule_reloads", "Rules file reloads, by result", ["result"], registry=r)
         self.rules = Gauge("kanal_router_rules", "Rules in force", registry=r)
         self.categories = Counter("kanal_router_categories", "Items delivered (not duplicate notices), by the "
@@ -46,6 +50,8 @@ class Metrics:
             self.dlq.labels(reason)
         for reason in RETRY_REASONS:
             self.retries.labels(reason)
+        for kind in CONTROL_KINDS:
+            self.control.labels(kind)
         for result in ("ok", "refused"):
             self.reloads.labels(result)
 

@@ -4,7 +4,8 @@ Order per batch, so a kill at any instant neither loses nor doubles an item:
 1. one batched KV read for every key the batch needs;
 2. publish every routed item (`Nats-Msg-Id` = the envelope id) as one fast-ingest batch, then the near-dup
    index writes of the stored items (hints, not waited for);
-3. once the items are acked by the stream, record the envelope ids in KV (one fast-ingest batch);
+3. once the items are acked by the stream, record their references (router/references.py), then the envelope
+   ids in KV (one fast-ingest batch each);
 4. only then ack the inputs. A repeat before step 3 is dropped by the stream's duplicate window; after it,
    by the KV record (30 days).
 """
@@ -29,11 +30,15 @@ from nats.js.client import JetStreamContext
 
 from kanal import bus, http, log, sdnotify
 from kanal.config import Config
+from kanal.control import Control
+from router.conversations import Conversations
 from router.dedup import Deduper, Verdict
 from router.fetch import Fetcher
+from router.followups import FollowUp, detect, lookup_keys, reply_lookup
 from router.gazetteer import envelope_text, plain
 from router.metrics import DeadLetterReason, Metrics, RetryReason
 from router.pipeline import Pipeline
+from router.references import open_index, reference_writes
 from router.rules import RuleBook
 from router.settings import RouterSettings
 from router.store import KvIndex, StoreError
@@ -41,7 +46,7 @@ from schemas import subjects
 from schemas.deadletter import DeadLetter
 from schemas.envelope import Envelope, decode_envelope, encode
 from schemas.errors import SchemaError, UnsupportedVersion
-from schemas.routed import Decision, RoutedItem
+from schemas.routed import Decision, Dedup, RoutedItem
 
 
 def _log() -> Any:
@@ -60,6 +65,7 @@ class _Work:
     verdict: Verdict | None = None
     item: RoutedItem | None = None
     twin: _Work | None = None  # the same envelope earlier in this batch, whose outcome this one shares
+    follow_up: FollowUp | None = None  # the report this message adds to (router/followups.py)
 
 
 class RecentWrites:
@@ -111,7 +117,10 @@ class Router:
         self.deduper = Deduper(settings.dedup)
         self.ids: KvIndex | None = None  # delivery records (`id.` keys)
         self.index: KvIndex | None = None  # the near-duplicate index (`rep.`, `txt.`, `cell.` keys)
+        self.refs: KvIndex | None = None  # the reference index (reference -> report), kanal/references.py
+        self.outbound = KvIndex(nc, self.js, subjects.KV_OUTBOUND)  # read only: replies to our messages
         self.pipeline = Pipeline(nc)
+        self.conversations = Conversations(config)  # control messages: recorded, not routed
         self.sub: Any = None
         self.stopping = asyncio.Event()
         # Index writes are cached from the decision until their hint has landed: at most the item publish's
@@ -132,6 +141,8 @@ class Router:
         self.fast_admin = bool((await self.js.stream_info(subjects.STREAM_ADMIN)).config.allow_batched)
         window = max(dedup.same_report_window, dedup.incident_window).total_seconds()
         self.index = await KvIndex.open(self.nc, self.js, dedup.index_bucket, window, replicas, self.pipeline)
+        self.refs = await open_index(self.nc, self.js, replicas, self.pipeline)
+        await self.conversations.open(self.nc, self.js, replicas, self.pipeline)
         consumer = ConsumerConfig(
             durable_name=self.s.consumer,
             ack_policy=AckPolicy.EXPLICIT,
@@ -182,6 +193,7 @@ class Router:
         """Route one batch; see the module docstring for the order of effects."""
         started = time.perf_counter()
         decoded: list[tuple[Msg, Envelope, str]] = []
+        controls: list[tuple[Msg, Envelope, Control]] = []
         for msg in msgs:
             try:
                 env = decode_envelope(msg.data)
@@ -190,7 +202,13 @@ class Router:
                     "unsupported_version" if isinstance(err, UnsupportedVersion) else "invalid_envelope")
                 await self._dead_letter(msg, reason, str(err))
                 continue
+            control = self.conversations.control(env)
+            if control is not None:
+                controls.append((msg, env, control))
+                continue
             decoded.append((msg, env, plain(envelope_text(env.subject, env.text))))  # rules and dedup read it
+        if controls:
+            await self._record_controls(controls)
         work: list[_Work] = []
         rules = self.book.current
         try:  # the batch's points are looked up together
@@ -211,13 +229,19 @@ class Router:
             self.metrics.observe(elapsed)
 
     async def _deliver(self, work: list[_Work]) -> None:
-        assert self.ids is not None and self.index is not None
+        assert self.ids is not None and self.index is not None and self.refs is not None
         probes = self.deduper.probe_many([w.env for w in work], [w.text for w in work])
         id_keys = [self.deduper.id_key(p) for p in probes]
         index_keys = [k for p in probes for k in self.deduper.index_keys(p)]
         keys = id_keys + index_keys
+        follow_keys = [k for w in work for k in lookup_keys(w.env)]
+        reply_keys = [k for w in work for k in reply_lookup(w.env)]
         try:
-            found = await asyncio.gather(self.ids.get_many(id_keys), self.index.get_many(index_keys))
+            # chat replies to our messages: which report each replied-to message was about (rare: one more read)
+            replies = await self.outbound.get_many(reply_keys) if reply_keys else {}
+            follow_keys += [ref.decode() for ref in replies.values()]
+            found = await asyncio.gather(self.ids.get_many(id_keys), self.index.get_many(index_keys),
+                                         self.refs.get_many(follow_keys))
             view = found[0] | found[1]
         except StoreError as err:
             for w in work:
@@ -231,6 +255,10 @@ class Router:
         deciding: dict[str, _Work] = {}  # id record key -> the input of this batch that wrote it
         for w, probe in zip(work, probes, strict=True):
             w.verdict = self.deduper.decide(probe, w.decision.queue, view)
+            if follow_keys and (follow := detect(w.env, found[2], replies)) is not None and w.verdict.kind != "exact":
+                # attached to its report: not a first item any later report could be linked to
+                w.follow_up, w.verdict = follow, Verdict(kind="duplicate", queue=follow.queue,
+                                                         reason=follow.reason, id_write=w.verdict.id_write)
             for key, value in w.verdict.index_writes.items():
                 self.recent.put(key, value, mono)
             if w.verdict.id_write is not None:
@@ -259,8 +287,18 @@ class Router:
         # that no queue holds (not waited for; a lost hint only weakens near-dup detection).
         for _, verdict in stored:
             await self.index.hint(verdict.index_writes)
+        # Its reference is recorded before its delivery: a redelivery after a failure here is routed and
+        # recorded again, where after the delivery record it would be an exact repeat, never recorded.
+        referenced = [w for w, _ in stored if w.item is not None]
+        writes = [reference_writes(w.item) for w in referenced if w.item is not None]
+        results = await self.refs.put_many([write for group in writes for write in group])
+        for w, group in zip(referenced, writes, strict=True):
+            res = next((r for r in results[:len(group)] if r), None)
+            results = results[len(group):]
+            if res:
+                failed[id(w)] = ("dedup_store_unavailable", f"recording the reference failed: {res!r}")
         # Only an item the stream has stored may be recorded as delivered (else a kill here would lose it).
-        recorded = [(w, verdict.id_write) for w, verdict in stored if verdict.id_write]
+        recorded = [(w, verdict.id_write) for w, verdict in stored if verdict.id_write and id(w) not in failed]
         results = await self.ids.put_many([write for _, write in recorded])
         for (w, (key, value)), res in zip(recorded, results, strict=True):
             if res:  # not recorded: redeliver, so a repeat after the stream's window is still caught
@@ -285,8 +323,28 @@ class Router:
             else:
                 self.metrics.duplicates.labels(labels[1]).inc(n)
 
+    async def _record_controls(self, controls: list[tuple[Msg, Envelope, Control]]) -> None:
+        """Not complaints: recorded on their conversation, then acked; no item (kanal/control.py)."""
+        results = await self.conversations.record([self.conversations.control_write(env, c) for _, env, c in controls])
+        for (msg, env, control), res in zip(controls, results, strict=True):
+            if res:
+                await self._retry_or_dead_letter(msg, "dedup_store_unavailable", f"recording on the conversation "
+                                                 f"failed: {res!r}")
+                continue
+            await msg.ack()
+            self.metrics.control.labels(control.kind).inc()
+            _log().info("control_message_recorded", envelope_id=env.id, kind=control.kind, ref=control.ref)
+
     def _item(self, w: _Work, verdict: Verdict, now: datetime) -> RoutedItem:
         decision = w.decision
+        if w.follow_up is not None:
+            follow = w.follow_up
+            decision = Decision(rule_id=decision.rule_id, rule_type=decision.rule_type, queue=follow.queue,
+                                reason=f"{follow.reason}; the rules chose {decision.queue}: {decision.reason}",
+                                matched=decision.matched, trail=decision.trail)
+            return RoutedItem(kind="duplicate", item_id=w.env.id, ref=w.env.ref, envelope=w.env, decision=decision,
+                              dedup=Dedup(duplicate_of=follow.report_id, duplicate_reason="same_reporter"),
+                              routed_at=now, follow_up_of=follow.report_id)
         if verdict.kind == "duplicate" and verdict.queue:
             decision = msgspec.structs.replace(
                 decision, queue=verdict.queue,
@@ -303,7 +361,9 @@ class Router:
             _log().info("exact_duplicate_skipped", envelope_id=w.env.id, reason=verdict.reason)
             return
         assert w.item is not None
-        if verdict.kind == "duplicate":
+        if w.follow_up is not None:
+            counts["duplicates", "follow_up"] += 1
+        elif verdict.kind == "duplicate":
             counts["duplicates", verdict.dedup.duplicate_reason or "duplicate"] += 1
         elif verdict.dedup.incident_id:
             counts["duplicates", "incident"] += 1

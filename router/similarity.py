@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from kanal.phone import contact_key
 from router.gazetteer import envelope_text, plain
 from schemas.envelope import Envelope
 
@@ -27,15 +28,21 @@ _B = _rng.integers(0, _PRIME, size=(PERMS, 1), dtype=np.int64)
 _LINKS = re.compile(r"https?://\S+|[@#]\w+")
 
 
+BODY_ALONE_CHARS = 20  # a body at least this long says what the report is about without its subject
+
+
 def norm_text(env: Envelope, text: str | None = None) -> str:
     """Subject and text as lowercase ASCII words joined by single spaces, URLs and mentions dropped.
 
+    The subject counts only when the body is too short to say what the report is about: an e-mail's
+    "Laporan warga" subject must not stop its body from matching the same words posted on X.
     `text`: `plain(envelope_text(...))` if the caller has it; used as is when there is nothing to drop.
     """
-    raw = envelope_text(env.subject, env.text)
+    body_alone = bool(env.subject) and len(env.text.strip()) >= BODY_ALONE_CHARS
+    raw = env.text if body_alone else envelope_text(env.subject, env.text)
     if "http" in raw or "@" in raw or "#" in raw:
         return plain(_LINKS.sub(" ", raw))
-    return plain(raw) if text is None else text
+    return plain(raw) if text is None or body_alone else text
 
 
 def reference_signature(text: str) -> bytes | None:
@@ -155,24 +162,11 @@ def digest(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
 
 
-_NOT_DIGIT = re.compile(r"\D")
-
-
-def _phone_or_email(contact: str) -> str:
-    contact = contact.strip().lower()
-    if "@" in contact:
-        return contact
-    digits = _NOT_DIGIT.sub("", contact)
-    if digits.startswith("0"):
-        digits = "62" + digits[1:]
-    return digits
-
-
 def reporter_keys(env: Envelope) -> list[str]:
     """Identity keys of the reporter: contact and NIK work across channels, user id and handle within one."""
     rep = env.reporter
     keys: list[str] = []
-    contact = _phone_or_email(rep.contact) if rep.contact else ""
+    contact = contact_key(rep.contact) if rep.contact else ""
     if contact:
         keys.append(digest("contact", contact))
     if rep.nik:

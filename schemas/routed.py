@@ -77,6 +77,9 @@ class RoutedItem(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     dedup: Dedup = Dedup()
     routed_at: UtcTime
     reroutes: tuple[Reroute, ...] = ()
+    # Set on a follow-up (the reporter adds to their report): the report's item id. Such a message is a
+    # `duplicate` notice of that report (dedup.duplicate_of is the same id) in its queue, never an open item.
+    follow_up_of: EnvelopeId | None = None
 
 
 def decode_routed(data: bytes | str) -> RoutedItem:

@@ -32,6 +32,7 @@ KV_THREADS = "kanal_threads"  # item id -> the reporter's reply address, for sta
 KV_ITEMS = "kanal_items"  # item id -> what admins did with it (acks, reroutes)
 KV_REFS = "kanal_refs"  # report reference (KNL-...) -> item id, for citizens' status look-ups
 KV_LOGINS = "kanal_logins"  # failed sign-ins per (user, address) hash, for login throttling
+KV_CONVERSATIONS = "kanal_conversations"  # per conversation: control messages (and fragments being assembled)
 OBJ_MEDIA = "kanal_media"
 
 ROUTER_CONSUMER = "router"

@@ -25,7 +25,6 @@ from starlette.routing import BaseRoute, Route
 
 from connectors.app import form, images, status
 from connectors.app.openapi import document
-from connectors.app.refs import Refs
 from connectors.app.settings import AppSettings
 from connectors.app.submission import AppPoint, AppReporter, AppSubmission, encode
 from connectors.base import Context
@@ -33,6 +32,7 @@ from connectors.errors import PermanentError
 from connectors.media import MediaTooLarge
 from connectors.webhook import BodyTooLarge, WebhookConnector
 from kanal import wilayah
+from kanal.references import References, normalise_ref
 from schemas import Attachment, envelope_id, report_ref
 
 REPORTS = "/api/v1/reports"
@@ -69,7 +69,7 @@ class AppConnector(WebhookConnector[AppSettings]):
 
     def __init__(self, ctx: Context[AppSettings]) -> None:
         super().__init__(ctx)
-        self.refs = Refs()
+        self.refs = References()  # the router's reference index: every channel's references
         self.tz: tzinfo = UTC
         self.page_limit = status.RateLimit(self.settings.status_page_limit)
         self.names = wilayah.Names()
@@ -180,8 +180,6 @@ class AppConnector(WebhookConnector[AppSettings]):
         )
         accepted = await self.take(encode(submission), account, "application/json")
         envelope = accepted.envelopes[0]
-        await self.refs.remember_soon(self.ctx.media.js, envelope.ref, envelope.id, self.ctx.channel, submitted_at,
-                                      self.log)
         self.log.info("report_received", ref=envelope.ref, photos=len(stored), visibility=visibility,
                       location_source=location.source if location else None, anonymous=submission.reporter.anonymous)
         return JSONResponse({"ref": envelope.ref, "status_url": self.status_url(request, envelope.ref)},
@@ -256,16 +254,16 @@ class AppConnector(WebhookConnector[AppSettings]):
                 f"{limit_text} of reporting: take a new photo of the problem")
 
     async def status(self, request: Request) -> Response:
-        """The report's current stage: the latest `kanal.status.<id>`, or `menunggu` before any update."""
-        ref = str(request.path_params["ref"]).strip().upper()
-        if not _REF.match(ref):
-            return errors_response({"ref": "not a report reference; they look like KNL-XXXX-XXXX-XXXX"}, 404)
-        found = await status.lookup(self.refs, self.ctx.media.js, ref, self.log)
-        if found is None:
-            return errors_response({"ref": "unknown reference; check it was typed as given"}, 404)
-        info = status.STAGE_INFO[found.stage]
-        return JSONResponse({"ref": ref, "stage": info.stage, "label": info.label, "colour": info.colour,
-                             "updated_at": msgspec.json.decode(msgspec.json.encode(found.updated_at))})
+        """Any channel's report by its reference: the stage and its history (`kanal.references.report_status`,
+        the one public view: no reporter fields; the text only of a public, non-anonymous report, masked)."""
+        raw = str(request.path_params["ref"])
+        report = await self.refs.report_status(self.ctx.media.js, raw)
+        if report is None:
+            if normalise_ref(raw) is None:
+                return errors_response({"ref": "not a report reference; they look like KNL-XXXX-XXXX-XXXX"}, 404)
+            return errors_response({"ref": "unknown reference: check it was typed as given; a report that was "
+                                           "just sent is known within a minute"}, 404)
+        return Response(msgspec.json.encode(report), media_type="application/json")
 
     async def page(self, request: Request) -> Response:
         """The citizen's status page: the same look-up as the API, as Indonesian HTML; rate-limited per address."""

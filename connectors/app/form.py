@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from starlette.datastructures import UploadFile
 
+from kanal.phone import normalise_phone
 from schemas.envelope import Visibility
 
 _NIK = re.compile(r"^[0-9]{16}$")
-_PHONE = re.compile(r"^\+?[0-9]{8,15}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _TRUE = {"true", "1", "yes", "on", "ya"}
 _FALSE = {"false", "0", "no", "off", "tidak", ""}
@@ -58,18 +58,13 @@ def nik(values: dict[str, str], name: str, errors: Errors) -> str | None:
 
 
 def phone(value: str, name: str, errors: Errors) -> str | None:
-    """An Indonesian or international phone number, written +62... (a leading 0 becomes +62)."""
-    compact = re.sub(r"[\s().-]", "", value)
-    if not compact:
+    """An Indonesian or international phone number, in E.164 (+62...): one form for every channel."""
+    if not value.strip():
         return None
-    if not _PHONE.match(compact):
-        errors.add(name, "phone number must be 8 to 15 digits, e.g. 081234567890 or +6281234567890")
-        return None
-    if compact.startswith("0"):
-        compact = "+62" + compact[1:]
-    elif compact.startswith("62"):
-        compact = "+" + compact
-    return compact
+    number = normalise_phone(value)
+    if number is None:
+        errors.add(name, "phone number is not valid, e.g. 0812 3456 7890 or +62 812 3456 7890")
+    return number
 
 
 def email(value: str, name: str, errors: Errors) -> str | None:

@@ -26,16 +26,26 @@ _ACCEPTED = {
         "status_url": {"type": "string", "format": "uri", "description": "GET it for the current stage"},
     },
 }
+_STAGE = {"type": "string", "enum": ["menunggu", "koordinasi", "disposisi", "proses", "tindak_lanjut", "validasi",
+                                     "selesai"]}
 _STATUS = {
     "type": "object",
-    "required": ["ref", "stage", "label", "colour", "updated_at"],
+    "description": "Any channel's report by its reference. Never the reporter; the text only of a public report "
+                   "that is not anonymous, with phone numbers, NIKs and e-mail addresses masked.",
+    "required": ["ref", "stage", "label", "colour", "updated_at", "routed_at", "channel", "text", "history"],
     "properties": {
         "ref": {"type": "string"},
-        "stage": {"type": "string", "enum": ["menunggu", "koordinasi", "disposisi", "proses", "tindak_lanjut",
-                                              "validasi", "selesai"]},
+        "stage": _STAGE,
         "label": {"type": "string", "example": "Menunggu"},
         "colour": {"type": "string", "example": "#d32f2f"},
         "updated_at": {"type": "string", "format": "date-time"},
+        "routed_at": {"type": "string", "format": "date-time", "description": "when Kanal routed the report"},
+        "channel": {"type": "string", "example": "telegram", "description": "the channel it was sent on"},
+        "text": {"type": ["string", "null"], "description": "null for a private or anonymous report"},
+        "history": {"type": "array", "description": "each stage reached, oldest first", "items": {
+            "type": "object", "required": ["stage", "label", "at"],
+            "properties": {"stage": _STAGE, "label": {"type": "string"},
+                           "at": {"type": "string", "format": "date-time"}}}},
     },
 }
 _FORM = {
@@ -100,11 +110,11 @@ def document() -> dict[str, Any]:
             }},
             "/api/v1/reports/{ref}": {"get": {
                 "operationId": "reportStatus",
-                "summary": "The report's current stage",
+                "summary": "A report's current stage and its history, for a reference from any channel",
                 "parameters": [{"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
                     "200": {"description": "current stage", "content": _json({"$ref": "#/components/schemas/Status"})},
-                    "404": {"description": "unknown reference", **error},
+                    "404": {"description": "not a reference, or not (yet) routed", **error},
                     "503": {"description": "temporarily unavailable: retry later", **error},
                 },
             }},

@@ -16,13 +16,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from msgspec import Struct
 from nats.js.client import JetStreamContext
-from nats.js.errors import NotFoundError
 
-from connectors.app.refs import Refs
 from kanal import wilayah
 from kanal.localtime import ago, wib
-from schemas import subjects
-from schemas.status import STAGES, StageInfo, StatusUpdate, decode_status
+from kanal.references import References
+from schemas.status import STAGES, StageInfo
 
 STAGE_INFO: dict[str, StageInfo] = {info.stage: info for info in STAGES}
 MAX_HISTORY = 50  # a report has seven stages; more updates than this on one subject is not a citizen's concern
@@ -47,38 +45,20 @@ class ReportStatus(Struct, frozen=True, kw_only=True):
     queue: str | None = None  # the queue of the latest stage change (kelurahan.<code> names the kelurahan)
 
 
-async def lookup(refs: Refs, js: JetStreamContext | None, ref: str, log: Any) -> ReportStatus | None:
-    """The status of `ref`, or None for a reference nobody was given. Used by the API and the page alike."""
-    entry = await refs.lookup(js, ref)
-    if entry is None:
+async def lookup(refs: References, js: JetStreamContext | None, ref: str, log: Any) -> ReportStatus | None:
+    """The status of `ref`, or None for a reference nobody was given: the router's reference index read
+    through `References.report_status`, the one public view the API answers too."""
+    report = await refs.report_status(js, ref)
+    if report is None:
         return None
-    assert js is not None  # lookup succeeded, so NATS is connected
-    updates = await _updates(js, entry.id, ref, log)
-    latest = updates[-1] if updates else None
-    return ReportStatus(ref=ref, item_id=entry.id, accepted_at=entry.at,
-                        stage=latest.stage if latest else "menunggu",
-                        updated_at=latest.at if latest else entry.at,
-                        history=(Step(stage="menunggu", at=entry.at),
-                                 *(Step(stage=u.stage, at=u.at) for u in updates)),
-                        queue=latest.queue if latest else None)
-
-
-async def _updates(js: JetStreamContext, item_id: str, ref: str, log: Any) -> list[StatusUpdate]:
-    """Every readable stage change of the item, oldest first (an unreadable one is logged and skipped)."""
-    out: list[StatusUpdate] = []
-    seq = 1
-    subject = subjects.status(item_id)
-    for _ in range(MAX_HISTORY):
-        try:
-            message = await js.get_msg(subjects.STREAM_STATUS, seq=seq, subject=subject, next=True)
-        except NotFoundError:
-            break
-        seq = int(message.seq or seq) + 1
-        try:
-            out.append(decode_status(message.data or b""))
-        except Exception as err:  # a malformed status update must not hide the report
-            log.warning("status_update_unreadable", ref=ref, error=repr(err))
-    return out
+    record = await refs.lookup(js, report.ref)
+    if record is None:  # (removed between the two reads: as good as unknown)
+        return None
+    return ReportStatus(ref=report.ref, item_id=record.id, accepted_at=report.routed_at, stage=report.stage,
+                        updated_at=report.updated_at,
+                        history=(Step(stage="menunggu", at=report.routed_at),
+                                 *(Step(stage=s.stage, at=s.at) for s in report.history)),
+                        queue=record.queue)
 
 
 class RateLimit:

@@ -30,7 +30,6 @@ from starlette.templating import Jinja2Templates
 
 from connectors.app import form, images
 from connectors.app.connector import replayed
-from connectors.app.refs import Refs
 from connectors.base import Context
 from connectors.desk.settings import REGIONS, DeskSettings
 from connectors.desk.submission import DeskSubmission, encode
@@ -61,7 +60,6 @@ class DeskConnector(WebhookConnector[DeskSettings]):
 
     def __init__(self, ctx: Context[DeskSettings]) -> None:
         super().__init__(ctx)
-        self.refs = Refs()
         self.templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
         secret = self.settings.session_secret
         self.session_secret = secret.reveal() if secret else secrets.token_urlsafe(32)
@@ -264,8 +262,6 @@ class DeskConnector(WebhookConnector[DeskSettings]):
         )
         accepted = await self.take(encode(submission), settings.office_code, "application/json")
         envelope = accepted.envelopes[0]
-        await self.refs.remember_soon(self.ctx.media.js, envelope.ref, envelope.id, self.ctx.channel, submitted_at,
-                                      self.log)
         at = submitted_at.astimezone(self.tz).strftime("%d-%m-%Y %H:%M %Z")
         receipts = [r for r in request.session.get("receipts", []) if r.get("ref") != envelope.ref][-9:]
         request.session["receipts"] = [*receipts, {"ref": envelope.ref, "at": at}]

@@ -70,6 +70,13 @@ def external_id(msg: Message, rfc822: bytes) -> str:
     return f"sha256:{digest[:32]}"
 
 
+def own_message_id(external: str) -> str | None:
+    """The Message-ID (without brackets) of a mail, from its external id `<id>#<digest>` (None without one)."""
+    if external.startswith("sha256:"):
+        return None
+    return external.rpartition("#")[0] or None
+
+
 def normalise(raw: bytes, ctx: NormaliseContext) -> Outcome:
     """Turn one message into an envelope; only an empty or header-less input is a BadPayload."""
     rfc822, item = unwrap(raw)

@@ -13,6 +13,7 @@ from email.utils import formataddr, formatdate
 
 import aiosmtplib
 
+from connectors.email.normalise import own_message_id
 from connectors.email.settings import EmailSettings
 from connectors.errors import PermanentError, TransientError
 from connectors.outbound.sender import SendRefused
@@ -21,10 +22,7 @@ from schemas.outbound import OutboundMessage
 
 def original_id(message: OutboundMessage) -> str | None:
     """The report's Message-ID (without brackets), from its external id `<id>#<digest>`."""
-    external = message.reply_to.external_id
-    if external.startswith("sha256:"):
-        return None
-    return external.rpartition("#")[0] or None
+    return own_message_id(message.reply_to.external_id)
 
 
 def compose(message: OutboundMessage, sender: str) -> EmailMessage:

@@ -47,14 +47,15 @@ def target(message: OutboundMessage) -> tuple[int, int | None]:
 
 
 async def send(api: BotApi, message: OutboundMessage) -> str:
-    """sendMessage in the reporter's private chat, quoting the report when it was written there."""
+    """sendMessage in the reporter's private chat, quoting the report when it was written there; returns
+    `<chat key>:<message id>`, the form in which the reporter's reply to it names it (follow-ups)."""
     chat_id, reply_to = target(message)
     reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
     try:
         sent = await api.bot.send_message(chat_id=chat_id, text=message.text, reply_parameters=reply)
     except TelegramError as err:
         raise classify(err) from err
-    return str(sent.message_id)
+    return f"{chat_key(chat_id)}:{sent.message_id}"  # as a reply to it names it (Thread.reply_to)
 
 
 def classify(err: TelegramError) -> Exception:

@@ -302,6 +302,14 @@ def check_sections(config: Config) -> list[Finding]:
                                     "and queues"))
         else:
             findings.append(Finding("ok", where, "settings decode"))
+    if config.enabled("router") or config.enabled("outbound"):  # both read [conversations]
+        from kanal.control import ConversationSettings
+
+        try:
+            config.section("conversations", ConversationSettings)
+        except ConfigError as err:
+            findings.append(Finding("fail", "[conversations]", str(err), f"fix [conversations] in {config.source}: "
+                                    "the router and the notifier stop on the same error"))
     return findings
 
 

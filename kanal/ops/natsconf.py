@@ -146,6 +146,9 @@ def _kv(bucket: str, write: bool = True) -> tuple[str, ...]:
     return (f"$KV.{bucket}.>", *reads) if write else reads
 
 
+STATUS_READERS = ("app",)  # channels serving `GET /api/v1/reports/<ref>` (kanal.references.report_status)
+
+
 def connector_permissions(channel: str, instance: str) -> User:
     """Publish its own inbound subject, raw payloads, connector dead letters, its own KV keys and media."""
     cp, ls = subjects.KV_CHECKPOINTS, subjects.KV_LEASES
@@ -183,12 +186,17 @@ def connector_permissions(channel: str, instance: str) -> User:
         f"$KV.{subjects.KV_OUTBOUND}.>",
         f"{API}.DIRECT.GET.{KV_OUTBOUND}.>",
     )
+    if channel in STATUS_READERS:  # answers citizens' status look-ups: the reference index and stage changes
+        status = subjects.STREAM_STATUS
+        publish += (*_kv(subjects.KV_REFS, write=False), f"{API}.STREAM.MSG.GET.{status}",
+                    f"{API}.DIRECT.GET.{status}", f"{API}.DIRECT.GET.{status}.>")
     return User(connector_user(instance), "connector", publish, (inbox(connector_user(instance)),))
 
 
 def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: str = subjects.KV_DEDUP,
                        index_bucket: str = subjects.KV_DEDUP_INDEX) -> User:
-    """Consume KANAL_IN through its durable, publish admin items and router dead letters, own the dedup KVs.
+    """Consume KANAL_IN through its durable, publish admin items and router dead letters, own the dedup KVs
+    and write the reference index.
 
     The router provisions the streams at start (bus.provision), so it may create and update Kanal's streams
     and buckets; it may not delete or purge anything.
@@ -200,6 +208,9 @@ def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: s
         f"{subjects.ADMIN_PREFIX}.>",
         subjects.dlq("router"),
         *(f"$KV.{b}.>" for b in dedup),
+        *_kv(subjects.KV_REFS),  # the reference index: written by the router alone
+        *_kv(subjects.KV_CONVERSATIONS),  # control messages recorded on their conversation
+        *_kv(subjects.KV_OUTBOUND, write=False),  # which report a replied-to message of ours was about
         *_lookups(),
         *(f"{API}.STREAM.{verb}.{name}" for name in managed for verb in ("CREATE", "UPDATE")),
         *(f"{API}.DIRECT.GET.KV_{b}{rest}" for b in dedup for rest in ("", ".>")),
@@ -226,8 +237,8 @@ def admin_permissions(queue: AdminQueue) -> User:
 
 
 def notifier_permissions() -> User:
-    """The reporter loop: read routed items, stage changes and inbound opt-outs through its three durables,
-    publish replies for every channel, and keep its threads, reporters and send records."""
+    """The reporter loop: read routed items, stage changes and inbound opt-outs and status questions through
+    its three durables, publish replies for every channel, and keep its threads, reporters and send records."""
     publish = (
         f"{subjects.OUT_PREFIX}.>",
         subjects.dlq("notifier"),
@@ -238,6 +249,9 @@ def notifier_permissions() -> User:
         *_kv(subjects.KV_THREADS),
         *_kv(subjects.KV_REPORTERS),
         *_kv(subjects.KV_OUTBOUND),
+        # answering "status KNL-...": the reference index and the report's stage changes, read only
+        *_kv(subjects.KV_REFS, write=False),
+        f"{API}.STREAM.MSG.GET.{subjects.STREAM_STATUS}",
     )
     return User(NOTIFIER_USER, "notifier", publish, (inbox(NOTIFIER_USER),))
 
@@ -292,6 +306,7 @@ def console_permissions(items_bucket: str = subjects.KV_ITEMS, others: tuple[str
         *(f"{API}.{api}.{stream}{tail}" for stream in (status, f"KV_{items_bucket}")
           for api, tail in (("CONSUMER.CREATE", ".>"), ("CONSUMER.INFO", ".*"), ("CONSUMER.MSG.NEXT", ".*"))),
         *_kv(subjects.KV_OUTBOUND, write=False),
+        *_kv(subjects.KV_REFS, write=False),  # the reference index (status page, follow-ups)
         # an item's send records are listed by key prefix, through an ephemeral (push) consumer
         f"{API}.CONSUMER.CREATE.{KV_OUTBOUND}",
         f"{API}.CONSUMER.CREATE.{KV_OUTBOUND}.>",

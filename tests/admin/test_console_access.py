@@ -138,3 +138,24 @@ async def test_repeated_wrong_passwords_slow_that_user_down_from_that_address(
     assert "Terlalu banyak percobaan masuk" in waiting.text
     other = client_factory()
     assert (await login(other, "pusat")).status_code == 303  # other users are not affected
+
+
+async def test_item_page_shows_the_reporters_follow_ups(provisioned: NATS, client_factory: Factory) -> None:
+    import msgspec
+
+    from schemas import Attachment
+    from schemas.routed import Dedup
+
+    report = item("fu-1", **geotagged())
+    added_env = msgspec.structs.replace(report.envelope, id="e" * 32, external_id="fu-2",
+                                        text="Sudah seminggu, belum ada petugas",
+                                        attachments=(Attachment(kind="image", sha256="d" * 64),), location=None)
+    added = msgspec.structs.replace(item("fu-2", env=added_env, kind="duplicate", dedup=Dedup(
+        duplicate_of=report.item_id, duplicate_reason="same_reporter")), follow_up_of=report.item_id)
+    seq, _ = await publish(provisioned, report, added)
+    client = client_factory()
+    await login(client, "lurah-gambir")
+    page = (await client.get(f"/item/{seq}")).text
+    assert "Tambahan dari pelapor" in page
+    assert "Sudah seminggu, belum ada petugas (1 lampiran)" in page
+    assert "duplicate notice(s)" not in page  # a follow-up is not shown as a duplicate

@@ -198,3 +198,45 @@ async def test_cli_lists_acks_and_refuses_as_a_user_would(provisioned: NATS, nat
     run = await asyncio.to_thread(_kanal, "inbox", KEBON_KELAPA, "--as", "lurah-gambir", "-c", toml)
     assert run.returncode == 3
     assert "not allowed on queue 'kelurahan.3171011002'" in run.stderr
+
+
+async def test_follow_ups_show_on_their_report_and_json_lists_them(provisioned: NATS, nats_url: str,
+                                                                   tmp_path: Path) -> None:
+    import json
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    import msgspec
+
+    from schemas import Attachment
+    from tests.factories import NOW
+
+    report = item("f-1", location=Location(lat=-6.1754, lon=106.8272, source="gps"))
+    added_env = msgspec.structs.replace(report.envelope, id="f" * 32, external_id="f-2",
+                                        received_at=NOW + timedelta(days=2), location=None,
+                                        text=f"{report.ref} kok belum ada petugas?",
+                                        attachments=(Attachment(kind="image", sha256="c" * 64),))
+    added = msgspec.structs.replace(item("f-2", env=added_env, kind="duplicate", dedup=Dedup(
+        duplicate_of=report.item_id, duplicate_reason="same_reporter")), follow_up_of=report.item_id)
+    await publish(provisioned, report, added)
+    toml = str(_write_config(tmp_path, nats_url))
+    run = await asyncio.to_thread(_kanal, "inbox", GAMBIR, "--json", "--as", "lurah-gambir", "-c", toml)
+    assert run.returncode == 0, run.stderr
+    [line] = run.stdout.splitlines()  # the follow-up is not an item of its own
+    shown = json.loads(line)
+    assert {k: shown[k] for k in ("id", "ref", "queue", "stage", "channel", "location", "attachments",
+                                  "incident", "duplicate_of")} == {
+        "id": report.item_id, "ref": report.ref, "queue": GAMBIR, "stage": "menunggu", "channel": "twilio",
+        "location": {"lat": -6.1754, "lon": 106.8272}, "attachments": 0, "incident": None, "duplicate_of": None}
+    assert shown["follow_ups"] == [{"text": f"{report.ref} kok belum ada petugas?",
+                                    "received_at": (NOW + timedelta(days=2)).astimezone(
+                                        ZoneInfo("Asia/Jakarta")).isoformat(),
+                                    "attachments": 1, "location": None}]
+    assert shown["follow_ups"][0]["received_at"].endswith("+07:00")
+
+    text = await asyncio.to_thread(_kanal, "inbox", GAMBIR, "--as", "lurah-gambir", "-c", toml)
+    assert "+ follow-up " in text.stdout and "(+1 attachment(s))" in text.stdout
+    run = await asyncio.to_thread(_kanal, "inbox", GAMBIR, "ack", report.ref, "--as", "lurah-gambir", "-c", toml)
+    assert run.returncode == 0, run.stderr
+    run = await asyncio.to_thread(_kanal, "inbox", GAMBIR, "--json", "--as", "lurah-gambir", "-c", toml)
+    assert run.stdout.strip() == "", "acknowledging the report acknowledges what was added to it"

@@ -79,7 +79,11 @@ def test_ids_are_stable_per_item_purpose_and_stage() -> None:
 @pytest.mark.parametrize(("text", "command"), [("BERHENTI", "out"), (" stop! ", "out"), ("Mulai", "in"),
                                                ("stop banjirnya dong", None)])
 def test_opt_commands(text: str, command: str | None) -> None:
-    assert compose.opt_command(text, SETTINGS) == command
+    from kanal.control import ConversationSettings, classify, control_words
+
+    words = control_words(ConversationSettings(), SETTINGS.opt_out_words, SETTINGS.opt_in_words)
+    found = classify(envelope("o", text=text, kind="direct_message"), words)
+    assert {"opt_out": "out", "opt_in": "in"}.get(found.kind if found else "") == command
 
 
 def test_english_when_the_reporter_wrote_english() -> None:

@@ -17,6 +17,7 @@ from connectors.outbound.sender import SenderLoop
 from connectors.testkit import Harness, harness
 from connectors.testkit.harness import stored_messages
 from kanal import bus, log, sends
+from kanal.config import Config
 from notifier.service import Notifier
 from notifier.settings import OutboundSettings
 from schemas import Decision, Envelope, RoutedItem, StatusUpdate, encode, subjects
@@ -157,6 +158,9 @@ async def test_sender_retries_a_failing_provider_then_records_the_send(nats_url:
         [record] = await sends.for_item(loop.kv, env.id)
         assert record.state == "sent"
         assert record.provider_id == "out-1"
+        # a reply to this message names it so: it leads to the report's reference (router/followups.py)
+        reply = await loop.kv.get(sends.reply_key("hook", h.instance.name, "out-1"))
+        assert reply.value == env.ref.encode()
 
 
 async def test_refused_send_is_recorded_for_the_admin(nats_url: str) -> None:
@@ -205,3 +209,29 @@ async def test_only_provider_calls_count_towards_giving_up(nats_url: str) -> Non
         assert record.reason is not None
         assert record.reason.startswith("gave up after 2 tries")
         assert provider.sent == []
+
+
+async def test_a_status_question_is_answered_with_the_stage_and_link(provisioned: NATS, config: Config,
+                                                                      tmp_path: Path) -> None:
+    from tests.router.fixtures import write_rules
+    from tests.router.helpers import drain, make_router, publish
+
+    js = provisioned.jetstream()
+    notifier = await Notifier.open(js, SETTINGS)
+    report = _hook_envelope("hook-q", 1, text="Lampu jalan mati di Jalan Alpha sejak minggu lalu")
+    await publish(provisioned, report)
+    await drain(await make_router(provisioned, config, write_rules(tmp_path)))  # the router records the reference
+    await js.publish(subjects.status(report.id), encode(_status(report, "koordinasi")))
+    question = _hook_envelope("hook-q", 2, text=f"status {report.ref.lower()}?", kind="direct_message")
+    assert await notifier.on_inbound(encode(question)) == "status"
+    unknown = _hook_envelope("hook-q", 3, text="cek KNL-0000-0000-0001")
+    assert await notifier.on_inbound(encode(unknown)) == "status"
+    assert await notifier.on_inbound(encode(_hook_envelope("hook-q", 4, text="terima kasih"))) is None
+    answer, missing = await _queued(provisioned, "hook-q")
+    assert answer.text == (f"Laporan {report.ref}: status kini Koordinasi. Pantau perkembangannya di "
+                           f"https://kanal.example.go.id/laporan/{report.ref}.")
+    assert (answer.item_id, answer.purpose, answer.stage) == (report.id, "status", "koordinasi")
+    assert answer.reply_to == reply_address(question)
+    assert missing.text.startswith("Nomor laporan KNL-0000-0000-0001 tidak kami temukan")
+    assert await notifier.on_inbound(encode(question)) == "status"  # a redelivery: the same message id
+    assert len(await _queued(provisioned, "hook-q")) == 2

@@ -188,6 +188,11 @@ def test_each_services_section_and_the_rules_are_checked(tmp_path: Path) -> None
     bad = _by_check(doctor.check_sections(load(cfg, env={})))
     assert bad["[router]"][0].level == "fail" and "batchh" in bad["[router]"][0].message
     assert bad["[admin]"][0].level == "fail" and "admin.port" in bad["[admin]"][0].message
+    assert "[conversations]" not in bad  # absent: the defaults
+
+    cfg.write_text('[router]\nrules = "rules.toml"\n[conversations]\nstatus_word = ["cek"]\n')
+    found = _by_check(doctor.check_sections(load(cfg, env={})))["[conversations]"][0]
+    assert found.level == "fail" and "status_word" in found.message
 
     (tmp_path / "rules.toml").write_text('version = 1\n[[rule]]\nid = "x"\ntype = "teleport"\n')
     cfg.write_text('[router]\nrules = "rules.toml"\n')

@@ -132,6 +132,8 @@ async def test_router_user_consumes_and_delivers_but_cannot_write_inbound(
     async with login(url, tmp / "secrets", natsconf.OPS_USER) as ops:
         info = await ops.nc.jetstream().stream_info(subjects.STREAM_ADMIN)
         assert info.state.messages >= 1
+        refs = await ops.nc.jetstream().key_value(subjects.KV_REFS)
+        assert (await refs.get(env.ref)).value  # the router user writes the reference index
 
 
 async def test_admin_reads_only_its_queue(provisioned: tuple[Path, object, str]) -> None:

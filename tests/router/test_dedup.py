@@ -9,6 +9,7 @@ from nats.aio.client import Client as NATS
 
 from router.dedup import Deduper
 from router.settings import DedupSettings
+from router.similarity import norm_text
 from router.store import KvIndex
 from schemas import Attachment, Location, Reporter
 from schemas.envelope import Envelope
@@ -135,3 +136,25 @@ async def test_kv_index_batched_get_and_expiry(nc: NATS) -> None:
     # Entries expire with the bucket's max age, which follows the setting when it changes.
     await KvIndex.open(nc, js, "kanal_dedup_test", timedelta(hours=48).total_seconds())
     assert (await js.stream_info("KV_kanal_dedup_test")).config.max_age == timedelta(hours=48).total_seconds()
+
+
+def test_one_reporter_on_sms_and_whatsapp_written_two_ways_is_one_reporter() -> None:
+    sms = envelope("a", text=FLOOD, reporter=Reporter(contact="0812-3456-7890"))
+    wa = envelope("b", channel="whatsapp", instance="wa-1", account="1234", kind="direct_message", text=FLOOD_2,
+                  reporter=Reporter(contact="+62 (0)812 3456 7890", user_id="6281234567890"), received_at=later(5))
+    _, vb = run(sms, wa)
+    assert vb.kind == "duplicate" and vb.dedup.duplicate_reason == "same_reporter"  # type: ignore[attr-defined]
+
+
+def test_an_email_subject_does_not_stop_its_body_matching_a_post() -> None:
+    post = envelope("a", channel="x", instance="x-1", account="dki", kind="post", text=FLOOD, visibility="public",
+                    reporter=Reporter(handle="@warga1"))
+    mail = envelope("b", channel="email", instance="email-1", account="p@jakarta.go.id", kind="email", text=FLOOD,
+                    subject="Laporan warga: mohon ditindaklanjuti", reporter=Reporter(contact="warga2@contoh.id"),
+                    received_at=later(3))
+    _, vb = run(post, mail)
+    assert vb.kind == "duplicate" and vb.dedup.duplicate_reason == "same_text"  # type: ignore[attr-defined]
+    short = envelope("c", channel="email", instance="email-1", account="p@jakarta.go.id", kind="email",
+                     text="lihat foto", subject=FLOOD, reporter=Reporter(contact="warga3@contoh.id"),
+                     attachments=(Attachment(kind="image", sha256="d" * 64),), received_at=later(4))
+    assert norm_text(short).startswith("banjir setinggi lutut")  # a short body keeps its subject

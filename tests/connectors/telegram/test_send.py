@@ -16,6 +16,7 @@ from connectors.errors import PermanentError, RateLimited
 from connectors.outbound.sender import SendRefused
 from connectors.telegram import spec
 from connectors.telegram.connector import TelegramConnector
+from connectors.telegram.normalise import chat_key
 from connectors.testkit import harness
 from schemas import Reporter
 from tests.connectors.telegram.cases import CHANNEL_POST, GROUP, TEXT
@@ -49,7 +50,7 @@ async def test_private_chat_report_is_answered_in_that_chat_quoting_it(nats_url:
     assert params["text"] == ack(env).text and env.ref in params["text"]
     assert params["reply_parameters"] == {"message_id": 101, "allow_sending_without_reply": True}
     assert "Selesai" in closing["text"]
-    assert sent_id == "9001"
+    assert sent_id == f"{chat_key(USER)}:9001"  # as a reply to it names it
 
 
 async def test_group_report_is_answered_privately_without_quoting(nats_url: str) -> None:

@@ -47,7 +47,8 @@ async def _published_sids(url: str, count: int) -> list[str]:
 
 @pytest.mark.slow
 async def test_nats_killed_mid_test_spools_and_delivers_every_message_once(tmp_path: Path) -> None:
-    async with served(spec, SETTINGS, tmp_path, "twilio-sms") as run:
+    # answered with the reference only once the message is safe (spooled or on the bus)
+    async with served(spec, {**SETTINGS, "ack_template": "Laporan {ref} diterima."}, tmp_path, "twilio-sms") as run:
         assert run.instance.http_port is not None
         http_port = run.instance.http_port
         async with httpx.AsyncClient(timeout=10) as client:

@@ -1,0 +1,110 @@
+"""Messages that are not complaints: opt-out/opt-in words, status questions, greetings and thanks.
+
+One pure classification, read by the router (no item for these) and the notifier (it answers a status
+question and records opt-outs). The words come from `[outbound]` (opt-out/opt-in, which the notifier has
+always honoured) and `[conversations]` (status words, no-complaint phrases).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Literal
+
+import msgspec
+from msgspec import Struct
+
+from kanal.references import normalise_ref
+from kanal.settings_types import Duration
+from schemas.envelope import Envelope
+
+ControlKind = Literal["opt_out", "opt_in", "status", "no_complaint"]
+CONTROL_KINDS: tuple[ControlKind, ...] = ("opt_out", "opt_in", "status", "no_complaint")
+# Forms and walk-ins are deliberate reports; news articles are not messages to Kanal.
+_NEVER_CONTROL = frozenset({"report", "walk_in", "article"})
+
+# A message of a reference and only these words is a status question ("sudah sampai mana laporan KNL-...?").
+DEFAULT_STATUS_WORDS = ["status", "cek", "check", "lacak", "bagaimana", "gimana", "laporan", "nomor", "no", "info",
+                        "saya", "apa", "kabar", "sudah", "sampai", "mana", "mohon", "tolong", "min", "kak", "pak",
+                        "bu"]
+DEFAULT_NO_COMPLAINT = [
+    "halo", "hai", "hi", "hallo", "hello", "p", "ping", "tes", "test", "assalamualaikum",
+    "selamat pagi", "selamat siang", "selamat sore", "selamat malam", "pagi", "siang", "sore", "malam",
+    "terima kasih", "terimakasih", "makasih", "trims", "thanks", "thank you", "ok", "oke", "okay", "baik", "siap",
+    "sip", "mantap",
+]
+
+
+class ConversationSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[conversations]`: which messages are not complaints, and how long they stay recorded."""
+
+    keep: Duration = Duration(days=90)  # how long control messages stay recorded on their conversation
+    status_words: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_STATUS_WORDS))
+    # whole messages (any case; punctuation and emoji ignored) that are not complaints
+    no_complaint: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_NO_COMPLAINT))
+
+
+class Control(Struct, frozen=True, kw_only=True):
+    """What a non-complaint message is; `ref` for a status question."""
+
+    kind: ControlKind
+    ref: str | None = None
+
+
+class ControlWords(Struct, frozen=True, kw_only=True):
+    """The word lists, compared in `words()` form."""
+
+    opt_out: frozenset[str]
+    opt_in: frozenset[str]
+    status: frozenset[str]
+    no_complaint: frozenset[str]
+
+
+_REF_IN = re.compile(r"\bKNL[\s-]?([0-9A-Z]{4})[\s-]?([0-9A-Z]{4})[\s-]?([0-9A-Z]{4})\b", re.IGNORECASE)
+
+
+def words(text: str) -> str:
+    """Lowercase letters and digits, single spaces: punctuation, emoji and symbols dropped."""
+    kept = "".join(c if unicodedata.category(c)[0] in "LN" else " " for c in text.casefold())
+    return " ".join(kept.split())
+
+
+def control_words(settings: ConversationSettings, opt_out: list[str], opt_in: list[str]) -> ControlWords:
+    """The lists as `classify` compares them."""
+    return ControlWords(opt_out=frozenset(map(words, opt_out)), opt_in=frozenset(map(words, opt_in)),
+                        status=frozenset(map(words, settings.status_words)),
+                        no_complaint=frozenset(map(words, settings.no_complaint)))
+
+
+def find_ref(text: str) -> str | None:
+    """The first report reference in a text (KNL-7Q1Z-BE3A-0MTP, any case, spaces for dashes), or None."""
+    for match in _REF_IN.finditer(text):
+        ref = normalise_ref("KNL-" + "-".join(match.groups()))
+        if ref is not None:
+            return ref
+    return None
+
+
+def classify(env: Envelope, lists: ControlWords) -> Control | None:
+    """The control kind of a message, or None when it may be (part of) a complaint.
+
+    Only a message with nothing but text counts: a photo or a pin captioned "terima kasih" is content.
+    """
+    if env.kind in _NEVER_CONTROL or env.attachments or env.location is not None:
+        return None
+    said = words(env.text)
+    if not said:
+        return Control(kind="no_complaint")  # emoji, punctuation or nothing at all
+    if said in lists.opt_out:
+        return Control(kind="opt_out")
+    if said in lists.opt_in:
+        return Control(kind="opt_in")
+    ref = find_ref(env.text)
+    if ref is not None:
+        rest = words(_REF_IN.sub(" ", env.text))
+        if not rest or rest in lists.status or all(w in lists.status for w in rest.split()):
+            return Control(kind="status", ref=ref)
+        return None
+    if said in lists.no_complaint:
+        return Control(kind="no_complaint")
+    return None
