@@ -68,6 +68,15 @@ class Publisher:
         """True when a NATS connection is up."""
         return self._nc is not None and self._nc.is_connected
 
+    def jetstream(self) -> JetStreamContext:
+        """The live JetStream context, for a connector that records provider callbacks (delivery reports) in KV.
+
+        Raises TransientError while NATS is away, so a webhook answers 503 and the provider retries.
+        """
+        if self._js is None or not self.connected:
+            raise TransientError("NATS is not connected")
+        return self._js
+
     def with_raw(
         self, envelope: Envelope, raw: bytes | None, media_type: str
     ) -> tuple[Envelope, list[tuple[str, str, bytes]]]:
