@@ -29,7 +29,7 @@ class OutboundSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """How Kanal answers reporters. Templates: `{ref}`, `{status_url}`, `{stage_label}`, `{note}`."""
 
     enabled: bool = True
-    channels: list[str] = msgspec.field(default_factory=lambda: ["twilio", "meta", "telegram", "email", "x"])
+    channels: list[str] = msgspec.field(default_factory=lambda: ["twilio", "kannel", "meta", "telegram", "email", "x"])
     language: str = "id"
     templates: dict[str, dict[str, str]] = {}
     channel_templates: dict[str, dict[str, str]] = {}
