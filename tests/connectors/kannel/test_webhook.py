@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -13,7 +15,7 @@ import pytest
 
 from connectors.kannel import spec
 from connectors.testkit import Harness, harness
-from kanal import bus, sends
+from kanal import bus, log, sends
 from schemas import subjects
 from schemas.deadletter import decode_deadletter
 from schemas.outbound import SendRecord
@@ -123,3 +125,17 @@ async def test_a_report_that_overtakes_the_sender_waits_for_its_record_to_settle
         assert (await report).status_code == 200
         [record] = await sends.for_item(kv, ITEM)
     assert (record.state, record.delivery) == ("sent", "delivered")
+
+
+async def test_a_repeat_that_jetstream_drops_is_logged_as_duplicate(nats_url: str) -> None:
+    out = io.StringIO()
+    async with harness(spec, SETTINGS, nats_url) as h, client_for(h) as client:
+        log.configure("debug", "json", stream=out)
+        try:
+            for _ in range(2):
+                assert (await client.get(f"/kannel/inbound?secret={SECRET}&{query()}")).status_code == 200
+        finally:
+            log.configure("debug", "json")
+        assert len(await h.published()) == 1
+    accepted = [json.loads(line) for line in out.getvalue().splitlines() if '"envelope_accepted"' in line]
+    assert [event["delivery"] for event in accepted] == ["acked", "duplicate"]
