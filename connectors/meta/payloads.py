@@ -231,6 +231,7 @@ class WaMessage(Struct, kw_only=True):
     image: WaMedia | None = None
     document: WaMedia | None = None
     audio: WaMedia | None = None
+    voice: WaMedia | None = None
     video: WaMedia | None = None
     sticker: WaMedia | None = None
     location: WaLocation | None = None

@@ -12,7 +12,8 @@ from schemas.envelope import AttachmentKind
 # Media is sent by id; the connector resolves `whatsapp-media:<id>` through the Graph API before downloading.
 MEDIA_SCHEME = "whatsapp-media:"
 _MEDIA: dict[str, AttachmentKind] = {
-    "image": "image", "document": "document", "audio": "audio", "video": "video", "sticker": "sticker",
+    "image": "image", "document": "document", "audio": "audio", "voice": "audio", "video": "video",
+    "sticker": "sticker",
 }
 # Message types that are not complaints.
 _IGNORED_TYPES = {"reaction": "reaction", "system": "system_message", "ephemeral": "ephemeral"}
@@ -54,6 +55,10 @@ def change(out: Collector, field: str, raw: msgspec.Raw) -> None:
 def _message(out: Collector, account: str, message: payloads.WaMessage, contact: payloads.WaContact | None,
              raw: msgspec.Raw) -> None:
     kind = message.type
+    if not _valid_stamp(message.timestamp):
+        out.reject("invalid_timestamp", f"whatsapp message {message.id}: timestamp {message.timestamp!r} is not "
+                   "UNIX seconds", raw)
+        return
     if kind in _IGNORED_TYPES:
         out.ignore(_IGNORED_TYPES[kind], f"whatsapp {kind} {message.id}")
         return
@@ -106,6 +111,15 @@ def _message(out: Collector, account: str, message: payloads.WaMessage, contact:
         thread=Thread(reply_to=context.id) if context is not None and context.id else None,
         flags=tuple(flags),
     ))
+
+
+def _valid_stamp(stamp: payloads.Stamp) -> bool:
+    """WhatsApp sends UNIX seconds as a digit string; anything else did not come from the Cloud API as documented."""
+    if isinstance(stamp, bool):
+        return False
+    if isinstance(stamp, str):
+        return stamp.strip().isdigit()
+    return stamp >= 0
 
 
 def _describe(error: payloads.WaError) -> str:
