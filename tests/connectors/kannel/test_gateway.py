@@ -225,7 +225,9 @@ async def test_kannel_killed_mid_stream_loses_nothing_and_doubles_nothing(kannel
     async with running(kannel.config):
         for text in texts[:15]:
             await kannel.smsc.send(CITIZEN, CITY, text)
-        await received(kannel.gateway, 15)
+        # smsbox acknowledges to bearerbox before Kanal answers (README: what survives what), so it is stopped
+        # only once the burst has reached Kanal; the SMS that follow can only be in bearerbox's store.
+        await published(kannel.nc, 15)
         await kannel.gateway.stop_smsbox()
         for text in texts[15:30]:
             await kannel.smsc.send(CITIZEN, CITY, text)
