@@ -227,6 +227,7 @@ class WaMessage(Struct, kw_only=True):
     id: str
     timestamp: Stamp
     type: str
+    group_id: str | None = None  # set when the message was sent to a WhatsApp group the business is in
     text: WaText | None = None
     image: WaMedia | None = None
     document: WaMedia | None = None

@@ -15,6 +15,7 @@ _MEDIA: dict[str, AttachmentKind] = {
     "image": "image", "document": "document", "audio": "audio", "voice": "audio", "video": "video",
     "sticker": "sticker",
 }
+GROUP_FLAG = "whatsapp_group"
 # Message types that are not complaints.
 _IGNORED_TYPES = {"reaction": "reaction", "system": "system_message", "ephemeral": "ephemeral"}
 
@@ -99,6 +100,8 @@ def _message(out: Collector, account: str, message: payloads.WaMessage, contact:
     context = message.context
     if context is not None and (context.forwarded or context.frequently_forwarded):
         flags.append("forwarded")
+    if message.group_id:
+        flags.append(GROUP_FLAG)  # said in a group: the sender never gets a private answer by mistake
     ctx = out.ctx
     profile = contact.profile.name if contact and contact.profile else None
     out.add(Envelope(
@@ -108,9 +111,16 @@ def _message(out: Collector, account: str, message: payloads.WaMessage, contact:
         reporter=Reporter(contact=f"+{message.sender.lstrip('+')}", display_name=profile,
                           user_id=contact.user_id if contact else None),
         visibility="private", text=text, attachments=tuple(attachments), location=location,
-        thread=Thread(reply_to=context.id) if context is not None and context.id else None,
+        thread=_thread(message),
         flags=tuple(flags),
     ))
+
+
+def _thread(message: payloads.WaMessage) -> Thread | None:
+    """The message it answers, and for a group message the group as its conversation."""
+    reply_to = message.context.id if message.context is not None and message.context.id else None
+    conversation = f"group:{message.group_id}" if message.group_id else None
+    return Thread(reply_to=reply_to, conversation=conversation) if reply_to or conversation else None
 
 
 def _valid_stamp(stamp: payloads.Stamp) -> bool:

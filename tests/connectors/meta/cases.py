@@ -152,6 +152,10 @@ WHATSAPP = [
         b.wa(b.wamid(15), "text", {"body": "Jalan rusak"}, timestamp="asdf"),
         b.wa(b.wamid(16), "text", {"body": "Lampu mati"})), ACCOUNTS, expect="rejected", count=1,
          check=lambda o: (reasons("invalid_timestamp")(o), _one_text(o, "Lampu mati"))),
+    Case("whatsapp_group_message_keeps_its_group", b.whatsapp(b.wa(b.wamid(17), "text", {"body": "Sampah di RW 03"},
+                                                                group_id="Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ")),
+         ACCOUNTS, count=1, check=expect(thread__conversation="group:Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ",
+                                         flags=("whatsapp", "whatsapp_group"))),
     Case("whatsapp_other_number_ignored", b.whatsapp(b.wa(b.wamid(13), "text", {"body": "x"}), phone="1"),
          ACCOUNTS, expect="ignored", count=1, check=reasons("unknown_account")),
 ]
