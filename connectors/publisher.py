@@ -1,7 +1,8 @@
 """Publishing without loss: JetStream with Nats-Msg-Id and an awaited ack, else the local spool.
 
-A caller learns `acked` or `spooled`; both mean the message is safe. While anything waits in the spool, new
-messages queue behind it so they reach the stream in the order they arrived.
+A caller learns `acked`, `duplicate` (JetStream already held that id) or `spooled`; all three mean the message
+is safe. While anything waits in the spool, new messages queue behind it so they reach the stream in the order
+they arrived.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from connectors.spool import Spool, SpoolFull
 from kanal import bus, log
 from schemas import DeadLetter, Envelope, RawRef, encode, subjects
 
-Delivery = Literal["acked", "spooled"]
+# acked: stored by JetStream; duplicate: JetStream already had this id (a provider's retry) and kept the first;
+# spooled: fsynced locally, sent later. All three mean the input is safe.
+Delivery = Literal["acked", "duplicate", "spooled"]
 DRAIN_BATCH = 256
 # Raw payloads above this go to the object store (kanal_media, by sha256) instead of KANAL_RAW: NATS's default
 # max_payload is 1 MiB, and a message over it could never be published, blocking its page or the spool.
@@ -87,6 +90,15 @@ class Publisher:
         """True when a NATS connection is up."""
         return self._nc is not None and self._nc.is_connected
 
+    def jetstream(self) -> JetStreamContext:
+        """The live JetStream context, for a connector that records provider callbacks (delivery reports) in KV.
+
+        Raises TransientError while NATS is away, so a webhook answers 503 and the provider retries.
+        """
+        if self._js is None or not self.connected:
+            raise TransientError("NATS is not connected")
+        return self._js
+
     def with_raw(
         self, envelope: Envelope, raw: bytes | None, media_type: str
     ) -> tuple[Envelope, list[tuple[str, str, bytes]]]:
@@ -113,7 +125,8 @@ class Publisher:
 
     async def publish(self, envelope: Envelope, raw: bytes | None = None,
                       media_type: str = "application/octet-stream", allow_spool: bool = True) -> Delivery:
-        """Publish one envelope (and its raw payload); returns once it is acked or fsynced in the spool."""
+        """Publish one envelope (and its raw payload); returns once it is acked (or a known duplicate) or fsynced
+        in the spool."""
         envelope, messages = self.with_raw(envelope, raw, media_type)
         return await self.publish_messages(messages, count=1, allow_spool=allow_spool)
 
@@ -127,20 +140,21 @@ class Publisher:
         started = time.perf_counter()
         if self.spool.depth == 0 and self.connected:
             try:
-                await self._send_all(messages)
+                duplicates = await self._send_all(messages)
             except Exception as err:  # any NATS failure: the spool keeps it safe
                 self._log.warning("publish_failed_spooling", error=repr(err), messages=len(messages))
             else:
                 self.metrics.published.inc(count)
                 self.metrics.publish_latency.observe(time.perf_counter() - started)
-                return "acked"
+                return "duplicate" if duplicates and count else "acked"
         if not allow_spool:
             raise TransientError("NATS did not acknowledge in time; this input will be read again")
         await self._spool(messages)
         self.metrics.spooled.inc(count)
         return "spooled"
 
-    async def _send_all(self, messages: list[tuple[str, str, bytes]]) -> None:
+    async def _send_all(self, messages: list[tuple[str, str, bytes]]) -> int:
+        """Publish and await every ack; returns how many envelopes JetStream dropped as duplicates."""
         assert self._js is not None
         js = self._js
         for subject, key, data in messages:
@@ -153,9 +167,12 @@ class Publisher:
         ]
         acks = await asyncio.wait_for(asyncio.gather(*futures), self.timeout)
         subjects_sent = [subject for subject, _, _ in messages if subject != BLOB]
+        duplicates = 0
         for subject, ack in zip(subjects_sent, acks, strict=True):
             if ack.duplicate and subject == self.subject:
                 self.metrics.duplicates.inc()
+                duplicates += 1
+        return duplicates
 
     async def _put_blob(self, js: JetStreamContext, key: str, data: bytes) -> None:
         if self._blobs is None:

@@ -6,19 +6,23 @@ what it sent, and the console shows an item's records to its admins.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
 from schemas import encode
-from schemas.outbound import OutboundMessage, SendRecord, SendState, decode_send_record
+from schemas.outbound import DeliveryState, OutboundMessage, SendRecord, SendState, decode_send_record
+
+FINAL_DELIVERY = frozenset({"delivered", "failed", "rejected"})
 
 MAX_DELIVERIES = 8  # provider calls per message before it is recorded as failed (`[outbound] max_deliveries`)
 # The channels whose reporters the notifier answers when `[outbound] channels` is not set.
-CHANNELS = ("twilio", "meta", "telegram", "email", "x")
+CHANNELS = ("twilio", "kannel", "meta", "telegram", "email", "x")
 
 
 class DeliverySettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,4 +99,43 @@ async def for_item(kv: KeyValue, item_id: str) -> list[SendRecord]:
     return sorted(found, key=lambda r: r.at)
 
 
-__all__ = ["MAX_DELIVERIES", "DeliverySettings", "for_item", "make", "read", "record_key", "write"]
+def with_delivery(record: SendRecord, state: DeliveryState, at: datetime, detail: str | None) -> SendRecord:
+    """`record` with a delivery report applied; a final word (delivered, failed) is never undone by a late
+    intermediate one (reports of one message can arrive out of order)."""
+    if record.delivery in FINAL_DELIVERY and state not in FINAL_DELIVERY:
+        return record
+    return msgspec.structs.replace(record, delivery=state, delivery_at=at, delivery_detail=detail)
+
+
+async def record_delivery(kv: KeyValue, item_id: str, message_id: str, state: DeliveryState, at: datetime,
+                          detail: str | None, settle: float = 15.0) -> SendRecord | None:
+    """Apply a delivery report to the message's send record; None when no such record exists.
+
+    A report can overtake the sender loop (the gateway delivers before `sent` is written): while the record
+    still says `sending` it waits up to `settle` seconds, since writing then would break the loop's
+    compare-and-set; after that it raises TimeoutError (the gateway is answered 503 and may retry).
+    Concurrent reports retry their compare-and-set.
+    """
+    key = record_key(item_id, message_id)
+    deadline = time.monotonic() + settle
+    while True:
+        record, revision = await read(kv, key)
+        if record is None or revision is None:
+            return None
+        if record.state == "sending":
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"send record {key} still says sending; deliver the report again later")
+            await asyncio.sleep(0.2)
+            continue
+        updated = with_delivery(record, state, at, detail)
+        if updated is record:
+            return record
+        try:
+            await kv.update(key, encode(updated), last=revision)
+        except KeyWrongLastSequenceError:
+            continue
+        return updated
+
+
+__all__ = ["FINAL_DELIVERY", "MAX_DELIVERIES", "DeliverySettings", "for_item", "make", "read", "record_delivery",
+           "record_key", "with_delivery", "write"]

@@ -25,6 +25,9 @@ from schemas.privacy import reporter_view
 
 Purpose = Literal["ack", "duplicate", "status", "final"]
 SendState = Literal["sending", "retrying", "sent", "failed", "skipped", "in_doubt"]
+# What the network said after `sent` (delivery reports, e.g. Kannel's dlr-url): accepted/rejected by the
+# operator's SMSC, buffered (phone unreachable for now), delivered to the phone, or failed for good.
+DeliveryState = Literal["accepted", "rejected", "buffered", "delivered", "failed"]
 
 
 class Addressee(Struct, frozen=True, kw_only=True):
@@ -104,6 +107,9 @@ class SendRecord(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     channel: str
     instance: str
     attempts: int = 0  # provider calls made so far (quiet-hours waits do not count)
+    delivery: DeliveryState | None = None  # latest delivery report, when the channel gives them
+    delivery_at: UtcTime | None = None
+    delivery_detail: str | None = None  # the provider's words (e.g. an SMSC's "stat:DELIVRD"), numbers removed
 
 
 def outbound_id(item_id: str, purpose: str, stage: str | None = None) -> str:

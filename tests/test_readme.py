@@ -21,8 +21,8 @@ import pytest
 from tests.conftest import shared_path
 
 ROOT = Path(__file__).resolve().parents[1]
-# every port kanal.example.toml listens on: NATS, health, router metrics, console, app, desk, three webhooks
-EXAMPLE_PORTS = (4222, 8470, 8471, 8480, 8081, 8082, 8083, 8084, 8085)
+# every port kanal.example.toml listens on: NATS, health, router metrics, console, app, desk, four webhooks
+EXAMPLE_PORTS = (4222, 8470, 8471, 8480, 8081, 8082, 8083, 8084, 8085, 8086)
 
 
 def readme_block(after: str) -> str:

@@ -227,10 +227,12 @@ class WaMessage(Struct, kw_only=True):
     id: str
     timestamp: Stamp
     type: str
+    group_id: str | None = None  # set when the message was sent to a WhatsApp group the business is in
     text: WaText | None = None
     image: WaMedia | None = None
     document: WaMedia | None = None
     audio: WaMedia | None = None
+    voice: WaMedia | None = None
     video: WaMedia | None = None
     sticker: WaMedia | None = None
     location: WaLocation | None = None

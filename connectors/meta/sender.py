@@ -65,6 +65,9 @@ def plan(message: OutboundMessage, now: datetime) -> Request:
 
 
 def _whatsapp(message: OutboundMessage, envelope: ReplyAddress, now: datetime) -> Request:
+    if "whatsapp_group" in envelope.flags:
+        raise SendRefused("whatsapp_group_not_answered: the report was written in a WhatsApp group; Kanal does not "
+                          "answer its sender in private")
     if now - envelope.created_at > MESSAGING_WINDOW:
         raise SendRefused("whatsapp_24h_window_closed: a template message would be needed")
     to = (envelope.reporter.contact or "").lstrip("+")

@@ -12,8 +12,10 @@ from schemas.envelope import AttachmentKind
 # Media is sent by id; the connector resolves `whatsapp-media:<id>` through the Graph API before downloading.
 MEDIA_SCHEME = "whatsapp-media:"
 _MEDIA: dict[str, AttachmentKind] = {
-    "image": "image", "document": "document", "audio": "audio", "video": "video", "sticker": "sticker",
+    "image": "image", "document": "document", "audio": "audio", "voice": "audio", "video": "video",
+    "sticker": "sticker",
 }
+GROUP_FLAG = "whatsapp_group"
 # Message types that are not complaints.
 _IGNORED_TYPES = {"reaction": "reaction", "system": "system_message", "ephemeral": "ephemeral"}
 
@@ -54,6 +56,10 @@ def change(out: Collector, field: str, raw: msgspec.Raw) -> None:
 def _message(out: Collector, account: str, message: payloads.WaMessage, contact: payloads.WaContact | None,
              raw: msgspec.Raw) -> None:
     kind = message.type
+    if not _valid_stamp(message.timestamp):
+        out.reject("invalid_timestamp", f"whatsapp message {message.id}: timestamp {message.timestamp!r} is not "
+                   "UNIX seconds", raw)
+        return
     if kind in _IGNORED_TYPES:
         out.ignore(_IGNORED_TYPES[kind], f"whatsapp {kind} {message.id}")
         return
@@ -94,6 +100,8 @@ def _message(out: Collector, account: str, message: payloads.WaMessage, contact:
     context = message.context
     if context is not None and (context.forwarded or context.frequently_forwarded):
         flags.append("forwarded")
+    if message.group_id:
+        flags.append(GROUP_FLAG)  # said in a group: the sender never gets a private answer by mistake
     ctx = out.ctx
     profile = contact.profile.name if contact and contact.profile else None
     out.add(Envelope(
@@ -103,9 +111,25 @@ def _message(out: Collector, account: str, message: payloads.WaMessage, contact:
         reporter=Reporter(contact=f"+{message.sender.lstrip('+')}", display_name=profile,
                           user_id=contact.user_id if contact else None),
         visibility="private", text=text, attachments=tuple(attachments), location=location,
-        thread=Thread(reply_to=context.id) if context is not None and context.id else None,
+        thread=_thread(message),
         flags=tuple(flags),
     ))
+
+
+def _thread(message: payloads.WaMessage) -> Thread | None:
+    """The message it answers, and for a group message the group as its conversation."""
+    reply_to = message.context.id if message.context is not None and message.context.id else None
+    conversation = f"group:{message.group_id}" if message.group_id else None
+    return Thread(reply_to=reply_to, conversation=conversation) if reply_to or conversation else None
+
+
+def _valid_stamp(stamp: payloads.Stamp) -> bool:
+    """WhatsApp sends UNIX seconds as a digit string; anything else did not come from the Cloud API as documented."""
+    if isinstance(stamp, bool):
+        return False
+    if isinstance(stamp, str):
+        return stamp.strip().isdigit()
+    return stamp >= 0
 
 
 def _describe(error: payloads.WaError) -> str:

@@ -11,4 +11,7 @@ for n in 1 2 3; do
     --cluster-listen 0.0.0.0:6222 $routes  # the compose network only: no port of nats-N is published
 done
 printf 'replace-with-the-twilio-auth-token\n' > secrets/twilio-auth-token.example
-echo "now put the Twilio auth token in secrets/twilio-auth-token and run: podman compose up -d"
+printf 'replace-with-the-secret-in-kannel.conf-get-url\n' > secrets/kannel-secret.example
+printf 'replace-with-the-kannel-sendsms-user-password\n' > secrets/kannel-sendsms-password.example
+echo "now put the Twilio auth token in secrets/twilio-auth-token, the Kannel secrets in secrets/kannel-secret and"
+echo "secrets/kannel-sendsms-password (connectors/kannel/README.md), and run: podman compose up -d"

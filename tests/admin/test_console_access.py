@@ -104,12 +104,15 @@ async def test_item_page_shows_what_the_reporter_was_told(provisioned: NATS, cli
     for purpose, state, reason in (("ack", "sent", None), ("status", "failed", "whatsapp_24h_window_closed")):
         message = OutboundMessage(id=f"{purpose}-msg", item_id=mine.item_id, ref=mine.ref, purpose=purpose,
                                   text="...", reply_to=reply_address(mine.envelope), created_at=now)
-        await sends.write(kv, sends.make(message, state, "twilio", "twilio-sms", reason=reason))
+        record = sends.make(message, state, "twilio", "twilio-sms", reason=reason)
+        if state == "sent":  # an SMS gateway's delivery report (Kannel's dlr-url) on the same record
+            record = sends.with_delivery(record, "delivered", datetime(2026, 11, 24, 3, 5, tzinfo=UTC), None)
+        await sends.write(kv, record)
     client = client_factory()
     await login(client, "lurah-gambir")
     page = (await client.get(f"/item/{seq}")).text
     assert "Pesan kepada pelapor" in page
-    assert '<span class="send sent">sent</span>' in page
+    assert '<span class="send sent">sent</span>' in page and "delivered 2026-11-24 10:05 WIB" in page
     assert '<span class="send failed">failed</span>' in page
     assert "whatsapp_24h_window_closed" in page
 

@@ -18,7 +18,7 @@ from tests.connectors.sample_channels import feed, hook
 
 def test_built_in_channels_are_registered_by_entry_point() -> None:
     entries = registry.discover()
-    for channel in ("twilio", "meta", "telegram", "x", "email", "lapor", "news", "app", "desk"):
+    for channel in ("twilio", "kannel", "meta", "telegram", "x", "email", "lapor", "news", "app", "desk"):
         assert channel in entries
         assert entries[channel].source.startswith("kanal ")
 

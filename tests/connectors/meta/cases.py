@@ -145,6 +145,17 @@ WHATSAPP = [
          expect="rejected", count=1, check=reasons("unsupported_message")),
     Case("whatsapp_unknown_type_rejected", b.whatsapp(b.wa(b.wamid(12), "hologram", {"x": 1})), ACCOUNTS,
          expect="rejected", count=1, check=reasons("unsupported_message")),
+    Case("whatsapp_voice_is_audio", b.whatsapp(b.wa(b.wamid(14), "voice", {
+        "mime_type": "audio/ogg; codecs=opus", "sha256": "x", "id": "1312345678901234"})), ACCOUNTS, count=1,
+         check=lambda o: _attachment(o, "audio", "whatsapp-media:1312345678901234")),
+    Case("whatsapp_timestamp_not_seconds_rejected", b.whatsapp(
+        b.wa(b.wamid(15), "text", {"body": "Jalan rusak"}, timestamp="asdf"),
+        b.wa(b.wamid(16), "text", {"body": "Lampu mati"})), ACCOUNTS, expect="rejected", count=1,
+         check=lambda o: (reasons("invalid_timestamp")(o), _one_text(o, "Lampu mati"))),
+    Case("whatsapp_group_message_keeps_its_group", b.whatsapp(b.wa(b.wamid(17), "text", {"body": "Sampah di RW 03"},
+                                                                group_id="Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ")),
+         ACCOUNTS, count=1, check=expect(thread__conversation="group:Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ",
+                                         flags=("whatsapp", "whatsapp_group"))),
     Case("whatsapp_other_number_ignored", b.whatsapp(b.wa(b.wamid(13), "text", {"body": "x"}), phone="1"),
          ACCOUNTS, expect="ignored", count=1, check=reasons("unknown_account")),
 ]
@@ -167,6 +178,10 @@ CASES = MESSENGER + FEED + INSTAGRAM + WHATSAPP + MIXED
 def _both(outcome: Outcome, *checks: Callable[[Outcome], None]) -> None:
     for check in checks:
         check(outcome)
+
+
+def _one_text(outcome: Outcome, text: str) -> None:
+    assert [e.text for e in outcome.envelopes] == [text]
 
 
 def _attachment(outcome: Outcome, kind: str, source: str) -> None:

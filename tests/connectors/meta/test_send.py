@@ -184,3 +184,13 @@ def test_reporter_without_id_is_refused() -> None:
 
     with pytest.raises(SendRefused, match="no sender id"):
         plan(ack(env), datetime.now(UTC))
+
+
+def test_a_whatsapp_group_message_is_never_answered_in_private() -> None:
+    from connectors.meta.sender import plan
+
+    group = b.whatsapp(b.wa(b.wamid(40), "text", {"body": "Sampah di RW 03"}, group_id="kanal-test-group-1"))
+    with pytest.raises(SendRefused, match="whatsapp_group_not_answered"):
+        plan(ack(report(group)), datetime.now(UTC))
+    direct = b.whatsapp(b.wa(b.wamid(41), "text", {"body": "Sampah di RW 03"}))
+    assert plan(ack(report(direct)), datetime.now(UTC))[1]["to"] == b.WA_ID
