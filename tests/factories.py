@@ -120,3 +120,17 @@ def envelopes(draw: st.DrawFn) -> Envelope:
 def later(minutes: float) -> datetime:
     """NOW plus some minutes."""
     return NOW + timedelta(minutes=minutes)
+
+
+async def record_reference(js: Any, env: Envelope, queue: str = "kelurahan.3171011001") -> None:
+    """Record `env`'s reference in the router's index as the router does once it has routed the report
+    (router/references.py), for tests of the status API and page that run no router."""
+    from kanal import bus
+    from kanal.references import record_for
+    from schemas import encode as encode_struct
+    from schemas import subjects as subj
+
+    kv = await bus.ensure_kv(js, subj.KV_REFS)
+    record = record_for(env, item_id=env.id, kind="item", queue=queue, at=datetime.now(UTC), duplicate_of=None,
+                        incident=None, reporters=[])
+    await kv.put(env.ref, encode_struct(record))

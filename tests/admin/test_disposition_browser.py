@@ -69,7 +69,7 @@ async def test_router_then_console_correct_and_dispose(provisioned: NATS, config
             await page.goto(f"{base}/login")
             await page.fill("input[name=username]", "lurah-gambir")
             await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
+            await page.click("button.primary[type=submit]")
             await page.wait_for_url(f"{base}/")
             await page.goto(f"{base}/item/{routed.seq}")
             card = page.locator("#category")

@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from connectors.runtime import Instance
-from connectors.spool import Spool
 from kanal.bus import free_port
 from kanal.testing import make_config
 from tests.connectors.sample_channels import hook, message, sign
@@ -63,8 +62,8 @@ async def test_refused_credentials_are_not_ready(away: tuple[Instance, httpx.Asy
 
 async def test_a_full_spool_is_not_ready(away: tuple[Instance, httpx.AsyncClient],
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    _instance, client = away
-    monkeypatch.setattr(Spool, "full", property(lambda _self: True))  # the limit itself is issue #20's
+    instance, client = away
+    monkeypatch.setattr(instance.publisher.spool, "full", True)  # as Spool.append sets it past max_bytes
     code, body = await _ready(client)
     assert code == 503 and body["spool_full"] is True and body["problems"][0].startswith("spool full")
 

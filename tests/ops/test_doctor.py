@@ -235,6 +235,8 @@ def _filled_in(tmp_path: Path) -> dict[str, str]:
         "KANAL_CONNECTORS__TELEGRAM_BOT__BOT_TOKEN": "123456789:AAE-a-real-looking-bot-token",
         "KANAL_CONNECTORS__TELEGRAM_BOT__SECRET_TOKEN": "a_random_secret_token_42",
         "KANAL_CONNECTORS__DESK_KEC_GAMBIR__OFFICERS": f'{{"petugas": "{officer}"}}',
+        "KANAL_CONNECTORS__KANNEL_08111272206__SECRET": "a-random-kannel-secret-0123456789",
+        "KANAL_CONNECTORS__KANNEL_08111272206__PASSWORD": "a-random-sendsms-password-42",
         "KANAL_ADMIN__USERS": f'{{"pusat": {{"password_hash": "{admin}", "superadmin": true}}}}',
     }
 

@@ -9,6 +9,7 @@ from schemas import encode, subjects
 from schemas.status import StatusUpdate
 from tests.connectors.app.photos import MONAS, jpeg
 from tests.connectors.app.test_api import _now_local, _submit, api
+from tests.factories import record_reference
 
 PHONE, NIK, MAIL = "0812 3456 7890", "3171010101010001", "budi.santoso@example.id"
 
@@ -27,11 +28,12 @@ async def test_page_shows_stage_history_and_kelurahan_and_nothing_personal(nats_
                                  description=f"Jalan berlubang, hubungi saya di {PHONE} atau {MAIL}")
         assert response.status_code == 201, response.text
         ref = response.json()["ref"]
+        (env,) = await h.published()
+        await record_reference(h.nc.jetstream(), env)  # as the router does once it has routed the report
         waiting = await client.get(f"/laporan/{ref}")
         assert waiting.status_code == 200 and waiting.headers["content-type"].startswith("text/html")
         assert "Tahap sekarang" in waiting.text and "Menunggu" in waiting.text and "WIB" in waiting.text
 
-        (env,) = await h.published()
         steps = [("koordinasi", datetime(2026, 11, 25, 2, 30, tzinfo=UTC)),
                  ("disposisi", datetime(2026, 11, 26, 9, 5, tzinfo=UTC))]
         for stage, at in steps:
@@ -77,6 +79,7 @@ async def test_citizen_opens_the_page_on_a_phone(nats_url: str, tmp_path: Path) 
                                  phone=PHONE, visibility="public")
         ref = response.json()["ref"]
         (env,) = await h.published()
+        await record_reference(h.nc.jetstream(), env)
         update = StatusUpdate(item_id=env.id, ref=ref, stage="koordinasi", queue="kelurahan.3171011001",
                               by="lurah-gambir", at=datetime.now(UTC), note=f"ditelepon ke {PHONE}")
         await h.nc.jetstream().publish(subjects.status(env.id), encode(update))
