@@ -16,7 +16,7 @@ help:
 	@echo "make lint    ruff + mypy --strict"
 	@echo "make bench   run the benchmarks in bench/ and print their figures"
 	@echo "make lock    refresh requirements.lock and requirements-dev.lock from pyproject.toml"
-	@echo "make audit   audit the locked dependencies for known vulnerabilities (pip-audit)"
+	@echo "make audit   audit the locked dependencies against PyPI's published advisories"
 	@echo "make test-latest  run the tests against the newest releases (not the lock): what would break"
 
 # Everything is installed from the lock files (exact versions, hashes checked), the build backend included,
@@ -36,7 +36,7 @@ lock: $(STAMP)
 	@echo "lock: refreshed; run make test, then commit requirements*.lock"
 
 audit: $(STAMP)
-	$(BIN)/pip-audit --strict --require-hashes --disable-pip -r requirements-dev.lock
+	$(BIN)/python scripts/audit.py requirements.lock requirements-dev.lock
 
 # The newest releases in a throwaway venv: tells what a `make lock` would break, without changing the lock.
 test-latest: system-deps
