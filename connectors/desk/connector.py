@@ -240,7 +240,7 @@ class DeskConnector(WebhookConnector[DeskSettings]):
             values["key"] = uuid.uuid4().hex
         errors = form.Errors()
         fields = self._fields(values, errors)
-        files, too_large = await self._files(uploads, errors)
+        files, too_large = await self._files(uploads, errors, anonymous=bool(fields["anonymous"]))
         if errors:
             self.log.info("desk_report_refused", fields=sorted(errors.fields), officer=user)
             shown = {name: MESSAGES.get(name, message) if name != "attachments" else message
@@ -289,8 +289,10 @@ class DeskConnector(WebhookConnector[DeskSettings]):
             "region_code": region_code, "region_name": REGIONS.get(region_code or ""),
         }
 
-    async def _files(self, uploads: list[UploadFile], errors: form.Errors) -> tuple[list[tuple[bytes, str, str]], bool]:
-        """Read and sniff each attachment: an image Pillow can open, or a PDF."""
+    async def _files(self, uploads: list[UploadFile], errors: form.Errors,
+                     anonymous: bool) -> tuple[list[tuple[bytes, str, str]], bool]:
+        """Read and sniff each attachment: an image Pillow can open, or a PDF. An anonymous report's photos lose
+        what identifies the phone or its owner (make, model, serials, owner name), as in the app."""
         found: list[tuple[bytes, str, str]] = []
         limit = self.settings.max_file_bytes
         read, too_large = await form.read_uploads(
@@ -305,7 +307,10 @@ class DeskConnector(WebhookConnector[DeskSettings]):
             except images.NotAnImage:
                 errors.add("attachments", f"{label} bukan gambar ({images.accepted_formats()}) atau PDF.")
                 continue
-            found.append((data, photo.media_type, name))
+            media_type = photo.media_type
+            if anonymous:
+                data, media_type = images.scrubbed(data, photo, gps=False, device=True)
+            found.append((data, media_type, name))
         return found, too_large
 
     async def _small_form(self, request: Request) -> dict[str, str]:
