@@ -68,6 +68,9 @@ class KanalSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     http_read_timeout: Duration = Duration(seconds=30)
     # ... and one client address may hold at most this many connections at once (else 429)
     http_max_connections_per_client: int = 100
+    # reverse proxies in front of the HTTP servers (addresses or CIDR networks): their X-Forwarded-For and
+    # X-Forwarded-Proto name the client; connections from them are not counted per address; nobody else's are read
+    trusted_proxies: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1", "::1"])
 
 
 # Each service section's `enabled` when the file does not say (`kanal up`, `kanal nats config`, doctor read it).

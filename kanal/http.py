@@ -25,7 +25,8 @@ class EmbeddedServer(uvicorn.Server):
 def limits_of(config: Config) -> Limits:
     """The HTTP limits `[kanal]` sets for every server of this config."""
     return Limits(read_timeout=config.kanal.http_read_timeout.total_seconds(),
-                  per_client=config.kanal.http_max_connections_per_client)
+                  per_client=config.kanal.http_max_connections_per_client,
+                  trusted_proxies=tuple(config.kanal.trusted_proxies))
 
 
 async def start(app: Any, host: str, port: int, limits: Limits | None = None,
@@ -33,7 +34,9 @@ async def start(app: Any, host: str, port: int, limits: Limits | None = None,
     """Start serving `app`; returns once the socket listens, raises OSError if it cannot bind.
 
     Every server reads a request within `limits.read_timeout` (else 408) and holds at most `limits.per_client`
-    connections per client address (else 429): see kanal/httplimits.py. Without `limits`, the defaults.
+    connections per client address (else 429): see kanal/httplimits.py. X-Forwarded-For/-Proto are read only
+    from `limits.trusted_proxies`, so the app's `request.client` is the real client behind them (login
+    throttling, allow-lists, logs). Without `limits`, the defaults.
 
     The socket is bound here, not by uvicorn: on a busy port uvicorn calls sys.exit(3) inside its task, and
     asyncio lets SystemExit escape the event loop, which would end the process without stopping anything.
@@ -47,8 +50,10 @@ async def start(app: Any, host: str, port: int, limits: Limits | None = None,
     except OSError as err:
         sock.close()
         raise OSError(err.errno, f"cannot listen on {host}:{port}: {err.strerror}") from err
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                            access_log=False, http=guarded_protocol(limits or Limits()), **options)
+    limits = limits or Limits()
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False,
+                            http=guarded_protocol(limits), proxy_headers=True,
+                            forwarded_allow_ips=list(limits.trusted_proxies), **options)
     server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"http-{host}:{port}")
     try:

@@ -8,12 +8,14 @@ long as it liked. `guarded_protocol()` wraps uvicorn's h11 protocol:
   connection opening, or the previous response ending): else 408 and the connection closes; the app, if it
   was waiting for the body, sees the client gone;
 - one client address may hold at most `per_client` connections at once: the next one is answered 429 and
-  closed before anything is read.
+  closed before anything is read. A trusted reverse proxy (`trusted_proxies`) carries many clients, so its
+  connections are not counted; uvicorn reads the real client from its X-Forwarded-For (kanal/http.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +27,20 @@ from kanal import log
 
 @dataclass(frozen=True)
 class Limits:
-    """`[kanal] http_read_timeout` and `http_max_connections_per_client`."""
+    """`[kanal] http_read_timeout`, `http_max_connections_per_client` and `trusted_proxies` (addresses or
+    networks whose connections carry many clients: not counted per address)."""
 
     read_timeout: float = 30.0
     per_client: int = 100
+    trusted_proxies: tuple[str, ...] = ()
+
+    def is_proxy(self, address: str) -> bool:
+        """Whether `address` is one of the trusted reverse proxies."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(net, strict=False) for net in self.trusted_proxies)
 
 
 def _raw_response(status: int, reason: str, text: str, extra: str = "") -> bytes:
@@ -56,6 +68,9 @@ def guarded_protocol(limits: Limits) -> type[H11Protocol]:
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             address = self.client[0] if self.client else "unknown"
+            if limits.is_proxy(address):  # a reverse proxy speaks for many clients: only the read timeout applies
+                self._arm()
+                return
             if open_per_client[address] >= limits.per_client:
                 _log.warning("http_connection_refused", client=address, open=open_per_client[address],
                              limit=limits.per_client)

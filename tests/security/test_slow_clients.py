@@ -84,11 +84,46 @@ async def test_one_address_may_hold_only_its_share_of_connections() -> None:
 
 def test_limits_come_from_the_config(tmp_path: Path) -> None:
     config = make_config("nats://127.0.0.1:1", tmp_path)
-    assert http.limits_of(config) == Limits(read_timeout=30.0, per_client=100)
+    assert http.limits_of(config) == Limits(read_timeout=30.0, per_client=100, trusted_proxies=("127.0.0.1", "::1"))
     from msgspec.structs import replace
 
     from kanal.settings_types import Duration
 
     tuned = replace(config, kanal=replace(config.kanal, http_read_timeout=Duration(seconds=5),
-                                          http_max_connections_per_client=20))
-    assert http.limits_of(tuned) == Limits(read_timeout=5.0, per_client=20)
+                                          http_max_connections_per_client=20, trusted_proxies=["10.0.0.0/8"]))
+    assert http.limits_of(tuned) == Limits(read_timeout=5.0, per_client=20, trusted_proxies=("10.0.0.0/8",))
+
+
+async def _client_seen(limits: Limits, headers: bytes) -> bytes:
+    """What the app sees as the client of a request with `headers`, while two other connections are held."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def who(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(f"client={request.client.host if request.client else None}")
+
+    server, task = await http.start(Starlette(routes=[Route("/", who)]), "127.0.0.1", 0, limits)
+    port = http.bound_port(server)
+    held = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(2)]
+    try:
+        request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + b"\r\n"
+        return await asyncio.to_thread(_exchange, port, [request])
+    finally:
+        for sock in held:
+            sock.close()
+        await http.stop(server, task)
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_client_is_seen_and_the_proxy_is_not_limited() -> None:
+    answer = await _client_seen(Limits(per_client=1, trusted_proxies=("127.0.0.0/8",)),
+                                   b"X-Forwarded-For: 203.0.113.9\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"client=203.0.113.9"), answer
+
+
+async def test_an_untrusted_peer_cannot_claim_another_address() -> None:
+    answer = await _client_seen(Limits(per_client=3, trusted_proxies=()), b"X-Forwarded-For: 203.0.113.9\r\n")
+    assert answer.endswith(b"client=127.0.0.1"), answer
+    limited = await _client_seen(Limits(per_client=1, trusted_proxies=()), b"")
+    assert limited.startswith(b"HTTP/1.1 429 "), limited
