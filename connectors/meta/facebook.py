@@ -116,7 +116,7 @@ def _sender(out: Collector, event: payloads.MessagingEvent, what: str, raw: msgs
         return None
     sender = scoped_id(event.sender.id)
     if sender is None:
-        out.reject("invalid_sender", f"{what}: sender id {event.sender.id!r} is not a Meta scoped id", raw)
+        out.reject("invalid_sender", f"{what}: the sender id is not a Meta scoped id (digits)", raw)
     return sender
 
 
@@ -269,5 +269,5 @@ def _author(out: Collector, author: payloads.Author | None, what: str, raw: msgs
         return True, None
     found = scoped_id(author.id)
     if found is None:
-        out.reject("invalid_sender", f"{what}: author id {author.id!r} is not a Meta scoped id", raw)
+        out.reject("invalid_sender", f"{what}: the author id is not a Meta scoped id (digits)", raw)
     return found is not None, found

@@ -55,8 +55,9 @@ def content(message: payloads.WaMessage) -> Content | Skip:
         return Skip("unsupported_message", f"whatsapp message {ident}: {detail}")
     if kind == "system":
         system = message.system or payloads.WaSystem()
-        return Skip("system_message", f"whatsapp system message {ident} ({system.type or 'no type'}): "
-                    f"{system.body or 'no body'}; the sender's identity changed, no one wrote this")
+        # The body names the old and new phone numbers: kept in the dead letter's data, never in its detail (logged).
+        return Skip("system_message", f"whatsapp system message {ident} ({system.type or 'no type'}): the sender's "
+                    "phone number or user id changed, no one wrote this")
     if kind == "request_welcome":
         return Skip("welcome_request", f"whatsapp {ident}: the user opened the chat (nothing written yet)", False)
     if kind == "text" and message.text is not None:

@@ -70,8 +70,8 @@ def sender(message: payloads.WaMessage, contact: payloads.WaContact | None) -> R
     given = (message.sender or "").strip()
     bsuid = message.from_user_id or (contact.user_id if contact else None)
     if bsuid is not None and not BSUID.match(bsuid):
-        return Skip("invalid_sender", f"whatsapp message {message.id}: user id {bsuid!r} is not a business-scoped "
-                    "user id")
+        return Skip("invalid_sender", f"whatsapp message {message.id}: its user id is not a business-scoped user id "
+                    "(country code, a period, letters and digits); the sender id is in the dead letter's data")
     phone: str | None = None
     user_id = bsuid
     if _WA_ID.match(given.removeprefix("+")):
@@ -81,8 +81,8 @@ def sender(message: payloads.WaMessage, contact: payloads.WaContact | None) -> R
     elif BSUID.match(given):
         user_id = user_id or given  # a BSUID where the phone number would be: never a contact "+ID.123"
     elif given:
-        return Skip("invalid_sender", f"whatsapp message {message.id}: 'from' {given!r} is neither a phone number "
-                    "nor a business-scoped user id")
+        return Skip("invalid_sender", f"whatsapp message {message.id}: 'from' is neither a phone number (digits) "
+                    "nor a business-scoped user id; the sender id is in the dead letter's data")
     if phone is None and user_id is None:
         return Skip("missing_sender", f"whatsapp message {message.id} names no sender ('from' and 'from_user_id' "
                     "missing)")
