@@ -83,7 +83,7 @@ class RawRef(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 class Envelope(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Contract v1 for one inbound message. `id` is derived from (channel, account, external_id)."""
+    """Contract v1 for one inbound message. `id` is derived from (channel, account, external_id[, product])."""
 
     v: Literal[1] = 1
     id: EnvelopeId
