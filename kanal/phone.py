@@ -3,6 +3,10 @@
 "0812-3456-7890", "+62 (0)812 3456 7890", "62 0812 3456 7890", "0062 812 3456 7890", "812 3456 7890" and
 "whatsapp:+6281234567890" are all +6281234567890. Parsing and validity come from `phonenumbers` (Google's
 libphonenumber metadata), not from hand-written prefixes. Pure: no I/O, no logging (the input is personal).
+
+Two questions, two functions: `normalise_phone` (lenient: is this *possibly* a number someone typed, for
+matching a reporter across channels) and `e164` (strict: may a channel call this sender id a phone number,
+`Reporter.contact`). Every channel asks here; there is no second phone module.
 """
 
 from __future__ import annotations
@@ -66,3 +70,25 @@ def contact_key(contact: str, region: str = DEFAULT_REGION) -> str:
     if "@" in value and not _SCHEME.match(value):
         return value.lower()
     return normalise_phone(value, region) or value.lower()
+
+
+def e164(raw: str, region: str = DEFAULT_REGION) -> str | None:
+    """`raw` as E.164 when `phonenumbers` says it is a *valid* number, else None: what a channel may call a
+    phone number (`Reporter.contact`).
+
+    A leading `+` (or `00`), or the international form without it (`628...`, `14155552671`, as SMSCs and
+    WhatsApp send it), is read as international; a national form (`0811...`) in `region`. Letters make it not
+    a number (`US.1234`, `bla`, an alphanumeric SMS sender): `phonenumbers` would read them as a keypad's.
+    """
+    text = _SCHEME.sub("", raw.strip())
+    if not text or any(ch.isalpha() for ch in text) or not any(ch.isdigit() for ch in text):
+        return None
+    found = normalise_phone(text, region)
+    if found is not None and phonenumbers.is_valid_number(phonenumbers.parse(found, None)):
+        return found
+    digits = _NOT_DIAL.sub("", text)
+    if digits.isdigit() and len(digits) > 8 and not digits.startswith("0"):
+        international = _parse("+" + digits, region)  # "14155552671": the international form without its plus
+        if international is not None and phonenumbers.is_valid_number(international):
+            return phonenumbers.format_number(international, PhoneNumberFormat.E164)
+    return None

@@ -83,7 +83,7 @@ class RawRef(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 class Envelope(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Contract v1 for one inbound message. `id` is derived from (channel, account, external_id)."""
+    """Contract v1 for one inbound message. `id` is derived from (channel, account, external_id[, product])."""
 
     v: Literal[1] = 1
     id: EnvelopeId
@@ -112,9 +112,14 @@ class Envelope(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
         return report_ref(self.id)
 
 
-def envelope_id(channel: str, account: str, external_id: str) -> str:
-    """Deterministic id, so a webhook retry or a re-poll of the same provider message gives the same id."""
-    key = "\x1f".join((channel, account, external_id)).encode()
+def envelope_id(channel: str, account: str, external_id: str, product: str | None = None) -> str:
+    """Deterministic id, so a webhook retry or a re-poll of the same provider message gives the same id.
+
+    `product` names the provider's product when one channel serves several whose ids may meet (Meta: the same
+    account and message id on Messenger and WhatsApp are two messages); it is appended to the key.
+    """
+    parts = (channel, account, external_id) if product is None else (channel, account, external_id, product)
+    key = "\x1f".join(parts).encode()
     return hashlib.blake2b(key, digest_size=16, person=b"kanal-envelope").hexdigest()
 
 

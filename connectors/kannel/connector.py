@@ -22,9 +22,9 @@ from connectors.errors import BadPayload, PermanentError, SignatureError
 from connectors.kannel.normalise import MEDIA_TYPE, canonical
 from connectors.kannel.sender import KannelSender, scrub
 from connectors.kannel.settings import KannelSettings
-from connectors.phone import e164
 from connectors.webhook import WebhookConnector
 from kanal import bus, sends
+from kanal.phone import e164
 from schemas import subjects
 from schemas.outbound import DeliveryState, OutboundMessage
 

@@ -14,8 +14,8 @@ from urllib.parse import parse_qsl, quote_from_bytes
 
 from connectors.errors import BadPayload
 from connectors.kannel.sms import decode_text
-from connectors.phone import e164
 from connectors.spec import Ignored, NormaliseContext, Outcome
+from kanal.phone import e164
 from schemas import Envelope, Reporter, envelope_id
 
 MEDIA_TYPE = "application/x-www-form-urlencoded"

@@ -15,7 +15,7 @@ from connectors.errors import PermanentError, TransientError
 from connectors.kannel.settings import KannelSettings
 from connectors.kannel.sms import plan
 from connectors.outbound.sender import SendRefused
-from connectors.phone import e164
+from kanal.phone import e164
 from schemas.outbound import OutboundMessage
 
 _NUMBER = re.compile(r"\+?\d[\d ]{6,}\d")

@@ -26,28 +26,48 @@ def account_list(ids: frozenset[str]) -> str:
     return ",".join(sorted(ids)) or ANY
 
 
-def when(stamp: int | float | str | None, default: datetime) -> datetime:
-    """A Meta timestamp (seconds, milliseconds, digit strings, or ISO 8601 like 2018-12-26T13:00:17+0000)."""
-    if stamp is None or isinstance(stamp, bool):
-        return default
+def moment(stamp: int | float | str) -> datetime | None:
+    """A Meta timestamp (seconds, milliseconds, digit strings, or ISO 8601 like 2018-12-26T13:00:17+0000), or
+    None when it is not a time at all ("asdf", a negative number, a boolean)."""
+    if isinstance(stamp, bool):
+        return None
     if isinstance(stamp, str):
         text = stamp.strip()
-        if text.isdigit():
-            stamp = int(text)
-        else:
-            try:
-                parsed = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z")
-            except ValueError:
-                try:
-                    parsed = datetime.fromisoformat(text)
-                except ValueError:
-                    return default
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if not text.isdigit():
+            return _iso(text)
+        stamp = int(text)
+    if stamp < 0:
+        return None
     seconds = float(stamp) / 1000 if stamp > 100_000_000_000 else float(stamp)
     try:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
-        return default
+        return None
+
+
+def _iso(text: str) -> datetime | None:
+    try:
+        parsed = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z")  # Graph's own form, +0000 without a colon
+    except ValueError:
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def when(stamp: int | float | str | None, default: datetime) -> datetime:
+    """`moment(stamp)`, or `default` when there is none (used for a batch's `entry.time`)."""
+    found = moment(stamp) if stamp is not None else None
+    return found or default
+
+
+def scoped_id(value: int | str | None) -> str | None:
+    """A page- or Instagram-scoped user id (digits, as Meta issues them) as a string; None for anything else."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    return text if text.isdigit() and len(text) <= 40 else None
 
 
 @dataclass
@@ -72,6 +92,16 @@ class Collector:
 
     def reject(self, reason: str, detail: str, data: bytes | msgspec.Raw = b"") -> None:
         self.rejected.append(Rejected(reason=reason, detail=detail, data=bytes(data)))
+
+    def created(self, stamp: int | float | str | None, what: str, raw: bytes | msgspec.Raw) -> datetime | None:
+        """When `what` was sent: its timestamp, the receive time when Meta sent none, or None after
+        dead-lettering it (`invalid_timestamp`) when the timestamp is not a time."""
+        if stamp is None:
+            return self.ctx.received_at
+        found = moment(stamp)
+        if found is None:
+            self.reject("invalid_timestamp", f"{what}: timestamp {stamp!r} is not a time", raw)
+        return found
 
     def add(self, envelope: Envelope) -> None:
         self.envelopes.append(envelope)

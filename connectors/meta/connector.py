@@ -22,7 +22,7 @@ from connectors.meta.client import GraphClient, bearer
 from connectors.meta.collect import account_list
 from connectors.meta.sender import MetaSender
 from connectors.meta.settings import MetaSettings
-from connectors.meta.whatsapp import MEDIA_SCHEME
+from connectors.meta.wacontent import MEDIA_SCHEME
 from connectors.webhook import WebhookConnector
 from schemas import Attachment, Envelope
 from schemas.outbound import OutboundMessage

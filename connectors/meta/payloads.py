@@ -61,6 +61,23 @@ class ReplyTo(Struct, kw_only=True):
     mid: str | None = None
 
 
+class Reaction(Struct, kw_only=True):
+    """Messenger `message_reactions` / Instagram `reaction` event: who reacted how to which message."""
+
+    mid: str = ""
+    action: str = "react"
+    reaction: str | None = None
+    emoji: str | None = None
+
+
+class Postback(Struct, kw_only=True):
+    """A tap on a button Kanal (or the page) sent: its title is what the person chose."""
+
+    title: str = ""
+    payload: str | None = None
+    mid: str | None = None
+
+
 class Message(Struct, kw_only=True):
     mid: str
     text: str | None = None
@@ -78,6 +95,8 @@ class MessagingEvent(Struct, kw_only=True):
     recipient: Party | None = None
     timestamp: Stamp | None = None
     message: Message | None = None
+    reaction: Reaction | None = None
+    postback: Postback | None = None
 
 
 class Change(Struct, kw_only=True):
@@ -140,12 +159,17 @@ class WaMetadata(Struct, kw_only=True):
 
 class WaProfile(Struct, kw_only=True):
     name: str | None = None
+    username: str | None = None  # set when the user adopted a WhatsApp username
 
 
 class WaContact(Struct, kw_only=True):
+    """The sender as `contacts[]` names them: `wa_id` (their phone number, omitted for a username user whose
+    number Meta withholds), `user_id` (business-scoped user id, BSUID) and profile name / username."""
+
     wa_id: str | None = None
     profile: WaProfile | None = None
     user_id: str | None = None
+    parent_user_id: str | None = None
 
 
 class WaErrorData(Struct, kw_only=True):
@@ -202,10 +226,59 @@ class WaReply(Struct, kw_only=True):
     description: str | None = None
 
 
+class WaFlowReply(Struct, kw_only=True):
+    """A WhatsApp Flow's answer: `response_json` is a JSON *string* of the fields the person filled in."""
+
+    name: str = ""
+    body: str = ""
+    response_json: str = ""
+
+
 class WaInteractive(Struct, kw_only=True):
     type: str = ""
     button_reply: WaReply | None = None
     list_reply: WaReply | None = None
+    nfm_reply: WaFlowReply | None = None
+
+
+class WaReaction(Struct, kw_only=True):
+    """`message_id` is the message reacted to; no `emoji` means the reaction was removed."""
+
+    message_id: str = ""
+    emoji: str | None = None
+
+
+class WaName(Struct, kw_only=True):
+    formatted_name: str = ""
+
+
+class WaPhone(Struct, kw_only=True):
+    phone: str = ""
+
+
+class WaSharedContact(Struct, kw_only=True):
+    """One contact card the person shared (`contacts` message)."""
+
+    name: WaName | None = None
+    phones: list[WaPhone] = []
+
+
+class WaProduct(Struct, kw_only=True):
+    product_retailer_id: str = ""
+    quantity: int | str = 1
+
+
+class WaOrder(Struct, kw_only=True):
+    catalog_id: str | None = None
+    text: str | None = None
+    product_items: list[WaProduct] = []
+
+
+class WaSystem(Struct, kw_only=True):
+    """Identity changes (`user_changed_number`, `user_changed_user_id`): no one wrote this."""
+
+    type: str = ""
+    body: str = ""
 
 
 class WaButton(Struct, kw_only=True):
@@ -223,10 +296,11 @@ class WaContext(Struct, kw_only=True):
 class WaMessage(Struct, kw_only=True):
     """One WhatsApp messages[] element."""
 
-    sender: str = field(name="from")
     id: str
     timestamp: Stamp
     type: str
+    sender: str | None = field(default=None, name="from")  # the phone number; absent for a username user
+    from_user_id: str | None = None  # the sender's business-scoped user id (BSUID)
     group_id: str | None = None  # set when the message was sent to a WhatsApp group the business is in
     text: WaText | None = None
     image: WaMedia | None = None
@@ -238,6 +312,10 @@ class WaMessage(Struct, kw_only=True):
     location: WaLocation | None = None
     interactive: WaInteractive | None = None
     button: WaButton | None = None
+    reaction: WaReaction | None = None
+    contacts: list[WaSharedContact] | None = None
+    order: WaOrder | None = None
+    system: WaSystem | None = None
     context: WaContext | None = None
     errors: list[WaError] = []
 

@@ -180,8 +180,9 @@ class WebhookContract(Kit):
 
 
 def field(envelope: Envelope, path: str) -> Any:
-    """The value at a dotted path of an envelope (`reporter.contact`, `location.lat`, `attachments.0.kind`)."""
-    value: Any = msgspec.to_builtins(envelope)
+    """The value at a dotted path of an envelope (`reporter.contact`, `location.lat`, `attachments.0.kind`), as
+    its JSON wire form has it (so a case's `"flags": ["whatsapp"]` compares with the envelope's tuple)."""
+    value: Any = msgspec.json.decode(msgspec.json.encode(envelope))
     for part in path.split("."):
         if isinstance(value, list):
             value = value[int(part)] if part.isdigit() and int(part) < len(value) else None

@@ -13,6 +13,7 @@ import msgspec
 from connectors.errors import BadPayload
 from connectors.mediatypes import kind_of
 from connectors.spec import Ignored, NormaliseContext, Outcome
+from kanal.phone import e164
 from schemas import Attachment, Envelope, Location, Reporter, envelope_id
 from schemas.envelope import Kind
 
@@ -83,8 +84,11 @@ def normalise(raw: bytes, ctx: NormaliseContext) -> Outcome:
     text = inbound.body or inbound.button_text
     if not text and not attachments and location is None:
         return Outcome(ignored=(Ignored(reason="empty_message", detail=sid),))
-    contact = number(inbound.from_)
-    kind: Kind = "sms" if inbound.from_ == contact else "direct_message"
+    address = number(inbound.from_)
+    kind: Kind = "sms" if inbound.from_ == address else "direct_message"
+    # Only a valid number is called one: an alphanumeric SMS sender or a WhatsApp user known by a
+    # business-scoped user id (whatsapp:ID.150...) keeps its address as handle and user id, no contact.
+    contact = e164(address, "ID")
     flags = list(location_flags)
     if inbound.forwarded.lower() == "true":
         flags.append("forwarded")
@@ -95,7 +99,7 @@ def normalise(raw: bytes, ctx: NormaliseContext) -> Outcome:
         id=envelope_id(ctx.channel, account, sid), channel=ctx.channel, instance=ctx.instance, account=account,
         external_id=sid, kind=kind, created_at=ctx.received_at, received_at=ctx.received_at,
         reporter=Reporter(handle=inbound.from_, display_name=inbound.profile_name or None, contact=contact,
-                          user_id=inbound.wa_id or contact),
+                          user_id=inbound.wa_id or address),
         visibility="private", text=text, attachments=attachments, location=location, flags=tuple(flags),
     )
     return Outcome(envelopes=(envelope,))

@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat
 
-from kanal.phone import contact_key, normalise_phone
+from kanal.phone import contact_key, e164, normalise_phone
 
 # National significant numbers: mobiles (8xx, 9-12 digits) and Jakarta landlines (21 + 7-8 digits).
 _MOBILE = st.builds(lambda rest: "8" + rest, st.text("0123456789", min_size=8, max_size=11))
@@ -93,3 +93,22 @@ def test_contact_key() -> None:
     assert contact_key(" Budi@Contoh.ID ") == "budi@contoh.id"
     assert contact_key("0812 3456 7890") == contact_key("whatsapp:+6281234567890") == "+6281234567890"
     assert contact_key(" Some Handle ") == "some handle"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("081298765432", "+6281298765432"), ("+62 812-9876-5432", "+6281298765432"), ("6281298765432", "+6281298765432"),
+    ("whatsapp:+6281298765432", "+6281298765432"), ("14155552671", "+14155552671"), ("+14155552671", "+14155552671"),
+    ("US.1234", None), ("+US.1234", None), ("US.13491208655302741918", None), ("bla", None), ("+bla", None),
+    ("1-800-FLOWERS", None), ("TELKOMSEL", None), ("1234", None), ("972987654321", None), ("", None),
+])
+def test_e164_calls_only_valid_numbers_phone_numbers(raw: str, expected: str | None) -> None:
+    assert e164(raw) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_e164_is_none_or_a_valid_number_and_stable(raw: str) -> None:
+    got = e164(raw)
+    if got is not None:
+        assert phonenumbers.is_valid_number(phonenumbers.parse(got, None))
+        assert e164(got) == got == normalise_phone(got)

@@ -114,3 +114,11 @@ def test_report_ref_is_crockford_base32_of_the_first_60_bits(raw: bytes) -> None
     number = int(raw.hex()[:15], 16)
     chars = "".join(digits[(number >> shift) & 31] for shift in range(55, -5, -5))  # the definition, digit by digit
     assert report_ref(raw.hex()) == f"KNL-{chars[:4]}-{chars[4:8]}-{chars[8:]}"
+
+
+def test_product_is_part_of_the_id_and_absent_means_the_v1_formula() -> None:
+    ids = {envelope_id("meta", "104729381029384", "m_1", product) for product in ("facebook", "instagram", "whatsapp")}
+    assert len(ids) == 3
+    assert envelope_id("meta", "1", "m_1", "whatsapp") != envelope_id("meta", "1", "m_1")
+    assert envelope_id("meta", "1", "m_1", None) == envelope_id("meta", "1", "m_1")
+    assert envelope_id("meta", "1", "m_1", "") != envelope_id("meta", "1", "m_1")

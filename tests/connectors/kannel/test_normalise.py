@@ -9,8 +9,8 @@ import pytest
 from connectors.errors import BadPayload
 from connectors.kannel.normalise import normalise
 from connectors.kannel.sms import GSM7, GSM_BASIC, UCS2, coding_for, decode_text, gsm_decode, parts, plan
-from connectors.phone import e164
 from connectors.spec import NormaliseContext
+from kanal.phone import e164
 from tests.connectors.kannel.cases import CITIZEN_E164, CITY_E164, raw
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)

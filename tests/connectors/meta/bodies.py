@@ -17,6 +17,7 @@ PHONE = "106540352242922"         # WhatsApp phone_number_id (the account)
 PSID = "6253972964654236"         # a Messenger user's page-scoped id
 IGSID = "533726131851236"
 WA_ID = "6281234567890"
+BSUID = "ID.1502576394655843"     # business-scoped user id: two-letter country, a period, letters and digits
 
 TEXT_ID = "Jalan di depan rumah saya berlubang besar 😡🚧, sudah 3 minggu belum diperbaiki. Mohon segera!"
 
@@ -51,9 +52,14 @@ def receipt(kind: str) -> dict[str, Any]:
         "delivery": {"mids": ["m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_5cgX"],
                      "watermark": 1732418399000},
         "read": {"watermark": 1732418399000},
-        "reaction": {"mid": "m_1457764197618", "action": "react", "emoji": "👍", "reaction": "like"},
     }
     return {"sender": {"id": PSID}, "recipient": {"id": PAGE}, "timestamp": 1732418399876, kind: bodies[kind]}
+
+
+def reaction(mid: str, *, sender: str = PSID, recipient: str = PAGE, **fields: Any) -> dict[str, Any]:
+    """A Messenger `message_reactions` / Instagram reaction event (Messenger Platform webhook reference)."""
+    return {"sender": {"id": sender}, "recipient": {"id": recipient}, "timestamp": 1732418399912,
+            "reaction": {"mid": mid, "action": "react", **fields}}
 
 
 def feed(item: str, verb: str = "add", *, author: str = PSID, name: str = "Budi Santoso",
@@ -72,13 +78,13 @@ def instagram(*events: dict[str, Any], changes: list[dict[str, Any]] | None = No
 
 
 def whatsapp(*messages: dict[str, Any], statuses: list[dict[str, Any]] | None = None, phone: str = PHONE,
-             errors: list[dict[str, Any]] | None = None) -> bytes:
+             errors: list[dict[str, Any]] | None = None, contacts: list[dict[str, Any]] | None = None) -> bytes:
     value: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "628111272206", "phone_number_id": phone},
     }
     if messages:
-        value["contacts"] = [{"profile": {"name": "Siti Rahayu"}, "wa_id": WA_ID}]
+        value["contacts"] = contacts if contacts is not None else [{"profile": {"name": "Siti Rahayu"}, "wa_id": WA_ID}]
         value["messages"] = list(messages)
     if statuses:
         value["statuses"] = statuses
@@ -88,8 +94,11 @@ def whatsapp(*messages: dict[str, Any], statuses: list[dict[str, Any]] | None = 
                   "entry": [{"id": WABA, "changes": [{"value": value, "field": "messages"}]}]})
 
 
-def wa(wamid: str, kind: str, content: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    message: dict[str, Any] = {"from": WA_ID, "id": wamid, "timestamp": "1732418401", "type": kind, **extra}
+def wa(wamid: str, kind: str, content: Any = None, *, sender: str | None = WA_ID, **extra: Any) -> dict[str, Any]:
+    """One messages[] element; `sender=None` leaves `from` out (a username user whose number Meta withholds)."""
+    message: dict[str, Any] = {"id": wamid, "timestamp": "1732418401", "type": kind, **extra}
+    if sender is not None:
+        message["from"] = sender
     if content is not None:
         message[kind] = content
     return message

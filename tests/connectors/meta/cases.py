@@ -7,7 +7,7 @@ from collections.abc import Callable
 from connectors.spec import Outcome
 from connectors.testkit import Case
 from tests.connectors.meta import bodies as b
-from tests.connectors.meta.bodies import IG, OTHER_PAGE, PAGE, PHONE, TEXT_ID
+from tests.connectors.meta.bodies import BSUID, IG, OTHER_PAGE, PAGE, PHONE, TEXT_ID
 
 ACCOUNTS = ",".join([PAGE, IG, PHONE])
 CDN_JPEG = "https://scontent.xx.fbcdn.net/v/t1.15752-9/467580915_n.jpg?_nc_cat=1&oh=00_AYB&oe=6765A1B2"
@@ -51,8 +51,27 @@ MESSENGER = [
     Case("messenger_echo_ignored", b.page(b.messenger("m_echo", "Terima kasih, laporan diterima", is_echo=True,
                                                       app_id=1517776481860111, sender=PAGE, recipient=b.PSID)),
          ACCOUNTS, expect="ignored", count=1, check=reasons("echo")),
-    Case("messenger_receipts_ignored", b.page(b.receipt("delivery"), b.receipt("read"), b.receipt("reaction")),
-         ACCOUNTS, expect="ignored", count=3, check=reasons("delivery_receipt", "read_receipt", "reaction")),
+    Case("messenger_receipts_ignored", b.page(b.receipt("delivery"), b.receipt("read")),
+         ACCOUNTS, expect="ignored", count=2, check=reasons("delivery_receipt", "read_receipt")),
+    Case("messenger_reaction_points_at_its_message", b.page(b.reaction("m_1457764197618", emoji="👍",
+                                                                       reaction="like")), ACCOUNTS, count=1,
+         check=expect(text="👍", thread__reply_to="m_1457764197618", reporter__user_id=b.PSID,
+                      flags=("facebook", "reaction"),
+                      external_id=f"reaction:{b.PSID}:m_1457764197618:1732418399912")),
+    Case("messenger_reaction_by_name_only", b.page(b.reaction("m_1457764197618", reaction="love")), ACCOUNTS,
+         count=1, check=expect(text="❤️")),
+    Case("messenger_unreact_ignored", b.page(b.reaction("m_1457764197618", action="unreact", reaction="like")),
+         ACCOUNTS, expect="ignored", count=1, check=reasons("reaction_removed")),
+    Case("messenger_postback_is_the_choice", b.page({
+        "sender": {"id": b.PSID}, "recipient": {"id": PAGE}, "timestamp": 1732418399950,
+        "postback": {"title": "Jalan rusak", "payload": "KATEGORI_JALAN", "mid": "m_pb_0001"}}), ACCOUNTS,
+         count=1, check=expect(text="Jalan rusak", external_id="m_pb_0001",
+                               flags=("facebook", "interactive_reply"))),
+    Case("messenger_sender_not_a_scoped_id_rejected", b.page(b.messenger("m_bad1", "halo", sender="bla")),
+         ACCOUNTS, expect="rejected", count=1, check=reasons("invalid_sender")),
+    Case("messenger_timestamp_not_a_time_rejected", b.page(
+        {**b.messenger("m_bad2", "Lampu mati"), "timestamp": "asdf"}, b.messenger("m_ok3", "Got mampet")),
+         ACCOUNTS, count=1, check=lambda o: (reasons("invalid_timestamp")(o), _one_text(o, "Got mampet"))),
     Case("messenger_other_page_ignored", b.page(b.messenger("m_x", "halo", recipient=OTHER_PAGE),
                                                 page_id=OTHER_PAGE),
          ACCOUNTS, expect="ignored", count=1, check=reasons("unknown_account")),
@@ -84,6 +103,9 @@ FEED = [
                          b.feed("reaction", post_id="1_1", reaction_type="like"),
                          b.feed("post", "remove", post_id="1_1")]),
          ACCOUNTS, expect="ignored", count=3, check=reasons("edit", "reaction", "removed")),
+    Case("feed_created_time_not_a_time_rejected", b.page(changes=[
+        b.feed("comment", post_id=f"{PAGE}_9", comment_id="9_1", message="x", created_time="kemarin")]), ACCOUNTS,
+         expect="rejected", count=1, check=reasons("invalid_timestamp")),
     Case("feed_unknown_field_ignored", b.page(changes=[{"field": "ratings", "value": {"rating": 5}}]), ACCOUNTS,
          expect="ignored", count=1, check=reasons("unsupported_field")),
 ]
@@ -101,6 +123,17 @@ INSTAGRAM = [
     Case("instagram_mention", b.instagram(changes=[{"field": "mentions", "value": {
         "media_id": "17918195224117851", "comment_id": "17894227972186120"}}]), ACCOUNTS, count=1,
          check=expect(kind="comment", flags=("instagram", "mention"))),
+    Case("instagram_like_heart_is_a_heart", b.instagram(b.messenger(
+        "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxheart", attachments=[{"type": "like_heart"}], sender=b.IGSID,
+        recipient=IG)), ACCOUNTS, count=1, check=expect(text="❤️", flags=("instagram", "reaction"))),
+    Case("instagram_reaction_points_at_its_message", b.instagram(b.reaction(
+        "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQx", reaction="love", emoji="❤️", sender=b.IGSID,
+        recipient=IG)), ACCOUNTS, count=1,
+         check=expect(text="❤️", thread__reply_to="aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQx",
+                      flags=("instagram", "reaction"))),
+    Case("instagram_comment_author_not_a_scoped_id_rejected", b.instagram(changes=[{"field": "comments", "value": {
+        "from": {"id": "warga.jakarta", "username": "warga.jakarta"}, "media": {"id": "1"}, "id": "3",
+        "text": "Trotoar rusak"}}]), ACCOUNTS, expect="rejected", count=1, check=reasons("invalid_sender")),
     Case("instagram_own_comment_ignored", b.instagram(changes=[{"field": "comments", "value": {
         "from": {"id": IG, "username": "dkijakarta", "self_ig_scoped_id": "17841405822304914"},
         "media": {"id": "1"}, "id": "2", "text": "Terima kasih atas laporannya"}}]), ACCOUNTS,
@@ -156,6 +189,54 @@ WHATSAPP = [
                                                                 group_id="Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ")),
          ACCOUNTS, count=1, check=expect(thread__conversation="group:Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ",
                                          flags=("whatsapp", "whatsapp_group"))),
+    Case("whatsapp_username_user_without_phone_number", b.whatsapp(
+        b.wa(b.wamid(40), "text", {"body": "Pohon tumbang di Jl. Cikini Raya"}, sender=None, from_user_id=BSUID),
+        contacts=[{"profile": {"name": "Siti Rahayu", "username": "siti.jkt"}, "user_id": BSUID}]), ACCOUNTS,
+         count=1, check=expect(reporter__contact=None, reporter__user_id=BSUID, reporter__handle="siti.jkt",
+                               reporter__display_name="Siti Rahayu")),
+    Case("whatsapp_phone_number_and_bsuid", b.whatsapp(
+        b.wa(b.wamid(41), "text", {"body": "Lampu jalan mati"}, from_user_id=BSUID),
+        contacts=[{"profile": {"name": "Siti Rahayu"}, "wa_id": b.WA_ID, "user_id": BSUID}]), ACCOUNTS, count=1,
+         check=expect(reporter__contact="+6281234567890", reporter__user_id=BSUID)),
+    Case("whatsapp_bsuid_in_from_is_not_a_phone_number", b.whatsapp(
+        b.wa(b.wamid(42), "text", {"body": "Banjir"}, sender="US.1234"),
+        contacts=[{"profile": {"name": "Test"}, "wa_id": "US.1234"}]), ACCOUNTS, count=1,
+         check=expect(reporter__contact=None, reporter__user_id="US.1234")),
+    Case("whatsapp_from_neither_phone_nor_bsuid_rejected", b.whatsapp(
+        b.wa(b.wamid(43), "text", {"body": "x"}, sender="bla"), b.wa(b.wamid(44), "text", {"body": "Sampah"})),
+         ACCOUNTS, count=1, check=lambda o: (reasons("invalid_sender")(o), _one_text(o, "Sampah"))),
+    Case("whatsapp_without_any_sender_rejected", b.whatsapp(
+        b.wa(b.wamid(45), "text", {"body": "x"}, sender=None), contacts=[{"profile": {"name": "Anon"}}]),
+         ACCOUNTS, expect="rejected", count=1, check=reasons("missing_sender")),
+    Case("whatsapp_flow_reply_fields_as_text", b.whatsapp(b.wa(b.wamid(46), "interactive", {
+        "type": "nfm_reply", "nfm_reply": {"name": "flow", "body": "Sent", "response_json": (
+            '{"flow_token":"KNL-8C3Q-W2ZP-4M7D","screen_0_Lokasi_0":"Jl. Salemba Raya 12",'
+            '"screen_0_Kategori_1":"Jalan rusak","ada_foto":true}')}}, context={"from": "628111272206",
+                                                                              "id": b.wamid(901)})),
+         ACCOUNTS, count=1, check=expect(text="Lokasi: Jl. Salemba Raya 12\nKategori: Jalan rusak\nada foto: ya",
+                                         flags=("whatsapp", "interactive_reply", "flow_reply"),
+                                         thread__reply_to=b.wamid(901))),
+    Case("whatsapp_flow_reply_not_json_kept_as_written", b.whatsapp(b.wa(b.wamid(47), "interactive", {
+        "type": "nfm_reply", "nfm_reply": {"name": "flow", "body": "Sent", "response_json": "Got mampet"}})),
+         ACCOUNTS, count=1, check=expect(text="Got mampet")),
+    Case("whatsapp_reaction_points_at_its_message", b.whatsapp(b.wa(b.wamid(48), "reaction", {
+        "message_id": b.wamid(900), "emoji": "👍"})), ACCOUNTS, count=1,
+         check=expect(text="👍", thread__reply_to=b.wamid(900), flags=("whatsapp", "reaction"))),
+    Case("whatsapp_reaction_removed_ignored", b.whatsapp(b.wa(b.wamid(49), "reaction", {
+        "message_id": b.wamid(900)})), ACCOUNTS, expect="ignored", count=1, check=reasons("reaction_removed")),
+    Case("whatsapp_shared_contact", b.whatsapp(b.wa(b.wamid(50), "contacts", [
+        {"name": {"formatted_name": "Pak RT 05", "first_name": "Pak"}, "phones": [
+            {"phone": "+62 812-1111-2222", "wa_id": "6281211112222", "type": "CELL"}]}])), ACCOUNTS, count=1,
+         check=expect(text="Kontak: Pak RT 05 (+62 812-1111-2222)", flags=("whatsapp", "shared_contact"))),
+    Case("whatsapp_order", b.whatsapp(b.wa(b.wamid(51), "order", {
+        "catalog_id": "1234567890", "text": "Mohon dikirim", "product_items": [
+            {"product_retailer_id": "karung-pasir", "quantity": "10", "item_price": 0, "currency": "IDR"}]})),
+         ACCOUNTS, count=1, check=expect(text="Mohon dikirim\nPesanan: 10 × karung-pasir")),
+    Case("whatsapp_system_message_rejected", b.whatsapp(b.wa(b.wamid(52), "system", {
+        "body": "User Siti Rahayu changed from 6281234567890 to 6281298765432", "wa_id": "6281298765432",
+        "type": "user_changed_number"})), ACCOUNTS, expect="rejected", count=1, check=reasons("system_message")),
+    Case("whatsapp_welcome_request_ignored", b.whatsapp(b.wa(b.wamid(53), "request_welcome")), ACCOUNTS,
+         expect="ignored", count=1, check=reasons("welcome_request")),
     Case("whatsapp_other_number_ignored", b.whatsapp(b.wa(b.wamid(13), "text", {"body": "x"}), phone="1"),
          ACCOUNTS, expect="ignored", count=1, check=reasons("unknown_account")),
 ]

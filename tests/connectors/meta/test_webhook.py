@@ -185,3 +185,33 @@ async def test_messenger_cdn_media_is_downloaded_without_the_token(nats_url: str
     assert image.object_key and image.media_type == "image/png" and image.kind == "image"
     assert link.kind == "other" and link.object_key is None and link.source_url == "https://example.org/berita"
     assert [r for r in graph.requests if r[0] == "cdn"] == [("cdn", "467580915_n.jpg", None)]
+
+
+async def test_same_account_and_message_id_on_two_products_are_two_envelopes_and_retries_stay_one(
+        nats_url: str) -> None:
+    shared = "555000111222333"  # a page id and a phone_number_id that happen to be equal, one message id on both
+    messenger = b.page(b.messenger("wamid.SAME0001", "Lewat Messenger", recipient=shared), page_id=shared)
+    whatsapp = b.whatsapp(b.wa("wamid.SAME0001", "text", {"body": "Lewat WhatsApp"}), phone=shared)
+    async with meta(nats_url, page_ids=[shared], phone_number_ids=[shared]) as (h, client):
+        for body in (messenger, whatsapp, messenger, whatsapp):  # each delivered twice, as Meta retries
+            assert (await post(client, body)).status_code == 200
+        published = await h.published()
+    assert sorted(e.text for e in published) == ["Lewat Messenger", "Lewat WhatsApp"]
+    assert len({e.id for e in published}) == 2 and {e.external_id for e in published} == {"wamid.SAME0001"}
+
+
+async def test_a_dead_lettered_sender_or_timestamp_is_never_published(nats_url: str) -> None:
+    body = b.whatsapp(b.wa(b.wamid(60), "text", {"body": "x"}, sender="US.1234.bad"),
+                      b.wa(b.wamid(61), "text", {"body": "y"}, timestamp="-5"),
+                      b.wa(b.wamid(62), "text", {"body": "z"}, sender="+62 812-3456-7890"),
+                      b.wa(b.wamid(63), "system", {"body": "User Siti changed from 6281234567890 to 6281298765432",
+                                                   "wa_id": "6281298765432", "type": "user_changed_number"}))
+    async with meta(nats_url) as (h, client):
+        assert (await post(client, body)).status_code == 200
+        assert await h.published() == []
+        letters = [json.loads(m) for m in await h.messages(subjects.dlq("connector"))]
+    assert [x["reason"] for x in letters] == ["invalid_sender", "invalid_timestamp", "invalid_sender",
+                                              "system_message"]
+    assert all(x["detail"] for x in letters)
+    # A detail is logged (input_dead_lettered): the numbers stay in the dead letter's data, out of the detail.
+    assert not [x["detail"] for x in letters if "812" in x["detail"] or "6281298765432" in x["detail"]]

@@ -117,3 +117,14 @@ def test_unusable_bodies_raise_bad_payload(raw: bytes, reason: str) -> None:
     with pytest.raises(BadPayload) as err:
         normalise(raw, CTX)
     assert err.value.reason == reason
+
+
+@pytest.mark.parametrize(("raw", "handle", "user_id"), [
+    (sms(From="TELKOMSEL"), "TELKOMSEL", "TELKOMSEL"),
+    (whatsapp(From="whatsapp:US.1234", WaId=""), "whatsapp:US.1234", "US.1234"),
+    (whatsapp(From="whatsapp:bla", WaId=""), "whatsapp:bla", "bla"),
+])
+def test_a_sender_that_is_no_phone_number_is_never_a_contact(raw: bytes, handle: str, user_id: str) -> None:
+    (env,) = normalise(raw, CTX).envelopes
+    assert env.reporter.contact is None, "only a valid number is called a phone number (no '+US.1234', '+bla')"
+    assert (env.reporter.handle, env.reporter.user_id) == (handle, user_id)
