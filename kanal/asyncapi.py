@@ -1,7 +1,8 @@
-"""AsyncAPI 3.0 for Kanal's subjects: FastStream's document of the notifier app, with the contract's payloads.
+"""AsyncAPI 3.0 for Kanal's subjects: FastStream's document of the notifier's operations, with the contract's payloads.
 
-FastStream describes the subjects its app reads and writes; its handlers take raw bytes (decoded with msgspec),
-so the payload schemas are filled in here from the msgspec Structs of `schemas/`.
+The notifier's app (notifier/service.py) and this document are both made from schemas/operations.py, so this
+module does not import the notifier. FastStream describes the subjects; the payload schemas are filled in here
+from the msgspec Structs of `schemas/` (FastStream's own generator reads pydantic models, not Structs).
 """
 
 from __future__ import annotations
@@ -14,23 +15,32 @@ import msgspec
 from faststream.specification import AsyncAPI
 
 from kanal.config import Config, NatsSettings
-from schemas import Envelope, RoutedItem, StatusUpdate
-from schemas.outbound import OutboundMessage
+from schemas import operations
 
-PAYLOADS: dict[str, type[msgspec.Struct]] = {
-    "kanal.in.>": Envelope,
-    "kanal.admin.>": RoutedItem,
-    "kanal.status.>": StatusUpdate,
-    "kanal.out.{channel}.{instance}": OutboundMessage,
-}
+PAYLOADS: dict[str, type[msgspec.Struct]] = {op.subject: op.payload for op in operations.NOTIFIER}
+
+
+def _broker(settings: NatsSettings) -> Any:
+    """A FastStream broker that declares the notifier's operations (never connected: a description only)."""
+    from faststream.nats import NatsBroker
+
+    broker = NatsBroker(settings.url)
+    for op in operations.NOTIFIER:
+        if op.action == "send":
+            broker.publisher(op.subject, title=op.title, description=op.description)
+            continue
+
+        async def described(body: bytes) -> None:
+            """Never called: the notifier's handler for this subject is in notifier/service.py."""
+
+        broker.subscriber(op.subject, stream=op.stream, durable=op.durable, pull_sub=True, title=op.title,
+                          description=op.description)(described)
+    return broker
 
 
 def document(config: Config, server: str = "nats://localhost:4222") -> dict[str, Any]:
     """The AsyncAPI document as a dict; `server` is only the example address it names."""
-    from notifier.service import build
-
-    config = msgspec.structs.replace(config, nats=NatsSettings(url=server))
-    broker, _ = build(config)
+    broker = _broker(NatsSettings(url=server))
     spec: dict[str, Any] = json.loads(
         AsyncAPI(broker, title="Kanal", version="1", schema_version="3.0.0",
                  description="Subjects between Kanal's connectors, router, notifier and admins. "

@@ -35,6 +35,17 @@ DEFAULT_NO_COMPLAINT = [
 ]
 
 
+DEFAULT_OPT_OUT = ["STOP", "BERHENTI", "UNSUBSCRIBE"]
+DEFAULT_OPT_IN = ["START", "MULAI"]
+
+
+class OptWords(Struct, frozen=True, kw_only=True):
+    """`[outbound]`'s opt-out and opt-in words, as the router reads them (the notifier reads the whole section)."""
+
+    opt_out_words: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_OPT_OUT))
+    opt_in_words: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_OPT_IN))
+
+
 class ConversationSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """`[conversations]`: which messages are not complaints, and how long they stay recorded."""
 

@@ -1,9 +1,11 @@
 """The notifier service: routed items and status changes in, messages to reporters out (`kanal notifier run`).
 
-A FastStream app: it reads KANAL_ADMIN (acknowledgements), KANAL_STATUS (updates) and KANAL_IN (opt-out
-words) through durable pull consumers, applies the reporter's rules (opt-out, rate limit, quiet hours,
-private/anonymous) and publishes
-to `kanal.out.<channel>.<instance>` with the message id as Nats-Msg-Id. Every skip is recorded.
+A FastStream app on one NATS connection (the broker's): durable pull subscribers on KANAL_ADMIN
+(acknowledgements), KANAL_STATUS (updates) and KANAL_IN (opt-out words, status questions) take typed msgspec
+bodies; the Notifier applies the reporter's rules (opt-out, rate limit, quiet hours, private/anonymous) and
+publishes to `kanal.out.<channel>.<instance>` through the app's publisher, with the message id as Nats-Msg-Id.
+Every skip is recorded; what cannot be used is dead-lettered with the reason (notifier/delivery.py).
+The subjects are declared in schemas/operations.py, which `kanal schema asyncapi` describes.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
-from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from fast_depends.msgspec import MsgSpecSerializer
+from faststream import AckPolicy, Context
+from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, NatsMessage, PullSub
 from nats.js.client import JetStreamContext
 from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
@@ -31,20 +32,34 @@ from kanal.config import Config
 from kanal.control import ConversationSettings, classify, control_words
 from kanal.references import References
 from notifier import compose
+from notifier.delivery import DeadLetters, faststream_logger
 from notifier.settings import OutboundSettings
-from schemas import SchemaError, decode_envelope, decode_routed, decode_status, encode, subjects
+from schemas import decode_envelope, decode_routed, decode_status, encode, operations, subjects
 from schemas.envelope import Envelope
 from schemas.outbound import OutboundMessage, decode_reply_address
+from schemas.routed import RoutedItem
+from schemas.status import StatusUpdate
+
+if TYPE_CHECKING:
+    from faststream.nats.publisher.usecase import LogicPublisher
+    from faststream.nats.subscriber.usecases import PullStreamSubscriber
+
+__all__ = ["App", "Notifier", "build", "faststream_logger", "run"]
 
 _log = log.get("notifier")
+_NOTIFIER = "kanal_notifier"  # the FastStream context key the handlers read their Notifier from
+MAX_DELIVER = 5  # deliveries of a message whose handling keeps failing before it is dead-lettered
+PUBLISH_TIMEOUT = 5.0  # seconds to wait for JetStream's ack of a published message (nats-py's default)
 
 
 class Notifier:
     """One process; any number may run (they share the durable consumers)."""
 
-    def __init__(self, js: JetStreamContext, settings: OutboundSettings, threads: KeyValue, reporters: KeyValue,
-                 outbound: KeyValue, conversations: ConversationSettings | None = None) -> None:
-        self.js = js
+    def __init__(self, js: JetStreamContext, outbox: LogicPublisher, settings: OutboundSettings,
+                 threads: KeyValue, reporters: KeyValue, outbound: KeyValue,
+                 conversations: ConversationSettings | None = None) -> None:
+        self.js = js  # for KV reads (references); the same connection as the broker's
+        self.outbox = outbox
         self.settings = settings
         self.words = control_words(conversations or ConversationSettings(), settings.opt_out_words,
                                    settings.opt_in_words)
@@ -54,16 +69,15 @@ class Notifier:
         self.outbound = outbound
 
     @classmethod
-    async def open(cls, js: JetStreamContext, settings: OutboundSettings,
+    async def open(cls, js: JetStreamContext, outbox: LogicPublisher, settings: OutboundSettings,
                    conversations: ConversationSettings | None = None) -> Notifier:
         """Open the KV buckets it needs (created if missing); `conversations`: `[conversations]`'s words."""
-        return cls(js, settings, await bus.ensure_kv(js, subjects.KV_THREADS),
+        return cls(js, outbox, settings, await bus.ensure_kv(js, subjects.KV_THREADS),
                    await bus.ensure_kv(js, subjects.KV_REPORTERS), await bus.ensure_kv(js, subjects.KV_OUTBOUND),
                    conversations)
 
-    async def on_routed(self, data: bytes) -> OutboundMessage | None:
+    async def on_routed(self, item: RoutedItem) -> OutboundMessage | None:
         """Acknowledge a routed item to its reporter (or record why not)."""
-        item = decode_routed(data)
         try:
             message = compose.for_routed(item, self.settings, datetime.now(UTC))
         except compose.Skip as skip:
@@ -72,9 +86,8 @@ class Notifier:
         await self.threads.put(item.item_id, encode(message.reply_to))  # the address, not the whole envelope
         return await self._gate_and_publish(message)
 
-    async def on_status(self, data: bytes) -> OutboundMessage | None:
+    async def on_status(self, update: StatusUpdate) -> OutboundMessage | None:
         """Tell the reporter about a stage change, in the thread of their report."""
-        update = decode_status(data)
         try:
             entry = await self.threads.get(update.item_id)
         except (KeyNotFoundError, NotFoundError):
@@ -88,10 +101,9 @@ class Notifier:
             return None
         return await self._gate_and_publish(message)
 
-    async def on_inbound(self, data: bytes) -> str | None:
+    async def on_inbound(self, envelope: Envelope) -> str | None:
         """A message that is not a complaint (kanal/control.py): record an opt-out ('BERHENTI') or opt-in
         ('MULAI'), answer a status question ("status KNL-..."); returns "out", "in", "status" or None."""
-        envelope = decode_envelope(data)
         control = classify(envelope, self.words)
         if control is None or control.kind == "no_complaint":
             return None
@@ -131,7 +143,7 @@ class Notifier:
             _log.info("reporter_message_skipped", item_id=message.item_id, purpose=message.purpose, reason=reason)
             return None
         subject = subjects.outbound(address.channel, address.instance)
-        await self.js.publish(subject, encode(message), headers={"Nats-Msg-Id": message.id})
+        await self.outbox.publish(message, subject, headers={"Nats-Msg-Id": message.id})
         _log.info("reporter_message_queued", item_id=message.item_id, purpose=message.purpose, subject=subject)
         return message
 
@@ -170,119 +182,83 @@ class Notifier:
         return None
 
 
-Handler = Callable[[bytes], Awaitable[object]]
-Subscriber = Callable[[NatsMessage], Awaitable[None]]
+BoundNotifier = Annotated[Notifier, Context(_NOTIFIER)]
+Decoder = Callable[[NatsMessage], Awaitable[msgspec.Struct]]
 
 
-class _IdleFetchTimeout(logging.Filter):
-    """FastStream's report of a pull fetch that timed out on an idle stream: one line, not an error.
-
-    nats-py raises a plain `asyncio.TimeoutError` (not its own `nats.errors.TimeoutError`) when the server's
-    expiry of an empty pull request beats the client's timer; FastStream 0.7 suppresses only the latter, so
-    its supervisor logged "raised an exception, retrying..." with a traceback and restarted the fetch loop
-    (nothing is lost: no message was fetched). Any other exception passes through unchanged.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if type(exc) is TimeoutError and "raised an exception" in str(record.msg):  # its task supervisor's report
-            record.levelno, record.levelname = logging.INFO, "INFO"
-            record.msg, record.args, record.exc_info = "idle pull fetch timed out; FastStream restarted it", (), None
-        return True
+async def _routed_body(msg: NatsMessage) -> RoutedItem:
+    return decode_routed(msg.body)  # strict: SchemaError (version, field) is dead-lettered, not retried
 
 
-def faststream_logger() -> logging.Logger:
-    """The logger FastStream writes to: rendered like Kanal's own events (kanal.log), per-message lines at debug."""
-    logger = logging.getLogger("notifier.faststream")
-    if not any(isinstance(f, _IdleFetchTimeout) for f in logger.filters):
-        logger.addFilter(_IdleFetchTimeout())
-    # "waiting for messages" and task callbacks are start/stop chatter: shown when Kanal logs at debug.
-    logger.setLevel(logging.NOTSET if logging.getLogger().level <= logging.DEBUG else logging.WARNING)
-    return logger
+async def _status_body(msg: NatsMessage) -> StatusUpdate:
+    return decode_status(msg.body)
 
 
-def build(config: Config, notifier: Notifier | None = None,
-          events: bus.ConnectionEvents | None = None) -> tuple[NatsBroker, Callable[[Notifier], None]]:
-    """The FastStream app: three durable pull subscribers (acks, status updates, opt-outs) and one publisher.
-
-    Handlers are bound to a Notifier once it exists (it needs its own JetStream connection for KV); the
-    broker also describes the subjects for `kanal schema asyncapi`.
-    """
-    options = bus.faststream_options(config.nats, name="kanal-notifier", events=events)
-    broker = NatsBroker(**options, logger=faststream_logger(), log_level=logging.DEBUG)
-    bound: dict[str, Notifier] = {}
-    if notifier is not None:
-        bound["notifier"] = notifier
-
-    def subscriber(subject: str, stream: str, durable: str, title: str, description: str,
-                   deliver_new: bool = False) -> Callable[[Subscriber], Subscriber]:
-        decorator: Callable[[Subscriber], Subscriber] = broker.subscriber(
-            subject, stream=JStream(name=stream, declare=False), durable=durable,
-            pull_sub=PullSub(batch_size=64, timeout=1.0), ack_policy=AckPolicy.MANUAL,
-            inbox_prefix=bus.subscriber_inbox_prefix(config.nats),  # replies only where its NATS user may read
-            config=ConsumerConfig(max_deliver=-1, ack_wait=30,  # bounded by _handle, which dead-letters
-                                  deliver_policy=DeliverPolicy.NEW if deliver_new else DeliverPolicy.ALL),
-            title=title, description=description,
-        )
-        return decorator
-
-    @subscriber(f"{subjects.ADMIN_PREFIX}.>", subjects.STREAM_ADMIN, subjects.NOTIFIER_CONSUMER,
-                "kanal.admin (notifier)", "Routed items: acknowledge each new item to its reporter")
-    async def routed(msg: NatsMessage) -> None:
-        await _handle(msg, bound["notifier"].on_routed, subjects.NOTIFIER_CONSUMER)
-
-    @subscriber(f"{subjects.STATUS_PREFIX}.>", subjects.STREAM_STATUS, subjects.NOTIFIER_CONSUMER,
-                "kanal.status (notifier)", "Stage changes: tell the reporter in the same thread")
-    async def status(msg: NatsMessage) -> None:
-        await _handle(msg, bound["notifier"].on_status, subjects.NOTIFIER_CONSUMER)
-
-    @subscriber(f"{subjects.IN_PREFIX}.>", subjects.STREAM_IN, f"{subjects.NOTIFIER_CONSUMER}-optout",
-                "kanal.in (notifier)", "Inbound envelopes: record opt-out and opt-in words, answer status "
-                "questions", deliver_new=True)
-    async def inbound(msg: NatsMessage) -> None:
-        await _handle(msg, bound["notifier"].on_inbound, f"{subjects.NOTIFIER_CONSUMER}-optout")
-
-    broker.publisher(f"{subjects.OUT_PREFIX}.{{channel}}.{{instance}}", title="kanal.out",
-                     description="OutboundMessage for one reporter, Nats-Msg-Id = message id")
-
-    def bind(instance: Notifier) -> None:
-        bound["notifier"] = instance
-
-    return broker, bind
+async def _envelope_body(msg: NatsMessage) -> Envelope:
+    return decode_envelope(msg.body)
 
 
-MAX_DELIVER = 5
+class App:
+    """The notifier's FastStream app: one broker (the process's one NATS connection), the subscribers and
+    publishers of schemas/operations.py, and the Notifier the handlers use once `open` has bound it."""
+
+    def __init__(self, config: Config, events: bus.ConnectionEvents | None = None,
+                 max_deliver: int = MAX_DELIVER) -> None:
+        options = bus.faststream_options(config.nats, name="kanal-notifier", events=events)
+        self.servers: list[str] = options["servers"]
+        self.broker = NatsBroker(**options, serializer=MsgSpecSerializer(), logger=faststream_logger(),
+                                 log_level=logging.DEBUG)
+        self.outbox = self._publisher(operations.NOTIFIER_OUT)
+        self.dead_letters = self._publisher(operations.NOTIFIER_DLQ)
+        inbox = bus.subscriber_inbox_prefix(config.nats)  # replies only where its NATS user may read
+        # settles every consumed message: a retry with backoff, or a dead letter with the reason
+        self.broker.add_middleware(DeadLetters(self.dead_letters, max_deliver))
+
+        def subscriber(op: operations.Operation, decoder: Decoder) -> PullStreamSubscriber:
+            return self.broker.subscriber(
+                op.subject, stream=JStream(name=op.stream, declare=False), durable=op.durable,
+                pull_sub=PullSub(batch_size=64, timeout=1.0), inbox_prefix=inbox, decoder=decoder,
+                # acked when the handler returns; what DeadLetters lets through is nacked, never lost
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                config=ConsumerConfig(max_deliver=-1, ack_wait=30,
+                                      deliver_policy=DeliverPolicy.NEW if op.deliver_new else DeliverPolicy.ALL),
+                title=op.title, description=op.description)
+
+        @subscriber(operations.NOTIFIER_ROUTED, _routed_body)
+        async def routed(item: RoutedItem, notifier: BoundNotifier) -> None:
+            await notifier.on_routed(item)
+
+        @subscriber(operations.NOTIFIER_STATUS, _status_body)
+        async def status(update: StatusUpdate, notifier: BoundNotifier) -> None:
+            await notifier.on_status(update)
+
+        @subscriber(operations.NOTIFIER_INBOUND, _envelope_body)
+        async def inbound(envelope: Envelope, notifier: BoundNotifier) -> None:
+            await notifier.on_inbound(envelope)
+
+    def _publisher(self, op: operations.Operation) -> LogicPublisher:
+        return self.broker.publisher(op.subject, stream=JStream(name=op.stream, declare=False),
+                                     timeout=PUBLISH_TIMEOUT, title=op.title, description=op.description)
+
+    async def open(self, settings: OutboundSettings, conversations: ConversationSettings | None = None,
+                   provision: Config | None = None) -> Notifier:
+        """Connect, open the Notifier's buckets through this connection and bind it to the handlers; with
+        `provision`, create or update the streams and buckets first. `broker.start()` then starts reading."""
+        try:
+            await self.broker.connect()
+        except Exception as err:  # as bus.connect words it: which servers, and what the client said
+            raise bus.BusError(f"cannot connect to NATS at {', '.join(self.servers)}: {err!r}") from err
+        js = self.broker.connection.jetstream()
+        if provision is not None:
+            await bus.provision(js, provision)
+        notifier = await Notifier.open(js, self.outbox, settings, conversations)
+        self.broker.context.set_global(_NOTIFIER, notifier)
+        return notifier
 
 
-async def _handle(message: NatsMessage, handler: Handler, durable: str) -> None:
-    msg: Msg = message.raw_message
-    deliveries = msg.metadata.num_delivered if msg.metadata else 1
-    js = msg._client.jetstream()
-    try:
-        await handler(message.body)
-    except SchemaError as err:
-        await _dead_letter(js, msg, "invalid_message", str(err), deliveries)
-        await msg.ack()
-    except Exception as err:
-        if deliveries >= MAX_DELIVER:
-            await _dead_letter(js, msg, "notifier_failed", repr(err), deliveries)
-            await msg.ack()
-        else:
-            _log.warning("notifier_retry", consumer=durable, error=repr(err), deliveries=deliveries)
-            await msg.nak(delay=min(30.0, 2.0**deliveries))
-    else:
-        await msg.ack()
-
-
-async def _dead_letter(js: JetStreamContext, msg: Msg, reason: str, detail: str, deliveries: int) -> None:
-    from schemas import DeadLetter
-
-    letter = DeadLetter(stage="notifier", reason=reason, detail=detail, at=datetime.now(UTC), data=msg.data,
-                        subject=msg.subject, deliveries=deliveries)
-    seq = msg.metadata.sequence.stream if msg.metadata and msg.metadata.sequence else 0
-    await js.publish(subjects.dlq("notifier"), encode(letter),
-                     headers={"Nats-Msg-Id": f"notifier-dlq-{msg.subject}-{seq}"})
-    _log.warning("message_dead_lettered", reason=reason, detail=detail, subject=msg.subject)
+def build(config: Config, events: bus.ConnectionEvents | None = None, max_deliver: int = MAX_DELIVER) -> App:
+    """The FastStream app (not yet connected); `kanal notifier run` opens and starts it."""
+    return App(config, events, max_deliver)
 
 
 async def run(config: Config) -> int:
@@ -292,17 +268,13 @@ async def run(config: Config) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    nc: NATS = await bus.connect(config.nats, name="kanal-notifier-kv")
-    js = nc.jetstream()
-    await bus.provision(js, config)
     events = bus.ConnectionEvents("kanal-notifier")
-    broker, bind = build(config, events=events)
-    bind(await Notifier.open(js, settings, config.section("conversations", ConversationSettings)))
-    await broker.start()
-    events.client = broker.connection  # its own close at shutdown is then no disconnect warning
+    app = build(config, events=events)
+    await app.open(settings, config.section("conversations", ConversationSettings), provision=config)
+    events.client = app.broker.connection  # its own close at shutdown is then no disconnect warning
+    await app.broker.start()
     _log.info("notifier_started", channels=settings.channels)
     await stop.wait()
-    await broker.stop()
-    await nc.drain()
+    await app.broker.stop()
     _log.info("notifier_stopped")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from kanal.control import DEFAULT_OPT_IN, DEFAULT_OPT_OUT
 from kanal.sends import CHANNELS, MAX_DELIVERIES
 from kanal.settings_types import Duration
 
@@ -46,6 +47,6 @@ class OutboundSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     quiet_hours: str | None = "21:00-06:00"
     rate_limit: int = 5
     rate_window: Duration = Duration(hours=1)
-    opt_out_words: list[str] = msgspec.field(default_factory=lambda: ["STOP", "BERHENTI", "UNSUBSCRIBE"])
-    opt_in_words: list[str] = msgspec.field(default_factory=lambda: ["START", "MULAI"])
+    opt_out_words: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_OPT_OUT))
+    opt_in_words: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_OPT_IN))
     max_deliveries: int = MAX_DELIVERIES  # read by each connector's sender loop (kanal.sends.DeliverySettings)

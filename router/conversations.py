@@ -14,9 +14,8 @@ from nats.aio.client import Client as NATS
 from nats.js.client import JetStreamContext
 
 from kanal.config import Config
-from kanal.control import Control, ControlWords, ConversationSettings, classify, control_words
+from kanal.control import Control, ControlWords, ConversationSettings, OptWords, classify, control_words
 from kanal.phone import contact_key
-from notifier.settings import OutboundSettings
 from router.pipeline import Pipeline
 from router.similarity import digest
 from router.store import KvIndex
@@ -49,7 +48,7 @@ class Conversations:
 
     def __init__(self, config: Config) -> None:
         self.settings = config.section("conversations", ConversationSettings)
-        outbound = config.section("outbound", OutboundSettings)
+        outbound = config.section("outbound", OptWords)
         self.words: ControlWords = control_words(self.settings, outbound.opt_out_words, outbound.opt_in_words)
         self.store: KvIndex | None = None
 

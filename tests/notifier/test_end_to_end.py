@@ -24,7 +24,7 @@ from connectors.testkit.harness import stored_messages
 from kanal import bus, sends
 from kanal.config import Config
 from kanal.testing import make_config
-from notifier.service import Notifier, build
+from notifier.service import build
 from notifier.settings import OutboundSettings
 from schemas import Decision, Envelope, RoutedItem, StatusUpdate, decode_envelope, encode, subjects
 from schemas.outbound import SendRecord
@@ -52,16 +52,15 @@ async def running(config: Config) -> AsyncIterator[Instance]:
 
 
 @asynccontextmanager
-async def notifier(config: Config, js_client: NATS) -> AsyncIterator[None]:
+async def notifier(config: Config) -> AsyncIterator[None]:
     """The notifier's FastStream app, in process, serving only twilio, no quiet hours."""
-    settings = OutboundSettings(channels=["twilio"], quiet_hours=None)
-    broker, bind = build(config)
-    bind(await Notifier.open(js_client.jetstream(), settings))
-    await broker.start()
+    app = build(config)
     try:
+        await app.open(OutboundSettings(channels=["twilio"], quiet_hours=None))
+        await app.broker.start()
         yield
     finally:
-        await broker.stop()
+        await app.broker.stop()
 
 
 async def requests(fake: TwilioMedia, count: int) -> None:
@@ -102,7 +101,7 @@ async def test_ack_and_updates_reach_twilio_once_across_a_restart_mid_send(provi
         await js.add_consumer(subjects.STREAM_OUT, ConsumerConfig(
             durable_name=f"sender-{NAME}", filter_subject=subjects.outbound("twilio", NAME), ack_wait=3,
             max_deliver=10))
-        async with notifier(config, nc):
+        async with notifier(config):
             async with running(config) as instance:
                 url = f"http://127.0.0.1:{instance.http_port}/twilio/inbound"
                 body = sms()

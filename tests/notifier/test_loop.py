@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import msgspec
+import pytest
 from nats.aio.client import Client as NATS
 
 from connectors.outbound.sender import SenderLoop
@@ -18,7 +19,7 @@ from connectors.testkit import Harness, harness
 from connectors.testkit.harness import stored_messages
 from kanal import bus, log, sends
 from kanal.config import Config
-from notifier.service import Notifier
+from notifier.service import Notifier, build
 from notifier.settings import OutboundSettings
 from schemas import Decision, Envelope, RoutedItem, StatusUpdate, encode, subjects
 from schemas.outbound import OutboundMessage, decode_outbound, reply_address
@@ -28,6 +29,22 @@ from tests.factories import NOW, envelope
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = OutboundSettings(channels=["hook"], quiet_hours=None, rate_limit=2)
+
+
+@asynccontextmanager
+async def opened(config: Config, settings: OutboundSettings = SETTINGS) -> AsyncIterator[Notifier]:
+    """The notifier's app connected (its one connection) with its Notifier bound; subscribers not started."""
+    app = build(config)
+    try:
+        yield await app.open(settings)
+    finally:
+        await app.broker.stop()
+
+
+@pytest.fixture
+async def notifier(provisioned: NATS, config: Config) -> AsyncIterator[Notifier]:
+    async with opened(config) as bound:
+        yield bound
 
 
 def _hook_envelope(instance: str, n: int = 1, **fields: object) -> Envelope:
@@ -48,13 +65,12 @@ async def _queued(nc: NATS, instance: str) -> list[OutboundMessage]:
     return [decode_outbound(m) for m in await stored_messages(nc, subjects.outbound("hook", instance))]
 
 
-async def test_ack_then_status_then_final_reach_the_reporters_thread(provisioned: NATS) -> None:
-    notifier = await Notifier.open(provisioned.jetstream(), SETTINGS)
+async def test_ack_then_status_then_final_reach_the_reporters_thread(provisioned: NATS, notifier: Notifier) -> None:
     env = _hook_envelope("hook-a")
-    assert await notifier.on_routed(encode(_routed(env)))
-    assert await notifier.on_routed(encode(_routed(env))) is not None  # a redelivery composes the same message
-    assert await notifier.on_status(encode(_status(env, "proses")))
-    assert await notifier.on_status(encode(_status(env, "selesai", "Sudah diperbaiki.")))
+    assert await notifier.on_routed(_routed(env))
+    assert await notifier.on_routed(_routed(env)) is not None  # a redelivery composes the same message
+    assert await notifier.on_status(_status(env, "proses"))
+    assert await notifier.on_status(_status(env, "selesai", "Sudah diperbaiki."))
     queued = await _queued(provisioned, "hook-a")
     assert [m.purpose for m in queued] == ["ack", "status", "final"], "the repeated ack is dropped by its id"
     assert all(m.reply_to == reply_address(env) for m in queued)
@@ -63,41 +79,38 @@ async def test_ack_then_status_then_final_reach_the_reporters_thread(provisioned
     assert env.text.encode() not in stored, "the thread keeps the reply address, not the complaint"
 
 
-async def test_a_thread_stored_as_a_whole_envelope_still_gets_its_updates(provisioned: NATS) -> None:
+async def test_a_thread_stored_as_a_whole_envelope_still_gets_its_updates(notifier: Notifier) -> None:
     """Threads written before v1.1 hold the whole envelope; a status change still reaches the reporter."""
-    notifier = await Notifier.open(provisioned.jetstream(), SETTINGS)
     env = _hook_envelope("hook-d")
     await notifier.threads.put(env.id, encode(env))
-    message = await notifier.on_status(encode(_status(env, "proses")))
+    message = await notifier.on_status(_status(env, "proses"))
     assert message is not None
     assert message.reply_to == reply_address(env)
 
 
-async def test_opt_out_stops_updates_and_is_recorded(provisioned: NATS) -> None:
+async def test_opt_out_stops_updates_and_is_recorded(provisioned: NATS, notifier: Notifier) -> None:
     js = provisioned.jetstream()
-    notifier = await Notifier.open(js, SETTINGS)
     env = _hook_envelope("hook-b")
-    await notifier.on_routed(encode(_routed(env)))
+    await notifier.on_routed(_routed(env))
     stop = _hook_envelope("hook-b", 2, text="BERHENTI")
-    assert await notifier.on_inbound(encode(stop)) == "out"
-    assert await notifier.on_status(encode(_status(env, "koordinasi"))) is None
+    assert await notifier.on_inbound(stop) == "out"
+    assert await notifier.on_status(_status(env, "koordinasi")) is None
     assert [m.purpose for m in await _queued(provisioned, "hook-b")] == ["ack"]
     kv = await bus.ensure_kv(js, subjects.KV_OUTBOUND)
     [record] = await sends.for_item(kv, env.id)
     assert record.state == "skipped"
     assert record.reason == "the reporter opted out"
-    assert await notifier.on_inbound(encode(_hook_envelope("hook-b", 3, text="mulai"))) == "in"
-    assert await notifier.on_status(encode(_status(env, "disposisi"))) is not None
+    assert await notifier.on_inbound(_hook_envelope("hook-b", 3, text="mulai")) == "in"
+    assert await notifier.on_status(_status(env, "disposisi")) is not None
 
 
-async def test_per_reporter_rate_limit_skips_with_a_reason(provisioned: NATS) -> None:
-    notifier = await Notifier.open(provisioned.jetstream(), SETTINGS)
+async def test_per_reporter_rate_limit_skips_with_a_reason(notifier: Notifier) -> None:
     env = _hook_envelope("hook-c")
-    await notifier.on_routed(encode(_routed(env)))
-    sent = [await notifier.on_status(encode(_status(env, stage)))
+    await notifier.on_routed(_routed(env))
+    sent = [await notifier.on_status(_status(env, stage))
             for stage in ("koordinasi", "disposisi", "proses")]
     assert [m is not None for m in sent] == [True, True, False]
-    assert (await notifier.on_status(encode(_status(env, "selesai")))) is not None, "the final word always goes"
+    assert (await notifier.on_status(_status(env, "selesai"))) is not None, "the final word always goes"
 
 
 async def _deliver_all(loop: SenderLoop, nc: NATS, instance: str, within: float = 2) -> list[str | None]:
@@ -115,21 +128,22 @@ async def _deliver_all(loop: SenderLoop, nc: NATS, instance: str, within: float 
 
 
 @asynccontextmanager
-async def replying_hook(nats_url: str) -> AsyncIterator[tuple[FeedProvider, Harness, SenderLoop, Envelope]]:
+async def replying_hook(config: Config) -> AsyncIterator[tuple[FeedProvider, Harness, SenderLoop, Envelope]]:
     """A hook instance whose replies go to a local provider, with the acknowledgement of one report queued."""
     async with feed_provider() as provider, harness(
         hook, {"account": "+628111272206", "secret": "hook-secret-123456",
-               "reply_url": f"{provider.base_url}/send"}, nats_url
+               "reply_url": f"{provider.base_url}/send"}, config.nats.url
     ) as h:
         js = h.nc.jetstream()
         env = _hook_envelope(h.instance.name)
-        await (await Notifier.open(js, SETTINGS)).on_routed(encode(_routed(env)))
+        async with opened(config) as notifier:
+            await notifier.on_routed(_routed(env))
         loop = await SenderLoop.open(js, h.instance.connector, "hook", h.instance.name, log.get("test"))
         yield provider, h, loop, env
 
 
-async def test_sender_sends_once_and_marks_interrupted_sends_in_doubt(nats_url: str) -> None:
-    async with replying_hook(nats_url) as (provider, h, loop, _first):
+async def test_sender_sends_once_and_marks_interrupted_sends_in_doubt(config: Config) -> None:
+    async with replying_hook(config) as (provider, h, loop, _first):
         instance = h.instance.name
         js = h.nc.jetstream()
         second = _hook_envelope(instance, 2)
@@ -147,8 +161,8 @@ async def test_sender_sends_once_and_marks_interrupted_sends_in_doubt(nats_url: 
         assert record.state == "in_doubt"
 
 
-async def test_sender_retries_a_failing_provider_then_records_the_send(nats_url: str) -> None:
-    async with replying_hook(nats_url) as (provider, h, loop, env):
+async def test_sender_retries_a_failing_provider_then_records_the_send(config: Config) -> None:
+    async with replying_hook(config) as (provider, h, loop, env):
         provider.send_status = 503
         assert await _deliver_all(loop, h.nc, h.instance.name) == ["retrying"]
         provider.send_status = None
@@ -163,11 +177,12 @@ async def test_sender_retries_a_failing_provider_then_records_the_send(nats_url:
         assert reply.value == env.ref.encode()
 
 
-async def test_refused_send_is_recorded_for_the_admin(nats_url: str) -> None:
-    async with harness(hook, {"account": "+628111272206", "secret": "hook-secret-123456"}, nats_url) as h:
+async def test_refused_send_is_recorded_for_the_admin(config: Config) -> None:
+    async with harness(hook, {"account": "+628111272206", "secret": "hook-secret-123456"}, config.nats.url) as h:
         js = h.nc.jetstream()
         env = _hook_envelope(h.instance.name)
-        await (await Notifier.open(js, SETTINGS)).on_routed(encode(_routed(env)))
+        async with opened(config) as notifier:
+            await notifier.on_routed(_routed(env))
         loop = await SenderLoop.open(js, h.instance.connector, "hook", h.instance.name, log.get("test"))
         assert await _deliver_all(loop, h.nc, h.instance.name) == ["failed"]
         [record] = await sends.for_item(loop.kv, env.id)
@@ -198,8 +213,8 @@ async def test_notifier_process_acknowledges_routed_items(provisioned: NATS, tmp
         assert await asyncio.wait_for(proc.wait(), 20) == 0
 
 
-async def test_only_provider_calls_count_towards_giving_up(nats_url: str) -> None:
-    async with replying_hook(nats_url) as (provider, h, loop, env):
+async def test_only_provider_calls_count_towards_giving_up(config: Config) -> None:
+    async with replying_hook(config) as (provider, h, loop, env):
         loop.max_deliveries = 2
         provider.send_status = 503
         assert await _deliver_all(loop, h.nc, h.instance.name) == ["retrying"]
@@ -212,26 +227,25 @@ async def test_only_provider_calls_count_towards_giving_up(nats_url: str) -> Non
 
 
 async def test_a_status_question_is_answered_with_the_stage_and_link(provisioned: NATS, config: Config,
-                                                                      tmp_path: Path) -> None:
+                                                                      notifier: Notifier, tmp_path: Path) -> None:
     from tests.router.fixtures import write_rules
     from tests.router.helpers import drain, make_router, publish
 
     js = provisioned.jetstream()
-    notifier = await Notifier.open(js, SETTINGS)
     report = _hook_envelope("hook-q", 1, text="Lampu jalan mati di Jalan Alpha sejak minggu lalu")
     await publish(provisioned, report)
     await drain(await make_router(provisioned, config, write_rules(tmp_path)))  # the router records the reference
     await js.publish(subjects.status(report.id), encode(_status(report, "koordinasi")))
     question = _hook_envelope("hook-q", 2, text=f"status {report.ref.lower()}?", kind="direct_message")
-    assert await notifier.on_inbound(encode(question)) == "status"
+    assert await notifier.on_inbound(question) == "status"
     unknown = _hook_envelope("hook-q", 3, text="cek KNL-0000-0000-0001")
-    assert await notifier.on_inbound(encode(unknown)) == "status"
-    assert await notifier.on_inbound(encode(_hook_envelope("hook-q", 4, text="terima kasih"))) is None
+    assert await notifier.on_inbound(unknown) == "status"
+    assert await notifier.on_inbound(_hook_envelope("hook-q", 4, text="terima kasih")) is None
     answer, missing = await _queued(provisioned, "hook-q")
     assert answer.text == (f"Laporan {report.ref}: status kini Koordinasi. Pantau perkembangannya di "
                            f"https://kanal.example.go.id/laporan/{report.ref}.")
     assert (answer.item_id, answer.purpose, answer.stage) == (report.id, "status", "koordinasi")
     assert answer.reply_to == reply_address(question)
     assert missing.text.startswith("Nomor laporan KNL-0000-0000-0001 tidak kami temukan")
-    assert await notifier.on_inbound(encode(question)) == "status"  # a redelivery: the same message id
+    assert await notifier.on_inbound(question) == "status"  # a redelivery: the same message id
     assert len(await _queued(provisioned, "hook-q")) == 2

@@ -23,7 +23,6 @@ from kanal import bus
 from kanal.config import Config, load
 from kanal.ops import natsconf
 from kanal.ops.provision import provision
-from notifier.service import Notifier
 from notifier.service import build as build_notifier
 from notifier.settings import OutboundSettings
 from schemas import StatusUpdate, encode, subjects
@@ -103,12 +102,12 @@ async def test_the_notifier_answers_reporters_as_its_own_user(server: Setup,
     async with nats_login(url, tmp / "secrets", natsconf.ROUTER_USER) as router:
         await publish(router.nc, mine)  # as the router delivers it
     config = as_user(tmp, natsconf.NOTIFIER_USER)
-    broker, bind = build_notifier(config)
+    app = build_notifier(config)  # one connection, as the notifier user, for its consumers, KV and publishes
     async with nats_login(url, tmp / "secrets", natsconf.NOTIFIER_USER) as notifier, \
             nats_login(url, tmp / "secrets", natsconf.OPS_USER) as ops:
-        bind(await Notifier.open(notifier.nc.jetstream(), OutboundSettings(channels=["twilio"], quiet_hours=None)))
-        await broker.start()
         try:
+            await app.open(OutboundSettings(channels=["twilio"], quiet_hours=None))
+            await app.broker.start()
             outbox = subjects.outbound("twilio", "sms-a")
             await out_messages(ops, outbox, 1)  # the acknowledgement with the report number
             async with nats_login(url, tmp / "secrets", natsconf.CONSOLE_USER) as console:
@@ -128,7 +127,7 @@ async def test_the_notifier_answers_reporters_as_its_own_user(server: Setup,
                         await asyncio.sleep(0.1)
                     assert info.ack_floor.stream_seq >= 1, (stream, durable)
         finally:
-            await broker.stop()
+            await app.broker.stop()
         assert not refusals(notifier), notifier.errors
         logged = capsys.readouterr().err  # the broker's own connection reports errors through the log
         assert "permissions violation" not in logged.lower(), logged[-2000:]

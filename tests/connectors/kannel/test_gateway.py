@@ -34,7 +34,7 @@ from kanal import bus, sends
 from kanal.config import Config
 from kanal.settings_types import Secret
 from kanal.testing import make_config
-from notifier.service import Notifier, build
+from notifier.service import build
 from notifier.settings import OutboundSettings
 from schemas import Envelope, Reporter, StatusUpdate, decode_envelope, encode, subjects
 from schemas.outbound import OutboundMessage, SendRecord, outbound_id, reply_address
@@ -114,15 +114,15 @@ async def running(config: Config) -> AsyncIterator[Instance]:
 
 
 @asynccontextmanager
-async def notifier(config: Config, nc: NATS) -> AsyncIterator[None]:
+async def notifier(config: Config) -> AsyncIterator[None]:
     """The notifier's FastStream app in process, serving the kannel channel, no quiet hours."""
-    broker, bind = build(config)
-    bind(await Notifier.open(nc.jetstream(), OutboundSettings(channels=["kannel"], quiet_hours=None)))
-    await broker.start()
+    app = build(config)
     try:
+        await app.open(OutboundSettings(channels=["kannel"], quiet_hours=None))
+        await app.broker.start()
         yield
     finally:
-        await broker.stop()
+        await app.broker.stop()
 
 
 async def published(nc: NATS, count: int) -> list[Envelope]:
@@ -153,7 +153,7 @@ async def route(setup: Setup) -> None:
 
 
 async def test_sms_reaches_its_queue_and_the_acknowledgement_comes_back_with_the_reference(kannel: Setup) -> None:
-    async with running(kannel.config), notifier(kannel.config, kannel.nc):
+    async with running(kannel.config), notifier(kannel.config):
         await kannel.smsc.send(CITIZEN, CITY, "Jalan rusak di Jl. Kemang Raya depan sekolah")
         [env] = await published(kannel.nc, 1)
         await route(kannel)
@@ -174,7 +174,7 @@ async def test_long_unicode_sms_both_ways_and_a_concatenated_sms_sent_out_of_ord
                  "Mohon segera ditangani, warga RT 05/RW 02 tidak bisa lewat 🙏")
     note = ("Petugas Dinas SDA sudah membersihkan saluran di Jl. Kemang Raya 🧹 dan air mulai surut 🌤️. "
             "Terima kasih atas laporannya 🙏")
-    async with running(kannel.config), notifier(kannel.config, kannel.nc):
+    async with running(kannel.config), notifier(kannel.config):
         await kannel.smsc.send(CITIZEN, CITY, long_text)
         [long_env] = await published(kannel.nc, 1)
         first, second = b"Sampah menumpuk di pinggir ", "kali Ciliwung 🐟, baunya menyengat.".encode()
