@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/router.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/notifier.py
 
 clean:
 	rm -rf $(VENV) .venv-latest var .pytest_cache .mypy_cache .ruff_cache
