@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import msgspec
+from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 
 from kanal.config import Config, NatsSettings
@@ -20,10 +21,8 @@ from schemas import operations
 PAYLOADS: dict[str, type[msgspec.Struct]] = {op.subject: op.payload for op in operations.NOTIFIER}
 
 
-def _broker(settings: NatsSettings) -> Any:
+def _broker(settings: NatsSettings) -> NatsBroker:
     """A FastStream broker that declares the notifier's operations (never connected: a description only)."""
-    from faststream.nats import NatsBroker
-
     broker = NatsBroker(settings.url)
     for op in operations.NOTIFIER:
         if op.action == "send":
@@ -39,7 +38,8 @@ def _broker(settings: NatsSettings) -> Any:
 
 
 def document(config: Config, server: str = "nats://localhost:4222") -> dict[str, Any]:
-    """The AsyncAPI document as a dict; `server` is only the example address it names."""
+    """The AsyncAPI document as a dict; `server` is only the example address it names. The document is the same
+    for every deployment: `config` (the CLI's `--config`) changes nothing in it."""
     broker = _broker(NatsSettings(url=server))
     spec: dict[str, Any] = json.loads(
         AsyncAPI(broker, title="Kanal", version="1", schema_version="3.0.0",
