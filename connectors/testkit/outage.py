@@ -43,6 +43,16 @@ class Served:
         """Start it again on the same port with the same store."""
         self.server = bus.EmbeddedNats(self.store, port=self.port).start()
 
+    async def spool_depth_after_drain(self, within: float = 30) -> int:
+        """The spool's depth once it has drained (0), or what is left after `within` seconds. A spooled message
+        is removed only after JetStream acked it, a moment after a reader of the stream can see it."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            depth = self.instance.spool.depth
+            if depth == 0 or asyncio.get_running_loop().time() > deadline:
+                return depth
+            await asyncio.sleep(0.1)
+
     async def external_ids(self, count: int, within: float = 30) -> list[str]:
         """External ids on the instance's inbound subject, in stream order, once `count` are stored."""
         subject = subjects.inbound(self.instance.spec.id, self.instance.name)

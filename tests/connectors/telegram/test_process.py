@@ -37,7 +37,7 @@ async def test_nats_killed_mid_test_spools_and_delivers_every_update_once(tmp_pa
             run.restart_nats()
         ids = await run.external_ids(15)
         assert [i.split(":")[1] for i in ids] == [str(n) for n in range(1, 16)], "every update once, in order"
-        assert run.instance.spool.depth == 0
+        assert await run.spool_depth_after_drain() == 0
 
 
 def test_example_config_section_resolves_to_webhook_mode() -> None:

@@ -63,7 +63,7 @@ async def test_nats_killed_mid_test_spools_and_delivers_every_message_once(tmp_p
             run.restart_nats()
         sids = await run.external_ids(15)
         assert sids == [f"SM{n:032x}" for n in range(1, 16)], "every message once, in order"
-        assert run.instance.spool.depth == 0
+        assert await run.spool_depth_after_drain() == 0
 
 
 @pytest.mark.slow
