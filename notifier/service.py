@@ -270,7 +270,21 @@ async def run(config: Config) -> int:
         loop.add_signal_handler(sig, stop.set)
     events = bus.ConnectionEvents("kanal-notifier")
     app = build(config, events=events)
-    await app.open(settings, config.section("conversations", ConversationSettings), provision=config)
+    # NATS may be unreachable for long (it retries forever): a SIGTERM meanwhile still stops the notifier
+    opening = asyncio.create_task(app.open(settings, config.section("conversations", ConversationSettings),
+                                           provision=config))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({opening, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not opening.done():
+        opening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await opening
+        with contextlib.suppress(Exception):
+            await app.broker.stop()
+        _log.info("notifier_stopped", connected=False)
+        return 0
+    stopping.cancel()
+    opening.result()
     events.client = app.broker.connection  # its own close at shutdown is then no disconnect warning
     await app.broker.start()
     _log.info("notifier_started", channels=settings.channels)
