@@ -18,6 +18,7 @@ from connectors.checkpoint import Checkpoints, Lease, LeaseLost
 from connectors.errors import EXIT_LEASE_HELD, EXIT_PERMANENT, PermanentError, TransientError
 from connectors.media import MediaStore
 from connectors.metrics import Metrics
+from connectors.outbound import fallback
 from connectors.outbound.sender import Sender, SenderLoop
 from connectors.poller import PollingConnector, backoff_delay
 from connectors.publisher import Publisher
@@ -85,6 +86,10 @@ class Instance:
                                              self.media, self.metrics, self.health,
                                              notifier_answers=notifier_answers(config, self.spec.id))
         self.connector: Connector[Any] = self.spec.load_connector()(self.context)
+        try:  # where WhatsApp messages that cannot go are handed over as SMS (connectors/outbound/fallback.py)
+            self.fallback = fallback.target(config.connectors, instance, getattr(settings, "whatsapp_fallback", ""))
+        except ValueError as err:
+            raise ConfigError(str(err)) from err
         self.nc: NATS | None = None
         self.stop = asyncio.Event()
         self.connected = asyncio.Event()
@@ -276,6 +281,7 @@ class Instance:
                 loop = await SenderLoop.open(self.nc.jetstream(), sender, self.spec.id, self.name, self.log)
                 loop.max_deliveries = max_deliveries
                 loop.on_permanent = lambda err: self.health.set_credentials(not err.credentials, str(err))
+                loop.fallback = self.fallback
                 await loop.run(self.stop)
                 return
             except Exception as err:

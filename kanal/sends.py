@@ -51,11 +51,13 @@ async def remember_reply(kv: KeyValue, channel: str, instance: str, provider_id:
 
 
 def make(message: OutboundMessage, state: SendState, channel: str, instance: str, reason: str | None = None,
-         provider_id: str | None = None, attempts: int = 0) -> SendRecord:
-    """A record for `message` in `state`."""
+         provider_id: str | None = None, attempts: int = 0, template: str | None = None,
+         fallback: str | None = None) -> SendRecord:
+    """A record for `message` in `state` (`template`: the WhatsApp template it went as; `fallback`: the instance
+    it was handed to when it could not go here)."""
     return SendRecord(message_id=message.id, item_id=message.item_id, purpose=message.purpose, state=state,
                       at=datetime.now(UTC), reason=reason, provider_id=provider_id, channel=channel,
-                      instance=instance, attempts=attempts)
+                      instance=instance, attempts=attempts, template=template, fallback=fallback)
 
 
 async def read(kv: KeyValue, key: str) -> tuple[SendRecord | None, int | None]:

@@ -91,6 +91,10 @@ class OutboundMessage(Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     public_allowed: bool = False
     not_before: UtcTime | None = None
     created_at: UtcTime
+    # Since v1.2, optional: the reporter's latest inbound message on this conversation (WhatsApp's 24-hour
+    # window starts there, not at the report), and the report's status link (a template parameter).
+    last_inbound_at: UtcTime | None = None
+    status_url: str | None = None
 
 
 class SendRecord(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -110,6 +114,8 @@ class SendRecord(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     delivery: DeliveryState | None = None  # latest delivery report, when the channel gives them
     delivery_at: UtcTime | None = None
     delivery_detail: str | None = None  # the provider's words (e.g. an SMSC's "stat:DELIVRD"), numbers removed
+    template: str | None = None  # since v1.2: the WhatsApp template the message went as ("final/id"), if one
+    fallback: str | None = None  # since v1.2: the instance a message that could not go was handed to instead
 
 
 def outbound_id(item_id: str, purpose: str, stage: str | None = None) -> str:

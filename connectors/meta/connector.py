@@ -23,6 +23,7 @@ from connectors.meta.collect import account_list
 from connectors.meta.sender import MetaSender
 from connectors.meta.settings import MetaSettings
 from connectors.meta.wacontent import MEDIA_SCHEME
+from connectors.outbound.sender import Sent
 from connectors.webhook import WebhookConnector
 from schemas import Attachment, Envelope
 from schemas.outbound import OutboundMessage
@@ -48,7 +49,7 @@ class MetaConnector(WebhookConnector[MetaSettings]):
     async def close(self) -> None:
         await self.http.aclose()
 
-    async def send(self, message: OutboundMessage) -> str | None:
+    async def send(self, message: OutboundMessage) -> Sent:
         """Answer the reporter on Messenger, Instagram or WhatsApp, or on the comment (see sender.py)."""
         return await self.sender.send(message)
 

@@ -3,7 +3,9 @@
 - Messenger / Instagram Direct: Send API `POST /{page-id | ig-id}/messages` (recipient.id = PSID/IGSID,
   messaging_type RESPONSE), inside Meta's 24-hour standard messaging window.
 - WhatsApp Cloud API: `POST /{phone_number_id}/messages` (to = wa_id, type text, context.message_id = the
-  report's wamid so the answer is threaded), inside WhatsApp's 24-hour customer-service window.
+  report's wamid so the answer is threaded), inside WhatsApp's 24-hour customer-service window (from the
+  reporter's latest message, connectors/outbound/whatsapp.py); outside it, `type: template` with the approved
+  template configured for the message's kind and language (`whatsapp_templates`) and its body parameters.
 - A Facebook feed comment or visitor post, or an Instagram comment: a public reply comment when the report
   may be answered publicly; otherwise Meta's "private reply" (a Messenger/Instagram DM addressed by
   recipient.comment_id/post_id), which Meta allows once per comment and within 7 days of it. Later updates
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -20,16 +23,32 @@ import msgspec
 from connectors.errors import PermanentError, RateLimited, TransientError
 from connectors.meta.client import GraphErrorBody, GraphErrorEnvelope, bearer
 from connectors.meta.settings import MetaSettings
-from connectors.outbound.sender import SendRefused
+from connectors.outbound.sender import SendRefused, Sent
+from connectors.outbound.templates import Templates
+from connectors.outbound.whatsapp import TemplateRefused, choose, last_inbound, values, window_open
 from schemas.outbound import OutboundMessage, ReplyAddress
 
 MESSAGING_WINDOW = timedelta(hours=24)
 PRIVATE_REPLY_WINDOW = timedelta(days=7)
 _RATE_CODES = {4, 17, 32, 613, 80007, 130429, 131056}
 # WhatsApp Cloud API codes that mean "this message cannot go", with the reason recorded for the admin.
-_WA_REFUSED = {131047: "whatsapp_24h_window_closed: a template message would be needed",
-               131026: "whatsapp_undeliverable: the number is not on WhatsApp or cannot receive this message",
+_WA_REFUSED = {131026: "whatsapp_undeliverable: the number is not on WhatsApp or cannot receive this message",
                131051: "whatsapp_unsupported_message_type"}
+# Codes after which the message cannot go on WhatsApp as it stands, but could by SMS (fallback): the window
+# closed by Meta's reckoning, or the template was refused. The words say what the operator should do.
+_WA_TEMPLATE = {
+    131047: "whatsapp_24h_window_closed: Meta counts more than 24 hours since the reporter's last message; a "
+            "template message is needed",
+    132000: "whatsapp_template_params: the number of parameters does not match the approved template; fix "
+            "whatsapp_templates.<kind>.<language>.parameters",
+    132001: "whatsapp_template_missing: no approved template of this name in this language; check name and "
+            "language in whatsapp_templates",
+    132005: "whatsapp_template_too_long: the filled-in template text is too long",
+    132007: "whatsapp_template_policy: the template's format breaks Meta's character policy",
+    132012: "whatsapp_template_params: a parameter's format does not match the approved template",
+    132015: "whatsapp_template_paused: Meta paused the template for low quality; edit it or name another",
+    132016: "whatsapp_template_disabled: Meta disabled the template; name another approved one",
+}
 
 
 class SendResult(msgspec.Struct, kw_only=True):
@@ -40,17 +59,18 @@ class SendResult(msgspec.Struct, kw_only=True):
     messages: list[dict[str, str]] = []
 
 
-Request = tuple[str, dict[str, object]]
+Request = tuple[str, dict[str, object], str | None]
 
 
-def plan(message: OutboundMessage, now: datetime) -> Request:
-    """(Graph path, JSON body) for one reply; SendRefused when Meta's rules or the reporter's privacy forbid it."""
+def plan(message: OutboundMessage, now: datetime, templates: Templates | None = None) -> Request:
+    """(Graph path, JSON body, WhatsApp template label or None) for one reply; SendRefused when Meta's rules or
+    the reporter's privacy forbid it."""
     envelope = message.reply_to
     flags = set(envelope.flags)
     if "whatsapp" in flags:
-        return _whatsapp(message, envelope, now)
+        return _whatsapp(message, envelope, now, templates or {})
     if envelope.kind == "direct_message":
-        if now - envelope.created_at > MESSAGING_WINDOW:
+        if now - last_inbound(message) > MESSAGING_WINDOW:
             product = "instagram" if "instagram" in flags else "messenger"
             raise SendRefused(f"{product}_24h_window_closed: Meta allows replies within 24 hours of the "
                               "reporter's last message")
@@ -58,25 +78,30 @@ def plan(message: OutboundMessage, now: datetime) -> Request:
             raise SendRefused("meta_no_recipient: the report carries no sender id")
         return f"/{envelope.account}/messages", {
             "recipient": {"id": envelope.reporter.user_id}, "messaging_type": "RESPONSE",
-            "message": {"text": message.text}}
+            "message": {"text": message.text}}, None
     if envelope.kind in ("comment", "post"):
         return _public_or_private(message, envelope, flags, now)
     raise SendRefused(f"meta_not_answerable: a {envelope.kind} cannot be answered")
 
 
-def _whatsapp(message: OutboundMessage, envelope: ReplyAddress, now: datetime) -> Request:
+def _whatsapp(message: OutboundMessage, envelope: ReplyAddress, now: datetime, templates: Templates) -> Request:
     if "whatsapp_group" in envelope.flags:
         raise SendRefused("whatsapp_group_not_answered: the report was written in a WhatsApp group; Kanal does not "
                           "answer its sender in private")
-    if now - envelope.created_at > MESSAGING_WINDOW:
-        raise SendRefused("whatsapp_24h_window_closed: a template message would be needed")
     to = (envelope.reporter.contact or "").lstrip("+")
     if not to:
         raise SendRefused("whatsapp_no_recipient: the report carries no wa_id")
-    return f"/{envelope.account}/messages", {
-        "messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text",
-        "context": {"message_id": envelope.external_id},
-        "text": {"preview_url": False, "body": message.text}}
+    head: dict[str, object] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+    if window_open(message, now):
+        return f"/{envelope.account}/messages", {
+            **head, "type": "text", "context": {"message_id": envelope.external_id},
+            "text": {"preview_url": False, "body": message.text}}, None
+    label, template = choose(templates, message)
+    call: dict[str, object] = {"name": template.name, "language": {"code": template.language}}
+    filled = values(template, message)
+    if filled:
+        call["components"] = [{"type": "body", "parameters": [{"type": "text", "text": v} for v in filled]}]
+    return f"/{envelope.account}/messages", {**head, "type": "template", "template": call}, label
 
 
 def _public_or_private(message: OutboundMessage, envelope: ReplyAddress, flags: set[str], now: datetime) -> Request:
@@ -85,15 +110,15 @@ def _public_or_private(message: OutboundMessage, envelope: ReplyAddress, flags: 
     target = envelope.external_id
     if message.public_allowed:
         if "instagram" in flags:
-            return f"/{target}/replies", {"message": message.text}
-        return f"/{target}/comments", {"message": message.text}
+            return f"/{target}/replies", {"message": message.text}, None
+        return f"/{target}/comments", {"message": message.text}, None
     if message.purpose not in ("ack", "duplicate"):
         raise SendRefused("meta_private_reply_used: Meta allows one private reply per comment; later updates "
                           "need the reporter to message the page")
     if now - envelope.created_at > PRIVATE_REPLY_WINDOW:
         raise SendRefused("meta_private_reply_window_closed: private replies are allowed within 7 days")
     key = "post_id" if envelope.kind == "post" else "comment_id"
-    return f"/{envelope.account}/messages", {"recipient": {key: target}, "message": {"text": message.text}}
+    return f"/{envelope.account}/messages", {"recipient": {key: target}, "message": {"text": message.text}}, None
 
 
 class MetaSender:
@@ -103,10 +128,11 @@ class MetaSender:
         self.http = http
         self.settings = settings
         self.base = f"{settings.graph_url.rstrip('/')}/{settings.api_version.strip('/')}"
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # reply windows are measured on it
 
-    async def send(self, message: OutboundMessage, now: datetime | None = None) -> str | None:
-        """Deliver one reply; returns the id Graph gives the new message or comment."""
-        path, body = plan(message, now or datetime.now(UTC))
+    async def send(self, message: OutboundMessage, now: datetime | None = None) -> Sent:
+        """Deliver one reply; returns the id Graph gives the new message or comment (and the template used)."""
+        path, body, template = plan(message, now or self.clock(), self.settings.whatsapp_templates)
         token = self.settings.token_for(message.reply_to.account)
         if token is None:
             raise PermanentError(f"no Graph token for account {message.reply_to.account}",
@@ -120,10 +146,9 @@ class MetaSender:
         try:
             result = msgspec.json.decode(response.content, type=SendResult)
         except msgspec.DecodeError:
-            return None
-        if result.messages:
-            return result.messages[0].get("id")
-        return result.message_id or result.id
+            return Sent(template=template)
+        provider_id = result.messages[0].get("id") if result.messages else result.message_id or result.id
+        return Sent(provider_id=provider_id, template=template)
 
 
 def classify(response: httpx.Response) -> Exception:
@@ -141,6 +166,8 @@ def classify(response: httpx.Response) -> Exception:
         return RateLimited(f"Graph rate limit ({what})")
     if error.code in _WA_REFUSED:
         return SendRefused(_WA_REFUSED[error.code])
+    if error.code in _WA_TEMPLATE:
+        return TemplateRefused(f"{_WA_TEMPLATE[error.code]} (graph_error_{error.code}: {error.message})")
     if response.status_code >= 500 or error.code in (1, 2):
         return TransientError(f"Graph answered {response.status_code} ({what})")
     if error.code == 10 or (error.code is not None and 200 <= error.code <= 299):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import msgspec
 
+from connectors.outbound.templates import Templates
 from kanal.settings_types import Secret
 
 
@@ -33,6 +34,11 @@ class MetaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """Graph API version used for media lookups."""
     path: str = "/webhook"
     """Callback path on this instance's port; the callback URL in the App Dashboard is public_url + path."""
+    whatsapp_templates: Templates = {}
+    """Approved WhatsApp templates per message kind and language, sent when the reporter last wrote more than
+    24 hours ago: `whatsapp_templates.final.id = {name = "...", language = "id", parameters = ["ref"]}`."""
+    whatsapp_fallback: str = ""
+    """A Kannel or Twilio SMS instance that takes, as SMS to the same number, what WhatsApp would not send."""
 
     def accounts(self) -> frozenset[str]:
         """Every id this instance answers for (the normaliser ignores events addressed to anyone else)."""

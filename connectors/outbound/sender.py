@@ -12,6 +12,7 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
+import msgspec
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from nats.js.client import JetStreamContext
@@ -19,25 +20,39 @@ from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from connectors.errors import PermanentError, TransientError
+from connectors.outbound.fallback import by_sms
 from kanal import bus, sends
-from schemas import SchemaError, subjects
+from schemas import SchemaError, encode, subjects
 from schemas.outbound import OutboundMessage, SendRecord, SendState, decode_outbound
 
 
 class SendRefused(Exception):
-    """The provider's rules or the reporter's privacy forbid this message (e.g. WhatsApp's 24-hour window)."""
+    """The provider's rules or the reporter's privacy forbid this message (e.g. WhatsApp's 24-hour window).
+
+    `fallback_ok`: the same words may go to the same person on another channel (a WhatsApp template that
+    cannot be sent), when the instance names a fallback.
+    """
+
+    fallback_ok = False
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
 
 
+class Sent(msgspec.Struct, frozen=True, kw_only=True):
+    """What a sender may return instead of a bare id: the provider's id and the WhatsApp template used."""
+
+    provider_id: str | None = None
+    template: str | None = None
+
+
 @runtime_checkable
 class Sender(Protocol):
     """A connector that can answer reporters implements this."""
 
-    async def send(self, message: OutboundMessage) -> str | None:
-        """Deliver one message in the reporter's thread; return the provider's message id."""
+    async def send(self, message: OutboundMessage) -> str | Sent | None:
+        """Deliver one message in the reporter's thread; return the provider's message id (or a Sent)."""
 
 
 class SenderLoop:
@@ -53,6 +68,8 @@ class SenderLoop:
         self.log = logger
         self.max_deliveries = max_deliveries
         self.on_permanent: Any = None
+        # (channel, instance) that takes, as SMS, a WhatsApp message whose template cannot be sent
+        self.fallback: tuple[str, str] | None = None
 
     @classmethod
     async def open(cls, js: JetStreamContext, sender: Sender, channel: str, instance: str, logger: Any) -> SenderLoop:
@@ -112,8 +129,10 @@ class SenderLoop:
             await msg.nak(delay=5.0)
             return None
         try:
-            provider_id = await self.sender.send(message)
+            sent = await self.sender.send(message)
         except SendRefused as err:
+            if getattr(err, "fallback_ok", False) and self.fallback is not None:
+                return await self._hand_over(msg, message, revision, err.reason, attempts)
             return await self._finish(msg, message, "failed", revision, err.reason, attempts=attempts)
         except PermanentError as err:
             if self.on_permanent is not None:
@@ -128,11 +147,40 @@ class SenderLoop:
             self.log.warning("send_retry", item_id=message.item_id, error=str(err), retry_in_s=round(delay, 1))
             await msg.nak(delay=min(delay, 900.0))
             return "retrying"
-        return await self._finish(msg, message, "sent", revision, None, provider_id, attempts=attempts)
+        if isinstance(sent, Sent):
+            return await self._finish(msg, message, "sent", revision, None, sent.provider_id, attempts=attempts,
+                                      template=sent.template)
+        return await self._finish(msg, message, "sent", revision, None, sent, attempts=attempts)
+
+    async def _hand_over(self, msg: Msg, message: OutboundMessage, revision: int | None, reason: str,
+                         attempts: int) -> SendState:
+        """Queue the message's SMS twin on the fallback instance, and record this one as failed with both."""
+        assert self.fallback is not None
+        channel, instance = self.fallback
+        twin = by_sms(message, channel, instance)
+        if twin is None:
+            return await self._finish(msg, message, "failed", revision,
+                                      f"{reason}; no SMS fallback: the reporter's WhatsApp address is not a phone "
+                                      "number", attempts=attempts)
+        try:
+            await self.js.publish(subjects.outbound(channel, instance), encode(twin),
+                                  headers={"Nats-Msg-Id": twin.id})
+        except Exception as err:  # the bus is away: try the whole message again later
+            self.log.warning("send_fallback_unavailable", item_id=message.item_id, error=repr(err))
+            await self._record(message, "retrying", revision, reason=f"{reason}; fallback not queued yet",
+                               attempts=attempts)
+            await msg.nak(delay=5.0)
+            return "retrying"
+        self.log.info("reporter_message_fallback", item_id=message.item_id, purpose=message.purpose,
+                      fallback=f"{channel}.{instance}")
+        return await self._finish(msg, message, "failed", revision, f"{reason}; sent by SMS through {instance} "
+                                  "instead", attempts=attempts, fallback=instance)
 
     async def _finish(self, msg: Msg, message: OutboundMessage, state: SendState, revision: int | None,
-                      reason: str | None, provider_id: str | None = None, attempts: int = 0) -> SendState:
-        await self._record(message, state, revision, reason=reason, provider_id=provider_id, attempts=attempts)
+                      reason: str | None, provider_id: str | None = None, attempts: int = 0,
+                      template: str | None = None, fallback: str | None = None) -> SendState:
+        await self._record(message, state, revision, reason=reason, provider_id=provider_id, attempts=attempts,
+                           template=template, fallback=fallback)
         if state == "sent" and provider_id:
             try:  # a reply to this message is a follow-up of its report (router/followups.py)
                 await sends.remember_reply(self.kv, self.channel, self.instance, provider_id, message.ref)
@@ -145,9 +193,9 @@ class SenderLoop:
 
     async def _record(self, message: OutboundMessage, state: SendState, revision: int | None, *,
                       reason: str | None = None, provider_id: str | None = None, create: bool = False,
-                      attempts: int = 0) -> int:
+                      attempts: int = 0, template: str | None = None, fallback: str | None = None) -> int:
         record: SendRecord = sends.make(message, state, self.channel, self.instance, reason, provider_id,
-                                          attempts)
+                                          attempts, template, fallback)
         if create:
             return await sends.write(self.kv, record, create=True)
         return await sends.write(self.kv, record, last=revision)

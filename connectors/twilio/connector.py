@@ -14,6 +14,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from connectors.base import Context
 from connectors.errors import BadPayload, SignatureError
+from connectors.outbound.sender import Sent
 from connectors.twilio.normalise import number, parse_form
 from connectors.twilio.sender import TwilioSender
 from connectors.twilio.settings import DEFAULT_ACK, TwilioSettings
@@ -82,7 +83,7 @@ class TwilioConnector(WebhookConnector[TwilioSettings]):
         sid = self.settings.account_sid or (found.group(1) if found else "")
         return {"auth": (sid, self.settings.auth_token.reveal())} if sid else {}
 
-    async def send(self, message: OutboundMessage) -> str | None:
+    async def send(self, message: OutboundMessage) -> Sent:
         """Answer the reporter by SMS or WhatsApp through the Messages API (see sender.py)."""
         return await self.sender.send(message)
 

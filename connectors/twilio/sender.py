@@ -2,12 +2,16 @@
 
 The twilio library's asyncio client does the call (`AsyncTwilioHttpClient`, aiohttp); its API domain's
 `base_url` is set from `api_base_url` so tests (or a regional proxy) can stand in for api.twilio.com.
+A WhatsApp reporter who last wrote more than 24 hours ago gets the approved Content template configured for the
+message's kind and language (`ContentSid`, `ContentVariables` {"1": ..., "2": ...}) instead of a `Body`.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -15,12 +19,23 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from connectors.errors import PermanentError, RateLimited, TransientError
-from connectors.outbound.sender import SendRefused
+from connectors.outbound.sender import SendRefused, Sent
+from connectors.outbound.whatsapp import TemplateRefused, choose, values, window_open
 from connectors.twilio.settings import TwilioSettings
 from schemas.outbound import OutboundMessage
 
-WHATSAPP_WINDOW = timedelta(hours=24)
 _NUMBER = re.compile(r"\+?\d[\d ]{6,}\d")
+# Errors after which a WhatsApp message cannot go as it stands but could by SMS (fallback), with what to do.
+_TEMPLATE_ERRORS = {
+    63016: "whatsapp_24h_window_closed: Twilio counts more than 24 hours since the reporter's last message; a "
+           "Content template is needed",
+    63027: "whatsapp_template_missing: the template does not exist for this language and locale; check "
+           "whatsapp_templates.<kind>.<language>.content_sid",
+    63028: "whatsapp_template_params: the number of ContentVariables does not match the template; fix "
+           "whatsapp_templates.<kind>.<language>.parameters",
+    21655: "whatsapp_template_missing: the ContentSid is not valid for this account",
+    21656: "whatsapp_template_params: the ContentVariables are not valid for this template",
+}
 
 
 def scrub(text: str) -> str:
@@ -41,8 +56,8 @@ def addresses(message: OutboundMessage, own_number: str) -> tuple[str, str]:
 
 
 def window_closed(message: OutboundMessage, now: datetime) -> bool:
-    """WhatsApp allows free-form replies only within 24 h of the reporter's last message (here: the report)."""
-    return message.reply_to.kind == "direct_message" and now - message.reply_to.created_at > WHATSAPP_WINDOW
+    """WhatsApp allows free-form replies only within 24 h of the reporter's latest message."""
+    return message.reply_to.kind == "direct_message" and not window_open(message, now)
 
 
 class TwilioSender:
@@ -52,6 +67,7 @@ class TwilioSender:
         self.settings = settings
         self._http: AsyncTwilioHttpClient | None = None
         self._client: Client | None = None
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # the WhatsApp window is measured on it
 
     def client(self) -> Client:
         """The twilio Client, talking to `api_base_url` (api.twilio.com unless configured otherwise)."""
@@ -72,22 +88,30 @@ class TwilioSender:
             self._http = None
             self._client = None
 
-    async def send(self, message: OutboundMessage, now: datetime | None = None) -> str:
-        """POST /2010-04-01/Accounts/{sid}/Messages.json (From, To, Body); returns the message SID."""
-        if window_closed(message, now or datetime.now(UTC)):
-            raise SendRefused("whatsapp_24h_window_closed: a template message would be needed")
+    async def send(self, message: OutboundMessage, now: datetime | None = None) -> Sent:
+        """POST /2010-04-01/Accounts/{sid}/Messages.json (From, To, Body, or ContentSid and ContentVariables
+        outside WhatsApp's window); returns the message SID and the template used."""
+        content: dict[str, str] = {"body": message.text}
+        label: str | None = None
+        if window_closed(message, now or self.clock()):
+            label, template = choose(self.settings.whatsapp_templates, message)
+            filled = values(template, message)
+            content = {"content_sid": template.content_sid}
+            if filled:
+                content["content_variables"] = json.dumps({str(n): v for n, v in enumerate(filled, start=1)},
+                                                          ensure_ascii=False)
         sender, to = addresses(message, self.settings.account)
         if not to or not sender:
             raise SendRefused("twilio_no_address: the report has no reporter address or instance number")
         client = self.client()
         try:
             created = await client.api.v2010.accounts(self.settings.account_sid).messages.create_async(
-                to=to, from_=sender, body=message.text)
+                to=to, from_=sender, **content)
         except TwilioRestException as err:
             raise _classify(err) from err
         except (aiohttp.ClientError, TimeoutError, TwilioException) as err:
             raise TransientError(f"Twilio Messages API unreachable: {type(err).__name__}") from err
-        return str(created.sid)
+        return Sent(provider_id=str(created.sid), template=label)
 
 
 def _classify(err: TwilioRestException) -> Exception:
@@ -100,4 +124,6 @@ def _classify(err: TwilioRestException) -> Exception:
         return RateLimited(f"Twilio rate limit ({detail})")
     if err.status >= 500:
         return TransientError(f"Twilio answered {err.status} ({detail})")
+    if err.code in _TEMPLATE_ERRORS:
+        return TemplateRefused(f"{_TEMPLATE_ERRORS[err.code]} ({detail})")
     return SendRefused(detail)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from msgspec import Struct
 
+from connectors.outbound.templates import Templates
 from kanal.settings_types import Duration, Secret
 
 DEFAULT_ACK = "Terima kasih, laporan Anda sudah kami terima dengan nomor {ref}."
@@ -22,6 +23,10 @@ class TwilioSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     - path: the webhook path configured in the Twilio console (after public_url).
     - api_base_url: where replies go (Messages API); api.twilio.com unless a proxy or a test stands in.
     - send_timeout: how long one Messages API call may take before it is retried.
+    - whatsapp_templates: approved Content templates (ContentSid) per message kind and language, sent when a
+      WhatsApp reporter last wrote more than 24 hours ago.
+    - whatsapp_fallback: a Kannel or Twilio SMS instance that takes, as SMS to the same number, what WhatsApp
+      would not send.
     """
 
     auth_token: Secret
@@ -31,3 +36,5 @@ class TwilioSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     path: str = "/twilio/inbound"
     api_base_url: str = "https://api.twilio.com"
     send_timeout: Duration = Duration(seconds=15)
+    whatsapp_templates: Templates = {}
+    whatsapp_fallback: str = ""

@@ -149,8 +149,9 @@ def _kv(bucket: str, write: bool = True) -> tuple[str, ...]:
 STATUS_READERS = ("app",)  # channels serving `GET /api/v1/reports/<ref>` (kanal.references.report_status)
 
 
-def connector_permissions(channel: str, instance: str) -> User:
-    """Publish its own inbound subject, raw payloads, connector dead letters, its own KV keys and media."""
+def connector_permissions(channel: str, instance: str, fallback: tuple[str, str] | None = None) -> User:
+    """Publish its own inbound subject, raw payloads, connector dead letters, its own KV keys and media; with a
+    WhatsApp `fallback` (channel, instance), that instance's outbound subject too."""
     cp, ls = subjects.KV_CHECKPOINTS, subjects.KV_LEASES
     publish = (
         subjects.inbound(channel, instance),
@@ -186,6 +187,8 @@ def connector_permissions(channel: str, instance: str) -> User:
         f"$KV.{subjects.KV_OUTBOUND}.>",
         f"{API}.DIRECT.GET.{KV_OUTBOUND}.>",
     )
+    if fallback is not None:  # hands WhatsApp messages that cannot go to an SMS instance
+        publish += (subjects.outbound(*fallback),)
     if channel in STATUS_READERS:  # answers citizens' status look-ups: the reference index and stage changes
         status = subjects.STREAM_STATUS
         publish += (*_kv(subjects.KV_REFS, write=False), f"{API}.STREAM.MSG.GET.{status}",
@@ -333,7 +336,10 @@ def users(config: Config, options: ServerOptions) -> list[User]:
     for instance, section in sorted(config.connectors.items()):
         channel = section.get("channel")
         if isinstance(channel, str):
-            found.append(connector_permissions(channel, instance))
+            name = section.get("whatsapp_fallback")
+            target = config.connectors.get(name, {}).get("channel") if isinstance(name, str) and name else None
+            fallback = (target, str(name)) if isinstance(target, str) else None
+            found.append(connector_permissions(channel, instance, fallback))
     if config.enabled("outbound"):
         found.append(notifier_permissions())
     forwarder = config.forwarder

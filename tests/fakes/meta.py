@@ -3,6 +3,12 @@
 Serves WhatsApp Cloud API media the documented way (GET /{version}/{media-id} with a Bearer token ->
 {"url": ...}; GET that URL with the same token -> bytes) and public CDN files as Messenger/Instagram use.
 The connector's real httpx code calls it through `graph_url`.
+
+WhatsApp sends keep Meta's rules on the fake's own clock (`now`): free-form messages only within 24 hours of
+the customer's latest message (`customer_wrote`), else error 131047 "Re-engagement message"; templates only
+when registered (`approve`) under that name and language code, approved (not paused or disabled) and with the
+body's number of parameters (errors 132001, 132015, 132016, 132000). Meta may report some of these in a status
+webhook instead of the answer; the fake always answers them at once.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,6 +37,19 @@ class Media:
     mime_type: str
 
 
+WINDOW = timedelta(hours=24)
+RE_ENGAGEMENT = ("Message failed to send because more than 24 hours have passed since the customer last replied "
+                 "to this number.")
+
+
+@dataclass
+class FakeTemplate:
+    """A message template as the WhatsApp Business Account holds it."""
+
+    body_params: int
+    status: str = "APPROVED"  # or PAUSED, DISABLED
+
+
 @dataclass
 class FakeGraph:
     """Media by id (WhatsApp), files on a CDN path (Messenger/Instagram), and a record of every request."""
@@ -42,10 +62,56 @@ class FakeGraph:
     # Replies: every POST /{version}/{node}/{edge} as received, and error answers to give next (status, error).
     sent: list[GraphPost] = field(default_factory=list)
     errors: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+    # WhatsApp's rules: the fake's clock (None: the real time), each customer's latest message (wa_id -> time),
+    # and the account's templates ((name, language code) -> template).
+    now: datetime | None = None
+    last_inbound: dict[str, datetime] = field(default_factory=dict)
+    templates: dict[tuple[str, str], FakeTemplate] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def customer_wrote(self, wa_id: str, at: datetime) -> None:
+        """The customer `wa_id` sent the business a message at `at` (opens the 24-hour window)."""
+        self.last_inbound[wa_id] = max(at, self.last_inbound.get(wa_id, at))
+
+    def approve(self, name: str, language: str, body_params: int, status: str = "APPROVED") -> None:
+        """Register a template of the business account."""
+        self.templates[(name, language)] = FakeTemplate(body_params=body_params, status=status)
+
+    def whatsapp_refusal(self, body: dict[str, object]) -> Response | None:
+        """Meta's answer when the Cloud API would not send this message, else None."""
+        to = str(body.get("to", ""))
+        if body.get("type") != "template":
+            last = self.last_inbound.get(to)
+            if last is None or (self.now or datetime.now(UTC)) - last > WINDOW:
+                return whatsapp_error(131047, "Re-engagement message", RE_ENGAGEMENT)
+            return None
+        call = body.get("template")
+        call = call if isinstance(call, dict) else {}
+        language = call.get("language")
+        code = str(language.get("code", "")) if isinstance(language, dict) else ""
+        name = str(call.get("name", ""))
+        template = self.templates.get((name, code))
+        if template is None:
+            return whatsapp_error(132001, "Template name does not exist in the translation",
+                                  f"template name ({name}) does not exist in {code}")
+        if template.status == "PAUSED":
+            return whatsapp_error(132015, "Template is Paused", f"template ({name}) is paused due to low quality")
+        if template.status == "DISABLED":
+            return whatsapp_error(132016, "Template is Disabled", f"template ({name}) is disabled")
+        given = 0
+        components = call.get("components")
+        for component in components if isinstance(components, list) else []:
+            if isinstance(component, dict) and component.get("type") == "body":
+                parameters = component.get("parameters")
+                given += len(parameters) if isinstance(parameters, list) else 0
+        if given != template.body_params:
+            return whatsapp_error(132000, "Number of parameters does not match the expected number of params",
+                                  f"body: number of localizable_params ({given}) does not match the expected "
+                                  f"number of params ({template.body_params})")
+        return None
 
     def cdn_url(self, name: str) -> str:
         """A public, signed-looking CDN URL like scontent.xx.fbcdn.net gives."""
@@ -122,6 +188,9 @@ class FakeGraph:
                                     status_code=status)
             n = len(self.sent)
             if edge == "messages" and body.get("messaging_product") == "whatsapp":
+                refused = self.whatsapp_refusal(body)
+                if refused is not None:
+                    return refused
                 return JSONResponse({"messaging_product": "whatsapp",
                                      "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
                                      "messages": [{"id": f"wamid.HBgNNjI4MTIzNDU2Nzg5MBEAIGVzdC{n:04d}=="}]})
@@ -158,6 +227,13 @@ def graph_failure(status: int, code: int, message: str, kind: str = "OAuthExcept
     if subcode is not None:
         error["error_subcode"] = subcode
     return status, error
+
+
+def whatsapp_error(code: int, title: str, details: str) -> Response:
+    """A Cloud API refusal: HTTP 400, Graph's error object with WhatsApp's `error_data.details`."""
+    return JSONResponse({"error": {"message": f"(#{code}) {title}", "type": "OAuthException", "code": code,
+                                   "error_data": {"messaging_product": "whatsapp", "details": details},
+                                   "fbtrace_id": "AbCdEfGhIjKlMnOpQrStUv"}}, status_code=400)
 
 
 def sha256_b64(data: bytes) -> str:

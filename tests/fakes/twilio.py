@@ -1,12 +1,21 @@
-"""A local stand-in for Twilio's side: media URLs behind basic auth, and requests signed as Twilio signs them."""
+"""A local stand-in for Twilio's side: media URLs behind basic auth, and requests signed as Twilio signs them.
+
+Its Messages API keeps WhatsApp's rules on the fake's own clock (`now`): a free-form `Body` to `whatsapp:<n>`
+only within 24 hours of that customer's latest message (`customer_wrote`), else error 63016; a Content template
+(`ContentSid`) only when registered (`content`), approved for WhatsApp, and with as many `ContentVariables` as
+it has variables (errors 21655, 63027, 63028). Twilio may accept such a message and report the error in its
+status callback instead; the fake always answers at once, with Twilio's error body.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
@@ -40,6 +49,17 @@ def form(pairs: list[tuple[str, str]] | dict[str, str]) -> bytes:
     return urlencode(items).encode()
 
 
+WINDOW = timedelta(hours=24)
+
+
+@dataclass
+class FakeContent:
+    """A Content template of the account (HX...), with its number of variables and WhatsApp approval."""
+
+    variables: int
+    whatsapp: str = "approved"  # or "rejected", "paused", "pending"
+
+
 @dataclass
 class TwilioMedia:
     """Serves /2010-04-01/Accounts/{sid}/Messages/{msid}/Media/{id} like api.twilio.com (basic auth)."""
@@ -54,6 +74,45 @@ class TwilioMedia:
     errors: list[tuple[int, dict[str, object]]] = field(default_factory=list)
     received: asyncio.Event = field(default_factory=asyncio.Event)
     hold: asyncio.Event | None = None  # when set, answers only after this event (a send "in flight")
+    # WhatsApp's rules: the fake's clock (None: the real time), each customer's latest message
+    # ("whatsapp:+62..." -> time), and the account's Content templates (HX... -> template).
+    now: datetime | None = None
+    last_inbound: dict[str, datetime] = field(default_factory=dict)
+    contents: dict[str, FakeContent] = field(default_factory=dict)
+
+    def customer_wrote(self, address: str, at: datetime) -> None:
+        """The customer `whatsapp:<number>` wrote to the business at `at` (opens the 24-hour window)."""
+        self.last_inbound[address] = max(at, self.last_inbound.get(address, at))
+
+    def content(self, sid: str, variables: int, whatsapp: str = "approved") -> None:
+        """Register a Content template."""
+        self.contents[sid] = FakeContent(variables=variables, whatsapp=whatsapp)
+
+    def whatsapp_refusal(self, fields: dict[str, str]) -> tuple[int, dict[str, object]] | None:
+        """Twilio's answer when this WhatsApp message would not be sent, else None."""
+        to = fields.get("To", "")
+        if not to.startswith("whatsapp:"):
+            return None
+        sid = fields.get("ContentSid")
+        if sid is None:
+            last = self.last_inbound.get(to)
+            if last is None or (self.now or datetime.now(UTC)) - last > WINDOW:
+                return twilio_error(63016, "Failed to send freeform message because you are outside the allowed "
+                                           "window. If you are using WhatsApp, please use a Message Template.")
+            return None
+        found = self.contents.get(sid)
+        if found is None:
+            return twilio_error(21655, "The ContentSid is Invalid")
+        if found.whatsapp != "approved":
+            return twilio_error(63027, "Template does not exist for a language and locale")
+        try:
+            variables = json.loads(fields.get("ContentVariables") or "{}")
+        except ValueError:
+            return twilio_error(21656, "The ContentVariables Parameter is invalid")
+        if not isinstance(variables, dict) or len(variables) != found.variables:
+            return twilio_error(63028, "Number of parameters provided does not match the expected number of "
+                                       "parameters")
+        return None
 
     @property
     def base_url(self) -> str:
@@ -91,6 +150,9 @@ class TwilioMedia:
             if self.errors:
                 status, body = self.errors.pop(0)
                 return JSONResponse(body, status_code=status)
+            refused = self.whatsapp_refusal(dict(pairs))
+            if refused is not None:
+                return JSONResponse(refused[1], status_code=refused[0])
             return JSONResponse(created_message(self.account_sid, len(self.sent), dict(pairs)), status_code=201)
 
         return Starlette(routes=[

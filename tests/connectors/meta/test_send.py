@@ -60,7 +60,7 @@ IG_COMMENT = b.instagram(changes=[{"field": "comments", "value": {
 async def test_messenger_dm_is_answered_with_the_send_api(nats_url: str) -> None:
     env = report(MESSENGER)
     async with connector(nats_url) as (meta, graph):
-        assert await meta.send(ack(env)) == "m_reply-1"
+        assert (await meta.send(ack(env))).provider_id == "m_reply-1"
     [post] = graph.sent
     assert post.path == f"/{VERSION}/{b.PAGE}/messages"
     assert post.authorization == BEARER and post.content_type == "application/json"
@@ -84,13 +84,15 @@ async def test_instagram_dm_goes_to_the_instagram_account(nats_url: str) -> None
 async def test_whatsapp_reply_is_threaded_on_the_reporters_message(nats_url: str) -> None:
     env = report(WHATSAPP)
     async with connector(nats_url) as (meta, graph):
-        sent_id = await meta.send(ack(env))
+        graph.customer_wrote(b.WA_ID, env.created_at)
+        sent = await meta.send(ack(env))
     [post] = graph.sent
     assert post.path == f"/{VERSION}/{b.PHONE}/messages"
     assert post.body == {"messaging_product": "whatsapp", "recipient_type": "individual", "to": b.WA_ID,
                          "type": "text", "context": {"message_id": b.wamid(1)},
                          "text": {"preview_url": False, "body": ack(env).text}}
-    assert sent_id is not None and sent_id.startswith("wamid.")
+    assert sent.provider_id is not None and sent.provider_id.startswith("wamid.")
+    assert sent.template is None, "inside the window: free text"
 
 
 @pytest.mark.parametrize(("raw", "reason"), [(WHATSAPP, "whatsapp_24h_window_closed"),

@@ -35,9 +35,9 @@ async def connector(nats_url: str, **overrides: str) -> AsyncIterator[tuple[Twil
 async def test_sms_report_is_answered_by_sms_from_the_instance_number(nats_url: str) -> None:
     [env] = normalised(spec, sms(), NUMBER)
     async with connector(nats_url) as (twilio, fake):
-        sid = await twilio.send(ack(env))
+        sent = await twilio.send(ack(env))
         await twilio.send(final(env))
-    assert sid == "SM" + "1".zfill(32)
+    assert sent.provider_id == "SM" + "1".zfill(32)
     first, second = fake.sent
     assert (first.method, first.path, first.authorization) == ("POST", PATH, BASIC)
     assert first.content_type.startswith("application/x-www-form-urlencoded")
@@ -49,6 +49,7 @@ async def test_sms_report_is_answered_by_sms_from_the_instance_number(nats_url: 
 async def test_whatsapp_report_is_answered_on_whatsapp(nats_url: str) -> None:
     [env] = normalised(spec, whatsapp(), NUMBER)
     async with connector(nats_url) as (twilio, fake):
+        fake.customer_wrote(f"whatsapp:{CITIZEN}", env.created_at)
         await twilio.send(ack(env))
     [request] = fake.sent
     assert request.fields["From"] == f"whatsapp:{NUMBER}"
