@@ -23,7 +23,7 @@ PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 
 
 @asynccontextmanager
-async def connector(nats_url: str, **overrides: str) -> AsyncIterator[tuple[TwilioConnector, TwilioMedia]]:
+async def connector(nats_url: str, **overrides: object) -> AsyncIterator[tuple[TwilioConnector, TwilioMedia]]:
     async with twilio_media() as fake:
         settings = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "account": NUMBER,
                     "api_base_url": fake.base_url, **overrides}
