@@ -139,5 +139,34 @@ async def record_delivery(kv: KeyValue, item_id: str, message_id: str, state: De
         return updated
 
 
-__all__ = ["FINAL_DELIVERY", "MAX_DELIVERIES", "DeliverySettings", "for_item", "make", "read", "record_delivery",
-           "record_key", "with_delivery", "write"]
+class TemplateNote(msgspec.Struct, frozen=True, kw_only=True):
+    """The latest WhatsApp template outcome of one sender instance (KV key `whatsapp.<instance>`), for
+    `kanal doctor`: a refused template means updates stop reaching reporters who last wrote over 24 h ago."""
+
+    at: datetime
+    ok: bool
+    template: str | None = None
+    reason: str | None = None
+
+
+def template_key(instance: str) -> str:
+    """KV key of an instance's latest template outcome (outside the `<item_id>.<message_id>` records)."""
+    return f"whatsapp.{instance}"
+
+
+async def note_template(kv: KeyValue, instance: str, note: TemplateNote) -> None:
+    """Record the latest template outcome (overwrites: doctor wants the current state, not the history)."""
+    await kv.put(template_key(instance), msgspec.json.encode(note))
+
+
+async def template_note(kv: KeyValue, instance: str) -> TemplateNote | None:
+    """The latest template outcome of `instance`, or None when it has sent no template."""
+    try:
+        entry = await kv.get(template_key(instance))
+    except (KeyNotFoundError, NotFoundError):
+        return None
+    return msgspec.json.decode(entry.value, type=TemplateNote) if entry.value else None
+
+
+__all__ = ["FINAL_DELIVERY", "MAX_DELIVERIES", "DeliverySettings", "TemplateNote", "for_item", "make", "note_template",
+           "read", "record_delivery", "record_key", "template_key", "template_note", "with_delivery", "write"]

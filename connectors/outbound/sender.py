@@ -131,7 +131,9 @@ class SenderLoop:
         try:
             sent = await self.sender.send(message)
         except SendRefused as err:
-            if getattr(err, "fallback_ok", False) and self.fallback is not None:
+            if err.fallback_ok:
+                await self._note(sends.TemplateNote(at=datetime.now(UTC), ok=False, reason=err.reason))
+            if err.fallback_ok and self.fallback is not None:
                 return await self._hand_over(msg, message, revision, err.reason, attempts)
             return await self._finish(msg, message, "failed", revision, err.reason, attempts=attempts)
         except PermanentError as err:
@@ -148,9 +150,18 @@ class SenderLoop:
             await msg.nak(delay=min(delay, 900.0))
             return "retrying"
         if isinstance(sent, Sent):
+            if sent.template is not None:
+                await self._note(sends.TemplateNote(at=datetime.now(UTC), ok=True, template=sent.template))
             return await self._finish(msg, message, "sent", revision, None, sent.provider_id, attempts=attempts,
                                       template=sent.template)
         return await self._finish(msg, message, "sent", revision, None, sent, attempts=attempts)
+
+    async def _note(self, note: sends.TemplateNote) -> None:
+        """Keep the latest template outcome for `kanal doctor`; losing it loses no message."""
+        try:
+            await sends.note_template(self.kv, self.instance, note)
+        except Exception as err:
+            self.log.warning("template_note_not_written", error=repr(err))
 
     async def _hand_over(self, msg: Msg, message: OutboundMessage, revision: int | None, reason: str,
                          attempts: int) -> SendState:

@@ -23,7 +23,7 @@ from connectors.runtime import resolve
 from connectors.spec import ChannelSpec, InstanceSettings
 from kanal import bus
 from kanal.config import Config, ConfigError
-from kanal.ops import safety
+from kanal.ops import safety, whatsapp
 from kanal.settings_types import Secret
 from schemas import subjects
 
@@ -119,8 +119,9 @@ def _public_url(instance: str, spec: ChannelSpec, common: InstanceSettings) -> F
     return Finding("ok", where, f"{'webhook' if spec.provider_calls else 'served'} at {common.public_url}")
 
 
-async def check_nats(config: Config, router_consumer: str) -> list[Finding]:
-    """Connect with the configured credentials; streams present (at the configured replicas); router consumer."""
+async def check_nats(config: Config, router_consumer: str, resolved: list[Resolved] | None = None) -> list[Finding]:
+    """Connect with the configured credentials; streams present (at the configured replicas); router consumer;
+    the latest WhatsApp template outcome of each `resolved` WhatsApp sender."""
     url = config.nats.url or f"nats://{config.nats.embedded_host}:{config.nats.embedded_port}"
     errors: list[str] = []
 
@@ -142,6 +143,10 @@ async def check_nats(config: Config, router_consumer: str) -> list[Finding]:
     try:
         findings += await _streams(nc, config, errors)
         findings += await _consumer(nc, router_consumer, errors)
+        try:
+            findings += [Finding(*f) for f in await whatsapp.check_outcomes(nc, resolved or [])]
+        except Exception as err:
+            findings.append(_refused("whatsapp templates", err, errors))
     finally:
         await nc.close()
     return findings
@@ -324,9 +329,10 @@ async def run(config: Config, nats: bool = True, probes: bool = True) -> list[Fi
     findings, resolved = check_connectors(config)
     findings += check_sections(config)
     findings += check_safety(config, resolved)
+    findings += [Finding(*f) for f in whatsapp.check_config(config, resolved)]
     consumer = str(config.router.get("consumer", subjects.ROUTER_CONSUMER))
     if nats:
-        findings += await check_nats(config, consumer)
+        findings += await check_nats(config, consumer, resolved)
     if probes:
         findings += await check_running(resolved)
         findings += await check_router(config)

@@ -27,6 +27,7 @@ rules = "rules.toml"
 metrics_port = -1
 [connectors.sms-a]
 channel = "twilio"
+whatsapp_fallback = "sms-b"
 [connectors.sms-b]
 channel = "twilio"
 """
@@ -75,6 +76,19 @@ async def test_connector_publishes_its_own_subject_and_nothing_else(provisioned:
                 await js.publish(forbidden, b"x") if not forbidden.startswith("$") else \
                     await a.nc.request(forbidden, b"{}", timeout=0.5)
             assert await a.refused(forbidden), f"{forbidden} was not refused: {a.errors}"
+
+
+async def test_a_whatsapp_sender_may_hand_messages_to_its_sms_fallback_only(
+        provisioned: tuple[Path, object, str]) -> None:
+    tmp, _, url = provisioned
+    async with login(url, tmp / "secrets", "connector-sms-a") as a:
+        ack = await a.nc.jetstream(timeout=1).publish(subjects.outbound("twilio", "sms-b"), b"{}")
+        assert ack.stream == subjects.STREAM_OUT
+    async with login(url, tmp / "secrets", "connector-sms-b") as b:
+        forbidden = subjects.outbound("twilio", "sms-a")
+        with pytest.raises(NatsTimeout):
+            await b.nc.jetstream(timeout=0.5).publish(forbidden, b"{}")
+        assert await b.refused(forbidden), f"{forbidden} was not refused: {b.errors}"
 
 
 async def test_connector_uses_its_own_checkpoint_lease_and_media(provisioned: tuple[Path, object, str]) -> None:

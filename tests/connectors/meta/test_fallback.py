@@ -63,11 +63,13 @@ async def test_a_paused_template_goes_by_sms_through_the_fallback_instead(nats_u
         graph.approve("kanal_laporan_selesai", "id", body_params=2, status="PAUSED")
         assert await deliver(loop, nc, message) == ["failed"]
         failed = await record(loop, message)
+        note = await sends.template_note(loop.kv, "wa-jkt")  # what `kanal doctor` shows
         [twin] = [decode_outbound(m) for m in await stored_messages(nc, subjects.outbound(*SMS))]
         # the same message again (past the stream's duplicate window) is not sent twice, nor handed over twice
         assert await deliver(loop, nc, message, msg_id=f"{message.id}-again") == ["failed"]
         assert len(await stored_messages(nc, subjects.outbound(*SMS))) == 1
     assert len(graph.sent) == 1, "the refused template was called once"
+    assert note is not None and not note.ok and note.reason is not None and "132015" in note.reason
     assert failed.state == "failed" and failed.fallback == "sms-jkt" and failed.attempts == 1
     assert failed.reason is not None and "whatsapp_template_paused" in failed.reason
     assert "sent by SMS through sms-jkt instead" in failed.reason
@@ -102,5 +104,7 @@ async def test_a_sent_template_is_recorded_with_its_name(nats_url: str) -> None:
         graph.approve("kanal_laporan_selesai", "id", body_params=2)
         assert await deliver(loop, nc, message) == ["sent"]
         sent = await record(loop, message)
+        note = await sends.template_note(loop.kv, "wa-jkt")
+        assert note is not None and note.ok and note.template == "final/id"
         assert await stored_messages(nc, subjects.outbound(*SMS)) == []
     assert sent.template == "final/id" and sent.provider_id is not None and sent.reason is None
