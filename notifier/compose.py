@@ -103,7 +103,7 @@ def for_routed(item: RoutedItem, settings: OutboundSettings, now: datetime) -> O
         id=outbound_id(item.item_id, purpose), item_id=item.item_id, ref=ref, purpose=purpose,
         text=text, reply_to=address,
         subject=f"Re: {address.subject}" if address.subject else f"Laporan {ref}",
-        public_allowed=public_allowed(address), created_at=now,
+        public_allowed=public_allowed(address), created_at=now, status_url=settings.status_url.format(ref=ref),
     )
 
 
@@ -118,6 +118,7 @@ def for_status(update: StatusUpdate, address: ReplyAddress, settings: OutboundSe
         text=render(settings, address, purpose, update.ref, update.stage, update.note), reply_to=address,
         subject=f"Re: {address.subject}" if address.subject else f"Laporan {update.ref}",
         public_allowed=public_allowed(address), not_before=quiet_until(settings, now), created_at=now,
+        status_url=settings.status_url.format(ref=update.ref),
     )
 
 
@@ -135,5 +136,5 @@ def for_status_question(question: Envelope, ref: str, item_id: str | None, stage
         id=outbound_id(question.id, "status", stage), item_id=item_id or question.id, ref=ref, purpose="status",
         stage=stage, text=text, reply_to=address,
         subject=f"Re: {address.subject}" if address.subject else f"Laporan {ref}",
-        public_allowed=public_allowed(address), created_at=now,
+        public_allowed=public_allowed(address), created_at=now, status_url=settings.status_url.format(ref=ref),
     )
