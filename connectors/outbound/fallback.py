@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from connectors.phone import e164
+from kanal.phone import e164
 from schemas.outbound import Addressee, OutboundMessage, outbound_id
 
 SMS_CHANNELS = ("kannel", "twilio")
