@@ -31,7 +31,7 @@ from kanal import bus, log, sends
 from kanal.config import Config
 from kanal.control import ConversationSettings, classify, control_words
 from kanal.references import References
-from notifier import compose
+from notifier import compose, window
 from notifier.delivery import DeadLetters, faststream_logger
 from notifier.settings import OutboundSettings
 from schemas import decode_envelope, decode_routed, decode_status, encode, operations, subjects
@@ -103,7 +103,9 @@ class Notifier:
 
     async def on_inbound(self, envelope: Envelope) -> str | None:
         """A message that is not a complaint (kanal/control.py): record an opt-out ('BERHENTI') or opt-in
-        ('MULAI'), answer a status question ("status KNL-..."); returns "out", "in", "status" or None."""
+        ('MULAI'), answer a status question ("status KNL-..."); returns "out", "in", "status" or None.
+        Every direct message also moves its reporter's WhatsApp window (notifier/window.py)."""
+        await window.note_inbound(self.reporters, envelope)
         control = classify(envelope, self.words)
         if control is None or control.kind == "no_complaint":
             return None
@@ -142,6 +144,7 @@ class Notifier:
                 await sends.write(self.outbound, record, create=True)
             _log.info("reporter_message_skipped", item_id=message.item_id, purpose=message.purpose, reason=reason)
             return None
+        message = await window.stamp(self.reporters, message)  # the reporter's latest message: WhatsApp's window
         subject = subjects.outbound(address.channel, address.instance)
         await self.outbox.publish(message, subject, headers={"Nats-Msg-Id": message.id})
         _log.info("reporter_message_queued", item_id=message.item_id, purpose=message.purpose, subject=subject)
