@@ -19,15 +19,19 @@ SMS_CHANNELS = ("kannel", "twilio")
 
 
 def target(connectors: Mapping[str, Mapping[str, Any]], instance: str, name: str) -> tuple[str, str] | None:
-    """(channel, instance) of the fallback `name` configured on `instance` (None when empty); ValueError saying
-    what to fix when it names no SMS instance."""
+    """(channel, instance) of the fallback `name` configured on `instance` (None when empty; a Twilio instance may
+    name itself: its WhatsApp messages then go as SMS from the same number); ValueError saying what to fix when
+    it names no SMS instance, or one without the number to send from."""
     if not name:
         return None
     section = connectors.get(name)
     channel = section.get("channel") if section is not None else None
-    if name == instance or channel not in SMS_CHANNELS:
+    if channel not in SMS_CHANNELS:
         raise ValueError(f"config key 'connectors.{instance}.whatsapp_fallback': {name!r} is not a configured "
-                         f"SMS instance (a [connectors.<name>] of channel {' or '.join(SMS_CHANNELS)}, not this one)")
+                         f"SMS instance (a [connectors.<name>] of channel {' or '.join(SMS_CHANNELS)})")
+    if not (section or {}).get("account") and not (section or {}).get("sender"):
+        raise ValueError(f"config key 'connectors.{name}.account': required when {instance} falls back to it "
+                         "(the number the SMS goes from)")
     return str(channel), name
 
 

@@ -9,13 +9,13 @@ from typing import Any, Literal
 from nats.aio.client import Client as NATS
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
+from connectors.outbound import fallback
 from connectors.outbound.templates import problems
 from kanal import localtime, sends
 from kanal.config import Config
 from schemas import subjects
 
 Level = Literal["ok", "warn", "fail"]
-SMS_CHANNELS = ("kannel", "twilio")
 
 
 def senders(resolved: list[Any]) -> list[tuple[str, Literal["meta", "twilio"], Any]]:
@@ -52,11 +52,13 @@ def check_config(config: Config, resolved: list[Any]) -> list[tuple[Level, str, 
                         "; ".join(missing) if missing else f"templates for {', '.join(sorted(templates))}", fix))
         name = settings.whatsapp_fallback
         if name:
-            channel = config.connectors.get(name, {}).get("channel")
-            if channel not in SMS_CHANNELS or name == instance:
-                out.append(("fail", where, f"whatsapp_fallback {name!r} is not a configured Kannel or Twilio "
-                            "instance", f"set whatsapp_fallback in [connectors.{instance}] to an SMS instance's name"))
+            try:
+                target = fallback.target(config.connectors, instance, name)
+            except ValueError as err:
+                out.append(("fail", where, str(err), f"set whatsapp_fallback in [connectors.{instance}] to a Kannel "
+                            "or Twilio instance that has `account`"))
             else:
+                channel = target[0] if target else ""
                 out.append(("ok", where, f"messages WhatsApp refuses go by SMS through {name} ({channel})", ""))
     return out
 

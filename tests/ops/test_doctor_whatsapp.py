@@ -21,7 +21,8 @@ META = {"channel": "meta", "app_secret": "meta-app-secret-0123456789", "verify_t
 GOOD = {"ack": {"id": {"name": "kanal_laporan_diterima", "language": "id", "parameters": ["ref", "status_url"]}},
         "status": {"id": {"name": "kanal_status_laporan", "language": "id", "parameters": ["ref", "stage"]}},
         "final": {"id": {"name": "kanal_laporan_selesai", "language": "id", "parameters": ["ref"]}}}
-KANNEL = {"channel": "kannel", "secret": "kannel-secret-0123456789"}
+KANNEL = {"channel": "kannel", "secret": "kannel-secret-0123456789", "account": "+628111272206"}
+TWILIO = {"channel": "twilio", "auth_token": "twilio-token-0123456789", "public_url": "https://x.id/t"}
 
 
 def _findings(tmp_path: Path, connectors: dict[str, dict[str, Any]]) -> dict[str, list[doctor.Finding]]:
@@ -39,9 +40,11 @@ def test_templates_and_fallback_are_checked(tmp_path: Path) -> None:
         "wa-good": {**META, "whatsapp_templates": GOOD, "whatsapp_fallback": "sms"},
         "wa-bad": {**META, "whatsapp_templates": {"final": {"id": {"name": "kanal_laporan_selesai"}}},
                    "whatsapp_fallback": "nowhere"},
-        "tw-bad": {"channel": "twilio", "auth_token": "twilio-token-0123456789", "public_url": "https://x.id/t",
-                   "whatsapp_templates": {"final": {"id": {"content_sid": "kanal_laporan_selesai"}}}},
+        "tw-bad": {**TWILIO, "whatsapp_templates": {"final": {"id": {"content_sid": "kanal_laporan_selesai"}}}},
+        "tw-self": {**TWILIO, "account": "+628111272206", "whatsapp_fallback": "tw-self"},
+        "wa-nonumber": {**META, "whatsapp_templates": GOOD, "whatsapp_fallback": "sms-nonumber"},
         "sms": KANNEL,
+        "sms-nonumber": {**KANNEL, "account": ""},
     })
     assert [f.level for f in found["whatsapp wa-none"]] == ["warn"]
     assert "no stage updates or final word" in found["whatsapp wa-none"][0].message
@@ -52,6 +55,9 @@ def test_templates_and_fallback_are_checked(tmp_path: Path) -> None:
     assert "name and language code" in bad[0].message and "'nowhere'" in bad[1].message
     assert "content_sid (HX" in found["whatsapp tw-bad"][0].message
     assert "whatsapp sms" not in found, "an SMS instance has no WhatsApp checks"
+    assert "SMS through tw-self (twilio)" in found["whatsapp tw-self"][-1].message, "one Twilio number does both"
+    nonumber = found["whatsapp wa-nonumber"][-1]
+    assert nonumber.level == "fail" and "connectors.sms-nonumber.account" in nonumber.message
 
 
 async def test_the_latest_refused_template_is_a_failure_until_one_goes(nc: NATS, nats_url: str,

@@ -13,8 +13,10 @@ from nats.aio.client import Client as NATS
 from connectors.kannel.sender import KannelSender
 from connectors.kannel.settings import KannelSettings
 from connectors.meta.connector import MetaConnector
+from connectors.outbound.fallback import by_sms
 from connectors.outbound.sender import SenderLoop
 from connectors.testkit.harness import stored_messages
+from connectors.twilio.sender import addresses
 from kanal import log, sends
 from kanal.settings_types import Secret
 from schemas import encode, subjects
@@ -80,6 +82,9 @@ async def test_a_paused_template_goes_by_sms_through_the_fallback_instead(nats_u
                           "+628111272206", None)
     [query] = kannel.requests(twin)
     assert query["to"] == f"+{b.WA_ID}" and query["from"] == "+628111272206"
+    twilio_twin = by_sms(message, "twilio", "tw-sms")
+    assert twilio_twin is not None
+    assert addresses(twilio_twin, "+628111272206") == ("+628111272206", f"+{b.WA_ID}"), "an SMS, not WhatsApp"
 
 
 async def test_a_reporter_without_a_phone_number_gets_no_fallback_and_the_item_says_so(nats_url: str) -> None:
