@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import msgspec
+import pytest
 from nats.aio.client import Client as NATS
 
 from connectors.kannel.sender import KannelSender
@@ -15,10 +17,13 @@ from connectors.kannel.settings import KannelSettings
 from connectors.meta.connector import MetaConnector
 from connectors.outbound.fallback import by_sms
 from connectors.outbound.sender import SenderLoop
+from connectors.runtime import Instance
 from connectors.testkit.harness import stored_messages
 from connectors.twilio.sender import addresses
 from kanal import log, sends
+from kanal.config import ConfigError
 from kanal.settings_types import Secret
+from kanal.testing import make_config
 from schemas import encode, subjects
 from schemas.outbound import OutboundMessage, SendRecord, decode_outbound
 from tests.connectors.meta import bodies as b
@@ -113,3 +118,15 @@ async def test_a_sent_template_is_recorded_with_its_name(nats_url: str) -> None:
         assert note is not None and note.ok and note.template == "final/id"
         assert await stored_messages(nc, subjects.outbound(*SMS)) == []
     assert sent.template == "final/id" and sent.provider_id is not None and sent.reason is None
+
+
+def test_an_instance_naming_no_usable_fallback_does_not_start(tmp_path: Path) -> None:
+    meta = {"channel": "meta", "app_secret": "meta-app-secret-0123456789", "verify_token": "kanal-verify-token",
+            "phone_number_ids": [b.PHONE]}
+    connectors = {"wa": {**meta, "whatsapp_fallback": "nowhere"},
+                  "wa-ok": {**meta, "whatsapp_fallback": "sms"},
+                  "sms": {"channel": "kannel", "secret": "kannel-secret-0123456789", "account": "+628111272206"}}
+    config = msgspec.structs.replace(make_config("nats://127.0.0.1:4222", tmp_path), connectors=connectors)
+    with pytest.raises(ConfigError, match=r"connectors\.wa\.whatsapp_fallback"):
+        Instance(config, "wa")
+    assert Instance(config, "wa-ok").fallback == ("kannel", "sms")
