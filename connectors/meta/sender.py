@@ -33,7 +33,9 @@ PRIVATE_REPLY_WINDOW = timedelta(days=7)
 _RATE_CODES = {4, 17, 32, 613, 80007, 130429, 131056}
 # WhatsApp Cloud API codes that mean "this message cannot go", with the reason recorded for the admin.
 _WA_REFUSED = {131026: "whatsapp_undeliverable: the number is not on WhatsApp or cannot receive this message",
-               131051: "whatsapp_unsupported_message_type"}
+               131051: "whatsapp_unsupported_message_type",
+               131062: "whatsapp_bsuid_not_supported: Meta does not deliver this message to a user known only by "
+                       "their user id; it needs their phone number"}
 # Codes after which the message cannot go on WhatsApp as it stands, but could by SMS (fallback): the window
 # closed by Meta's reckoning, or the template was refused. The words say what the operator should do.
 _WA_TEMPLATE = {
@@ -88,10 +90,16 @@ def _whatsapp(message: OutboundMessage, envelope: ReplyAddress, now: datetime, t
     if "whatsapp_group" in envelope.flags:
         raise SendRefused("whatsapp_group_not_answered: the report was written in a WhatsApp group; Kanal does not "
                           "answer its sender in private")
+    # A phone number when the reporter has one (Meta prefers it); else the business-scoped user id (BSUID) of a
+    # user known only by their username, in the Cloud API's `recipient` field.
     to = (envelope.reporter.contact or "").lstrip("+")
-    if not to:
-        raise SendRefused("whatsapp_no_recipient: the report carries no wa_id")
-    head: dict[str, object] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+    head: dict[str, object] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+    if to:
+        head["to"] = to
+    elif envelope.reporter.user_id:
+        head["recipient"] = envelope.reporter.user_id
+    else:
+        raise SendRefused("whatsapp_no_recipient: the report carries neither a phone number nor a user id")
     if window_open(message, now):
         return f"/{envelope.account}/messages", {
             **head, "type": "text", "context": {"message_id": envelope.external_id},

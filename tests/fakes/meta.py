@@ -82,7 +82,7 @@ class FakeGraph:
 
     def whatsapp_refusal(self, body: dict[str, object]) -> Response | None:
         """Meta's answer when the Cloud API would not send this message, else None."""
-        to = str(body.get("to", ""))
+        to = str(body.get("to") or body.get("recipient") or "")
         if body.get("type") != "template":
             last = self.last_inbound.get(to)
             if last is None or (self.now or datetime.now(UTC)) - last > WINDOW:
@@ -192,7 +192,7 @@ class FakeGraph:
                 if refused is not None:
                     return refused
                 return JSONResponse({"messaging_product": "whatsapp",
-                                     "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
+                                     "contacts": [whatsapp_contact(body)],
                                      "messages": [{"id": f"wamid.HBgNNjI4MTIzNDU2Nzg5MBEAIGVzdC{n:04d}=="}]})
             if edge == "messages":
                 recipient = body.get("recipient", {})
@@ -227,6 +227,14 @@ def graph_failure(status: int, code: int, message: str, kind: str = "OAuthExcept
     if subcode is not None:
         error["error_subcode"] = subcode
     return status, error
+
+
+def whatsapp_contact(body: dict[str, object]) -> dict[str, object]:
+    """The Cloud API's `contacts[]` entry of a send: `wa_id` for a phone number (`to` wins when both are given),
+    `user_id` for a business-scoped user id sent in `recipient`."""
+    if body.get("to"):
+        return {"input": body["to"], "wa_id": body["to"]}
+    return {"input": body.get("recipient"), "user_id": body.get("recipient")}
 
 
 def whatsapp_error(code: int, title: str, details: str) -> Response:

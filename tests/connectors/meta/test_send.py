@@ -196,3 +196,26 @@ def test_a_whatsapp_group_message_is_never_answered_in_private() -> None:
         plan(ack(report(group)), datetime.now(UTC))
     direct = b.whatsapp(b.wa(b.wamid(41), "text", {"body": "Sampah di RW 03"}))
     assert plan(ack(report(direct)), datetime.now(UTC))[1]["to"] == b.WA_ID
+
+
+async def test_a_whatsapp_user_known_only_by_their_user_id_is_answered_by_recipient(nats_url: str) -> None:
+    bsuid = "ID.13491208655302741918"
+    env = report(WHATSAPP, contact=None, user_id=bsuid)
+    async with connector(nats_url) as (meta, graph):
+        graph.customer_wrote(bsuid, env.created_at)
+        sent = await meta.send(ack(env))
+    [post] = graph.sent
+    assert post.body["recipient"] == bsuid and "to" not in post.body
+    assert post.body["type"] == "text" and sent.provider_id is not None
+
+
+def test_a_phone_number_wins_over_the_user_id_and_nothing_at_all_is_refused() -> None:
+    from connectors.meta.sender import plan
+
+    both = plan(ack(report(WHATSAPP, user_id="ID.1349120865")), datetime.now(UTC))[1]
+    assert both["to"] == b.WA_ID and "recipient" not in both
+    message = ack(report(WHATSAPP))  # (the notifier never queues a reply without an address; the sender checks too)
+    nobody = msgspec.structs.replace(message.reply_to, reporter=msgspec.structs.replace(
+        message.reply_to.reporter, contact=None, user_id=None))
+    with pytest.raises(SendRefused, match="whatsapp_no_recipient"):
+        plan(msgspec.structs.replace(message, reply_to=nobody), datetime.now(UTC))
