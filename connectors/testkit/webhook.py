@@ -217,7 +217,7 @@ def field(envelope: Envelope, path: str) -> Any:
     its JSON wire form has it (so a case's `"flags": ["whatsapp"]` compares with the envelope's tuple)."""
     value: Any = msgspec.json.decode(msgspec.json.encode(envelope))
     for part in path.split("."):
-        if isinstance(value, list | tuple):  # to_builtins keeps tuples (attachments, trail)
+        if isinstance(value, list):
             value = value[int(part)] if part.isdigit() and int(part) < len(value) else None
         elif isinstance(value, dict):
             value = value.get(part)
