@@ -1,4 +1,5 @@
-"""A connector instance run as `kanal connector run` runs it (webhook, health, sender loop), for end-to-end tests."""
+"""What end-to-end tests run in process: a connector instance as `kanal connector run` runs it (webhook, health,
+sender loop), and the notifier's app."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from contextlib import asynccontextmanager
 
 from connectors.runtime import Instance
 from kanal.config import Config
+from notifier.service import build
+from notifier.settings import OutboundSettings
 
 
 @asynccontextmanager
@@ -24,3 +27,15 @@ async def running(config: Config, name: str) -> AsyncIterator[Instance]:
     finally:
         instance.stop.set()
         assert await asyncio.wait_for(task, 60) == 0
+
+
+@asynccontextmanager
+async def notifier(config: Config, channel: str) -> AsyncIterator[None]:
+    """The notifier's FastStream app in process, answering reporters on `channel` only, no quiet hours."""
+    app = build(config)
+    try:
+        await app.open(OutboundSettings(channels=[channel], quiet_hours=None))
+        await app.broker.start()
+        yield
+    finally:
+        await app.broker.stop()

@@ -9,8 +9,6 @@ provider holds a request open (the send record says `sending`) and started again
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -21,30 +19,15 @@ from nats.js.api import ConsumerConfig
 
 from connectors.testkit.harness import stored_messages
 from kanal import bus, sends
-from kanal.config import Config
 from kanal.testing import make_config
-from notifier.service import build
-from notifier.settings import OutboundSettings
 from schemas import Decision, Envelope, RoutedItem, StatusUpdate, decode_envelope, encode, subjects
 from schemas.outbound import SendRecord
 from tests.connectors.twilio.cases import CITIZEN, NUMBER, sms
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, TwilioMedia, sign, twilio_media
-from tests.instances import running
+from tests.instances import notifier, running
 
 NAME = "twilio-e2e"
 QUEUE = "kelurahan.3171011001"
-
-
-@asynccontextmanager
-async def notifier(config: Config) -> AsyncIterator[None]:
-    """The notifier's FastStream app, in process, serving only twilio, no quiet hours."""
-    app = build(config)
-    try:
-        await app.open(OutboundSettings(channels=["twilio"], quiet_hours=None))
-        await app.broker.start()
-        yield
-    finally:
-        await app.broker.stop()
 
 
 async def requests(fake: TwilioMedia, count: int) -> None:
@@ -85,7 +68,7 @@ async def test_ack_and_updates_reach_twilio_once_across_a_restart_mid_send(provi
         await js.add_consumer(subjects.STREAM_OUT, ConsumerConfig(
             durable_name=f"sender-{NAME}", filter_subject=subjects.outbound("twilio", NAME), ack_wait=3,
             max_deliver=10))
-        async with notifier(config):
+        async with notifier(config, "twilio"):
             async with running(config, NAME) as instance:
                 url = f"http://127.0.0.1:{instance.http_port}/twilio/inbound"
                 body = sms()
