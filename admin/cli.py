@@ -44,6 +44,7 @@ AsOption = Annotated[
     typer.Option("--as", help="the admin (a user under admin.users in kanal.toml); "
                  "default $KANAL_ADMIN_USER, or the only one"),
 ]
+ItemArgument = Annotated[str, typer.Argument(help="item id, KNL reference or #seq")]
 
 
 def _config(path: Path | None) -> Config:
@@ -226,7 +227,7 @@ def _on_inbox(call: InboxCall, work: Callable[[Inbox], Awaitable[None]]) -> None
 @inbox_app.command("ack")
 def ack(
     ctx: typer.Context,
-    item: Annotated[str, typer.Argument(help="item id, KNL reference or #seq")],
+    item: ItemArgument,
     as_: AsOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -243,7 +244,7 @@ def ack(
 @inbox_app.command("reroute")
 def reroute(
     ctx: typer.Context,
-    item: Annotated[str, typer.Argument(help="item id, KNL reference or #seq")],
+    item: ItemArgument,
     to: Annotated[str, typer.Option("--to", help="target queue, e.g. kecamatan.317101")],
     reason: Annotated[str, typer.Option("--reason", help="why it belongs there (the next admin reads it)")],
     as_: AsOption = None,
@@ -262,7 +263,7 @@ def reroute(
 @inbox_app.command("stage")
 def stage(
     ctx: typer.Context,
-    item: Annotated[str, typer.Argument(help="item id, KNL reference or #seq")],
+    item: ItemArgument,
     to: Annotated[str, typer.Argument(help="next stage: koordinasi, disposisi, proses, tindak_lanjut, ...")],
     note: Annotated[str | None, typer.Option("--note", help="a note shown with the stage")] = None,
     as_: AsOption = None,
@@ -299,7 +300,7 @@ def _classifier_and_map(cfg: Config) -> tuple[Classifier, DispositionMap | None]
 @inbox_app.command("category")
 def category(
     ctx: typer.Context,
-    item: Annotated[str, typer.Argument(help="item id, KNL reference or #seq")],
+    item: ItemArgument,
     to: Annotated[str, typer.Argument(help="the right category id (docs/categories.md), e.g. saluran_air")],
     as_: AsOption = None,
     config: ConfigOption = None,
@@ -323,7 +324,7 @@ def category(
 @inbox_app.command("dispose")
 def dispose(
     ctx: typer.Context,
-    item: Annotated[str, typer.Argument(help="item id, KNL reference or #seq")],
+    item: ItemArgument,
     note: Annotated[str | None, typer.Option("--note", help="a note for the suku dinas")] = None,
     as_: AsOption = None,
     config: ConfigOption = None,
