@@ -88,8 +88,12 @@ def _schema_command(type_name: str) -> Callable[..., None]:
     return show
 
 
-for _name, (_type_name, _help) in SCHEMA_TYPES.items():
-    schema_app.command(_name, help=_help)(_schema_command(_type_name))
+def _register_schema_commands() -> None:
+    for name, (type_name, help_text) in SCHEMA_TYPES.items():
+        schema_app.command(name, help=help_text)(_schema_command(type_name))
+
+
+_register_schema_commands()
 
 
 @schema_app.command("asyncapi")
