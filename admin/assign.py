@@ -18,7 +18,7 @@ from nats.js.errors import KeyNotFoundError
 
 from admin.reason import Reason
 from admin.settings import AdminSettings
-from admin.store import ItemStore, StoredItem, is_conflict
+from admin.store import ItemStore, StoredItem, TooManyWriters
 from kanal import direct
 from schemas.envelope import UtcTime
 
@@ -112,20 +112,18 @@ async def update(store: ItemStore, item_id: str, change: Callable[[Desk], Desk])
 
     `change` may raise (e.g. AssignRefused) after seeing the current record: nothing is written then.
     """
-    for _ in range(20):
-        current, revision = await get(store, item_id)
-        new = change(current)
-        value = msgspec.json.encode(new)
-        try:
-            if revision:
-                await store.kv.update(key(item_id), value, last=revision)
-            else:
-                await store.kv.create(key(item_id), value)
-            return new
-        except Exception as err:
-            if not is_conflict(err):
-                raise
-    raise AssignRefused(Reason("too many changes at the same moment; reload and try again"))
+    new = Desk(item_id=item_id)
+
+    def apply(current: bytes | None) -> bytes:
+        nonlocal new
+        new = change(msgspec.json.decode(current, type=Desk) if current else Desk(item_id=item_id))
+        return msgspec.json.encode(new)
+
+    try:
+        await store.update(key(item_id), apply)
+    except TooManyWriters as err:
+        raise AssignRefused(Reason("too many changes at the same moment; reload and try again")) from err
+    return new
 
 
 def refusal(current: str | None, action: Action, by: str, to: str | None, stored: StoredItem,

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NamedTuple, TypeVar
 
 import typer
 
@@ -44,6 +44,7 @@ AsOption = Annotated[
     typer.Option("--as", help="the admin (a user under admin.users in kanal.toml); "
                  "default $KANAL_ADMIN_USER, or the only one"),
 ]
+ItemArgument = Annotated[str, typer.Argument(help="item id, KNL reference or #seq")]
 
 
 def _config(path: Path | None) -> Config:
@@ -200,70 +201,85 @@ def inbox(
     _run(main)
 
 
-def _ctx_args(ctx: typer.Context, as_: str | None, config: Path | None) -> tuple[str, str | None, Config]:
+class InboxCall(NamedTuple):
+    """What an inbox subcommand acts on: the queue (given before the subcommand), who acts, the config."""
+
+    queue: str
+    admin: str | None
+    config: Config
+
+
+def _ctx_args(ctx: typer.Context, as_: str | None, config: Path | None) -> InboxCall:
     obj = ctx.obj or {}
-    return obj["queue"], as_ or obj.get("as"), _config(config or obj.get("config"))
+    return InboxCall(obj["queue"], as_ or obj.get("as"), _config(config or obj.get("config")))
+
+
+def _on_inbox(call: InboxCall, work: Callable[[Inbox], Awaitable[None]]) -> None:
+    """Run a subcommand's `work` on the admin's open inbox; refusals and errors exit with what to do."""
+
+    async def main() -> None:
+        async with _inbox(call.config, call.queue, call.admin) as box:
+            await work(box)
+
+    _run(main)
 
 
 @inbox_app.command("ack")
 def ack(
     ctx: typer.Context,
-    item: Annotated[str, typer.Argument(help="item id, KNL reference or #seq")],
+    item: ItemArgument,
     as_: AsOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Acknowledge an item: it leaves the queue's open list, recorded with your name and the time."""
-    queue, name, cfg = _ctx_args(ctx, as_, config)
+    args = _ctx_args(ctx, as_, config)
 
-    async def main() -> None:
-        async with _inbox(cfg, queue, name) as box:
-            done = await box.ack(item)
-            typer.echo(f"acknowledged #{done.seq} in {queue} by {done.by}")
+    async def work(box: Inbox) -> None:
+        done = await box.ack(item)
+        typer.echo(f"acknowledged #{done.seq} in {box.queue} by {done.by}")
 
-    _run(main)
+    _on_inbox(args, work)
 
 
 @inbox_app.command("reroute")
 def reroute(
     ctx: typer.Context,
-    item: Annotated[str, typer.Argument(help="item id, KNL reference or #seq")],
+    item: ItemArgument,
     to: Annotated[str, typer.Option("--to", help="target queue, e.g. kecamatan.317101")],
     reason: Annotated[str, typer.Option("--reason", help="why it belongs there (the next admin reads it)")],
     as_: AsOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Move an item to another queue with a reason; recorded on the item and in this queue."""
-    queue, name, cfg = _ctx_args(ctx, as_, config)
+    args = _ctx_args(ctx, as_, config)
 
-    async def main() -> None:
-        async with _inbox(cfg, queue, name) as box:
-            moved = await box.reroute(item, to, reason)
-            typer.echo(f"rerouted {moved.item.ref} from {queue} to {to} (now #{moved.seq})")
+    async def work(box: Inbox) -> None:
+        moved = await box.reroute(item, to, reason)
+        typer.echo(f"rerouted {moved.item.ref} from {box.queue} to {to} (now #{moved.seq})")
 
-    _run(main)
+    _on_inbox(args, work)
 
 
 @inbox_app.command("stage")
 def stage(
     ctx: typer.Context,
-    item: Annotated[str, typer.Argument(help="item id, KNL reference or #seq")],
+    item: ItemArgument,
     to: Annotated[str, typer.Argument(help="next stage: koordinasi, disposisi, proses, tindak_lanjut, ...")],
     note: Annotated[str | None, typer.Option("--note", help="a note shown with the stage")] = None,
     as_: AsOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Move an item to its next stage (stages cannot be skipped)."""
-    queue, name, cfg = _ctx_args(ctx, as_, config)
+    args = _ctx_args(ctx, as_, config)
 
-    async def main() -> None:
+    async def work(box: Inbox) -> None:
         from admin.status import change_stage, stage_info
 
-        async with _inbox(cfg, queue, name) as box:
-            entry = await box.find(item)
-            update = await change_stage(box.store, entry.stored, to, username=box.admin, user=box.user, note=note)
-            typer.echo(f"{update.ref}: stage is now {stage_info(update.stage).label}")
+        entry = await box.find(item)
+        update = await change_stage(box.store, entry.stored, to, username=box.admin, user=box.user, note=note)
+        typer.echo(f"{update.ref}: stage is now {stage_info(update.stage).label}")
 
-    _run(main)
+    _on_inbox(args, work)
 
 
 def _classifier_and_map(cfg: Config) -> tuple[Classifier, DispositionMap | None]:
@@ -284,87 +300,83 @@ def _classifier_and_map(cfg: Config) -> tuple[Classifier, DispositionMap | None]
 @inbox_app.command("category")
 def category(
     ctx: typer.Context,
-    item: Annotated[str, typer.Argument(help="item id, KNL reference or #seq")],
+    item: ItemArgument,
     to: Annotated[str, typer.Argument(help="the right category id (docs/categories.md), e.g. saluran_air")],
     as_: AsOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Correct what an item is about; recorded (who, when, from, to) and counted."""
-    queue, name, cfg = _ctx_args(ctx, as_, config)
-    classifier, _ = _classifier_and_map(cfg)
+    args = _ctx_args(ctx, as_, config)
+    classifier, _ = _classifier_and_map(args.config)
 
-    async def main() -> None:
+    async def work(box: Inbox) -> None:
         from admin.dispose import correct_category
 
-        async with _inbox(cfg, queue, name) as box:
-            entry = await box.find(item)
-            done = await correct_category(box.store, entry.stored, to, by=box.admin, user=box.user,
-                                          classifier=classifier)
-            typer.echo(f"{entry.stored.item.ref}: category {done.from_category or '-'} -> {done.to_category} "
-                       f"({classifier.label(done.to_category)}), by {done.by}")
+        entry = await box.find(item)
+        done = await correct_category(box.store, entry.stored, to, by=box.admin, user=box.user,
+                                      classifier=classifier)
+        typer.echo(f"{entry.stored.item.ref}: category {done.from_category or '-'} -> {done.to_category} "
+                   f"({classifier.label(done.to_category)}), by {done.by}")
 
-    _run(main)
+    _on_inbox(args, work)
 
 
 @inbox_app.command("dispose")
 def dispose(
     ctx: typer.Context,
-    item: Annotated[str, typer.Argument(help="item id, KNL reference or #seq")],
+    item: ItemArgument,
     note: Annotated[str | None, typer.Option("--note", help="a note for the suku dinas")] = None,
     as_: AsOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Pass an item to the suku dinas of its category (stage Disposisi); the queue keeps a read-only record."""
-    queue, name, cfg = _ctx_args(ctx, as_, config)
-    _, dmap = _classifier_and_map(cfg)
+    args = _ctx_args(ctx, as_, config)
+    _, dmap = _classifier_and_map(args.config)
     if dmap is None:
         raise _fail("no disposition map: set [admin] disposition = \"deploy/rules/disposition.toml\"")
 
-    async def main() -> None:
+    async def work(box: Inbox) -> None:
         from admin.dispose import dispose as dispose_item
 
-        async with _inbox(cfg, queue, name) as box:
-            entry = await box.find(item)
-            moved, target = await dispose_item(box.store, entry.stored, dmap, by=box.admin, user=box.user,
-                                               note=note)
-            typer.echo(f"{moved.item.ref}: Disposisi ke {target.label} ({target.queue}, now #{moved.seq})")
+        entry = await box.find(item)
+        moved, target = await dispose_item(box.store, entry.stored, dmap, by=box.admin, user=box.user,
+                                           note=note)
+        typer.echo(f"{moved.item.ref}: Disposisi ke {target.label} ({target.queue}, now #{moved.seq})")
 
-    _run(main)
+    _on_inbox(args, work)
 
 
 @inbox_app.command("disposed")
 def disposed_list(ctx: typer.Context, as_: AsOption = None, config: ConfigOption = None) -> None:
     """The items this queue disposed, newest first, with where they went and their stage now."""
-    queue, name, cfg = _ctx_args(ctx, as_, config)
+    args = _ctx_args(ctx, as_, config)
 
-    async def main() -> None:
+    async def work(box: Inbox) -> None:
         from admin.dispose import disposed
         from admin.status import stage_info
 
-        async with _inbox(cfg, queue, name) as box:
-            rows = await disposed(box.store, queue)
-            for row in rows:
-                d = row.disposition
-                typer.echo(f"#{row.stored.seq}  {row.stored.item.ref}  [{stage_info(row.stage).label}]  -> "
-                           f"{d.to_queue}  by {d.by} at {d.at:%Y-%m-%d %H:%M} UTC: {d.reason}")
-            typer.echo(f"{queue}: {len(rows)} disposed item(s)", err=True)
+        rows = await disposed(box.store, box.queue)
+        for row in rows:
+            d = row.disposition
+            typer.echo(f"#{row.stored.seq}  {row.stored.item.ref}  [{stage_info(row.stage).label}]  -> "
+                       f"{d.to_queue}  by {d.by} at {d.at:%Y-%m-%d %H:%M} UTC: {d.reason}")
+        typer.echo(f"{box.queue}: {len(rows)} disposed item(s)", err=True)
 
-    _run(main)
+    _on_inbox(args, work)
 
 
 @inbox_app.command("corrections")
 def corrections(ctx: typer.Context, as_: AsOption = None, config: ConfigOption = None) -> None:
     """How often admins corrected one category into another (every queue): where the classifier is wrong."""
-    queue, name, cfg = _ctx_args(ctx, as_, config)
+    args = _ctx_args(ctx, as_, config)
 
-    async def main() -> None:
+    async def work(box: Inbox) -> None:
         from admin.dispose import correction_counts
 
-        async with _inbox(cfg, queue, name) as box:
-            for (before, after), count in (await correction_counts(box.store)).items():
-                typer.echo(f"{count:6}  {before} -> {after}")
+        for (before, after), count in (await correction_counts(box.store)).items():
+            typer.echo(f"{count:6}  {before} -> {after}")
 
-    _run(main)
+    _on_inbox(args, work)
 
 
 @app.command("hash-password")

@@ -37,7 +37,7 @@ from admin.geomap import GeoMap, load_map
 from admin.inbox import InboxError, reroute
 from admin.index import QueueIndex
 from admin.metrics import ConsoleMetrics
-from admin.office import DESK_ACTIONS, Denied, OfficePages, Row
+from admin.office import DESK_ACTIONS, Denied, OfficePages, Row, SignInFirst
 from admin.reason import Reason
 from admin.render import location_line
 from admin.settings import AdminSettings, AdminUser
@@ -103,7 +103,8 @@ class Console(OfficePages):
                                  max_age=int(self.s.session_max_age.total_seconds()), same_site="strict",
                                  https_only=self.s.https_only)]
         app = Starlette(routes=routes, middleware=middleware,
-                        exception_handlers={Denied: self._denied, ItemNotFound: self._missing})
+                        exception_handlers={Denied: self._denied, ItemNotFound: self._missing,
+                                            SignInFirst: self._sign_in})
 
         async def headers(scope: Any, receive: Any, send: Any) -> None:
             async def send_with_headers(message: Any) -> None:
@@ -164,6 +165,9 @@ class Console(OfficePages):
         _log().warning("admin_access_denied", path=request.url.path, user=request.session.get("user"),
                        reason=str(exc))
         return self._page(request, "error.html", 403, title=self.tr(request, "Not allowed"), message=str(exc))
+
+    async def _sign_in(self, _request: Request, _exc: Exception) -> Response:
+        return RedirectResponse("/login", status_code=303)
 
     async def _missing(self, request: Request, exc: Exception) -> Response:
         return self._page(request, "error.html", 404, title=self.tr(request, "Not found"), message=str(exc))
@@ -241,10 +245,7 @@ class Console(OfficePages):
         return RedirectResponse("/login", status_code=303)
 
     async def queues(self, request: Request) -> Response:
-        me = self._user(request)
-        if me is None:
-            return RedirectResponse("/login", status_code=303)
-        _name, user = me
+        _name, user = self._signed_in(request)
         totals = {q: n for q, n in (await self.store.counts()).items() if user.allowed(q)}
         for pattern in user.queues:  # an admin's own queue shows even while empty
             if valid_queue(pattern):
@@ -264,15 +265,8 @@ class Console(OfficePages):
         return self._page(request, "queues.html", queues=queues, user=user)
 
     async def queue(self, request: Request) -> Response:
-        me = self._user(request)
-        if me is None:
-            return RedirectResponse("/login", status_code=303)
-        name, user = me
-        queue = request.path_params["queue"]
-        if not valid_queue(queue):
-            raise ItemNotFound(f"{queue!r} is not a queue name")
-        if not user.allowed(queue):
-            raise Denied(f"admin {name!r} is not allowed on queue {queue!r}")
+        name, user = self._signed_in(request)
+        queue = self._queue_param(request, name, user)
         await self.index.refresh()
         return await self._list(request, name, self.index.queue(queue), queue=queue)
 
@@ -287,10 +281,7 @@ class Console(OfficePages):
         return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", status_code=303)
 
     async def item(self, request: Request) -> Response:
-        me = self._user(request)
-        if me is None:
-            return RedirectResponse("/login", status_code=303)
-        name, user = me
+        name, user = self._signed_in(request)
         stored = await self._stored(request.path_params["seq"], name, user)
         it = stored.item
         await self.index.refresh()
@@ -341,10 +332,7 @@ class Console(OfficePages):
             return []
 
     async def act(self, request: Request) -> Response:
-        me = self._user(request)
-        if me is None:
-            return RedirectResponse("/login", status_code=303)
-        name, user = me
+        name, user = self._signed_in(request)
         form = await self._form(request)
         seq = request.path_params["seq"]
         stored = await self._stored(seq, name, user)

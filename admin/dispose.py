@@ -16,17 +16,14 @@ from datetime import UTC, datetime
 
 import msgspec
 from msgspec import Struct
-from nats.js.errors import APIError
 
 from admin.auth import require
 from admin.dispositionmap import DispositionMap, Target
 from admin.inbox import InboxError, reroute
 from admin.settings import AdminUser
 from admin.status import current_stage
-from admin.store import CategoryChange, Disposition, ItemState, ItemStore, StoredItem
+from admin.store import CategoryChange, Disposition, ItemState, ItemStore, StageConflict, StoredItem
 from router.categories import Classifier
-from schemas import subjects
-from schemas.envelope import encode
 from schemas.routed import RoutedItem
 from schemas.status import STAGE_ORDER, Stage, StatusUpdate
 
@@ -151,14 +148,10 @@ async def _stage_disposisi(store: ItemStore, moved: StoredItem, *, by: str, note
     update = StatusUpdate(item_id=item.item_id, ref=item.ref, stage=DISPOSISI, queue=moved.queue, by=by,
                           at=datetime.now(UTC), note=note)
     try:
-        await store.js.publish(subjects.status(item.item_id), encode(update),
-                               headers={"Nats-Expected-Last-Subject-Sequence": str(last_seq),
-                                        "Nats-Msg-Id": f"status:{item.item_id}:{DISPOSISI}"})
-    except APIError as err:
-        if getattr(err, "err_code", None) in (10071, 10164):
-            raise InboxError("someone changed the stage at the same moment; the item is disposed, set the stage "
-                             "to Disposisi again") from err
-        raise
+        await store.publish_status(update, last_seq)
+    except StageConflict as err:
+        raise InboxError("someone changed the stage at the same moment; the item is disposed, set the stage "
+                         "to Disposisi again") from err
 
 
 async def disposed(store: ItemStore, queue: str) -> list[DisposedRow]:

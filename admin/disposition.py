@@ -21,7 +21,7 @@ from admin.dispose import correct_category, correction_counts, current_category,
 from admin.inbox import InboxError
 from admin.settings import AdminUser
 from admin.status import StatusRefused, stage_info
-from admin.store import ItemNotFound, StoredItem, valid_queue
+from admin.store import StoredItem
 from kanal import log
 
 if TYPE_CHECKING:
@@ -65,10 +65,7 @@ def routes(console: Console) -> list[Route]:
     """The routes, bound to the console (listed before the console's generic /item/<seq>/<action>)."""
 
     async def act(request: Request) -> Response:
-        me = console._user(request)
-        if me is None:
-            return RedirectResponse("/login", status_code=303)
-        name, user = me
+        name, user = console._signed_in(request)
         form = await console._form(request)
         seq = request.path_params["seq"]
         stored = await console._stored(seq, name, user)
@@ -92,17 +89,8 @@ def routes(console: Console) -> list[Route]:
         return RedirectResponse(f"/item/{seq}", status_code=303)
 
     async def listing(request: Request) -> Response:
-        me = console._user(request)
-        if me is None:
-            return RedirectResponse("/login", status_code=303)
-        name, user = me
-        queue = request.path_params["queue"]
-        if not valid_queue(queue):
-            raise ItemNotFound(f"{queue!r} bukan nama antrean")
-        if not user.allowed(queue):
-            from admin.office import Denied
-
-            raise Denied(f"admin {name!r} is not allowed on queue {queue!r}")
+        name, user = console._signed_in(request)
+        queue = console._queue_param(request, name, user)
         rows = await disposed(console.store, queue)
         dmap = console.disposition_map
         shown = [{"seq": r.stored.seq, "ref": r.stored.item.ref, "text": r.stored.item.envelope.text,

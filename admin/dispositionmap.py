@@ -4,7 +4,6 @@ a kota, and how officers call it. Pure: loaded and validated once, then asked.""
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -12,6 +11,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from kanal.tomlfile import read_toml
 from router.categories import CategoriesError, Classifier
 
 UnitId = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
@@ -67,12 +67,7 @@ class DispositionMap:
     @classmethod
     def load(cls, path: Path) -> DispositionMap:
         """Read and validate the map and the categories file it names (relative to the map)."""
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as err:
-            raise DispositionError(f"cannot read disposition map {path}: {err.strerror}") from err
-        except tomllib.TOMLDecodeError as err:
-            raise DispositionError(f"disposition map {path} is not valid TOML: {err}") from err
+        data = read_toml(path, "disposition map", DispositionError)
         try:
             spec = msgspec.convert(data, DispositionFile, strict=True)
         except msgspec.ValidationError as err:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from admin import assign, finder, i18n, merge, overview
 from admin.geomap import GeoMap
@@ -16,7 +16,7 @@ from admin.index import Entry, QueueIndex
 from admin.reason import Reason
 from admin.settings import AdminSettings, AdminUser
 from admin.status import stage_info
-from admin.store import Handling, ItemNotFound, ItemStore, StoredItem
+from admin.store import Handling, ItemNotFound, ItemStore, StoredItem, valid_queue
 from kanal import wilayah
 
 DESK_ACTIONS = ("take", "hand", "release", "merge", "split")
@@ -24,6 +24,10 @@ DESK_ACTIONS = ("take", "hand", "release", "merge", "split")
 
 class Denied(Exception):
     """403: the signed-in admin may not see or act on that queue."""
+
+
+class SignInFirst(Exception):
+    """Nobody is signed in: the console answers with its sign-in page."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,23 @@ class OfficePages:
     def _user(self, request: Request) -> tuple[str, AdminUser] | None:
         raise NotImplementedError
 
+    def _signed_in(self, request: Request) -> tuple[str, AdminUser]:
+        """The signed-in admin's name and settings; SignInFirst (-> the sign-in page) when nobody is."""
+        me = self._user(request)
+        if me is None:
+            raise SignInFirst
+        return me
+
+    @staticmethod
+    def _queue_param(request: Request, name: str, user: AdminUser) -> str:
+        """The page's {queue}, once it is a queue name the admin may see (else 404 or 403)."""
+        queue = str(request.path_params["queue"])
+        if not valid_queue(queue):
+            raise ItemNotFound(f"{queue!r} is not a queue name")
+        if not user.allowed(queue):
+            raise Denied(f"admin {name!r} is not allowed on queue {queue!r}")
+        return queue
+
     def _flash(self, request: Request, kind: str, text: str) -> None:
         raise NotImplementedError
 
@@ -75,10 +96,7 @@ class OfficePages:
 
     async def mine(self, request: Request) -> Response:
         """Every item the signed-in admin handles, across their queues."""
-        me = self._user(request)
-        if me is None:
-            return RedirectResponse("/login", status_code=303)
-        name, user = me
+        name, user = self._signed_in(request)
         await self.index.refresh()
         entries = [e for e in self.index.open.values() if e.assignee == name and user.allowed(e.queue)]
         return await self._list(request, name, entries, queue=None)
@@ -116,10 +134,7 @@ class OfficePages:
 
     async def overview(self, request: Request) -> Response:
         """Figures, chart and map of every queue the admin may see."""
-        me = self._user(request)
-        if me is None:
-            return RedirectResponse("/login", status_code=303)
-        _name, user = me
+        _name, user = self._signed_in(request)
         await self.index.refresh()
         queues = [q for q in self.index.by_queue if user.allowed(q)]
         now = self.now()
@@ -135,10 +150,7 @@ class OfficePages:
 
     async def incident(self, request: Request) -> Response:
         """Every member of an incident across queues, with the live count (members in other queues counted)."""
-        me = self._user(request)
-        if me is None:
-            return RedirectResponse("/login", status_code=303)
-        _name, user = me
+        _name, user = self._signed_in(request)
         incident = request.path_params["incident"]
         await self.index.refresh()
         members = [e for entries in self.index.by_queue.values() for e in entries if e.incident_id == incident]

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from nats.js.errors import APIError
-
 from admin import assign, merge
 from admin.reason import Reason
 from admin.settings import AdminUser
-from admin.store import ItemStore, StoredItem
-from schemas import subjects
-from schemas.envelope import encode
+from admin.store import ItemStore, StageConflict, StoredItem
 from schemas.status import STAGE_ORDER, STAGES, Stage, StageInfo, StatusUpdate
 
 INITIAL: Stage = "menunggu"
@@ -94,13 +90,9 @@ async def change_stage(store: ItemStore, stored: StoredItem, new: str, *, userna
     update = StatusUpdate(item_id=item.item_id, ref=item.ref, stage=new,  # type: ignore[arg-type]
                           queue=stored.queue, by=username, at=datetime.now(UTC), note=note or None)
     try:
-        await store.js.publish(subjects.status(item.item_id), encode(update),
-                               headers={"Nats-Expected-Last-Subject-Sequence": str(last_seq),
-                                        "Nats-Msg-Id": f"status:{item.item_id}:{new}"})
-    except APIError as err:
-        if getattr(err, "err_code", None) in (10071, 10164):
-            raise StatusRefused(Reason("someone else changed the stage at the same moment; reload and try "
-                                       "again")) from err
-        raise
+        await store.publish_status(update, last_seq)
+    except StageConflict as err:
+        raise StatusRefused(Reason("someone else changed the stage at the same moment; reload and try "
+                                   "again")) from err
     await merge.propagate(store, update)  # reporters of reports merged into this one hear the same
     return update

@@ -18,11 +18,11 @@ from msgspec import Struct
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 
 from kanal import bus, direct
 from schemas import subjects
-from schemas.envelope import UtcTime
+from schemas.envelope import UtcTime, encode
 from schemas.errors import SchemaError
 from schemas.routed import RoutedItem, decode_routed
 from schemas.status import StatusUpdate, decode_status
@@ -222,25 +222,26 @@ class ItemStore:
 
     async def record(self, item_id: str, handling: Handling) -> Handling:
         """Add `handling` (compare-and-set, retried on a concurrent writer); the first record for a seq wins."""
-        for _ in range(20):
-            state, revision = await self.state(item_id)
+        kept = handling
+
+        def change(current: bytes | None) -> bytes | None:
+            nonlocal kept
+            state = msgspec.json.decode(current, type=ItemState) if current else ItemState(item_id=item_id)
             existing = state.for_seq(handling.seq)
             if existing is not None:
-                return existing
-            value = msgspec.json.encode(msgspec.structs.replace(state, handled=(*state.handled, handling)))
-            try:
-                if revision:
-                    await self.kv.update(item_id, value, last=revision)
-                else:
-                    await self.kv.create(item_id, value)
-                return handling
-            except Exception as err:
-                if not is_conflict(err):
-                    raise
-        raise RuntimeError(f"item {item_id}: too many concurrent updates of its record; try again")
+                kept = existing
+                return None
+            kept = handling
+            return msgspec.json.encode(msgspec.structs.replace(state, handled=(*state.handled, handling)))
+
+        await self.update(item_id, change)
+        return kept
 
     async def update(self, key: str, change: Callable[[bytes | None], bytes | None]) -> bytes | None:
-        """Compare-and-set one key of the bucket: `change(current value)` -> the new value (None: leave it)."""
+        """Compare-and-set one key of the bucket: `change(current value)` -> the new value (None: leave it).
+
+        `change` may raise after seeing the current value: nothing is written then. TooManyWriters when a
+        concurrent writer won 20 times in a row."""
         for _ in range(20):
             try:
                 entry = await self.kv.get(key)
@@ -259,7 +260,19 @@ class ItemStore:
             except Exception as err:
                 if not is_conflict(err):
                     raise
-        raise RuntimeError(f"{key}: too many concurrent updates; try again")
+        raise TooManyWriters(f"{key}: too many concurrent updates; try again")
+
+    async def publish_status(self, update: StatusUpdate, last_seq: int) -> None:
+        """Publish a stage change only if the item's status subject is still at `last_seq` (as read before
+        deciding), so of two admins moving one item at the same moment one wins; StageConflict for the other."""
+        try:
+            await self.js.publish(subjects.status(update.item_id), encode(update),
+                                  headers={"Nats-Expected-Last-Subject-Sequence": str(last_seq),
+                                           "Nats-Msg-Id": f"status:{update.item_id}:{update.stage}"})
+        except APIError as err:
+            if is_conflict(err):
+                raise StageConflict(f"{update.item_id}: the stage changed since it was read") from err
+            raise
 
     async def latest_status(self, item_id: str) -> tuple[StatusUpdate | None, int]:
         """The last StatusUpdate on `kanal.status.<item_id>` and its stream sequence (None, 0 when none)."""
@@ -283,6 +296,14 @@ class ItemStore:
             except SchemaError:
                 out[item_id] = None
         return out
+
+
+class StageConflict(RuntimeError):
+    """Another stage change was published after the one this change was decided on."""
+
+
+class TooManyWriters(RuntimeError):
+    """A compare-and-set lost to a concurrent writer every time it was retried."""
 
 
 def is_conflict(err: Exception) -> bool:

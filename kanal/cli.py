@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -69,36 +70,30 @@ def _print_schema(typ: type) -> None:
     typer.echo(json.dumps(msgspec.json.schema(typ), indent=2, ensure_ascii=False))
 
 
-@schema_app.command("envelope")
-def schema_envelope(config: UnusedConfigOption = None) -> None:
-    """JSON Schema of the Envelope (what connectors publish on kanal.in.<channel>.<instance>)."""
-    from schemas import Envelope
-
-    _print_schema(Envelope)
-
-
-@schema_app.command("routed")
-def schema_routed(config: UnusedConfigOption = None) -> None:
-    """JSON Schema of a RoutedItem (what admins read on kanal.admin.<queue>)."""
-    from schemas import RoutedItem
-
-    _print_schema(RoutedItem)
+# The contract's message types, each printed by `kanal schema <name>`.
+SCHEMA_TYPES = {
+    "envelope": ("Envelope", "JSON Schema of the Envelope (what connectors publish on kanal.in.<channel>.<instance>)."),
+    "routed": ("RoutedItem", "JSON Schema of a RoutedItem (what admins read on kanal.admin.<queue>)."),
+    "status": ("StatusUpdate", "JSON Schema of a StatusUpdate (kanal.status.<item_id>)."),
+    "deadletter": ("DeadLetter", "JSON Schema of a DeadLetter (kanal.dlq.<stage>)."),
+}
 
 
-@schema_app.command("status")
-def schema_status(config: UnusedConfigOption = None) -> None:
-    """JSON Schema of a StatusUpdate (kanal.status.<item_id>)."""
-    from schemas import StatusUpdate
+def _schema_command(type_name: str) -> Callable[..., None]:
+    def show(config: UnusedConfigOption = None) -> None:
+        import schemas
 
-    _print_schema(StatusUpdate)
+        _print_schema(getattr(schemas, type_name))
+
+    return show
 
 
-@schema_app.command("deadletter")
-def schema_deadletter(config: UnusedConfigOption = None) -> None:
-    """JSON Schema of a DeadLetter (kanal.dlq.<stage>)."""
-    from schemas import DeadLetter
+def _register_schema_commands() -> None:
+    for name, (type_name, help_text) in SCHEMA_TYPES.items():
+        schema_app.command(name, help=help_text)(_schema_command(type_name))
 
-    _print_schema(DeadLetter)
+
+_register_schema_commands()
 
 
 @schema_app.command("asyncapi")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -18,6 +17,7 @@ import msgspec
 from msgspec import Struct
 
 from kanal.settings_types import Duration, Secret, dec_hook
+from kanal.tomlfile import read_toml
 
 T = TypeVar("T")
 ENV_PREFIX = "KANAL_"
@@ -161,10 +161,7 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
         file = Path(chosen)
         if not file.exists():
             raise ConfigError(f"config file {file} does not exist: copy kanal.example.toml to {file} and edit it")
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"config file {file} is not valid TOML: {err}") from err
+        data = read_toml(file, "config file", ConfigError)
         base_dir = file.resolve().parent
         source = str(file)
     apply_env(data, env)

@@ -14,7 +14,6 @@ lead both count. Below `threshold` (or with no cue at all) the category is the f
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 import msgspec
 from msgspec import Meta, Struct
 
+from kanal.tomlfile import read_toml
 from router.textnorm import Normaliser
 
 CategoryId = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
@@ -106,12 +106,7 @@ class Classifier:
     @classmethod
     def load(cls, path: Path, threshold: float | None = None) -> Classifier:
         """Read and validate a categories file; CategoriesError says what to fix."""
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as err:
-            raise CategoriesError(f"cannot read categories file {path}: {err.strerror}") from err
-        except tomllib.TOMLDecodeError as err:
-            raise CategoriesError(f"categories file {path} is not valid TOML: {err}") from err
+        data = read_toml(path, "categories file", CategoriesError)
         return cls.from_dict(data, str(path), threshold)
 
     @classmethod

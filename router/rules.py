@@ -7,7 +7,6 @@ bad edit followed by SIGHUP leaves the running rules in place (see `RuleBook`).
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -15,6 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from kanal.tomlfile import read_toml
 from router.categories import CategoriesError, Category, Classifier
 from router.gazetteer import (
     DEFAULT_NEED_MARKER,
@@ -154,12 +154,7 @@ class RuleSet:
     @classmethod
     def load(cls, path: Path) -> RuleSet:
         """Read and validate a rules file; RulesError names the rule and the problem."""
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as err:
-            raise RulesError(f"cannot read rules file {path}: {err.strerror}") from err
-        except tomllib.TOMLDecodeError as err:
-            raise RulesError(f"rules file {path} is not valid TOML: {err}") from err
+        data = read_toml(path, "rules file", RulesError)
         return cls.from_dict(data, path.resolve().parent, str(path))
 
     @classmethod

@@ -68,6 +68,7 @@ class Kit:
     cases: ClassVar[list[Case]] = []
     secrets: ClassVar[list[str]] = []
     testdata: ClassVar[Path | None] = None
+    instance: ClassVar[str | None] = None  # the instance's name in webhook cases (None: a fresh one each time)
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """Parametrize `case` (payload cases) and `http_case` (testdata/*.json requests) by name."""

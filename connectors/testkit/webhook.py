@@ -15,14 +15,19 @@ A case file:
     }
 
 `request.body` is sent as is when it is a string, as compact JSON otherwise; `request.form` is sent
-URL-encoded instead. Each envelope expectation names fields by dotted path and must match the published
-envelope at the same position; their number must match too. `dead_letters` are the reasons on KANAL_DLQ in
-order, `logs` the event names that must be logged. With `"sign": false` the test class's `sign` step is
-skipped (to prove an unsigned request is refused).
+URL-encoded instead, or as multipart/form-data when the request has `files` (each `{"field", "name",
+"content_type", "base64"}`: a photo or document upload). Each envelope expectation names fields by dotted
+path and must match the published envelope at the same position; their number must match too.
+`dead_letters` are the reasons on KANAL_DLQ in order, `logs` the event names that must be logged. With
+`"sign": false` the test class's `sign` step is skipped (to prove an unsigned request is refused). The
+request is sent again when it was accepted (a provider's retry): it must publish nothing new and get the
+same status, or `repeat_status` when the channel answers a retry differently. A test class sets `instance`
+when its signing step depends on the instance's name (a session bound to it).
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from pathlib import Path
@@ -39,6 +44,28 @@ from schemas import Envelope
 from schemas.deadletter import DeadLetter
 
 BASE_URL = "http://kanal.test"
+BOUNDARY = "kanal-kit-boundary-7MA4YWxkTrZu0gW"
+
+
+class FilePart(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One uploaded file of a multipart request."""
+
+    field: str
+    name: str
+    content_type: str
+    base64: str
+
+
+def multipart(fields: dict[str, str], files: list[FilePart]) -> bytes:
+    """multipart/form-data (RFC 7578) with BOUNDARY: the fields, then the files."""
+    out = bytearray()
+    for name, value in fields.items():
+        out += (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").encode()
+    for part in files:
+        out += (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{part.field}\"; "
+                f"filename=\"{part.name}\"\r\nContent-Type: {part.content_type}\r\n\r\n").encode()
+        out += base64.b64decode(part.base64) + b"\r\n"
+    return bytes(out + f"--{BOUNDARY}--\r\n".encode())
 
 
 class HttpRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -49,10 +76,13 @@ class HttpRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     headers: dict[str, str] = {}
     body: Any = None
     form: dict[str, str] | None = None
+    files: list[FilePart] = []
     sign: bool = True
 
     def content(self) -> bytes:
         """The exact body bytes."""
+        if self.files:
+            return multipart(self.form or {}, self.files)
         if self.form is not None:
             return urlencode(self.form).encode()
         if self.body is None:
@@ -63,6 +93,8 @@ class HttpRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
     def content_type(self) -> str | None:
         """The Content-Type to send when the case does not set one."""
+        if self.files:
+            return f"multipart/form-data; boundary={BOUNDARY}"
         if self.form is not None:
             return "application/x-www-form-urlencoded"
         return None if self.body is None or isinstance(self.body, str) else "application/json"
@@ -74,6 +106,7 @@ class HttpCase(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     description: str = ""
     request: HttpRequest
     status: int
+    repeat_status: int | None = None  # what the provider's retry of an accepted request gets (default: `status`)
     response: str | None = None
     envelopes: list[dict[str, Any]] = []
     dead_letters: list[str] = []
@@ -149,7 +182,7 @@ class WebhookContract(Kit):
         out = io.StringIO()
         log.configure("debug", "json", stream=out)
         try:
-            async with harness(self.spec, {**self.settings, **case.settings}, nats_url) as h:
+            async with harness(self.spec, {**self.settings, **case.settings}, nats_url, self.instance) as h:
                 first = await self._send(h, case)
                 envelopes = await h.published()
                 repeat: httpx.Response | None = None
@@ -211,7 +244,8 @@ def check(name: str, case: HttpCase, got: Exchange) -> None:
     missing = [event for event in case.logs if event not in got.events()]
     assert not missing, f"{name}: log events {missing} not written (got {sorted(set(got.events()))})"
     if got.repeat_status is not None:
-        assert got.repeat_status == case.status, f"{name}: the provider's retry got {got.repeat_status}"
+        again = case.status if case.repeat_status is None else case.repeat_status
+        assert got.repeat_status == again, f"{name}: the provider's retry got {got.repeat_status}, expected {again}"
         assert [e.id for e in got.repeat_envelopes] == [e.id for e in got.envelopes], \
             f"{name}: a retried request published again"
 
@@ -227,4 +261,5 @@ def check_logs(name: str, got: Exchange, secrets: list[str]) -> None:
             assert contact not in got.logs, f"{name}: the reporter's contact reached the logs"
 
 
-__all__ = ["HttpCase", "HttpRequest", "SignedRequest", "WebhookContract", "check", "check_logs", "load_cases"]
+__all__ = ["FilePart", "HttpCase", "HttpRequest", "SignedRequest", "WebhookContract", "check", "check_logs",
+           "load_cases"]

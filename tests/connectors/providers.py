@@ -13,26 +13,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.connectors.sample_channels import message
-from tests.fakes.serve import serving
+from tests.fakes.serve import FakeProvider, serving
 
 
 @dataclass
-class FeedProvider:
+class FeedProvider(FakeProvider):
     """Holds numbered items; records the `after` of every request; can fail or slow down on demand."""
 
     items: int = 0
-    status: int | None = None
     delay: float = 0.0
     requests: list[int] = field(default_factory=list)
     sent: list[dict[str, object]] = field(default_factory=list)
     send_status: int | None = None
     media: dict[str, bytes] = field(default_factory=dict)
-    port: int = 0
     token: str = "feed-token-123456"
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def settings(self) -> dict[str, object]:
@@ -40,9 +34,6 @@ class FeedProvider:
 
     def add(self, count: int) -> None:
         self.items += count
-
-    def fail(self, status: int | None) -> None:
-        self.status = status
 
     def app(self) -> Starlette:
         async def items(request: Request) -> Response:

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.lapor import mapping
-from tests.fakes.serve import serving
+from tests.fakes.serve import FakeProvider, serving
 
 BASE = datetime.now(mapping.WIB).replace(microsecond=0) - timedelta(hours=2)
 JPEG = b"\xff\xd8\xff\xe0lapor-lampiran\xff\xd9"
@@ -26,14 +26,12 @@ CATEGORIES = ["Lingkungan Hidup dan Kehutanan", "Pekerjaan Umum dan Penataan Rua
 
 
 @dataclass
-class LaporProvider:
+class LaporProvider(FakeProvider):
     token: str = "lapor-token-5f1c2d"
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
-    status: int | None = None
     delay: float = 0.0
     requests: list[dict[str, str]] = field(default_factory=list)
     attachment_auth: list[str | None] = field(default_factory=list)
-    port: int = 0
 
     @property
     def base_url(self) -> str:
@@ -42,9 +40,6 @@ class LaporProvider:
     @property
     def settings(self) -> dict[str, Any]:
         return {"account": "pemprov-dki", "base_url": self.base_url, "token": self.token, "page_size": 4}
-
-    def fail(self, status: int | None) -> None:
-        self.status = status
 
     def add(self, count: int) -> list[str]:
         """New reports, three per second; every third anonymous, every fourth with a photo."""

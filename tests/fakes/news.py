@@ -16,14 +16,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.fakes.serve import serving
+from tests.fakes.serve import FakeProvider, serving
 
 BASE_TIME = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
 JPEG = b"\xff\xd8\xff\xe0" + b"kanal-test-image" * 8 + b"\xff\xd9"
 
 
 @dataclass
-class NewsProvider:
+class NewsProvider(FakeProvider):
     """Numbered articles spread over `feeds` feeds (even: RSS 2.0, odd: Atom), newest first, like a real site.
 
     `add(n, off_topic_every=4)` makes every fourth new article off-topic (sport in Bandung): the filters
@@ -34,16 +34,10 @@ class NewsProvider:
     articles: list[tuple[int, int]] = field(default_factory=list)  # (number, feed)
     off_topic: set[int] = field(default_factory=set)
     window: int = 100
-    status: int | None = None
     delay: float = 0.0
     media_delay: float = 0.0
     requests: list[str] = field(default_factory=list)
     not_modified: int = 0
-    port: int = 0
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def feed_url(self, feed: int) -> str:
         return f"{self.base_url}/{'rss' if feed % 2 == 0 else 'atom'}/{feed}"
@@ -60,9 +54,6 @@ class NewsProvider:
             self.articles.append((number, number % self.feeds if feed is None else feed))
             if off_topic_every and index % off_topic_every == 0:
                 self.off_topic.add(number)
-
-    def fail(self, status: int | None) -> None:
-        self.status = status
 
     def matches(self, number: int) -> bool:
         return number not in self.off_topic

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from starlette.applications import Starlette
@@ -21,6 +22,22 @@ class Fake(Protocol):
 
 
 F = TypeVar("F", bound=Fake)
+
+
+@dataclass
+class FakeProvider:
+    """What every polled provider's fake has (the `provider` of PollerContract): the port `serving` sets, its
+    loopback URL, and `fail(status)`: answer every request with that HTTP status until `fail(None)`."""
+
+    port: int = 0
+    status: int | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def fail(self, status: int | None) -> None:
+        self.status = status
 
 
 @asynccontextmanager

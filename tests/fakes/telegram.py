@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.serve import serving
+from tests.fakes.serve import FakeProvider, serving
 
 BOT_ID = 7012345678
 TOKEN = f"{BOT_ID}:AAHfake-Token_for-Kanal-tests-0123456789"
@@ -37,25 +37,19 @@ def error(status: int) -> JSONResponse:
 
 
 @dataclass
-class FakeBotApi:
+class FakeBotApi(FakeProvider):
     """Holds pending updates and files; `fail(status)` answers every call with that error."""
 
     token: str = TOKEN
     updates: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
-    status: int | None = None
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     next_id: int = 815000001
-    port: int = 0
     extra_settings: dict[str, Any] = field(default_factory=dict)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     # sendMessage: each request as received (HTTP method, path with the token, params) and errors to give next.
     sent: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     send_errors: list[tuple[int, str]] = field(default_factory=list)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -75,9 +69,6 @@ class FakeBotApi:
         for _ in range(count):
             text = f"Pohon tumbang di Jl. Sudirman #{self.next_id}"
             self.push({"message": text_message(self.next_id % 100000, text)})
-
-    def fail(self, status: int | None) -> None:
-        self.status = status
 
     def add_file(self, file_id: str, data: bytes, path: str) -> None:
         self.files[file_id] = (path, data)

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.serve import serving
+from tests.fakes.serve import FakeProvider, serving
 
 ACCOUNT_ID = "1023456789"
 EPOCH_MS = 1288834974657
@@ -51,26 +51,20 @@ def iso(moment: datetime) -> str:
 
 
 @dataclass
-class XProvider:
+class XProvider(FakeProvider):
     """Holds numbered tweets per stream (mentions, search, dms); every 5th initial mention is a retweet."""
 
     bearer_token: str = "AAAAAAAAAAAAAAAAAAAAAKanalTestBearer0000"
     tweets: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {"mentions": [], "search": [],
                                                                              "dms": []})
     counter: int = 0
-    status: int | None = None
     dm_status: int | None = None
     delay: float = 0.0
     media_delay: float = 0.0
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-    port: int = 0
     # Replies and DMs: each POST as received (path, Authorization header, JSON body); answers to give next.
     posted: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     post_errors: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -78,9 +72,6 @@ class XProvider:
                 "search_query": "(banjir OR macet) jakarta", "max_results": 5,
                 "consumer_key": "ck-test-123456", "consumer_secret": "cs-test-123456",
                 "access_token": "at-test-123456", "access_token_secret": "ats-test-123456"}
-
-    def fail(self, status: int | None) -> None:
-        self.status = status
 
     def add(self, count: int, stream: str = "mentions", retweet_every: int = 0, reply_every: int = 0) -> list[str]:
         """Add tweets (or DM events) created one minute apart; returns their ids."""

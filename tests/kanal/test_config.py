@@ -49,28 +49,23 @@ def test_secret_read_from_file_and_masked_in_repr(tmp_path: Path) -> None:
     assert "s3cret" not in repr(config)
 
 
-def test_unknown_key_is_refused_with_its_path(tmp_path: Path) -> None:
-    path = _write(tmp_path, '[nats]\nurll = "nats://a:4222"\n')
-    with pytest.raises(ConfigError, match=r"'nats.urll': unknown key"):
-        load(path, env={})
+@pytest.mark.parametrize(("text", "says"), [
+    pytest.param('[nats]\nurll = "nats://a:4222"\n', r"'nats.urll': unknown key", id="unknown_key"),
+    pytest.param('[nats]\nreplicas = "three"\n', r"'nats.replicas'", id="wrong_type"),
+    pytest.param('[nats]\nduplicate_window = "a day"\n', r"'nats.duplicate_window'.*24h", id="bad_duration"),
+    pytest.param('[nats]\npassword_file = "nope"\n', r"'nats.password_file': cannot read secret file",
+                 id="missing_secret_file"),
+    pytest.param('[nats\nurl = "nats://a:4222"\n', r"config file .*kanal\.toml is not valid TOML", id="not_toml"),
+])
+def test_a_bad_config_is_refused_naming_the_key_and_the_fix(tmp_path: Path, text: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        load(_write(tmp_path, text), env={})
 
 
-def test_wrong_type_is_refused_with_its_path(tmp_path: Path) -> None:
-    path = _write(tmp_path, '[nats]\nreplicas = "three"\n')
-    with pytest.raises(ConfigError, match=r"'nats.replicas'"):
-        load(path, env={})
-
-
-def test_bad_duration_says_how_to_write_one(tmp_path: Path) -> None:
-    path = _write(tmp_path, '[nats]\nduplicate_window = "a day"\n')
-    with pytest.raises(ConfigError, match=r"'nats.duplicate_window'.*24h"):
-        load(path, env={})
-
-
-def test_missing_secret_file_is_named(tmp_path: Path) -> None:
-    path = _write(tmp_path, '[nats]\npassword_file = "nope"\n')
-    with pytest.raises(ConfigError, match=r"'nats.password_file': cannot read secret file"):
-        load(path, env={})
+def test_an_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "kanal.toml").mkdir()
+    with pytest.raises(ConfigError, match=r"cannot read config file .*kanal\.toml"):
+        load(tmp_path / "kanal.toml", env={})
 
 
 def test_missing_config_file_says_what_to_do(tmp_path: Path) -> None:

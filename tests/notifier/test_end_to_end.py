@@ -9,8 +9,6 @@ provider holds a request open (the send record says `sending`) and started again
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -19,48 +17,17 @@ import httpx
 from nats.aio.client import Client as NATS
 from nats.js.api import ConsumerConfig
 
-from connectors.runtime import Instance
 from connectors.testkit.harness import stored_messages
 from kanal import bus, sends
-from kanal.config import Config
 from kanal.testing import make_config
-from notifier.service import build
-from notifier.settings import OutboundSettings
 from schemas import Decision, Envelope, RoutedItem, StatusUpdate, decode_envelope, encode, subjects
 from schemas.outbound import SendRecord
 from tests.connectors.twilio.cases import CITIZEN, NUMBER, sms
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, TwilioMedia, sign, twilio_media
+from tests.instances import notifier, running
 
 NAME = "twilio-e2e"
 QUEUE = "kelurahan.3171011001"
-
-
-@asynccontextmanager
-async def running(config: Config) -> AsyncIterator[Instance]:
-    """The connector instance as `kanal connector run` runs it (webhook, health, sender loop)."""
-    instance = Instance(config, NAME)
-    task = asyncio.create_task(instance.run())
-    try:
-        async with asyncio.timeout(15):
-            await instance.connected.wait()
-            while instance.http_port is None:
-                await asyncio.sleep(0.01)
-        yield instance
-    finally:
-        instance.stop.set()
-        assert await asyncio.wait_for(task, 30) == 0
-
-
-@asynccontextmanager
-async def notifier(config: Config) -> AsyncIterator[None]:
-    """The notifier's FastStream app, in process, serving only twilio, no quiet hours."""
-    app = build(config)
-    try:
-        await app.open(OutboundSettings(channels=["twilio"], quiet_hours=None))
-        await app.broker.start()
-        yield
-    finally:
-        await app.broker.stop()
 
 
 async def requests(fake: TwilioMedia, count: int) -> None:
@@ -101,8 +68,8 @@ async def test_ack_and_updates_reach_twilio_once_across_a_restart_mid_send(provi
         await js.add_consumer(subjects.STREAM_OUT, ConsumerConfig(
             durable_name=f"sender-{NAME}", filter_subject=subjects.outbound("twilio", NAME), ack_wait=3,
             max_deliver=10))
-        async with notifier(config):
-            async with running(config) as instance:
+        async with notifier(config, "twilio"):
+            async with running(config, NAME) as instance:
                 url = f"http://127.0.0.1:{instance.http_port}/twilio/inbound"
                 body = sms()
                 signature = sign(url, parse_qsl(body.decode(), keep_blank_values=True))
@@ -129,7 +96,7 @@ async def test_ack_and_updates_reach_twilio_once_across_a_restart_mid_send(provi
             fake.hold.set()  # the instance is gone: whether Twilio sent it is unknowable to Kanal
 
             await js.publish(subjects.status(env.id), encode(status(env, "selesai")))  # queued while down
-            async with running(config):
+            async with running(config, NAME):
                 found = await states(nc, env.id, {"ack": "sent", "status": "in_doubt", "final": "sent"})
     assert len(fake.sent) == 3, [r.fields["Body"] for r in fake.sent]
     assert "Selesai" in fake.sent[2].fields["Body"] and env.ref in fake.sent[2].fields["Body"]

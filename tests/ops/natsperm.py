@@ -47,13 +47,15 @@ async def login(url: str, secrets: Path, user: str) -> AsyncIterator[Session]:
         await nc.close()
 
 
-def permissioned_server(tmp: Path, toml: str) -> bus.EmbeddedNats:
-    """A nats-server on the config `kanal nats config` writes for `toml` (its `{url}` filled in), with one queue
-    reader `admin-kel1`; the config and `rules.toml` are in `tmp`, the passwords in `tmp/secrets`."""
+def permissioned_server(tmp: Path, sections: str) -> bus.EmbeddedNats:
+    """A nats-server on the config `kanal nats config` writes for a kanal.toml of this server's [nats] url, a
+    router on `rules.toml` and `sections` (connectors, admin ...), with one queue reader `admin-kel1`; the
+    config and `rules.toml` are in `tmp`, the passwords in `tmp/secrets`."""
     from tests.router.fixtures import write_rules
 
     port = bus.free_port()
-    (tmp / "kanal.toml").write_text(toml.format(url=f"nats://127.0.0.1:{port}"))
+    base = f'[nats]\nurl = "nats://127.0.0.1:{port}"\n[router]\nrules = "rules.toml"\nmetrics_port = -1\n'
+    (tmp / "kanal.toml").write_text(base + sections)
     write_rules(tmp)
     options = natsconf.ServerOptions(host="127.0.0.1", port=port, store_dir=None, http_port=None,
                                      admins=[natsconf.AdminQueue.parse("kel1=kelurahan.3199011001")])

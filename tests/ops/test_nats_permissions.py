@@ -19,12 +19,7 @@ from tests.factories import envelope
 from tests.ops.natsperm import login, permissioned_server
 from tests.router.helpers import make_router, publish
 
-TOML = """
-[nats]
-url = "{url}"
-[router]
-rules = "rules.toml"
-metrics_port = -1
+SECTIONS = """
 [connectors.sms-a]
 channel = "twilio"
 whatsapp_fallback = "sms-b"
@@ -36,7 +31,7 @@ channel = "twilio"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> object:
     tmp = tmp_path_factory.mktemp("natsperm")
-    srv = permissioned_server(tmp, TOML)
+    srv = permissioned_server(tmp, SECTIONS)
     config = load(tmp / "kanal.toml", env={})
     yield tmp, config, srv
     srv.stop()

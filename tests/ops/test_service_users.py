@@ -34,12 +34,7 @@ from tests.factories import envelope
 from tests.ops.natsperm import Session, permissioned_server
 from tests.ops.natsperm import login as nats_login
 
-TOML = """
-[nats]
-url = "{url}"
-[router]
-rules = "rules.toml"
-metrics_port = -1
+SECTIONS = """
 [admin]
 enabled = true
 [forwarder]
@@ -56,7 +51,7 @@ BIG_PHOTO = photo_png() + b"\0" * 300_000 + os.urandom(16)
 @pytest.fixture(scope="module")
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Setup]:
     tmp = tmp_path_factory.mktemp("serviceusers")
-    srv = permissioned_server(tmp, TOML)
+    srv = permissioned_server(tmp, SECTIONS)
     async with nats_login(srv.url, tmp / "secrets", natsconf.OPS_USER) as ops:
         await provision(ops.nc.jetstream(), as_user(tmp, natsconf.OPS_USER))
     yield tmp, srv.url

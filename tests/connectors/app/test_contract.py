@@ -1,14 +1,17 @@
-"""The contract kit on the app channel: cases are validated submissions, as the connector publishes them."""
+"""The contract kit on the app channel: payload cases are validated submissions, as the connector publishes
+them; request cases (testdata/*.json) are whole multipart requests to the API. The API is public (citizens'
+phones): no signing step, so no refused-signature case."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.app import spec
 from connectors.app.submission import AppPoint, AppReporter, AppSubmission, encode
 from connectors.spec import Outcome
-from connectors.testkit import Case, ChannelContract
+from connectors.testkit import Case, ChannelContract, WebhookContract
 from schemas import Attachment
 
 AT = datetime(2026, 11, 24, 2, 55, tzinfo=UTC)
@@ -42,7 +45,7 @@ def _no_location(outcome: Outcome) -> None:
     assert env.reporter.contact == "siti.rahma@example.id" and env.visibility == "private"
 
 
-class TestAppContract(ChannelContract):
+class TestAppContract(ChannelContract, WebhookContract):
     spec = spec
     settings: ClassVar[dict[str, Any]] = {"account": "jaki"}
     cases: ClassVar[list[Case]] = [
@@ -52,3 +55,4 @@ class TestAppContract(ChannelContract):
         Case("bad nik", raw=GEOTAGGED.replace(b"3171010101010001", b"31710101"), account="jaki",
              expect="bad_payload"),
     ]
+    testdata = Path(__file__).parent / "testdata"

@@ -33,6 +33,16 @@ async def _form(client: httpx.AsyncClient) -> tuple[str, str]:
     return csrf_of(page.text), key_of(page.text)
 
 
+@asynccontextmanager
+async def at_the_desk(nats_url: str, settings: dict[str, Any], instance: str
+                      ) -> AsyncIterator[tuple[Harness, httpx.AsyncClient, dict[str, str]]]:
+    """A desk with the officer logged in, and the complaint form's hidden fields (CSRF token, submission key)."""
+    async with desk(nats_url, settings, instance) as (h, client):
+        await login(client)
+        csrf, key = await _form(client)
+        yield h, client, {"csrf": csrf, "key": key}
+
+
 async def test_login_required_and_wrong_password_refused(nats_url: str) -> None:
     async with desk(nats_url, GAMBIR, "desk-kec-gambir") as (h, client):
         assert (await client.get("/")).headers["location"] == "/desk/"
@@ -53,11 +63,9 @@ async def test_login_required_and_wrong_password_refused(nats_url: str) -> None:
 
 
 async def test_submit_publishes_for_the_configured_office_only(nats_url: str) -> None:
-    async with desk(nats_url, GAMBIR, "desk-kec-gambir") as (h, client):
-        await login(client)
-        csrf, key = await _form(client)
+    async with at_the_desk(nats_url, GAMBIR, "desk-kec-gambir") as (h, client, form):
         response = await client.post("/desk/reports", data={
-            "csrf": csrf, "key": key, "name": "Siti Rahma", "nik": "3171 0145 0590 0002", "contact": "0812-9988-7766",
+            **form, "name": "Siti Rahma", "nik": "3171 0145 0590 0002", "contact": "0812-9988-7766",
             "description": "Lampu jalan mati sejak seminggu", "address": "Jl. Tanah Abang II, RT 02/RW 04",
             "office_code": "317106", "account": "317106",  # a forged office is ignored: it comes from config
         }, files=[("attachments", ("surat.pdf", PDF, "application/pdf")),
@@ -74,7 +82,7 @@ async def test_submit_publishes_for_the_configured_office_only(nats_url: str) ->
         assert "Alamat: Jl. Tanah Abang II" in env.text and env.subject == "Pengaduan tatap muka: Kecamatan Gambir"
         assert [a.media_type for a in env.attachments] == ["application/pdf", "image/jpeg"]
         assert await h.instance.media.get(env.attachments[0].object_key or "") == PDF
-        again = await client.post("/desk/reports", data={"csrf": csrf, "key": key, "name": "Siti Rahma",
+        again = await client.post("/desk/reports", data={**form, "name": "Siti Rahma",
                                                          "description": "Lampu jalan mati sejak seminggu"})
         assert again.headers["location"].endswith(ref)  # a resubmitted form is the same report
         assert len(await h.published()) == 1
@@ -83,11 +91,9 @@ async def test_submit_publishes_for_the_configured_office_only(nats_url: str) ->
 
 
 async def test_field_errors_keep_values_and_publish_nothing(nats_url: str) -> None:
-    async with desk(nats_url, GAMBIR, "desk-kec-gambir") as (h, client):
-        await login(client)
-        csrf, key = await _form(client)
+    async with at_the_desk(nats_url, GAMBIR, "desk-kec-gambir") as (h, client, form):
         response = await client.post("/desk/reports", data={
-            "csrf": csrf, "key": key, "name": "Budi", "nik": "12345", "contact": "bukan kontak",
+            **form, "name": "Budi", "nik": "12345", "contact": "bukan kontak",
             "description": "", "address": "Jl. Kebon Sirih 1"},
             files=[("attachments", ("scan.jpg", b"GIF89a not really", "image/jpeg"))])
         assert response.status_code == 422
@@ -95,15 +101,13 @@ async def test_field_errors_keep_values_and_publish_nothing(nats_url: str) -> No
         assert "NIK harus tepat 16 angka" in html and "Uraian pengaduan wajib diisi" in html
         assert "Kontak harus nomor telepon" in html and "Lampiran 1 (scan.jpg) bukan gambar" in html
         assert 'value="Budi"' in html and 'value="Jl. Kebon Sirih 1"' in html and 'value="12345"' in html
-        assert key in html  # the same submission key: fixing and resending is one report
+        assert form["key"] in html  # the same submission key: fixing and resending is one report
         assert await h.published() == []
 
 
 async def test_oversized_attachment_is_refused(nats_url: str) -> None:
-    async with desk(nats_url, {**GAMBIR, "max_file_bytes": 20_000}, "desk-kec-gambir") as (h, client):
-        await login(client)
-        csrf, key = await _form(client)
-        response = await client.post("/desk/reports", data={"csrf": csrf, "key": key, "name": "Budi",
+    async with at_the_desk(nats_url, {**GAMBIR, "max_file_bytes": 20_000}, "desk-kec-gambir") as (h, client, form):
+        response = await client.post("/desk/reports", data={**form, "name": "Budi",
                                                             "description": "Got mampet"},
                                      files=[("attachments", ("big.jpg", jpeg(pad_to=30_000), "image/jpeg"))])
         assert response.status_code == 413 and "batasnya 20000 byte" in response.text
@@ -111,15 +115,13 @@ async def test_oversized_attachment_is_refused(nats_url: str) -> None:
 
 
 async def test_balai_kota_desk_requires_a_region(nats_url: str) -> None:
-    async with desk(nats_url, BALAI_KOTA, "desk-balai-kota") as (h, client):
-        await login(client)
-        csrf, key = await _form(client)
+    async with at_the_desk(nats_url, BALAI_KOTA, "desk-balai-kota") as (h, client, form):
         page = await client.get("/desk/")
         assert "Kepulauan Seribu" in page.text and "Jakarta Utara" in page.text
-        missing = await client.post("/desk/reports", data={"csrf": csrf, "key": key, "name": "Budi",
+        missing = await client.post("/desk/reports", data={**form, "name": "Budi",
                                                            "description": "Banjir"})
         assert missing.status_code == 422 and "Pilih wilayah" in missing.text
-        ok = await client.post("/desk/reports", data={"csrf": csrf, "key": key, "name": "Budi", "anonymous": "true",
+        ok = await client.post("/desk/reports", data={**form, "name": "Budi", "anonymous": "true",
                                                       "description": "Banjir setinggi lutut", "region": "3175"})
         assert ok.status_code == 303
         (env,) = await h.published()
@@ -159,14 +161,12 @@ async def test_personal_data_never_reaches_the_logs(nats_url: str) -> None:
     out = io.StringIO()
     log.configure("debug", "json", stream=out)
     try:
-        async with desk(nats_url, GAMBIR, "desk-kec-gambir") as (_h, client):
-            await login(client)
-            csrf, key = await _form(client)
+        async with at_the_desk(nats_url, GAMBIR, "desk-kec-gambir") as (_h, client, form):
             ok = await client.post("/desk/reports", data={
-                "csrf": csrf, "key": key, "name": "Siti Rahma", "nik": "3171014505900002",
+                **form, "name": "Siti Rahma", "nik": "3171014505900002",
                 "contact": "siti.rahma@example.id", "description": "Trotoar rusak"})
             assert ok.status_code == 303
-            bad = await client.post("/desk/reports", data={"csrf": csrf, "key": key, "nik": "3171014505900002",
+            bad = await client.post("/desk/reports", data={**form, "nik": "3171014505900002",
                                                            "contact": "081299887766", "description": ""})
             assert bad.status_code == 422
     finally:

@@ -13,7 +13,6 @@ import asyncio
 import re
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,19 +26,17 @@ from connectors.kannel.normalise import normalise
 from connectors.kannel.sender import KannelSender
 from connectors.kannel.settings import KannelSettings
 from connectors.outbound.sender import SendRefused
-from connectors.runtime import Instance
 from connectors.spec import NormaliseContext
 from connectors.testkit.harness import stored_messages
 from kanal import bus, sends
 from kanal.config import Config
 from kanal.settings_types import Secret
 from kanal.testing import make_config
-from notifier.service import build
-from notifier.settings import OutboundSettings
 from schemas import Envelope, Reporter, StatusUpdate, decode_envelope, encode, subjects
 from schemas.outbound import OutboundMessage, SendRecord, outbound_id, reply_address
 from tests.connectors.kannel.cases import raw
 from tests.connectors.kannel.gateway import SMSC, Gateway, free_port, require_kannel
+from tests.instances import notifier, running
 from tests.router.helpers import drain, make_router, routed
 
 NAME = "kannel-test"
@@ -97,34 +94,6 @@ async def kannel(provisioned: NATS, tmp_path: Path) -> AsyncIterator[Setup]:
         await gateway.stop()
 
 
-@asynccontextmanager
-async def running(config: Config) -> AsyncIterator[Instance]:
-    """The connector instance as `kanal connector run` runs it (webhook, health, sender loop)."""
-    instance = Instance(config, NAME)
-    task = asyncio.create_task(instance.run())
-    try:
-        async with asyncio.timeout(30):
-            await instance.connected.wait()
-            while instance.http_port is None:
-                await asyncio.sleep(0.01)
-        yield instance
-    finally:
-        instance.stop.set()
-        assert await asyncio.wait_for(task, 60) == 0
-
-
-@asynccontextmanager
-async def notifier(config: Config) -> AsyncIterator[None]:
-    """The notifier's FastStream app in process, serving the kannel channel, no quiet hours."""
-    app = build(config)
-    try:
-        await app.open(OutboundSettings(channels=["kannel"], quiet_hours=None))
-        await app.broker.start()
-        yield
-    finally:
-        await app.broker.stop()
-
-
 async def published(nc: NATS, count: int) -> list[Envelope]:
     """Wait (generously) until the instance's inbound subject holds at least `count` envelopes."""
     async with asyncio.timeout(90):
@@ -153,7 +122,7 @@ async def route(setup: Setup) -> None:
 
 
 async def test_sms_reaches_its_queue_and_the_acknowledgement_comes_back_with_the_reference(kannel: Setup) -> None:
-    async with running(kannel.config), notifier(kannel.config):
+    async with running(kannel.config, NAME), notifier(kannel.config, "kannel"):
         await kannel.smsc.send(CITIZEN, CITY, "Jalan rusak di Jl. Kemang Raya depan sekolah")
         [env] = await published(kannel.nc, 1)
         await route(kannel)
@@ -174,7 +143,7 @@ async def test_long_unicode_sms_both_ways_and_a_concatenated_sms_sent_out_of_ord
                  "Mohon segera ditangani, warga RT 05/RW 02 tidak bisa lewat 🙏")
     note = ("Petugas Dinas SDA sudah membersihkan saluran di Jl. Kemang Raya 🧹 dan air mulai surut 🌤️. "
             "Terima kasih atas laporannya 🙏")
-    async with running(kannel.config), notifier(kannel.config):
+    async with running(kannel.config, NAME), notifier(kannel.config, "kannel"):
         await kannel.smsc.send(CITIZEN, CITY, long_text)
         [long_env] = await published(kannel.nc, 1)
         first, second = b"Sampah menumpuk di pinggir ", "kali Ciliwung 🐟, baunya menyengat.".encode()
@@ -222,7 +191,7 @@ async def test_kannel_killed_mid_stream_loses_nothing_and_doubles_nothing(kannel
     counts what bearerbox confirmed taking: a real SMSC resends what was not acknowledged, the fake protocol
     has no acknowledgements.)"""
     texts = [f"Laporan nomor {n}: lampu jalan mati di RT {n:02d}" for n in range(35)]
-    async with running(kannel.config):
+    async with running(kannel.config, NAME):
         for text in texts[:15]:
             await kannel.smsc.send(CITIZEN, CITY, text)
         # smsbox acknowledges to bearerbox before Kanal answers (README: what survives what), so it is stopped

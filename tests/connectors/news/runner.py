@@ -7,12 +7,13 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Protocol
 
 import msgspec
 from nats.aio.client import Client as NATS
 
 from connectors.testkit.harness import stored_messages
-from schemas import decode_envelope
+from schemas import decode_envelope, subjects
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -55,3 +56,23 @@ async def resume_once(nc: NATS, subject: str, config: Path, instance: str) -> li
     proc = await spawn(config, instance, "--once")
     assert await asyncio.wait_for(proc.wait(), 60) == 0
     return await stored_ids(nc, subject)
+
+
+class SlowMedia(Protocol):
+    """A fake provider whose media downloads can be slowed, so a kill lands inside a batch."""
+
+    media_delay: float
+
+
+async def kill_and_resume(nc: NATS, nats_url: str, tmp_path: Path, channel: str, settings: dict[str, object],
+                          provider: SlowMedia, kill_at: int, expected: list[str]) -> None:
+    """Run `<channel>-kill` as a user would, SIGKILL it once `kill_at` envelopes are stored (mid-batch), resume it
+    with fast media: every external id in `expected` stored once, in order."""
+    instance = f"{channel}-kill"
+    config = write_config(tmp_path, nats_url, instance, channel, settings)
+    subject = subjects.inbound(channel, instance)
+    before = await kill_after(nc, subject, kill_at, config, instance)
+    assert 0 < len(before) < len(expected), "the kill must land mid-way"
+    provider.media_delay = 0
+    after = await resume_once(nc, subject, config, instance)
+    assert after == expected, "nothing skipped, nothing repeated, in order"

@@ -22,8 +22,7 @@ from connectors.spec import Outcome
 from connectors.testkit import harness
 from connectors.testkit.harness import Harness
 from connectors.testkit.suite import Case, PollerContract
-from schemas import subjects
-from tests.connectors.news.runner import kill_after, resume_once, write_config
+from tests.connectors.news.runner import kill_and_resume
 from tests.fakes.news import JPEG, NewsProvider, news_provider
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -148,11 +147,5 @@ async def test_killed_mid_batch_resumes_without_gap_or_repeat(provisioned: NATS,
     async with news_provider(feeds=3, articles=36) as provider:
         provider.media_delay = 0.1  # slow image downloads, so the kill lands inside a feed's batch
         settings: dict[str, Any] = {**provider.settings, "download_images": True}
-        config = write_config(tmp_path, nats_url, "news-kill", "news", settings)
-        subject = subjects.inbound("news", "news-kill")
-        before = await kill_after(provisioned, subject, 10, config, "news-kill")
-        expected = provider.expected_links()
-        assert 0 < len(before) < len(expected), "the kill must land mid-way"
-        provider.media_delay = 0
-        after = await resume_once(provisioned, subject, config, "news-kill")
-        assert after == expected, "nothing skipped, nothing repeated, in order"
+        await kill_and_resume(provisioned, nats_url, tmp_path, "news", settings, provider, 10,
+                              provider.expected_links())

@@ -25,9 +25,8 @@ from connectors.x.connector import XCursor
 from connectors.x.normalise import normalise
 from connectors.x.payload import split
 from kanal import log
-from schemas import subjects
 from tests.conftest import shared_path
-from tests.connectors.news.runner import kill_after, resume_once, write_config
+from tests.connectors.news.runner import kill_and_resume
 from tests.fakes.x import PNG, XProvider, x_provider
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -205,11 +204,4 @@ async def test_killed_mid_batch_resumes_without_gap_or_repeat(provisioned: NATS,
     async with x_provider(mentions=40) as provider:
         provider.media_delay = 0.1  # slow photo downloads, so the kill lands inside a batch
         settings = {**provider.settings, "search_query": "", "direct_messages": False}
-        config = write_config(tmp_path, nats_url, "x-kill", "x", settings)
-        subject = subjects.inbound("x", "x-kill")
-        before = await kill_after(provisioned, subject, 8, config, "x-kill")
-        expected = provider.expected_ids()
-        assert 0 < len(before) < len(expected), "the kill must land mid-way"
-        provider.media_delay = 0
-        after = await resume_once(provisioned, subject, config, "x-kill")
-        assert after == expected, "nothing skipped, nothing repeated, in order"
+        await kill_and_resume(provisioned, nats_url, tmp_path, "x", settings, provider, 8, provider.expected_ids())
