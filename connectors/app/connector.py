@@ -121,24 +121,25 @@ class AppConnector(WebhookConnector[AppSettings]):
     async def submit(self, request: Request) -> Response:
         """Validate everything, store photos, publish once; answer the reference and its status URL."""
         submitted_at = datetime.now(UTC)
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            return errors_response({"_request": "send multipart/form-data with photos and fields"}, 415)
         key = request.headers.get("idempotency-key")
-        if key is not None and not form.IDEMPOTENCY_KEY.match(key):
-            return errors_response({"Idempotency-Key": "use 8 to 128 letters, digits or . _ : - (a UUID is best)"},
-                                   422)
         account = self.settings.account
-        if key is not None:
+        if key is not None and form.IDEMPOTENCY_KEY.match(key):
             ref = report_ref(envelope_id(self.ctx.channel, account, key))
             if await self.refs.lookup(self.ctx.media.js, ref) is not None:
                 self.log.info("report_retry_answered", ref=ref)
                 return JSONResponse({"ref": ref, "status_url": self.status_url(request, ref)}, status_code=200)
         try:
             body = await self.read_body(request)
-        except BodyTooLarge:
+        except BodyTooLarge:  # not read whole, so not kept: the app must send less
             limit = self.ctx.common.max_body_bytes
             return errors_response({"_request": f"the request is larger than {limit} bytes; send fewer or "
                                                 f"smaller photos"}, 413)
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return await self.refused({"_request": "send multipart/form-data with photos and fields"}, 415, body,
+                                      request)
+        if key is not None and not form.IDEMPOTENCY_KEY.match(key):
+            return await self.refused(
+                {"Idempotency-Key": "use 8 to 128 letters, digits or . _ : - (a UUID is best)"}, 422, body, request)
         try:
             parsed = await replayed(request, body).form(max_files=self.settings.max_photos, max_fields=MAX_FIELDS,
                                                          max_part_size=MAX_FIELD_BYTES)
