@@ -50,6 +50,11 @@ class ConversationSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """`[conversations]`: which messages are not complaints, and how long they stay recorded."""
 
     keep: Duration = Duration(days=90)  # how long control messages stay recorded on their conversation
+    # Chat fragments (router/assembly.py): the quiet time that closes a report ("0s": every message is routed
+    # at once), the longest a report is held from its first fragment, and the most fragments one report takes.
+    window: Duration = Duration(0)
+    max_hold: Duration = Duration(minutes=15)
+    max_fragments: int = 20
     status_words: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_STATUS_WORDS))
     # whole messages (any case; punctuation and emoji ignored) that are not complaints
     no_complaint: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_NO_COMPLAINT))

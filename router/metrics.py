@@ -38,6 +38,12 @@ class Metrics:
                                  registry=r)
         self.control = Counter("kanal_router_control", "Messages that are not complaints (no item), by kind "
                                "(opt_out, opt_in, status, no_complaint)", ["kind"], registry=r)
+        self.fragments = Counter("kanal_router_fragments", "Chat messages held to be assembled into a report "
+                                 "(router/assembly.py)", registry=r)
+        self.assembled = Counter("kanal_router_assembled", "Reports assembled from held fragments and routed",
+                                 registry=r)
+        self.held = Gauge("kanal_router_held_conversations", "Conversations this process is waiting on to close a "
+                          "report", registry=r)
         self.reloads = Counter("kanal_router_rule_reloads", "Rules file reloads, by result", ["result"], registry=r)
         self.rules = Gauge("kanal_router_rules", "Rules in force", registry=r)
         self.categories = Counter("kanal_router_categories", "Items delivered (not duplicate notices), by the "

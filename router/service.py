@@ -31,6 +31,8 @@ from nats.js.client import JetStreamContext
 from kanal import bus, http, log, sdnotify
 from kanal.config import Config
 from kanal.control import Control
+from router.assembler import Assembler, Outcome, fragment_writes
+from router.assembly import Window
 from router.conversations import Conversations
 from router.dedup import Deduper, Verdict
 from router.fetch import Fetcher
@@ -58,7 +60,7 @@ STAGE = "router"
 
 @dataclass(slots=True)
 class _Work:
-    msg: Msg
+    msg: Msg | None  # None for a report assembled from held fragments (router/assembler.py): no input to ack
     env: Envelope
     decision: Decision
     text: str  # `plain` subject and text
@@ -66,6 +68,7 @@ class _Work:
     item: RoutedItem | None = None
     twin: _Work | None = None  # the same envelope earlier in this batch, whose outcome this one shares
     follow_up: FollowUp | None = None  # the report this message adds to (router/followups.py)
+    fragments: tuple[str, ...] = ()  # an assembled report's fragment envelope ids, in order
 
 
 class RecentWrites:
@@ -121,6 +124,9 @@ class Router:
         self.outbound = KvIndex(nc, self.js, subjects.KV_OUTBOUND)  # read only: replies to our messages
         self.pipeline = Pipeline(nc)
         self.conversations = Conversations(config)  # control messages: recorded, not routed
+        # chat fragments: held in KV until their report is quiet, then routed once (router/assembler.py)
+        self.assembler = Assembler(nc, self.js, Window.of(self.conversations.settings), self.pipeline, self.metrics,
+                                   max_deliveries=settings.max_deliveries)
         self.sub: Any = None
         self.stopping = asyncio.Event()
         # Index writes are cached from the decision until their hint has landed: at most the item publish's
@@ -175,7 +181,11 @@ class Router:
         fetchers = [Fetcher(self.nc, subjects.STREAM_IN, self.s.consumer) for _ in range(self.s.workers)]
         for fetcher in fetchers:
             await fetcher.start()
-        await asyncio.gather(*(self._work(fetcher) for fetcher in fetchers))
+        await asyncio.gather(*(self._work(fetcher) for fetcher in fetchers), self.close_reports())
+
+    async def close_reports(self) -> None:
+        """Route held reports as they fall quiet, until `stopping` is set (nothing to do with `window = "0s"`)."""
+        await self.assembler.run(self.stopping, self.route_reports, self.dead_letter_report)
 
     async def _work(self, fetcher: Fetcher) -> None:
         while not self.stopping.is_set():
@@ -209,6 +219,9 @@ class Router:
             decoded.append((msg, env, plain(envelope_text(env.subject, env.text))))  # rules and dedup read it
         if controls:
             await self._record_controls(controls)
+        if self.assembler.enabled and decoded:
+            assert self.ids is not None
+            decoded = await self.assembler.take(decoded, self.ids, self._retry_or_dead_letter)
         work: list[_Work] = []
         rules = self.book.current
         try:  # the batch's points are looked up together
@@ -228,7 +241,8 @@ class Router:
         for _ in msgs:
             self.metrics.observe(elapsed)
 
-    async def _deliver(self, work: list[_Work]) -> None:
+    async def _deliver(self, work: list[_Work]) -> dict[int, tuple[RetryReason, str]]:
+        """Dedup, publish and record `work`; ack (or hand back) its inputs; the failures by `id()` of the work."""
         assert self.ids is not None and self.index is not None and self.refs is not None
         probes = self.deduper.probe_many([w.env for w in work], [w.text for w in work])
         id_keys = [self.deduper.id_key(p) for p in probes]
@@ -245,8 +259,9 @@ class Router:
             view = found[0] | found[1]
         except StoreError as err:
             for w in work:
-                await self._retry_or_dead_letter(w.msg, "dedup_store_unavailable", str(err))
-            return
+                if w.msg is not None:
+                    await self._retry_or_dead_letter(w.msg, "dedup_store_unavailable", str(err))
+            return {id(w): ("dedup_store_unavailable", str(err)) for w in work}
         now = datetime.now(UTC)
         self.recent.overlay(view, keys)
         # Decide the whole batch without awaiting, so concurrent batches of this process see each other's
@@ -311,9 +326,11 @@ class Router:
         counts: Counter[tuple[str, ...]] = Counter()
         for w in work:
             if id(w) in failed:
-                await self._retry_or_dead_letter(w.msg, *failed[id(w)])
+                if w.msg is not None:
+                    await self._retry_or_dead_letter(w.msg, *failed[id(w)])
                 continue
-            await w.msg.ack()
+            if w.msg is not None:
+                await w.msg.ack()
             self._count(w, counts)
         for labels, n in counts.items():  # one inc per label set and batch
             if labels[0] == "routed":
@@ -322,6 +339,7 @@ class Router:
                 self.metrics.categories.labels(labels[1]).inc(n)
             else:
                 self.metrics.duplicates.labels(labels[1]).inc(n)
+        return failed
 
     async def _record_controls(self, controls: list[tuple[Msg, Envelope, Control]]) -> None:
         """Not complaints: recorded on their conversation, then acked; no item (kanal/control.py)."""
@@ -334,6 +352,50 @@ class Router:
             await msg.ack()
             self.metrics.control.labels(control.kind).inc()
             _log().info("control_message_recorded", envelope_id=env.id, kind=control.kind, ref=control.ref)
+
+    async def route_reports(self, reports: list[tuple[Envelope, tuple[str, ...]]]) -> list[Outcome]:
+        """Route reports assembled from held fragments (router/assembler.py) like any input, then make each
+        other fragment's id a delivered repeat and its reference lead to the report; each report's outcome."""
+        assert self.ids is not None and self.refs is not None
+        out: list[Outcome] = [None] * len(reports)
+        work: list[tuple[int, _Work]] = []
+        for i, (env, fragments) in enumerate(reports):
+            text = plain(envelope_text(env.subject, env.text))
+            try:
+                decision = self.book.current.decide(env, text)
+            except Exception as err:
+                out[i] = ("routing_failed", repr(err))
+                continue
+            work.append((i, _Work(msg=None, env=env, decision=decision, text=text, fragments=fragments)))
+        failed = await self._deliver([w for _, w in work]) if work else {}
+        for i, w in work:
+            if id(w) in failed or w.verdict is None:
+                out[i] = failed.get(id(w), ("routing_failed", "no verdict"))
+                continue
+            item = w.item
+            queue = item.decision.queue if item is not None else w.verdict.queue or "triage"
+            report_id = (item.dedup.duplicate_of or item.item_id) if item is not None else w.env.id
+            ids, refs = fragment_writes(w.env, w.fragments, queue, report_id, datetime.now(UTC))
+            # references first, as for any item: a failure before the delivery records routes it again
+            results = [r for r in await self.refs.put_many(refs) if r]
+            results = results or [r for r in await self.ids.put_many(ids) if r]
+            if results:
+                out[i] = ("dedup_store_unavailable", f"recording the fragments failed: {results[0]!r}")
+        return out
+
+    async def dead_letter_report(self, env: Envelope, reason: RetryReason, detail: str) -> bool:
+        """An assembled report that could not be routed `max_deliveries` times: to KANAL_DLQ, with the reason."""
+        letter = DeadLetter(stage=STAGE, reason=reason, detail=detail[:2000], at=datetime.now(UTC), data=encode(env),
+                            subject=subjects.inbound(env.channel, env.instance), instance=env.instance)
+        try:
+            await self.js.publish(subjects.dlq(STAGE), encode(letter),
+                                  headers={"Nats-Msg-Id": f"router-dlq-assembled-{env.id}"})
+        except Exception as err:
+            _log().error("dead_letter_failed", reason=reason, error=repr(err))
+            return False
+        self.metrics.dlq.labels(reason).inc()
+        _log().warning("report_dead_lettered", reason=reason, detail=detail[:300], envelope_id=env.id)
+        return True
 
     def _item(self, w: _Work, verdict: Verdict, now: datetime) -> RoutedItem:
         decision = w.decision
@@ -350,7 +412,8 @@ class Router:
                 decision, queue=verdict.queue,
                 reason=f"{verdict.reason}; the rules chose {decision.queue}: {decision.reason}")
         return RoutedItem(kind="duplicate" if verdict.kind == "duplicate" else "item", item_id=w.env.id,
-                          ref=w.env.ref, envelope=w.env, decision=decision, dedup=verdict.dedup, routed_at=now)
+                          ref=w.env.ref, envelope=w.env, decision=decision, dedup=verdict.dedup, routed_at=now,
+                          fragments=w.fragments if len(w.fragments) > 1 else ())
 
     def _count(self, w: _Work, counts: Counter[tuple[str, ...]]) -> None:
         verdict = w.verdict

@@ -80,6 +80,9 @@ class RoutedItem(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # Set on a follow-up (the reporter adds to their report): the report's item id. Such a message is a
     # `duplicate` notice of that report (dedup.duplicate_of is the same id) in its queue, never an open item.
     follow_up_of: EnvelopeId | None = None
+    # Set on a report assembled from several chat messages (contract v1.3): the envelope ids of its fragments in
+    # order, the first being `item_id` (its envelope carries their text, attachments and location together).
+    fragments: tuple[EnvelopeId, ...] = ()
 
 
 def decode_routed(data: bytes | str) -> RoutedItem:

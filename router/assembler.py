@@ -1,0 +1,355 @@
+"""The router's fragment holding: chat messages wait in KV until their report is quiet, then it is routed once.
+
+Intake (per batch, before routing): a chat message (router/assembly.py `is_fragment`) that names no reference and
+replies to no message of ours is recorded in its conversation's KV value (`kanal_conversations`, key
+`asm.<hash>`) with compare-and-set on the key's revision, and only then acked: a kill before the write leaves
+the input for redelivery, a kill after it leaves the fragment in KV. A fragment already routed in a report (its
+`id.` delivery record exists) is an exact repeat.
+
+Closing (a timer in every router replica): each process remembers when the keys it wrote are due and, at
+start and every `scan` interval, reads every `asm.` key in the bucket (so a restarted or other replica closes
+what a dead one left). A due report is claimed by a compare-and-set write that fixes its fragments (so of two
+replicas only one routes it, and a fragment arriving meanwhile starts the next report; a claim older than
+`claim_timeout` may be taken over), routed through the router's ordinary path with the
+first fragment's envelope id as its `Nats-Msg-Id` (a second routing of the same fragments is dropped by the
+stream, then by the delivery record), and only then removed from KV. Nothing is lost or doubled at any kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.client import JetStreamContext
+
+from kanal import direct, log
+from kanal.references import record_for
+from router.assembly import (
+    Group,
+    Held,
+    Window,
+    add,
+    assemble,
+    claim,
+    closable,
+    decode_held,
+    encode_held,
+    failed,
+    holding_key,
+    ids,
+    is_fragment,
+    next_due,
+    release,
+)
+from router.dedup import IdRecord
+from router.followups import lookup_keys, reply_lookup
+from router.metrics import Metrics, RetryReason
+from router.pipeline import Pipeline, PublishError
+from router.similarity import reporter_keys
+from router.store import KvIndex, StoreError
+from schemas import subjects
+from schemas.envelope import Envelope, encode, report_ref
+
+# A routed report's fragments, and what became of it: None when routed, else the reason and detail.
+Outcome = tuple[RetryReason, str] | None
+RouteReports = Callable[[list[tuple[Envelope, tuple[str, ...]]]], Awaitable[list[Outcome]]]
+Retry = Callable[[Msg, RetryReason, str], Awaitable[None]]
+DeadLetter = Callable[[Envelope, RetryReason, str], Awaitable[bool]]
+Taken = tuple[Msg, Envelope, str]  # an input, its envelope, its `plain` text (as Router.handle has them)
+
+CAS_ATTEMPTS = 8  # compare-and-set retries on one key before the inputs are handed back for redelivery
+_EXPECTED = "Nats-Expected-Last-Subject-Sequence"
+
+
+def _log() -> Any:
+    return log.get("router")
+
+
+def _revision(msg: Msg | None) -> int:
+    """The stream sequence of a key's last entry (0 if it has none): what a compare-and-set write expects."""
+    if msg is None or not msg.headers:
+        return 0
+    return int(msg.headers.get("Nats-Sequence", "0"))
+
+
+def _conflict(err: BaseException) -> bool:
+    return "wrong last sequence" in str(err)
+
+
+def fragment_writes(report: Envelope, fragments: tuple[str, ...], queue: str, report_id: str,
+                    at: datetime) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
+    """For each fragment after the first (whose id is the report's): its delivery record (a later copy of it
+    is an exact repeat) and its reference -> the report (a reference the reporter was given still leads to the
+    report's status, and quoting it is a follow-up of the report). Pure."""
+    rest = fragments[1:]
+    value = msgspec.json.encode(IdRecord(queue=queue, kind="fragment", at=report.received_at.timestamp()))
+    ids = [(f"id.{f}", value) for f in rest]
+    reporters = reporter_keys(report)
+    refs = [(report_ref(f), encode(record_for(report, item_id=f, kind="duplicate", queue=queue, at=at,
+                                               duplicate_of=report_id, incident=None, reporters=reporters)))
+            for f in rest]
+    return ids, refs
+
+
+@dataclass(slots=True)
+class _Key:
+    """One conversation key as read: its value and revision."""
+
+    held: Held
+    revision: int
+
+
+class Assembler:
+    """Holds chat fragments of this router replica and closes the reports that are due (any replica's)."""
+
+    def __init__(self, nc: NATS, js: JetStreamContext, window: Window, pipeline: Pipeline, metrics: Metrics,
+                 *, max_deliveries: int, claim_timeout: timedelta = timedelta(seconds=30),
+                 scan: timedelta = timedelta(seconds=30)) -> None:
+        self.nc = nc
+        self.js = js
+        self.w = window
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.max_deliveries = max_deliveries
+        self.claim_timeout = claim_timeout
+        self.scan_every = scan
+        self.owner = secrets.token_hex(6)  # this process's claims
+        self.bucket = subjects.KV_CONVERSATIONS
+        self.stream = f"KV_{self.bucket}"
+        self.prefix = f"$KV.{self.bucket}."
+        self.due: dict[str, datetime] = {}  # key -> when its first report closes (keys this process knows)
+        self.wake = asyncio.Event()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether chat messages are held at all."""
+        return self.w.enabled
+
+    @staticmethod
+    def holds(env: Envelope) -> bool:
+        """Whether this message waits for more: a chat fragment, neither a follow-up nor a reply to us."""
+        return is_fragment(env) and not lookup_keys(env) and not reply_lookup(env)
+
+    # -- intake ----------------------------------------------------------------------------------------------
+
+    async def take(self, batch: list[Taken], ids: KvIndex, retry: Retry) -> list[Taken]:
+        """Record the batch's chat fragments and ack them; return the inputs to route now."""
+        if not self.enabled:
+            return batch
+        now_route = [t for t in batch if not self.holds(t[1])]
+        held = [t for t in batch if self.holds(t[1])]
+        if not held:
+            return now_route
+        try:
+            routed = await ids.get_many([f"id.{env.id}" for _, env, _ in held])
+        except StoreError as err:
+            for msg, _, _ in held:
+                await retry(msg, "dedup_store_unavailable", str(err))
+            return now_route
+        by_key: dict[str, list[tuple[Msg, Envelope]]] = {}
+        for msg, env, _ in held:
+            if f"id.{env.id}" in routed:  # already routed in a report: a repeat (a provider retry, a replay)
+                await msg.ack()
+                self.metrics.duplicates.labels("exact").inc()
+                _log().info("exact_duplicate_skipped", envelope_id=env.id, reason="fragment already routed")
+                continue
+            by_key.setdefault(holding_key(env), []).append((msg, env))
+        errors = await self._record({k: [env for _, env in v] for k, v in by_key.items()})
+        for key, inputs in by_key.items():
+            problem = errors.get(key)
+            for msg, env in inputs:
+                if problem is not None:
+                    await retry(msg, "dedup_store_unavailable", f"holding the fragment failed: {problem!r}")
+                    continue
+                await msg.ack()
+                self.metrics.fragments.inc()
+                _log().info("fragment_held", envelope_id=env.id, conversation=key)
+        return now_route
+
+    async def _read(self, keys: list[str]) -> dict[str, _Key]:
+        try:
+            found = await direct.last_per_subject(self.nc, self.stream, [self.prefix + k for k in keys])
+        except direct.DirectGetError as err:
+            raise StoreError(str(err)) from err
+        out = {}
+        for key in keys:
+            msg = found.get(self.prefix + key)
+            value = direct.kv_value(msg) if msg is not None else None
+            out[key] = _Key(held=decode_held(value or b""), revision=_revision(msg))
+        return out
+
+    async def _write(self, changes: dict[str, tuple[Held, int]]) -> dict[str, BaseException | None]:
+        """Compare-and-set each key to its new value (an empty one is deleted); each key's outcome."""
+        messages = []
+        for key, (held, revision) in changes.items():
+            headers = {_EXPECTED: str(revision)}
+            if held.empty:
+                headers["KV-Operation"] = "DEL"
+            messages.append((self.prefix + key, b"" if held.empty else encode_held(held), headers))
+        results = await self.pipeline.publish_batch(messages)
+        return dict(zip(changes, results, strict=True))
+
+    async def _record(self, pending: dict[str, list[Envelope]]) -> dict[str, BaseException]:
+        """Add fragments to their keys, re-reading a key another writer changed meanwhile; errors by key."""
+        errors: dict[str, BaseException] = {}
+        for _ in range(CAS_ATTEMPTS):
+            if not pending:
+                return errors
+            try:
+                current = await self._read(list(pending))
+            except StoreError as err:
+                return errors | dict.fromkeys(pending, err)
+            now = datetime.now(UTC)
+            changes: dict[str, tuple[Held, int]] = {}
+            for key, envs in pending.items():
+                held = current[key].held
+                for env in envs:
+                    held = add(held, env, now)
+                changes[key] = (held, current[key].revision)
+            results = await self._write(changes)
+            conflicted: dict[str, list[Envelope]] = {}
+            for key, res in results.items():
+                if res is None:
+                    self._schedule(key, changes[key][0])
+                elif _conflict(res):
+                    conflicted[key] = pending[key]
+                else:
+                    errors[key] = res
+            pending = conflicted
+        return errors | dict.fromkeys(pending, PublishError(f"{CAS_ATTEMPTS} concurrent changes of the key"))
+
+    def _schedule(self, key: str, held: Held) -> None:
+        when = next_due(held, self.w, self.claim_timeout)
+        if when is None:
+            self.due.pop(key, None)
+        else:
+            self.due[key] = when
+            self.wake.set()
+        self.metrics.held.set(len(self.due))
+
+    # -- closing ---------------------------------------------------------------------------------------------
+
+    async def run(self, stopping: asyncio.Event, route: RouteReports, dead_letter: DeadLetter) -> None:
+        """Close due reports until `stopping` is set: at start and every `scan` all keys, else the known ones."""
+        if not self.enabled:
+            return
+        loop = asyncio.get_running_loop()
+        next_scan = 0.0
+        while not stopping.is_set():
+            try:
+                if loop.time() >= next_scan:
+                    await self.scan()
+                    next_scan = loop.time() + self.scan_every.total_seconds()
+                now = datetime.now(UTC)
+                ready = [k for k, when in self.due.items() if when <= now]
+                if ready:
+                    await self.close(ready, route, dead_letter)
+            except Exception as err:  # the store or the bus is away: the client reconnects; try again soon
+                _log().warning("assembly_close_failed", error=repr(err))
+                await asyncio.sleep(1.0)
+            soonest = min(self.due.values(), default=None)
+            wait = 1.0 if soonest is None else (soonest - datetime.now(UTC)).total_seconds()
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), max(0.05, min(wait, 1.0)))
+
+    async def scan(self) -> None:
+        """Learn every held key in the bucket and when it is due (those a dead or other replica left too)."""
+        kv = await self.js.key_value(self.bucket)
+        watcher = await kv.watch("asm.>", ignore_deletes=True, meta_only=True)
+        keys: list[str] = []
+        try:
+            async for entry in watcher:
+                if entry is None:  # the initial values are all delivered
+                    break
+                keys.append(entry.key)
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+        for i in range(0, len(keys), direct.MULTI_LAST_MAX):
+            for key, found in (await self._read(keys[i:i + direct.MULTI_LAST_MAX])).items():
+                self._schedule(key, found.held)
+
+    async def close(self, keys: list[str], route: RouteReports, dead_letter: DeadLetter) -> None:
+        """Claim, route and release the due reports of `keys`."""
+        current = await self._read(keys)
+        now = datetime.now(UTC)
+        claims: dict[str, tuple[Held, int]] = {}
+        claimed: list[tuple[str, tuple[str, ...], Group]] = []
+        for key, found in current.items():
+            held = found.held
+            for group_ids in closable(held, now, self.w, self.claim_timeout):
+                held, group = claim(held, group_ids, self.owner, now, self.w)
+                if group is not None:
+                    claimed.append((key, group_ids, group))
+            if held is not found.held:
+                claims[key] = (held, found.revision)
+            else:
+                self._schedule(key, held)  # not due after all (a fragment came) or claimed by another router
+        results = await self._write(claims)
+        won = []
+        for key, group_ids, group in claimed:
+            res = results.get(key)
+            if res is None:
+                won.append((key, group_ids, group))
+            else:  # another writer changed the key first: look again on the next turn
+                self.due[key] = now
+                if not _conflict(res):
+                    _log().warning("assembly_claim_failed", conversation=key, error=repr(res))
+        if not won:
+            return
+        reports = [assemble(p.env for p in group.pieces) for _, _, group in won]
+        outcomes = await route(reports)
+        done: dict[str, list[tuple[tuple[str, ...], bool]]] = {}
+        for (key, group_ids, group), (report, fragment_ids), outcome in zip(won, reports, outcomes, strict=True):
+            if outcome is None:
+                self.metrics.assembled.inc()
+                _log().info("report_assembled", envelope_id=report.id, ref=report.ref, fragments=len(fragment_ids),
+                            conversation=key)
+                done.setdefault(key, []).append((group_ids, True))
+            elif group.attempts + 1 >= self.max_deliveries and await dead_letter(report, *outcome):
+                done.setdefault(key, []).append((group_ids, True))
+            else:
+                _log().warning("assembly_route_retry", envelope_id=report.id, reason=outcome[0], detail=outcome[1],
+                               attempts=group.attempts + 1)
+                done.setdefault(key, []).append((group_ids, False))
+        await self._settle(done)
+
+    @staticmethod
+    def _attempts(held: Held, group_ids: tuple[str, ...]) -> int:
+        return next((g.attempts for g in held.fixed if ids(g.pieces) == group_ids), 0) + 1
+
+    async def _settle(self, done: dict[str, list[tuple[tuple[str, ...], bool]]]) -> None:
+        """Remove the routed reports from their keys (or count the failed attempt), re-reading on conflicts."""
+        for _ in range(CAS_ATTEMPTS):
+            if not done:
+                return
+            current = await self._read(list(done))
+            now = datetime.now(UTC)
+            changes: dict[str, tuple[Held, int]] = {}
+            for key, groups in done.items():
+                held = current[key].held
+                for group_ids, routed in groups:
+                    retry_at = now + timedelta(seconds=min(30.0, 0.5 * 2 ** self._attempts(held, group_ids)))
+                    held = release(held, group_ids) if routed else failed(held, group_ids, retry_at)
+                changes[key] = (held, current[key].revision)
+            results = await self._write(changes)
+            retry = {}
+            for key, res in results.items():
+                if res is None:
+                    self._schedule(key, changes[key][0])
+                elif _conflict(res):
+                    retry[key] = done[key]
+                else:  # left claimed: taken over after the claim timeout (a second routing is a dropped repeat)
+                    _log().warning("assembly_release_failed", conversation=key, error=repr(res))
+                    self.due[key] = datetime.now(UTC) + self.claim_timeout
+            done = retry
+        for key in done:
+            self.due[key] = datetime.now(UTC) + self.claim_timeout
