@@ -28,6 +28,7 @@ from typing import Any
 import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 
 from kanal import direct, log
@@ -99,6 +100,32 @@ def fragment_writes(report: Envelope, fragments: tuple[str, ...], queue: str, re
     return ids, refs
 
 
+async def held_keys(js: JetStreamContext) -> list[str]:
+    """Every `asm.` key of the conversations bucket that holds fragments now.
+
+    An ephemeral consumer over the keys' last entries (headers only) is read until the count it had when it
+    was made: exact, where a KV watcher's "initial values done" can come before them under load.
+    """
+    stream, prefix = f"KV_{subjects.KV_CONVERSATIONS}", f"$KV.{subjects.KV_CONVERSATIONS}."
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, ack_policy=AckPolicy.NONE,
+                            headers_only=True, mem_storage=True, inactive_threshold=60.0)
+    sub = await js.pull_subscribe(f"{prefix}asm.>", stream=stream, config=config)
+    keys: list[str] = []
+    name = ""
+    try:
+        info = await sub.consumer_info()
+        name, left = info.name, info.num_pending or 0
+        while left > 0:
+            msgs = await sub.fetch(min(left, 1000), timeout=10)
+            left -= len(msgs)
+            keys += [m.subject[len(prefix):] for m in msgs if (m.headers or {}).get("KV-Operation") is None]
+    finally:
+        with contextlib.suppress(Exception):
+            await js.delete_consumer(stream, name)
+        await sub.unsubscribe()
+    return keys
+
+
 @dataclass(slots=True)
 class _Key:
     """One conversation key as read: its value and revision."""
@@ -134,26 +161,31 @@ class Assembler:
         return self.w.enabled
 
     @staticmethod
-    def holds(env: Envelope) -> bool:
-        """Whether this message waits for more: a chat fragment, neither a follow-up nor a reply to us."""
-        return is_fragment(env) and not lookup_keys(env) and not reply_lookup(env)
+    def holds(env: Envelope, ours: dict[str, bytes]) -> bool:
+        """Whether this message waits for more: a chat message that names no reference and is no reply to a
+        message of ours (`ours`: the `kanal_outbound` reply records read for the batch); those are routed at
+        once, as follow-ups where they are the reporter's."""
+        return is_fragment(env) and not lookup_keys(env) and not any(k in ours for k in reply_lookup(env))
 
     # -- intake ----------------------------------------------------------------------------------------------
 
-    async def take(self, batch: list[Taken], ids: KvIndex, retry: Retry) -> list[Taken]:
+    async def take(self, batch: list[Taken], ids: KvIndex, outbound: KvIndex, retry: Retry) -> list[Taken]:
         """Record the batch's chat fragments and ack them; return the inputs to route now."""
         if not self.enabled:
             return batch
-        now_route = [t for t in batch if not self.holds(t[1])]
-        held = [t for t in batch if self.holds(t[1])]
-        if not held:
-            return now_route
+        chat = [t for t in batch if is_fragment(t[1])]
+        if not chat:
+            return batch
         try:
-            routed = await ids.get_many([f"id.{env.id}" for _, env, _ in held])
+            reply_keys = [k for _, env, _ in chat for k in reply_lookup(env)]
+            ours = await outbound.get_many(reply_keys) if reply_keys else {}
+            routed = await ids.get_many([f"id.{env.id}" for _, env, _ in chat])
         except StoreError as err:
-            for msg, _, _ in held:
+            for msg, _, _ in chat:
                 await retry(msg, "dedup_store_unavailable", str(err))
-            return now_route
+            return [t for t in batch if not is_fragment(t[1])]
+        now_route = [t for t in batch if not self.holds(t[1], ours)]
+        held = [t for t in batch if self.holds(t[1], ours)]
         by_key: dict[str, list[tuple[Msg, Envelope]]] = {}
         for msg, env, _ in held:
             if f"id.{env.id}" in routed:  # already routed in a report: a repeat (a provider retry, a replay)
@@ -263,16 +295,7 @@ class Assembler:
 
     async def scan(self) -> None:
         """Learn every held key in the bucket and when it is due (those a dead or other replica left too)."""
-        kv = await self.js.key_value(self.bucket)
-        watcher = await kv.watch("asm.>", ignore_deletes=True, meta_only=True)
-        keys: list[str] = []
-        try:
-            async for entry in watcher:
-                if entry is None:  # the initial values are all delivered
-                    break
-                keys.append(entry.key)
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
+        keys = await held_keys(self.js)
         for i in range(0, len(keys), direct.MULTI_LAST_MAX):
             for key, found in (await self._read(keys[i:i + direct.MULTI_LAST_MAX])).items():
                 self._schedule(key, found.held)

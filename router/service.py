@@ -221,7 +221,7 @@ class Router:
             await self._record_controls(controls)
         if self.assembler.enabled and decoded:
             assert self.ids is not None
-            decoded = await self.assembler.take(decoded, self.ids, self._retry_or_dead_letter)
+            decoded = await self.assembler.take(decoded, self.ids, self.outbound, self._retry_or_dead_letter)
         work: list[_Work] = []
         rules = self.book.current
         try:  # the batch's points are looked up together

@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 
 from nats.aio.client import Client as NATS
-from nats.js.errors import NoKeysError
 
+from kanal import bus, sends
 from kanal.references import References
 from kanal.testing import make_config
+from router.assembler import held_keys
 from router.service import Router
 from schemas import Attachment, Location, Reporter, Thread, subjects
 from schemas.envelope import Envelope
@@ -37,13 +38,9 @@ async def _router(nc: NATS, nats_url: str, tmp_path: Path, window: str) -> Route
     return await make_router(nc, config, write_rules(tmp_path))
 
 
-async def held_keys(nc: NATS) -> list[str]:
+async def held(nc: NATS) -> list[str]:
     """The conversations that still hold fragments (`asm.` keys in kanal_conversations)."""
-    kv = await nc.jetstream().key_value(subjects.KV_CONVERSATIONS)
-    try:
-        return [k for k in await kv.keys() if k.startswith("asm.")]
-    except NoKeysError:
-        return []
+    return await held_keys(nc.jetstream())
 
 
 async def until_closed(nc: NATS, *routers: Router, items: int, within: float = 90) -> list[RoutedItem]:
@@ -53,10 +50,10 @@ async def until_closed(nc: NATS, *routers: Router, items: int, within: float = 9
     try:
         while time.monotonic() < deadline:
             got = await routed(nc)
-            if len(got) >= items and not await held_keys(nc):
+            if len(got) >= items and not await held(nc):
                 return got
             await asyncio.sleep(0.1)
-        raise AssertionError(f"{len(await routed(nc))} items, held {await held_keys(nc)} after {within}s")
+        raise AssertionError(f"{len(await routed(nc))} items, held {await held(nc)} after {within}s")
     finally:
         for r in routers:
             r.stopping.set()
@@ -72,7 +69,7 @@ async def test_text_pin_and_photo_from_one_reporter_are_one_item_in_the_pins_kel
     photo = _tg("3", "ini fotonya", seconds=2, attachments=(PHOTO,))
     await publish(provisioned, text, pin, photo, pin)  # the pin delivered twice
     await drain(router)
-    assert await routed(provisioned) == [] and len(await held_keys(provisioned)) == 1  # held, inputs acked
+    assert await routed(provisioned) == [] and len(await held(provisioned)) == 1  # held, inputs acked
     [item] = await until_closed(provisioned, router, items=1)
     assert (item.kind, item.item_id, item.ref) == ("item", text.id, text.ref)
     assert item.decision.queue == "kelurahan.3199011001" and item.decision.rule_id == "geo"
@@ -89,7 +86,7 @@ async def test_text_pin_and_photo_from_one_reporter_are_one_item_in_the_pins_kel
     # a fragment delivered again after the report was routed is an exact repeat, not a new report
     await publish(provisioned, photo)
     await drain(router)
-    assert len(await routed(provisioned)) == 1 and await held_keys(provisioned) == []
+    assert len(await routed(provisioned)) == 1 and await held(provisioned) == []
 
 
 async def test_window_zero_routes_each_message_at_once(provisioned: NATS, nats_url: str, tmp_path: Path) -> None:
@@ -102,7 +99,7 @@ async def test_window_zero_routes_each_message_at_once(provisioned: NATS, nats_u
     items = {i.item_id: i for i in await routed(provisioned)}
     assert set(items) == {text.id, pin.id, photo.id}  # STOP is still a control message, no item
     assert items[pin.id].decision.queue == "kelurahan.3199011001" and items[text.id].decision.queue == "triage"
-    assert all(i.fragments == () for i in items.values()) and await held_keys(provisioned) == []
+    assert all(i.fragments == () for i in items.values()) and await held(provisioned) == []
 
 
 async def test_two_reporters_interleaved_stay_apart(provisioned: NATS, nats_url: str, tmp_path: Path) -> None:
@@ -146,7 +143,7 @@ async def test_a_follow_up_or_control_message_is_never_a_fragment(provisioned: N
     await publish(provisioned, thanks, follow, other)
     await drain(router)  # routed at once: no closing loop runs here
     items = {i.item_id: i for i in await routed(provisioned)}
-    assert set(items) == {first.item_id, follow.id, other.id} and await held_keys(provisioned) == []
+    assert set(items) == {first.item_id, follow.id, other.id} and await held(provisioned) == []
     assert items[follow.id].follow_up_of == first.item_id
     assert items[other.id].follow_up_of == first.item_id  # any fragment's reference leads to the report
     assert items[follow.id].decision.queue == "kelurahan.3199011001"
@@ -163,3 +160,28 @@ async def test_two_replicas_route_each_report_once(provisioned: NATS, nats_url: 
     items = await until_closed(provisioned, one, two, items=30)
     assert len(items) == 30 and len({i.item_id for i in items}) == 30
     assert sorted(f for i in items for f in i.fragments) == sorted(e.id for e in envs)
+
+
+async def test_a_reply_to_our_message_is_a_follow_up_and_a_reply_to_their_own_is_a_fragment(
+    provisioned: NATS, nats_url: str, tmp_path: Path
+) -> None:
+    router = await _router(provisioned, nats_url, tmp_path, "3s")
+    report = _tg("1", "Lampu jalan mati di depan masjid", location=PIN)
+    await publish(provisioned, report)
+    await drain(router)
+    [first] = await until_closed(provisioned, router, items=1)
+    router.stopping.clear()
+    # the Telegram sender loop sent our acknowledgement as message 9001 and recorded which report it was about
+    outbound = await bus.ensure_kv(provisioned.jetstream(), subjects.KV_OUTBOUND, history=5)
+    await sends.remember_reply(outbound, "telegram", "tg-1", "555:9001", first.ref)
+    ours = _tg("2", "Sudah dua malam masih gelap", 3600, thread=Thread(conversation="telegram:555",
+                                                                       reply_to="555:9001"))
+    own = [_tg("3", "Ada pohon tumbang di Jalan Alpha", 3700),
+           _tg("4", "ini fotonya", 3701, attachments=(PHOTO,),
+               thread=Thread(conversation="telegram:555", reply_to="555:42"))]  # a reply to their own message
+    await publish(provisioned, ours, *own)
+    await drain(router)
+    assert {i.item_id for i in await routed(provisioned)} == {first.item_id, ours.id}  # the rest is held
+    items = {i.item_id: i for i in await until_closed(provisioned, router, items=3)}
+    assert items[ours.id].follow_up_of == first.item_id
+    assert items[own[0].id].fragments == (own[0].id, own[1].id) and items[own[0].id].follow_up_of is None
