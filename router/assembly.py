@@ -27,7 +27,7 @@ from kanal.control import ConversationSettings
 from kanal.phone import contact_key
 from router.conversations import conversation_key
 from router.similarity import digest
-from schemas.envelope import Envelope, Location, UtcTime
+from schemas.envelope import Envelope, Location, UtcTime, decode_envelope, encode
 
 CHAT_KINDS = frozenset({"direct_message", "sms"})  # e-mail, posts, comments, forms, walk-ins, news: whole
 # A pin the reporter dropped or a venue the provider named beats a photo's EXIF, which beats a place in text.
@@ -41,7 +41,7 @@ class Window:
     window: timedelta
     max_hold: timedelta
     max_fragments: int = 20
-    settle: timedelta = timedelta(seconds=5)
+    settle: timedelta = timedelta(seconds=1)
 
     @classmethod
     def of(cls, settings: ConversationSettings) -> Window:
@@ -55,10 +55,18 @@ class Window:
 
 
 class Piece(Struct, frozen=True, kw_only=True):
-    """One fragment as held: its envelope, and when the router recorded it."""
+    """One fragment as held: its id and times (what grouping reads), its envelope as received (decoded only
+    when its report is routed), and when the router recorded it."""
 
-    env: Envelope
+    id: str
+    created_at: UtcTime
+    received_at: UtcTime
     seen: UtcTime
+    data: msgspec.Raw
+
+    def envelope(self) -> Envelope:
+        """The fragment's envelope."""
+        return decode_envelope(bytes(self.data))
 
 
 class Group(Struct, frozen=True, kw_only=True):
@@ -119,15 +127,17 @@ def ordered(envs: Iterable[Envelope]) -> list[Envelope]:
 
 def ids(pieces: Iterable[Piece]) -> tuple[str, ...]:
     """The envelope ids of a report's fragments, in report order (its identity while held)."""
-    return tuple(env.id for env in ordered(p.env for p in pieces))
+    return tuple(p.id for p in sorted(pieces, key=lambda p: (p.created_at, p.id)))
 
 
-def add(held: Held, env: Envelope, now: datetime) -> Held:
-    """`held` with `env` recorded (recording a fragment that is already held changes nothing, so a
-    redelivered input is harmless)."""
-    if any(p.env.id == env.id for p in held.pieces) or any(p.env.id == env.id for g in held.fixed for p in g.pieces):
+def add(held: Held, env: Envelope, now: datetime, data: bytes | None = None) -> Held:
+    """`held` with `env` recorded (`data`: its wire form, if the caller has it). Recording a fragment that is
+    already held changes nothing, so a redelivered input is harmless."""
+    if any(p.id == env.id for p in held.pieces) or any(p.id == env.id for g in held.fixed for p in g.pieces):
         return held
-    return msgspec.structs.replace(held, pieces=(*held.pieces, Piece(env=env, seen=now)))
+    piece = Piece(id=env.id, created_at=env.created_at, received_at=env.received_at, seen=now,
+                  data=msgspec.Raw(data if data is not None else encode(env)))
+    return msgspec.structs.replace(held, pieces=(*held.pieces, piece))
 
 
 def open_groups(pieces: Iterable[Piece], w: Window) -> list[tuple[Piece, ...]]:
@@ -136,11 +146,11 @@ def open_groups(pieces: Iterable[Piece], w: Window) -> list[tuple[Piece, ...]]:
     report's last fragment, less than `max_hold` after its first, and the report has room; else it starts one.
     """
     groups: list[list[Piece]] = []
-    for piece in sorted(pieces, key=lambda p: (p.env.received_at, p.env.id)):
-        at = piece.env.received_at
+    for piece in sorted(pieces, key=lambda p: (p.received_at, p.id)):
+        at = piece.received_at
         if groups:
             group = groups[-1]
-            first, last = group[0].env.received_at, group[-1].env.received_at
+            first, last = group[0].received_at, group[-1].received_at
             if at - last <= w.window and at - first < w.max_hold and len(group) < w.max_fragments:
                 group.append(piece)
                 continue
@@ -155,7 +165,7 @@ def due(pieces: Sequence[Piece], w: Window) -> datetime:
     recorded = max(p.seen for p in pieces)
     if len(pieces) >= w.max_fragments:
         return recorded
-    times = [p.env.received_at for p in pieces]
+    times = [p.received_at for p in pieces]
     return max(min(max(times) + w.window, min(times) + w.max_hold), recorded + min(w.settle, w.window))
 
 
@@ -189,7 +199,7 @@ def claim(held: Held, group_ids: Sequence[str], owner: str, now: datetime, w: Wi
         if ids(pieces) == wanted:
             group = Group(pieces=pieces, claimed_by=owner, claimed_at=now)
             taken = set(wanted)
-            rest = tuple(p for p in held.pieces if p.env.id not in taken)
+            rest = tuple(p for p in held.pieces if p.id not in taken)
             return Held(pieces=rest, fixed=(*held.fixed, group)), group
     return held, None
 
