@@ -22,6 +22,7 @@ from connectors.errors import PermanentError, RateLimited, TransientError
 from connectors.outbound.sender import SendRefused, Sent
 from connectors.outbound.whatsapp import TemplateRefused, choose, values, window_open
 from connectors.twilio.settings import TwilioSettings
+from kanal.phone import e164
 from schemas.outbound import OutboundMessage
 
 _NUMBER = re.compile(r"\+?\d[\d ]{6,}\d")
@@ -46,12 +47,11 @@ def scrub(text: str) -> str:
 def addresses(message: OutboundMessage, own_number: str) -> tuple[str, str]:
     """(From, To): WhatsApp reports are answered from `whatsapp:<our number>` to the reporter's `handle`."""
     envelope = message.reply_to
-    to = envelope.reporter.handle or envelope.reporter.contact or ""
+    written = envelope.reporter.handle or envelope.reporter.contact or ""
+    to = e164(written) or written  # the reporter's number in the one E.164 reading (kanal/phone.py)
     number = own_number or envelope.account
-    if envelope.kind == "direct_message" or to.startswith("whatsapp:"):
-        if not to.startswith("whatsapp:"):
-            to = f"whatsapp:{to}"
-        return f"whatsapp:{number}", to
+    if envelope.kind == "direct_message" or written.startswith("whatsapp:"):
+        return f"whatsapp:{number}", to if to.startswith("whatsapp:") else f"whatsapp:{to}"
     return number, to
 
 

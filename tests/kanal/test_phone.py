@@ -10,7 +10,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat
 
+from connectors.twilio.sender import addresses
 from kanal.phone import contact_key, e164, normalise_phone
+from schemas import Reporter
+from tests.factories import envelope
+from tests.notifier.messages import ack
 
 # National significant numbers: mobiles (8xx, 9-12 digits) and Jakarta landlines (21 + 7-8 digits).
 _MOBILE = st.builds(lambda rest: "8" + rest, st.text("0123456789", min_size=8, max_size=11))
@@ -113,3 +117,21 @@ def test_contact_key() -> None:
 ])
 def test_e164_calls_only_valid_numbers_phone_numbers(raw: str, expected: str | None) -> None:
     assert e164(raw) == expected
+
+
+
+@settings(max_examples=150, deadline=None)
+@given(nsn=_MOBILE, data=st.data())
+def test_replies_go_to_the_number_the_reporter_is_known_by(nsn: str, data: st.DataObject) -> None:
+    """However the reporter's number was written, the SMS gateway and Twilio send to phonenumbers' E.164 of it,
+    the same key the router compares reporters by."""
+    assume(_valid(nsn))
+    written = data.draw(st.sampled_from(_WRITINGS)).format(n=data.draw(_spaced(nsn)))
+    truth = _truth(nsn)
+    assert e164(written) == truth == contact_key(written)
+    ours = "+628111272206"
+    sms = envelope("m-1", reporter=Reporter(contact=written))
+    expected = ((f"whatsapp:{ours}", f"whatsapp:{truth}") if written.startswith("whatsapp:") else (ours, truth))
+    assert addresses(ack(sms), ours) == expected
+    chat = envelope("m-2", kind="direct_message", reporter=Reporter(contact=written))
+    assert addresses(ack(chat), ours) == (f"whatsapp:{ours}", f"whatsapp:{truth}")
