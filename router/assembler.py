@@ -111,21 +111,18 @@ async def held_keys(js: JetStreamContext) -> list[str]:
     was made: exact, where a KV watcher's "initial values done" can come before them under load.
     """
     stream, prefix = f"KV_{subjects.KV_CONVERSATIONS}", f"$KV.{subjects.KV_CONVERSATIONS}."
+    # The router may not delete consumers (docs/operations.md): the server removes this one when idle.
     config = ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, ack_policy=AckPolicy.NONE,
-                            headers_only=True, mem_storage=True, inactive_threshold=60.0)
+                            headers_only=True, mem_storage=True, inactive_threshold=15.0)
     sub = await js.pull_subscribe(f"{prefix}asm.>", stream=stream, config=config)
     keys: list[str] = []
-    name = ""
     try:
-        info = await sub.consumer_info()
-        name, left = info.name, info.num_pending or 0
+        left = (await sub.consumer_info()).num_pending or 0
         while left > 0:
             msgs = await sub.fetch(min(left, 1000), timeout=10)
             left -= len(msgs)
             keys += [m.subject[len(prefix):] for m in msgs if (m.headers or {}).get("KV-Operation") is None]
     finally:
-        with contextlib.suppress(Exception):
-            await js.delete_consumer(stream, name)
         await sub.unsubscribe()
     return keys
 

@@ -212,7 +212,10 @@ def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: s
         subjects.dlq("router"),
         *(f"$KV.{b}.>" for b in dedup),
         *_kv(subjects.KV_REFS),  # the reference index: written by the router alone
-        *_kv(subjects.KV_CONVERSATIONS),  # control messages recorded on their conversation
+        *_kv(subjects.KV_CONVERSATIONS),  # control messages and held chat fragments, per conversation
+        # held fragments' keys are listed at start and every 30 s through an ephemeral pull consumer
+        *(f"{API}.{api}.KV_{subjects.KV_CONVERSATIONS}{tail}"
+          for api, tail in (("CONSUMER.CREATE", ".>"), ("CONSUMER.INFO", ".*"), ("CONSUMER.MSG.NEXT", ".*"))),
         *_kv(subjects.KV_OUTBOUND, write=False),  # which report a replied-to message of ours was about
         *_lookups(),
         *(f"{API}.STREAM.{verb}.{name}" for name in managed for verb in ("CREATE", "UPDATE")),

@@ -194,3 +194,38 @@ async def test_no_user_can_read_another_users_replies(provisioned: tuple[Path, o
             assert await a.refused(theirs), f"{theirs} was not refused: {a.errors}"
         own = await a.nc.jetstream(timeout=2).stream_info(subjects.STREAM_IN)  # its own replies still arrive
         assert own.config.name == subjects.STREAM_IN
+
+
+async def test_router_user_holds_chat_fragments_and_routes_them_as_one_report(
+        provisioned: tuple[Path, object, str]) -> None:
+    import asyncio
+    import time
+
+    import msgspec
+
+    from router.assembler import held_keys
+
+    tmp, config, url = provisioned
+    held_config = msgspec.structs.replace(config, conversations={"window": "1s"})  # type: ignore[type-var]
+    chat = [envelope(f"perm-chat-{i}", instance="sms-a", text=text)
+            for i, text in enumerate(["Lampu jalan mati di gang 5", "sudah tiga hari"])]
+    async with login(url, tmp / "secrets", "connector-sms-a") as a:
+        await publish(a.nc, *chat)
+    async with login(url, tmp / "secrets", natsconf.ROUTER_USER) as r:
+        router = await make_router(r.nc, held_config, tmp / "rules.toml")  # type: ignore[arg-type]
+        handled = 0
+        while handled < len(chat):
+            msgs = await router.sub.fetch(64, timeout=2)
+            await router.handle(msgs)
+            handled += len(msgs)
+        assert await held_keys(r.nc.jetstream())  # listed through the router's own ephemeral consumer
+        closing = asyncio.create_task(router.close_reports())
+        deadline = time.monotonic() + 60
+        while await held_keys(r.nc.jetstream()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        router.stopping.set()
+        await closing
+        assert not [e for e in r.errors if "permissions" in e.lower()], r.errors
+    async with login(url, tmp / "secrets", natsconf.OPS_USER) as ops:
+        refs = await ops.nc.jetstream().key_value(subjects.KV_REFS)
+        assert (await refs.get(chat[0].ref)).value and (await refs.get(chat[1].ref)).value

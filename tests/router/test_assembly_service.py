@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from nats.aio.client import Client as NATS
@@ -11,6 +12,8 @@ from nats.aio.client import Client as NATS
 from kanal import bus, sends
 from kanal.references import References
 from kanal.testing import make_config
+from notifier import compose
+from notifier.settings import OutboundSettings
 from router.assembler import held_keys
 from router.service import Router
 from schemas import Attachment, Location, Reporter, Thread, subjects
@@ -78,6 +81,9 @@ async def test_text_pin_and_photo_from_one_reporter_are_one_item_in_the_pins_kel
     assert env.location == PIN and env.attachments == (PHOTO,)
     assert item.fragments == (text.id, pin.id, photo.id)
     assert router.metrics.assembled._value.get() == 1 and router.metrics.fragments._value.get() == 3
+    # one routed item: the notifier's one acknowledgement, with the first message's reference
+    message = compose.for_routed(item, OutboundSettings(channels=["telegram"]), datetime.now(UTC))
+    assert text.ref in message.text and pin.ref not in message.text
     # every reference the reporter may hold leads to the report
     refs = References()
     for fragment in (text, pin, photo):
