@@ -191,3 +191,21 @@ async def test_a_reply_to_our_message_is_a_follow_up_and_a_reply_to_their_own_is
     items = {i.item_id: i for i in await until_closed(provisioned, router, items=3)}
     assert items[ours.id].follow_up_of == first.item_id
     assert items[own[0].id].fragments == (own[0].id, own[1].id) and items[own[0].id].follow_up_of is None
+
+
+async def test_two_replicas_holding_one_reporters_fragments_at_once_keep_all_of_them(
+    provisioned: NATS, nats_url: str, tmp_path: Path
+) -> None:
+    one = await _router(provisioned, nats_url, tmp_path, "3s")
+    two = await _router(provisioned, nats_url, tmp_path, "3s")
+    parts = [_tg(f"p{i}", f"bagian {i}", seconds=i * 0.5) for i in range(8)]
+    await publish(provisioned, *parts)
+    msgs = []
+    while len(msgs) < len(parts):
+        msgs += await one.sub.fetch(len(parts) - len(msgs), timeout=5)
+    # two replicas record fragments of the same conversation at the same moment: compare-and-set keeps both
+    for first, second in zip(msgs[0::2], msgs[1::2], strict=True):
+        await asyncio.gather(one.handle([first]), two.handle([second]))
+    [item] = await until_closed(provisioned, one, two, items=1)
+    assert item.fragments == tuple(p.id for p in parts)
+    assert item.envelope.text == "\n".join(f"bagian {i}" for i in range(8))
