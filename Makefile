@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/console.py
 	$(BIN)/python bench/notifier.py
+	$(BIN)/python bench/assembly.py
 
 clean:
 	rm -rf $(VENV) .venv-latest var .pytest_cache .mypy_cache .ruff_cache

@@ -71,7 +71,10 @@ Taken = tuple[Msg, Envelope, str]  # an input, its envelope, its `plain` text (a
 # per report; at 500 messages/s a 250 ms tick cost ~45 us more CPU per message than a 1 s one (bench/assembly.py).
 TICK = 0.5
 CLOSE_BATCH = 256  # conversations closed together (one read, one claim batch, one routing batch)
-CAS_ATTEMPTS = 8  # compare-and-set retries on one key before the inputs are handed back for redelivery
+CAS_ATTEMPTS = 8
+# At most this much fragment data per conversation value (a NATS message is at most 1 MB by default); a message
+# beyond it, from a reporter writing faster than reports close, is routed at once instead of held.
+MAX_HELD_BYTES = 256 * 1024  # compare-and-set retries on one key before the inputs are handed back for redelivery
 _EXPECTED = "Nats-Expected-Last-Subject-Sequence"
 
 
@@ -193,18 +196,21 @@ class Assembler:
             return [t for t in batch if not is_fragment(t[1])]
         now_route = [t for t in batch if not self.holds(t[1], ours)]
         held = [t for t in batch if self.holds(t[1], ours)]
-        by_key: dict[str, list[tuple[Msg, Envelope]]] = {}
-        for msg, env, _ in held:
+        by_key: dict[str, list[Taken]] = {}
+        for msg, env, text in held:
             if f"id.{env.id}" in routed:  # already routed in a report: a repeat (a provider retry, a replay)
                 await msg.ack()
                 self.metrics.duplicates.labels("exact").inc()
                 _log().info("exact_duplicate_skipped", envelope_id=env.id, reason="fragment already routed")
                 continue
-            by_key.setdefault(holding_key(env), []).append((msg, env))
-        errors = await self._record({k: [(env, msg.data) for msg, env in v] for k, v in by_key.items()})
+            by_key.setdefault(holding_key(env), []).append((msg, env, text))
+        errors, full = await self._record({k: [(env, msg.data) for msg, env, _ in v] for k, v in by_key.items()})
         for key, inputs in by_key.items():
             problem = errors.get(key)
-            for msg, env in inputs:
+            for msg, env, text in inputs:
+                if env.id in full:  # the conversation holds as much as one value may: route this one now
+                    now_route.append((msg, env, text))
+                    continue
                 if problem is not None:
                     await retry(msg, "dedup_store_unavailable", f"holding the fragment failed: {problem!r}")
                     continue
@@ -238,34 +244,46 @@ class Assembler:
         results = await self.pipeline.publish_batch(messages, fast=True)
         return dict(zip(changes, results, strict=True))
 
-    async def _record(self, pending: dict[str, list[tuple[Envelope, bytes]]]) -> dict[str, BaseException]:
-        """Add fragments to their keys, re-reading a key another writer changed meanwhile; errors by key."""
+    async def _record(self, pending: dict[str, list[tuple[Envelope, bytes]]]
+                      ) -> tuple[dict[str, BaseException], set[str]]:
+        """Add fragments to their keys, re-reading a key another writer changed meanwhile: the errors by key,
+        and the ids of fragments not held because their conversation already holds `MAX_HELD_BYTES`."""
         errors: dict[str, BaseException] = {}
+        full: set[str] = set()
         for _ in range(CAS_ATTEMPTS):
             if not pending:
-                return errors
+                return errors, full
             try:
                 current = await self._read(list(pending))
             except StoreError as err:
-                return errors | dict.fromkeys(pending, err)
+                return errors | dict.fromkeys(pending, err), full
             now = datetime.now(UTC)
             changes: dict[str, tuple[Held, int]] = {}
+            left: dict[str, set[str]] = {}
             for key, envs in pending.items():
                 held = current[key].held
+                size = sum(len(p.data) for p in held.pieces) + sum(len(p.data) for g in held.fixed for p in g.pieces)
                 for env, data in envs:
-                    held = add(held, env, now, data)
-                changes[key] = (held, current[key].revision)
+                    if size + len(data) > MAX_HELD_BYTES:
+                        left.setdefault(key, set()).add(env.id)
+                        continue
+                    held, size = add(held, env, now, data), size + len(data)
+                if held is current[key].held:  # nothing to add (all held already, or no room)
+                    full |= left.get(key, set())
+                else:
+                    changes[key] = (held, current[key].revision)
             results = await self._write(changes)
             conflicted: dict[str, list[tuple[Envelope, bytes]]] = {}
             for key, res in results.items():
                 if res is None:
                     self._schedule(key, changes[key][0])
+                    full |= left.get(key, set())
                 elif _conflict(res):
                     conflicted[key] = pending[key]
                 else:
                     errors[key] = res
             pending = conflicted
-        return errors | dict.fromkeys(pending, PublishError(f"{CAS_ATTEMPTS} concurrent changes of the key"))
+        return errors | dict.fromkeys(pending, PublishError(f"{CAS_ATTEMPTS} concurrent changes of the key")), full
 
     def _schedule(self, key: str, held: Held) -> None:
         when = next_due(held, self.w, self.claim_timeout)

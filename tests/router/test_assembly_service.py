@@ -7,13 +7,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 from kanal import bus, sends
 from kanal.references import References
 from kanal.testing import make_config
 from notifier import compose
 from notifier.settings import OutboundSettings
+from router import assembler
 from router.assembler import held_keys
 from router.service import Router
 from schemas import Attachment, Location, Reporter, Thread, subjects
@@ -200,7 +203,7 @@ async def test_two_replicas_holding_one_reporters_fragments_at_once_keep_all_of_
     two = await _router(provisioned, nats_url, tmp_path, "3s")
     parts = [_tg(f"p{i}", f"bagian {i}", seconds=i * 0.5) for i in range(8)]
     await publish(provisioned, *parts)
-    msgs = []
+    msgs: list[Msg] = []
     while len(msgs) < len(parts):
         msgs += await one.sub.fetch(len(parts) - len(msgs), timeout=5)
     # two replicas record fragments of the same conversation at the same moment: compare-and-set keeps both
@@ -209,3 +212,18 @@ async def test_two_replicas_holding_one_reporters_fragments_at_once_keep_all_of_
     [item] = await until_closed(provisioned, one, two, items=1)
     assert item.fragments == tuple(p.id for p in parts)
     assert item.envelope.text == "\n".join(f"bagian {i}" for i in range(8))
+
+
+async def test_a_conversation_that_holds_too_much_routes_the_next_message_at_once(
+    provisioned: NATS, nats_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(assembler, "MAX_HELD_BYTES", 4000)
+    router = await _router(provisioned, nats_url, tmp_path, "3s")
+    flood = [_tg(str(i), f"pesan panjang nomor {i}: " + "jalan rusak " * 80, seconds=i * 0.1) for i in range(6)]
+    await publish(provisioned, *flood)
+    await drain(router)
+    at_once = {i.item_id for i in await routed(provisioned)}
+    assert at_once and len(at_once) < len(flood), "some held, the rest routed at once"
+    items = await until_closed(provisioned, router, items=len(at_once) + 1)
+    ids = [f for i in items for f in (i.fragments or (i.item_id,))]
+    assert sorted(ids) == sorted(e.id for e in flood)  # each message in exactly one item
