@@ -228,7 +228,12 @@ class Assembler:
         for key in keys:
             msg = found.get(self.prefix + key)
             value = direct.kv_value(msg) if msg is not None else None
-            out[key] = _Key(held=decode_held(value or b""), revision=_revision(msg))
+            try:
+                held = decode_held(value or b"")
+            except msgspec.DecodeError as err:  # not ours to overwrite: its fragments wait until someone looks
+                raise StoreError(f"{self.bucket} key {key} holds something that is not held fragments: {err} "
+                                 f"(inspect it with `nats kv get {self.bucket} {key}`)") from err
+            out[key] = _Key(held=held, revision=_revision(msg))
         return out
 
     async def _write(self, changes: dict[str, tuple[Held, int]]) -> dict[str, BaseException | None]:
