@@ -48,6 +48,7 @@ class FuzzyIndex:
         # name is turned down before its deletions are made (most windows of ordinary words).
         self.heads = frozenset(k[:3] for k in self.keys)
         self.tails = frozenset(k[-3:] for k in self.keys)
+        self.longest = max(map(len, self.keys), default=0)  # a longer query is more than two edits from any name
         self.near: dict[str, set[str]] = {}
         for key in self.keys:
             forms = {key} | _deletions(key)
@@ -58,7 +59,7 @@ class FuzzyIndex:
 
     def lookup(self, query: str) -> FuzzyHit | tuple[FuzzyHit, ...] | None:
         """The nearest key within its bound; a tuple when two keys are equally near (ambiguous); else None."""
-        if len(query) < MIN_LETTERS - 1 or query in self.keys or (
+        if not MIN_LETTERS - 1 <= len(query) <= self.longest + 2 or query in self.keys or (
                 query[:3] not in self.heads and query[-3:] not in self.tails):
             return None
         candidates: set[str] = set()

@@ -42,6 +42,8 @@ from router.places import (
 from router.ranking import rank
 
 Level = Literal["kelurahan", "kecamatan", "kota"]
+_START, _CUE = 1, 2
+_NO_TYPO = CUES | FUZZY_STOP  # no typo window starts at one of these words
 _RANK: dict[str, int] = {"kelurahan": 0, "kecamatan": 1, "kota": 2}
 MAX_WORDS = 5
 _WORD = re.compile(r"[a-z0-9]+")
@@ -155,6 +157,9 @@ class Gazetteer:
     written: dict[str, str] = field(default_factory=dict)  # a short-form key -> the full name it stands for
     fuzzy: FuzzyIndex | None = None
     breaks: frozenset[str] = frozenset()  # ordinary words no name contains: a typo window ends before one
+    # token -> what it may be (_START: begins a name, _CUE: a typo may follow it): one pass over a text's words
+    # in C finds both; built at the end of `build` (or on first use).
+    _marks: dict[str, int] | None = None
 
     def add(self, name: str, place: Place) -> None:
         """Register a name (or alias) for a place."""
@@ -204,7 +209,36 @@ class Gazetteer:
         if fuzzy:
             gaz.fuzzy = FuzzyIndex(k for k in gaz.places if k not in gaz.need_marker and k not in gaz.written)
             gaz.breaks = FUZZY_STOP - {w for name in names for w in normalise(name)}
+        gaz._marks = gaz._mark_table()
         return gaz
+
+    def _mark_table(self) -> dict[str, int]:
+        marks = dict.fromkeys(self.prefixes, _START)
+        if self.fuzzy is not None:
+            for cue in CUES:
+                marks[cue] = marks.get(cue, 0) | _CUE
+        return marks
+
+    def _scan(self, tokens: Sequence[str]) -> tuple[list[int], list[int]]:
+        """Where a name may start, and the cue words a typo may follow (the next word is not an ordinary one
+        or another cue): one pass over the words, most of which are neither."""
+        marks = self._marks
+        if marks is None:
+            marks = self._marks = self._mark_table()
+        starts: list[int] = []
+        cues: list[int] = []
+        keys, places, landmarks = self.prefixes, self.places, self.landmarks
+        last = len(tokens) - 1
+        for i in compress(range(len(tokens)), map(marks.__contains__, tokens)):  # in C, not a Python loop
+            token = tokens[i]
+            mark = marks[token]
+            # a name starts here if this word is one, or this word and the next begin one ("jalan rusak" does not)
+            if mark & _START and (token in places or token in landmarks or
+                                  (i < last and token + tokens[i + 1] in keys)):
+                starts.append(i)
+            if mark & _CUE and i < last and tokens[i + 1] not in _NO_TYPO:
+                cues.append(i)
+        return starts, cues
 
     def _add_short_forms(self, names: Iterable[str], table: dict[tuple[str, ...], list[str]],
                          landmark: Landmark | None = None) -> None:
@@ -228,11 +262,13 @@ class Gazetteer:
     def find(self, text: str, words: Sequence[str] | None = None) -> list[PlaceMatch]:
         """Every place named in `text` (or its `normalise`d `words`, given), longest phrase first, in text order."""
         tokens = normalise(text) if words is None else words
+        return self._find(tokens, self._scan(tokens)[0])
+
+    def _find(self, tokens: Sequence[str], starts: Sequence[int]) -> list[PlaceMatch]:
         found: list[PlaceMatch] = []
         prefixes = self.prefixes
         free = 0  # tokens before this are part of an earlier match
-        # Only a token that is a prefix of some name can start one: usually a handful of a complaint's words.
-        for i in compress(range(len(tokens)), map(prefixes.__contains__, tokens)):  # in C, not a Python loop
+        for i in starts:  # only where a name may start: usually a handful of a complaint's words
             if i < free:
                 continue
             joined, lengths = "", []
@@ -279,21 +315,29 @@ class Gazetteer:
                                       expanded=self.written.get(key))
         return None
 
-    def _misspelt(self, tokens: Sequence[str], found: list[PlaceMatch]) -> tuple[list[PlaceMatch], list[str]]:
-        """Names with a typo, after a word that introduces a place; never outside a kecamatan/kota named."""
+    def _misspelt(self, tokens: Sequence[str], found: list[PlaceMatch],
+                  cues: Sequence[int]) -> tuple[list[PlaceMatch], list[str]]:
+        """Names with a typo, after a word that introduces a place (at `cues`); never outside a kecamatan/kota
+        the text names."""
         assert self.fuzzy is not None
         within = [m.place.code for m in found if m.place.level in ("kecamatan", "kota") and m.edits is None]
         out: list[PlaceMatch] = []
         notes: list[str] = []
         taken = {i for m in found for i in range(m.at, m.at + len(m.phrase.split()))}
-        for i in compress(range(len(tokens)), map(CUES.__contains__, tokens)):
-            j = i + 1
-            if j >= len(tokens) or j in taken or tokens[j] in CUES or tokens[j] in FUZZY_STOP:
+        heads, tails, breaks = self.fuzzy.heads, self.fuzzy.tails, self.breaks
+        for i in cues:
+            j = i + 1  # `_scan` left out cues at the end or before an ordinary word
+            if j in taken:
                 continue
+            # A query sharing neither its first nor its last three letters with a name is never a typo of one
+            # (FuzzyIndex.lookup): tested here on the words, before any window is joined.
+            head = len(tokens[j]) < 3 or tokens[j][:3] in heads
             for n in (3, 2, 1):
                 window = tokens[j : j + n]
-                if len(window) < n or any(k in taken for k in range(j, j + n)) or \
-                        any(w in self.breaks for w in window[1:]):
+                if len(window) < n or (n > 1 and (not breaks.isdisjoint(window[1:]) or
+                                                  not taken.isdisjoint(range(j + 1, j + n)))):
+                    continue
+                if not head and len(window[-1]) >= 3 and window[-1][-3:] not in tails:
                     continue
                 hit = self.fuzzy.lookup("".join(window))
                 if hit is None:
@@ -332,12 +376,13 @@ class Gazetteer:
     def read(self, text: str, words: Sequence[str] | None = None) -> Reading:
         """Everything named, the most specific place (see `rank`; first in text on a tie) and the notes."""
         tokens = normalise(text) if words is None else words
-        found = self.find(text, tokens)
+        starts, cues = self._scan(tokens)
+        found = self._find(tokens, starts)
         notes: list[str] = []
         if self.fuzzy is not None:
             found = [self._longer(m, tokens) for m in found]
-            if not any(m.place.level == "kelurahan" for m in found):
-                more, notes = self._misspelt(tokens, found)
+            if cues and not any(m.place.level == "kelurahan" for m in found):
+                more, notes = self._misspelt(tokens, found, cues)
                 found = sorted(found + more, key=lambda m: m.at)
         best = min(found, key=rank) if found else None
         return Reading(best=best, found=found, notes=notes)
