@@ -71,6 +71,11 @@ DEFAULT_ALIASES: dict[str, str] = {
     "Pulau Seribu": "Kepulauan Seribu",
     "Priok": "Tanjung Priok",
     "Kampung Rambutan": "Rambutan",
+    # names people use for a kelurahan or kecamatan without being one ("Benhil" = Bendungan Hilir)
+    "Benhil": "Bendungan Hilir",
+    "Tenabang": "Tanah Abang",
+    "Pasming": "Pasar Minggu",
+    "Mampang": "Mampang Prapatan",
 }
 # Kelurahan names that are also common words or parts of street names: matched only after a marker.
 DEFAULT_NEED_MARKER = (

@@ -22,7 +22,7 @@ from router.geo import KX, KY, Boundaries
 BUILTIN = "builtin"
 KINDS = frozenset({
     "station", "terminal", "market", "mall", "hospital", "campus", "mosque", "church", "temple", "park",
-    "monument", "building", "port", "airport", "toll", "stadium", "island",
+    "monument", "building", "port", "airport", "toll", "stadium", "island", "area", "cemetery",
 })
 # Words that name a kind of place, not a place: alone they route nowhere (a landmark alias may not be one).
 COMMON_NOUNS = frozenset({
