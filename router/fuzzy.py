@@ -11,7 +11,7 @@ its first or last three letters are intact (a cheap test that turns down most or
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from msgspec import Struct
 from rapidfuzz.distance import OSA
@@ -56,6 +56,12 @@ class FuzzyIndex:
                 forms |= {d2 for d1 in _deletions(key) for d2 in _deletions(d1)}
             for form in forms:
                 self.near.setdefault(form, set()).add(key)
+
+    def may_match(self, words: Sequence[str]) -> bool:
+        """False when the words joined share neither their first nor their last three letters with any name, so
+        `lookup` would turn them down: tested without joining them (most windows of ordinary words)."""
+        first, last = words[0], words[-1]
+        return len(first) < 3 or len(last) < 3 or first[:3] in self.heads or last[-3:] in self.tails
 
     def lookup(self, query: str) -> FuzzyHit | tuple[FuzzyHit, ...] | None:
         """The nearest key within its bound; a tuple when two keys are equally near (ambiguous); else None."""

@@ -29,6 +29,7 @@ from router.fuzzy import FuzzyHit, FuzzyIndex
 from router.places import (
     COMMON_NOUNS,
     CUES,
+    DEFAULT_ALIASES,
     FUZZY_STOP,
     KECAMATAN_MARKERS,
     KELURAHAN_MARKERS,
@@ -38,6 +39,9 @@ from router.places import (
     PlacesError,
     abbreviation_table,
     short_forms,
+)
+from router.places import (
+    DEFAULT_NEED_MARKER as DEFAULT_NEED_MARKER,  # re-exported: rules files default to it
 )
 from router.ranking import rank
 
@@ -52,37 +56,6 @@ _SPACES = re.compile(rb"  +")
 # (a bytes table: bytes.translate is several times faster than str.translate).
 _ASCII_WORDS = bytes(ord(chr(i).lower()) if re.fullmatch(r"[a-z0-9]", chr(i).lower()) else ord(" ")
                      for i in range(256))
-
-# Spellings seen in other code lists and in ordinary text (from ../shared/data/jakarta/SOURCE.md).
-DEFAULT_ALIASES: dict[str, str] = {
-    "Halim Perdana Kusumah": "Halim Perdana Kusuma",
-    "Harapan Mulya": "Harapan Mulia",
-    "Kampung Tengah": "Tengah",
-    "Pal Meriem": "Palmeriam",
-    "Papango": "Papanggo",
-    "Tanjung Priuk": "Tanjung Priok",
-    "Wijaya Kesuma": "Wijaya Kusuma",
-    "Jakbar": "Jakarta Barat",
-    "Jaksel": "Jakarta Selatan",
-    "Jakut": "Jakarta Utara",
-    "Jaktim": "Jakarta Timur",
-    "Jakpus": "Jakarta Pusat",
-    "Kepulauan Seribu": "Kepulauan Seribu",
-    "Pulau Seribu": "Kepulauan Seribu",
-    "Priok": "Tanjung Priok",
-    "Kampung Rambutan": "Rambutan",
-    # names people use for a kelurahan or kecamatan without being one ("Benhil" = Bendungan Hilir)
-    "Benhil": "Bendungan Hilir",
-    "Tenabang": "Tanah Abang",
-    "Pasming": "Pasar Minggu",
-    "Mampang": "Mampang Prapatan",
-}
-# Kelurahan names that are also common words or parts of street names: matched only after a marker.
-DEFAULT_NEED_MARKER = (
-    "Tengah", "Baru", "Gunung", "Pulo", "Jati", "Kramat", "Karet", "Dukuh", "Gedong", "Kenari", "Bangka",
-    "Galur", "Setu", "Kamal", "Kapuk", "Guntur", "Rambutan", "Kartini", "Selong", "Serdang", "Susukan",
-    "Ceger", "Joglo", "Munjul", "Srengseng", "Cawang", "Kalibata", "Bintaro", "Kelapa Dua",
-)
 
 
 class Place(Struct, frozen=True, kw_only=True):
@@ -329,20 +302,17 @@ class Gazetteer:
         out: list[PlaceMatch] = []
         notes: list[str] = []
         taken = {i for m in found for i in range(m.at, m.at + len(m.phrase.split()))}
-        heads, tails, breaks = self.fuzzy.heads, self.fuzzy.tails, self.breaks
+        breaks = self.breaks
         for i in cues:
             j = i + 1  # `_scan` left out cues at the end or before an ordinary word
             if j in taken:
                 continue
-            # A query sharing neither its first nor its last three letters with a name is never a typo of one
-            # (FuzzyIndex.lookup): tested here on the words, before any window is joined.
-            head = len(tokens[j]) < 3 or tokens[j][:3] in heads
             for n in (3, 2, 1):
                 window = tokens[j : j + n]
                 if len(window) < n or (n > 1 and (not breaks.isdisjoint(window[1:]) or
                                                   not taken.isdisjoint(range(j + 1, j + n)))):
                     continue
-                if not head and len(window[-1]) >= 3 and window[-1][-3:] not in tails:
+                if not self.fuzzy.may_match(window):
                     continue
                 hit = self.fuzzy.lookup("".join(window))
                 if hit is None:
