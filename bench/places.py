@@ -12,7 +12,7 @@ A set file has one sentence per line, `expected<TAB>text` (`.tsv`) or `expected,
 CSV; an `expected,text` header row is skipped); lines starting with `#` are comments. `expected` is
 `kel:<kelurahan>`, `kec:<kecamatan>` or `kota:<kota>` as named in ../shared/data/jakarta/wilayah.csv, or `-`
 for a sentence that names no place (it must not be routed by the gazetteer).
-Run: `.venv/bin/python bench/places.py [--set heldout|build|both|PATH ...] [--misses]`.
+Run: `.venv/bin/python bench/places.py [--set heldout|build|both|NAME|PATH ...] [--misses]`.
 Needs ../shared/data/jakarta.
 """
 
@@ -39,9 +39,15 @@ DATA = ROOT / "bench/data"
 NAMED = ("heldout", "build")
 
 
+def set_path(name: str) -> Path:
+    """`heldout2` -> bench/data/places_heldout2.tsv when that file exists; anything else is a path."""
+    named = DATA / f"places_{name}.tsv"
+    return named if "/" not in name and named.exists() else Path(name)
+
+
 def labelled(name: str) -> list[tuple[str, str]]:
-    """(expected, text) rows of a set: `heldout`/`build` (bench/data/places_<name>.tsv) or a file's path."""
-    path = DATA / f"places_{name}.tsv" if name in NAMED else Path(name)
+    """(expected, text) rows of a set: a name (`heldout` = bench/data/places_heldout.tsv) or a file's path."""
+    path = set_path(name)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as err:
@@ -117,7 +123,7 @@ def run(name: str, rules: RuleSet, want: dict[str, str], misses: bool) -> str:
         for flat in texts:
             reader.read("", flat.split())
         rounds.append((time.process_time() - start) / len(texts) * 1e6)
-    label = name if name in NAMED else Path(name).name
+    label = name if "/" not in name else Path(name).name
     cost = statistics.median(rounds)
     return (f"{label:8s} placed {right}/{placed} = {100 * right / max(placed, 1):5.1f}%   place-free routed "
             f"{false_routed}/{free} = {100 * false_routed / max(free, 1):4.1f}%   gazetteer {cost:5.1f} µs"
@@ -127,7 +133,8 @@ def run(name: str, rules: RuleSet, want: dict[str, str], misses: bool) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", nargs="+", default=["both"], metavar="SET",
-                        help="heldout, build, both (default) or the path of a set file (format above)")
+                        help="heldout, build, both (default), another name (heldout2 = bench/data/places_heldout2.tsv) "
+                             "or the path of a set file (format above)")
     parser.add_argument("--misses", action="store_true", help="print each miss and false route with its reason")
     args = parser.parse_args()
     wilayah = (RULES.parent / "../../../shared/data/jakarta/wilayah.csv").resolve()
