@@ -11,7 +11,7 @@ its first or last three letters are intact (a cheap test that turns down most or
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from msgspec import Struct
 from rapidfuzz.distance import OSA
@@ -48,6 +48,7 @@ class FuzzyIndex:
         # name is turned down before its deletions are made (most windows of ordinary words).
         self.heads = frozenset(k[:3] for k in self.keys)
         self.tails = frozenset(k[-3:] for k in self.keys)
+        self.longest = max(map(len, self.keys), default=0)  # a longer query is more than two edits from any name
         self.near: dict[str, set[str]] = {}
         for key in self.keys:
             forms = {key} | _deletions(key)
@@ -56,9 +57,15 @@ class FuzzyIndex:
             for form in forms:
                 self.near.setdefault(form, set()).add(key)
 
+    def may_match(self, words: Sequence[str]) -> bool:
+        """False when the words joined share neither their first nor their last three letters with any name, so
+        `lookup` would turn them down: tested without joining them (most windows of ordinary words)."""
+        first, last = words[0], words[-1]
+        return len(first) < 3 or len(last) < 3 or first[:3] in self.heads or last[-3:] in self.tails
+
     def lookup(self, query: str) -> FuzzyHit | tuple[FuzzyHit, ...] | None:
         """The nearest key within its bound; a tuple when two keys are equally near (ambiguous); else None."""
-        if len(query) < MIN_LETTERS - 1 or query in self.keys or (
+        if not MIN_LETTERS - 1 <= len(query) <= self.longest + 2 or query in self.keys or (
                 query[:3] not in self.heads and query[-3:] not in self.tails):
             return None
         candidates: set[str] = set()

@@ -29,6 +29,7 @@ from router.fuzzy import FuzzyHit, FuzzyIndex
 from router.places import (
     COMMON_NOUNS,
     CUES,
+    DEFAULT_ALIASES,
     FUZZY_STOP,
     KECAMATAN_MARKERS,
     KELURAHAN_MARKERS,
@@ -39,9 +40,14 @@ from router.places import (
     abbreviation_table,
     short_forms,
 )
+from router.places import (
+    DEFAULT_NEED_MARKER as DEFAULT_NEED_MARKER,  # re-exported: rules files default to it
+)
 from router.ranking import rank
 
 Level = Literal["kelurahan", "kecamatan", "kota"]
+_START, _CUE = 1, 2
+_NO_TYPO = CUES | FUZZY_STOP  # no typo window starts at one of these words
 _RANK: dict[str, int] = {"kelurahan": 0, "kecamatan": 1, "kota": 2}
 MAX_WORDS = 5
 _WORD = re.compile(r"[a-z0-9]+")
@@ -50,32 +56,6 @@ _SPACES = re.compile(rb"  +")
 # (a bytes table: bytes.translate is several times faster than str.translate).
 _ASCII_WORDS = bytes(ord(chr(i).lower()) if re.fullmatch(r"[a-z0-9]", chr(i).lower()) else ord(" ")
                      for i in range(256))
-
-# Spellings seen in other code lists and in ordinary text (from ../shared/data/jakarta/SOURCE.md).
-DEFAULT_ALIASES: dict[str, str] = {
-    "Halim Perdana Kusumah": "Halim Perdana Kusuma",
-    "Harapan Mulya": "Harapan Mulia",
-    "Kampung Tengah": "Tengah",
-    "Pal Meriem": "Palmeriam",
-    "Papango": "Papanggo",
-    "Tanjung Priuk": "Tanjung Priok",
-    "Wijaya Kesuma": "Wijaya Kusuma",
-    "Jakbar": "Jakarta Barat",
-    "Jaksel": "Jakarta Selatan",
-    "Jakut": "Jakarta Utara",
-    "Jaktim": "Jakarta Timur",
-    "Jakpus": "Jakarta Pusat",
-    "Kepulauan Seribu": "Kepulauan Seribu",
-    "Pulau Seribu": "Kepulauan Seribu",
-    "Priok": "Tanjung Priok",
-    "Kampung Rambutan": "Rambutan",
-}
-# Kelurahan names that are also common words or parts of street names: matched only after a marker.
-DEFAULT_NEED_MARKER = (
-    "Tengah", "Baru", "Gunung", "Pulo", "Jati", "Kramat", "Karet", "Dukuh", "Gedong", "Kenari", "Bangka",
-    "Galur", "Setu", "Kamal", "Kapuk", "Guntur", "Rambutan", "Kartini", "Selong", "Serdang", "Susukan",
-    "Ceger", "Joglo", "Munjul", "Srengseng", "Cawang", "Kalibata", "Bintaro", "Kelapa Dua",
-)
 
 
 class Place(Struct, frozen=True, kw_only=True):
@@ -155,6 +135,9 @@ class Gazetteer:
     written: dict[str, str] = field(default_factory=dict)  # a short-form key -> the full name it stands for
     fuzzy: FuzzyIndex | None = None
     breaks: frozenset[str] = frozenset()  # ordinary words no name contains: a typo window ends before one
+    # token -> what it may be (_START: begins a name, _CUE: a typo may follow it): one pass over a text's words
+    # in C finds both; built at the end of `build` (or on first use).
+    _marks: dict[str, int] | None = None
 
     def add(self, name: str, place: Place) -> None:
         """Register a name (or alias) for a place."""
@@ -204,7 +187,36 @@ class Gazetteer:
         if fuzzy:
             gaz.fuzzy = FuzzyIndex(k for k in gaz.places if k not in gaz.need_marker and k not in gaz.written)
             gaz.breaks = FUZZY_STOP - {w for name in names for w in normalise(name)}
+        gaz._marks = gaz._mark_table()
         return gaz
+
+    def _mark_table(self) -> dict[str, int]:
+        marks = dict.fromkeys(self.prefixes, _START)
+        if self.fuzzy is not None:
+            for cue in CUES:
+                marks[cue] = marks.get(cue, 0) | _CUE
+        return marks
+
+    def _scan(self, tokens: Sequence[str]) -> tuple[list[int], list[int]]:
+        """Where a name may start, and the cue words a typo may follow (the next word is not an ordinary one
+        or another cue): one pass over the words, most of which are neither."""
+        marks = self._marks
+        if marks is None:
+            marks = self._marks = self._mark_table()
+        starts: list[int] = []
+        cues: list[int] = []
+        keys, places, landmarks = self.prefixes, self.places, self.landmarks
+        last = len(tokens) - 1
+        for i in compress(range(len(tokens)), map(marks.__contains__, tokens)):  # in C, not a Python loop
+            token = tokens[i]
+            mark = marks[token]
+            # a name starts here if this word is one, or this word and the next begin one ("jalan rusak" does not)
+            if mark & _START and (token in places or token in landmarks or
+                                  (i < last and token + tokens[i + 1] in keys)):
+                starts.append(i)
+            if mark & _CUE and i < last and tokens[i + 1] not in _NO_TYPO:
+                cues.append(i)
+        return starts, cues
 
     def _add_short_forms(self, names: Iterable[str], table: dict[tuple[str, ...], list[str]],
                          landmark: Landmark | None = None) -> None:
@@ -228,11 +240,13 @@ class Gazetteer:
     def find(self, text: str, words: Sequence[str] | None = None) -> list[PlaceMatch]:
         """Every place named in `text` (or its `normalise`d `words`, given), longest phrase first, in text order."""
         tokens = normalise(text) if words is None else words
+        return self._find(tokens, self._scan(tokens)[0])
+
+    def _find(self, tokens: Sequence[str], starts: Sequence[int]) -> list[PlaceMatch]:
         found: list[PlaceMatch] = []
         prefixes = self.prefixes
         free = 0  # tokens before this are part of an earlier match
-        # Only a token that is a prefix of some name can start one: usually a handful of a complaint's words.
-        for i in compress(range(len(tokens)), map(prefixes.__contains__, tokens)):  # in C, not a Python loop
+        for i in starts:  # only where a name may start: usually a handful of a complaint's words
             if i < free:
                 continue
             joined, lengths = "", []
@@ -279,21 +293,26 @@ class Gazetteer:
                                       expanded=self.written.get(key))
         return None
 
-    def _misspelt(self, tokens: Sequence[str], found: list[PlaceMatch]) -> tuple[list[PlaceMatch], list[str]]:
-        """Names with a typo, after a word that introduces a place; never outside a kecamatan/kota named."""
+    def _misspelt(self, tokens: Sequence[str], found: list[PlaceMatch],
+                  cues: Sequence[int]) -> tuple[list[PlaceMatch], list[str]]:
+        """Names with a typo, after a word that introduces a place (at `cues`); never outside a kecamatan/kota
+        the text names."""
         assert self.fuzzy is not None
         within = [m.place.code for m in found if m.place.level in ("kecamatan", "kota") and m.edits is None]
         out: list[PlaceMatch] = []
         notes: list[str] = []
         taken = {i for m in found for i in range(m.at, m.at + len(m.phrase.split()))}
-        for i in compress(range(len(tokens)), map(CUES.__contains__, tokens)):
-            j = i + 1
-            if j >= len(tokens) or j in taken or tokens[j] in CUES or tokens[j] in FUZZY_STOP:
+        breaks = self.breaks
+        for i in cues:
+            j = i + 1  # `_scan` left out cues at the end or before an ordinary word
+            if j in taken:
                 continue
             for n in (3, 2, 1):
                 window = tokens[j : j + n]
-                if len(window) < n or any(k in taken for k in range(j, j + n)) or \
-                        any(w in self.breaks for w in window[1:]):
+                if len(window) < n or (n > 1 and (not breaks.isdisjoint(window[1:]) or
+                                                  not taken.isdisjoint(range(j + 1, j + n)))):
+                    continue
+                if not self.fuzzy.may_match(window):
                     continue
                 hit = self.fuzzy.lookup("".join(window))
                 if hit is None:
@@ -332,12 +351,13 @@ class Gazetteer:
     def read(self, text: str, words: Sequence[str] | None = None) -> Reading:
         """Everything named, the most specific place (see `rank`; first in text on a tie) and the notes."""
         tokens = normalise(text) if words is None else words
-        found = self.find(text, tokens)
+        starts, cues = self._scan(tokens)
+        found = self._find(tokens, starts)
         notes: list[str] = []
         if self.fuzzy is not None:
             found = [self._longer(m, tokens) for m in found]
-            if not any(m.place.level == "kelurahan" for m in found):
-                more, notes = self._misspelt(tokens, found)
+            if cues and not any(m.place.level == "kelurahan" for m in found):
+                more, notes = self._misspelt(tokens, found, cues)
                 found = sorted(found + more, key=lambda m: m.at)
         best = min(found, key=rank) if found else None
         return Reading(best=best, found=found, notes=notes)

@@ -5,6 +5,8 @@ kelurahan it lies in, `kelurahan` name for people reading the file, `lat`, `lon`
 abbreviations.csv`: `short,long` ("ps,pasar"; a long form may be several words: "rs,rumah sakit").
 Both ship in the wheel; a rules file may point a gazetteer rule at its own copies. `check_landmarks` proves
 each point lies inside its kelurahan's polygon (`kanal geo check --landmarks FILE`, and the tests).
+The word lists the gazetteer reads by also live here: aliases of area names, names that need a marker,
+common nouns, markers, cue words and ordinary words.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from router.geo import KX, KY, Boundaries
 BUILTIN = "builtin"
 KINDS = frozenset({
     "station", "terminal", "market", "mall", "hospital", "campus", "mosque", "church", "temple", "park",
-    "monument", "building", "port", "airport", "toll", "stadium", "island",
+    "monument", "building", "port", "airport", "toll", "stadium", "island", "area", "cemetery",
 })
 # Words that name a kind of place, not a place: alone they route nowhere (a landmark alias may not be one).
 COMMON_NOUNS = frozenset({
@@ -34,6 +36,36 @@ COMMON_NOUNS = frozenset({
     "kompleks", "lrt", "mrt", "krl", "busway", "transjakarta", "tj", "bandara", "museum", "makam", "tpu",
 })
 BORDER_M = 100.0
+# Spellings seen in other code lists and in ordinary text (from ../shared/data/jakarta/SOURCE.md).
+DEFAULT_ALIASES: dict[str, str] = {
+    "Halim Perdana Kusumah": "Halim Perdana Kusuma",
+    "Harapan Mulya": "Harapan Mulia",
+    "Kampung Tengah": "Tengah",
+    "Pal Meriem": "Palmeriam",
+    "Papango": "Papanggo",
+    "Tanjung Priuk": "Tanjung Priok",
+    "Wijaya Kesuma": "Wijaya Kusuma",
+    "Jakbar": "Jakarta Barat",
+    "Jaksel": "Jakarta Selatan",
+    "Jakut": "Jakarta Utara",
+    "Jaktim": "Jakarta Timur",
+    "Jakpus": "Jakarta Pusat",
+    "Kepulauan Seribu": "Kepulauan Seribu",
+    "Pulau Seribu": "Kepulauan Seribu",
+    "Priok": "Tanjung Priok",
+    "Kampung Rambutan": "Rambutan",
+    # names people use for a kelurahan or kecamatan without being one ("Benhil" = Bendungan Hilir)
+    "Benhil": "Bendungan Hilir",
+    "Tenabang": "Tanah Abang",
+    "Pasming": "Pasar Minggu",
+    "Mampang": "Mampang Prapatan",
+}
+# Kelurahan names that are also common words or parts of street names: matched only after a marker.
+DEFAULT_NEED_MARKER = (
+    "Tengah", "Baru", "Gunung", "Pulo", "Jati", "Kramat", "Karet", "Dukuh", "Gedong", "Kenari", "Bangka",
+    "Galur", "Setu", "Kamal", "Kapuk", "Guntur", "Rambutan", "Kartini", "Selong", "Serdang", "Susukan",
+    "Ceger", "Joglo", "Munjul", "Srengseng", "Cawang", "Kalibata", "Bintaro", "Kelapa Dua",
+)
 KELURAHAN_MARKERS = frozenset({"kel", "kelurahan", "kelurhan", "desa"})
 KECAMATAN_MARKERS = frozenset({"kec", "kecamatan", "kecamtan"})
 KOTA_MARKERS = frozenset({"kota", "kotamadya", "jakarta", "kab", "kabupaten", "wilayah"})

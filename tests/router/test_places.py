@@ -58,6 +58,24 @@ def test_every_shipped_landmark_lies_inside_its_kelurahan() -> None:
     assert 0 < len(report.near_border) < report.landmarks / 2
 
 
+def test_shipped_landmarks_of_one_kelurahan_lie_together() -> None:
+    """Runs without ../shared (the polygon check above skips then): a point typed with lat and lon swapped, a
+    digit wrong or the wrong kelurahan's code lands kilometres from the other landmarks given that code."""
+    import math
+    from collections import defaultdict
+
+    by_code: dict[str, list[Landmark]] = defaultdict(list)
+    for mark in load_landmarks(BUILTIN_LANDMARKS):
+        by_code[mark.code].append(mark)
+        assert (mark.lat > -6.06) == mark.code.startswith("3101"), f"{mark.name}: only islands lie north of -6.06"
+    for code, marks in by_code.items():
+        limit_km = 15.0 if code.startswith("3101") else 5.0  # a mainland kelurahan is at most ~4 km across
+        for a in marks:
+            for b in marks:
+                km = math.hypot((a.lat - b.lat) * 110.6, (a.lon - b.lon) * 110.6)
+                assert km < limit_km, f"{a.name} and {b.name} are {km:.1f} km apart, both in {code}"
+
+
 def test_shipped_landmark_codes_are_jakarta_kelurahan() -> None:
     with shared_path("data", "jakarta", "wilayah.csv").open(encoding="utf-8") as handle:
         names = {r["kode"]: r["nama"] for r in csv.DictReader(handle) if r["level"] == "kelurahan"}

@@ -1,0 +1,193 @@
+"""Places in Jakarta, one table per kind: every kind of landmark, the conflicts between names, short forms,
+names people use for an area, and sentences with no place; plus the two short cuts the reader takes.
+
+Runs on deploy/rules/jakarta.toml with the real code list (skipped, saying so, without ../shared). Expected
+places are written by name and looked up in the code list, so a wrong code in the data cannot hide here.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from router.gazetteer import Gazetteer, normalise
+from router.places import FUZZY_STOP, KINDS, landmarks_path, load_landmarks
+from router.rules import GazetteerRule, RuleSet
+from tests.conftest import shared_path
+from tests.factories import envelope
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def jakarta() -> RuleSet:
+    shared_path("data", "jakarta", "wilayah.csv")
+    return RuleSet.load(ROOT / "deploy" / "rules" / "jakarta.toml")
+
+
+@pytest.fixture(scope="module")
+def queue_of() -> dict[str, str]:
+    """'kel:Bali Mester' -> 'kelurahan.3175031003' (and kec:, kota:) from the code list."""
+    prefix = {"kelurahan": "kel", "kecamatan": "kec", "kota": "kota"}
+    with shared_path("data", "jakarta", "wilayah.csv").open(encoding="utf-8") as handle:
+        return {f"{prefix[r['level']]}:{r['nama']}": f"{r['level']}.{r['kode']}"
+                for r in csv.DictReader(handle) if r["level"] in prefix}
+
+
+@pytest.fixture(scope="module")
+def gazetteer(jakarta: RuleSet) -> Gazetteer:
+    rule = next(r for r in jakarta.rules if isinstance(r, GazetteerRule))
+    return jakarta._gaz[rule.id]
+
+
+def routed(jakarta: RuleSet, text: str) -> tuple[str | None, str]:
+    decision = jakarta.decide(envelope(text=text))
+    return (decision.queue if decision.rule_id == "gazetteer" else None), decision.reason
+
+
+# One sentence per kind of landmark, as a resident would write it.
+KIND_CASES = [
+    ("station", "ojek pangkalan menumpuk di pintu Stasiun Pasar Senen", "kel:Bungur"),
+    ("terminal", "bus ngetem sembarangan di Terminal Kampung Melayu", "kel:Kampung Melayu"),
+    ("market", "sampah pasar menggunung di Pasar Induk Kramat Jati", "kel:Tengah"),
+    ("mall", "parkir liar di depan Mal Pejaten Village", "kel:Jati Padang"),
+    ("hospital", "ambulans tertahan macet di depan RSUD Koja", "kel:Koja"),
+    ("campus", "trotoar rusak di depan Kampus UI Salemba", "kel:Kenari"),
+    ("mosque", "jalan banjir dekat Jakarta Islamic Centre", "kel:Tugu Utara"),
+    ("church", "parkir liar saat misa di Gereja Santa Maria de Fatima", "kel:Glodok"),
+    ("temple", "lampu jalan mati di depan Vihara Ekayana", "kel:Duri Kepa"),
+    ("park", "toilet umum Taman Impian Jaya Ancol kotor", "kel:Ancol"),
+    ("monument", "pengamen mengganggu di Patung Kuda", "kel:Gambir"),
+    ("building", "demo menutup jalan depan Gedung DPR", "kel:Gelora"),
+    ("port", "kapal nelayan buang limbah di Pelabuhan Muara Baru", "kel:Penjaringan"),
+    ("airport", "taksi liar di Bandara Halim", "kel:Halim Perdana Kusuma"),
+    ("toll", "antrian panjang di GT Cililitan", "kel:Cililitan"),
+    ("stadium", "sampah sisa konser di JIS", "kel:Papanggo"),
+    ("island", "dermaga Pulau Bidadari rusak", "kel:Pulau Untung Jawa"),
+    ("area", "banjir setinggi lutut di Kampung Pulo", "kel:Kampung Melayu"),
+    ("cemetery", "makam terendam di TPU Tanah Kusir", "kel:Kebayoran Lama Selatan"),
+]
+
+
+def test_the_kind_table_covers_every_kind_in_the_data() -> None:
+    path = landmarks_path("builtin", ROOT)
+    assert path is not None
+    shipped = {m.kind for m in load_landmarks(path)}
+    assert shipped <= KINDS
+    assert {kind for kind, _, _ in KIND_CASES} == shipped
+
+
+@pytest.mark.parametrize(("kind", "text", "expected"), KIND_CASES, ids=[c[0] for c in KIND_CASES])
+def test_each_kind_of_landmark_names_its_kelurahan(jakarta: RuleSet, queue_of: dict[str, str], kind: str,
+                                                   text: str, expected: str) -> None:
+    queue, reason = routed(jakarta, text)
+    assert queue == queue_of[expected], reason
+    assert "landmark" in reason
+
+
+# Specific beats general: each row is a conflict the reader must settle, with the reason it must give.
+CONFLICTS = [
+    # a landmark named like a kecamatan: the landmark's kelurahan, not the kecamatan
+    ("copet di Pasar Jatinegara", "kel:Bali Mester", "landmark Pasar Jatinegara"),
+    ("copet di Pasar Jatinegara, Kec. Jatinegara", "kel:Bali Mester", "a landmark beats a kelurahan or kec"),
+    ("macet di depan Pasar Kebayoran Lama", "kel:Kebayoran Lama Utara", "landmark Pasar Kebayoran Lama"),
+    ("antrian di Stasiun Pasar Minggu", "kel:Pasar Minggu", "landmark Stasiun Pasar Minggu"),
+    ("pedagang di Pasar Induk Kramat Jati", "kel:Tengah", "landmark Pasar Induk Kramat Jati"),
+    # a landmark beside (or named after) a kelurahan it does not lie in
+    ("genangan di Stasiun Rawa Buaya", "kel:Duri Kosambi", "landmark Stasiun Rawa Buaya"),
+    ("peron Stasiun Jatinegara bocor", "kel:Pisangan Baru", "landmark Stasiun Jatinegara"),
+    ("banjir di Kampung Pulo", "kel:Kampung Melayu", "landmark Kampung Pulo"),
+    ("sampah di Simprug dekat Permata Hijau", "kel:Grogol Selatan", "chose it over landmark Permata Hijau"),
+    # an explicit "Kel." beats a landmark
+    ("Kel. Rawa Buaya, dekat Stasiun Rawa Buaya", "kel:Rawa Buaya", "an explicit 'kel.' beats a landmark"),
+    ("kelurahan Kampung Melayu dekat Pasar Jatinegara", "kel:Kampung Melayu",
+     "an explicit 'kel.' beats a landmark"),
+    # a kelurahan beats its kecamatan; a name shared by both is the kecamatan without "kel."
+    ("banjir di Cipinang Muara, Jatinegara", "kel:Cipinang Muara", "a kelurahan beats its kecamatan"),
+    ("banjir di Jatinegara", "kec:Jatinegara", "kecamatan Jatinegara"),
+    ("banjir di kel. Jatinegara", "kel:Jatinegara", "kelurahan Jatinegara"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "why"), CONFLICTS, ids=[c[0] for c in CONFLICTS])
+def test_specific_beats_general(jakarta: RuleSet, queue_of: dict[str, str], text: str, expected: str,
+                                why: str) -> None:
+    queue, reason = routed(jakarta, text)
+    assert queue == queue_of[expected], reason
+    assert why in reason
+
+
+SHORT_FORMS = [
+    ("jalan rusak parah di Jkt Pst", "kota:Jakarta Pusat", "short form of Jakarta Pusat"),
+    ("tawuran di Tn Tinggi semalam", "kel:Tanah Tinggi", "short form of Tanah Tinggi"),
+    ("banjir di Pnd. Kelapa", "kel:Pondok Kelapa", "short form of Pondok Kelapa"),
+    ("got mampet di Menteng Ats", "kel:Menteng Atas", "short form of Menteng Atas"),
+    ("sampah kiriman di Kep. Seribu", "kota:Kepulauan Seribu", "short form of Kepulauan Seribu"),
+    ("lampu mati di Cmp. Putih Barat", "kel:Cempaka Putih Barat", "short form of Cempaka Putih Barat"),
+    ("pipa bocor di Benhil", "kel:Bendungan Hilir", "kelurahan Bendungan Hilir as 'benhil'"),
+    ("copet di Tenabang", "kec:Tanah Abang", "kecamatan Tanah Abang as 'tenabang'"),
+    ("macet parah di Pasming", "kec:Pasar Minggu", "kecamatan Pasar Minggu as 'pasming'"),
+    ("kabel menjuntai di Mampang", "kec:Mampang Prapatan", "kecamatan Mampang Prapatan as 'mampang'"),
+    ("antrian di Trmnl Kampung Melayu", "kel:Kampung Melayu", "short form of Terminal Kampung Melayu"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "how"), SHORT_FORMS, ids=[c[0] for c in SHORT_FORMS])
+def test_short_forms_and_everyday_names(jakarta: RuleSet, queue_of: dict[str, str], text: str, expected: str,
+                                        how: str) -> None:
+    queue, reason = routed(jakarta, text)
+    assert queue == queue_of[expected], reason
+    assert how in reason
+
+
+@pytest.mark.parametrize("text", [
+    "persiapan UNAS di sekolah anak saya terganggu",     # the national exam, not Universitas Nasional
+    "Pak Halim ketua RT tidak menanggapi laporan",        # a person, not Halim Perdana Kusuma
+    "rumah di Blok M nomor 5 perumahan kami bocor",       # a housing block, not the Blok M area
+    "halte bus dekat rumah atapnya bocor",
+    "gerbang tol antriannya panjang sekali",
+    "rumah sakit menolak pasien BPJS",
+    "jalan rusak di depan sekolah dekat pasar",
+    "kebun kosong dipakai buang sampah, rawa jadi sarang nyamuk",
+    "dua tiang listrik miring di ujung gang",
+])
+def test_no_place_no_route(jakarta: RuleSet, text: str) -> None:
+    queue, reason = routed(jakarta, text)
+    assert queue is None, reason
+
+
+# --- the reader's two short cuts give what the plain reading gives ---------------------------------------
+
+def _vocabulary(gaz: Gazetteer) -> list[str]:
+    words = {w for key_names in (lm.names for lm, _ in gaz.landmarks.values()) for n in key_names
+             for w in normalise(n)}
+    words |= {w for places in gaz.places.values() for p in places for w in normalise(p.name)}
+    return sorted(words | set(list(FUZZY_STOP)[:60]) | {"di", "dekat", "kel", "kec", "rusak", "2"})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_scan_drops_no_match(gazetteer: Gazetteer, data: st.DataObject) -> None:
+    """Starting only where a word is a name or begins one with the next word finds what starting at every
+    word that begins a name finds."""
+    vocab = _vocabulary(gazetteer)
+    tokens = data.draw(st.lists(st.sampled_from(vocab), min_size=1, max_size=12))
+    every = [i for i, t in enumerate(tokens) if t in gazetteer.prefixes]
+    assert gazetteer.find("", tokens) == gazetteer._find(tokens, every)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_typo_prefilter_only_turns_down_what_lookup_would(gazetteer: Gazetteer, data: st.DataObject) -> None:
+    index = gazetteer.fuzzy
+    assert index is not None
+    vocab = _vocabulary(gazetteer)
+    words = data.draw(st.lists(st.sampled_from(vocab), min_size=1, max_size=3))
+    cut = data.draw(st.integers(min_value=0, max_value=len(words[0])))
+    words[0] = words[0][:cut] + words[0][cut + 1:] or words[0]  # maybe one letter missing
+    if not index.may_match(words):
+        assert index.lookup("".join(words)) is None
