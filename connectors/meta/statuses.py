@@ -20,7 +20,7 @@ STATES: dict[str, DeliveryState] = {"sent": "accepted", "delivered": "delivered"
 
 class _Change(msgspec.Struct, kw_only=True):
     field: str = ""
-    value: msgspec.Raw | None = None
+    value: msgspec.Raw = msgspec.Raw(b"{}")
 
 
 class _Entry(msgspec.Struct, kw_only=True):
@@ -48,7 +48,7 @@ def read(body: bytes, now: datetime | None = None) -> list[Late]:
     found: list[Late] = []
     for entry in parsed.entry:
         for change in entry.changes:
-            if change.field != "messages" or change.value is None:
+            if change.field != "messages":
                 continue
             try:
                 value = msgspec.json.decode(change.value, type=_Value)
