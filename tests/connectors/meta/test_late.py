@@ -23,8 +23,8 @@ from kanal import log, sends
 from schemas import subjects
 from schemas.outbound import OutboundMessage, SendRecord, decode_outbound
 from tests.connectors.meta import bodies as b
-from tests.connectors.meta.test_send import TOKEN, VERSION, WHATSAPP, report
 from tests.connectors.meta.test_fallback import deliver
+from tests.connectors.meta.test_send import TOKEN, VERSION, WHATSAPP, report
 from tests.fakes.meta import FakeGraph, fake_graph
 from tests.notifier.messages import final
 
