@@ -106,6 +106,8 @@ class Context(Generic[S]):
         self.health = health
         # The notifier ([outbound]) acknowledges this channel's reporters, so the connector must not too.
         self.notifier_answers = notifier_answers
+        # (channel, instance) taking as SMS the WhatsApp messages that cannot go (`whatsapp_fallback`)
+        self.fallback: tuple[str, str] | None = None
         self.normaliser: Normaliser = spec.load_normaliser()
         self.log = log.get(f"connector.{spec.id}", channel=spec.id, instance=instance)
 

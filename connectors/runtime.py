@@ -90,6 +90,7 @@ class Instance:
             self.fallback = fallback.target(config.connectors, instance, getattr(settings, "whatsapp_fallback", ""))
         except ValueError as err:
             raise ConfigError(str(err)) from err
+        self.context.fallback = self.fallback
         self.nc: NATS | None = None
         self.stop = asyncio.Event()
         self.connected = asyncio.Event()

@@ -16,9 +16,9 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFound
 from nats.js.kv import KeyValue
 
 from schemas import encode
-from schemas.outbound import DeliveryState, OutboundMessage, SendRecord, SendState, decode_send_record
+from schemas.outbound import DeliveryState, OutboundMessage, SendRecord, SendState, decode_outbound, decode_send_record
 
-FINAL_DELIVERY = frozenset({"delivered", "failed", "rejected"})
+FINAL_DELIVERY = frozenset({"delivered", "read", "failed", "rejected"})
 
 MAX_DELIVERIES = 8  # provider calls per message before it is recorded as failed (`[outbound] max_deliveries`)
 # The channels whose reporters the notifier answers when `[outbound] channels` is not set.
@@ -43,6 +43,29 @@ def reply_key(channel: str, instance: str, reply_ref: str) -> str:
 
     raw = "\x1f".join((channel, instance, reply_ref)).encode()
     return "reply." + hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
+def sent_key(channel: str, instance: str, provider_id: str) -> str:
+    """KV key of the message Kanal sent under the provider's id, for reports that name only that id (status
+    webhooks)."""
+    import hashlib
+
+    raw = "\x1f".join((channel, instance, provider_id)).encode()
+    return "sent." + hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
+async def remember_sent(kv: KeyValue, channel: str, instance: str, provider_id: str, message: OutboundMessage) -> None:
+    """Keep the sent message under its provider id: a late failure finds its record, and its words for a fallback."""
+    await kv.put(sent_key(channel, instance, provider_id), encode(message))
+
+
+async def sent_message(kv: KeyValue, channel: str, instance: str, provider_id: str) -> OutboundMessage | None:
+    """The message this instance sent under `provider_id`, or None when it sent none (or it is forgotten)."""
+    try:
+        entry = await kv.get(sent_key(channel, instance, provider_id))
+    except (KeyNotFoundError, NotFoundError):
+        return None
+    return decode_outbound(entry.value) if entry.value else None
 
 
 async def remember_reply(kv: KeyValue, channel: str, instance: str, provider_id: str, ref: str) -> None:
@@ -106,6 +129,8 @@ def with_delivery(record: SendRecord, state: DeliveryState, at: datetime, detail
     intermediate one (reports of one message can arrive out of order)."""
     if record.delivery in FINAL_DELIVERY and state not in FINAL_DELIVERY:
         return record
+    if record.delivery == "read" and state == "delivered":  # "read" already says it was delivered
+        return record
     return msgspec.structs.replace(record, delivery=state, delivery_at=at, delivery_detail=detail)
 
 
@@ -139,6 +164,22 @@ async def record_delivery(kv: KeyValue, item_id: str, message_id: str, state: De
         return updated
 
 
+async def mark_fallback(kv: KeyValue, item_id: str, message_id: str, instance: str, reason: str) -> bool:
+    """Record that a message was handed to the fallback `instance` after it failed late; False when its record
+    already names a fallback (a provider's retried status webhook) or is gone."""
+    key = record_key(item_id, message_id)
+    while True:
+        record, revision = await read(kv, key)
+        if record is None or revision is None or record.fallback is not None:
+            return False
+        updated = msgspec.structs.replace(record, fallback=instance, reason=reason)
+        try:
+            await kv.update(key, encode(updated), last=revision)
+        except KeyWrongLastSequenceError:
+            continue
+        return True
+
+
 class TemplateNote(msgspec.Struct, frozen=True, kw_only=True):
     """The latest WhatsApp template outcome of one sender instance (KV key `whatsapp.<instance>`), for
     `kanal doctor`: a refused template means updates stop reaching reporters who last wrote over 24 h ago."""
@@ -168,5 +209,6 @@ async def template_note(kv: KeyValue, instance: str) -> TemplateNote | None:
     return msgspec.json.decode(entry.value, type=TemplateNote) if entry.value else None
 
 
-__all__ = ["FINAL_DELIVERY", "MAX_DELIVERIES", "DeliverySettings", "TemplateNote", "for_item", "make", "note_template",
-           "read", "record_delivery", "record_key", "template_key", "template_note", "with_delivery", "write"]
+__all__ = ["FINAL_DELIVERY", "MAX_DELIVERIES", "DeliverySettings", "TemplateNote", "for_item", "make", "mark_fallback",
+           "note_template", "read", "record_delivery", "record_key", "remember_sent", "sent_key", "sent_message",
+           "template_key", "template_note", "with_delivery", "write"]

@@ -26,8 +26,9 @@ from schemas.privacy import reporter_view
 Purpose = Literal["ack", "duplicate", "status", "final"]
 SendState = Literal["sending", "retrying", "sent", "failed", "skipped", "in_doubt"]
 # What the network said after `sent` (delivery reports, e.g. Kannel's dlr-url): accepted/rejected by the
-# operator's SMSC, buffered (phone unreachable for now), delivered to the phone, or failed for good.
-DeliveryState = Literal["accepted", "rejected", "buffered", "delivered", "failed"]
+# operator's SMSC, buffered (phone unreachable for now), delivered to the phone, read (WhatsApp read receipts),
+# or failed for good (also a failure WhatsApp/Twilio report after accepting the send).
+DeliveryState = Literal["accepted", "rejected", "buffered", "delivered", "read", "failed"]
 
 
 class Addressee(Struct, frozen=True, kw_only=True):

@@ -17,12 +17,13 @@ from starlette.routing import BaseRoute, Route
 
 from connectors.base import Context
 from connectors.errors import ConnectorError, PermanentError, SignatureError
-from connectors.meta import signature
+from connectors.meta import signature, statuses
 from connectors.meta.client import GraphClient, bearer
 from connectors.meta.collect import account_list
 from connectors.meta.sender import MetaSender
 from connectors.meta.settings import MetaSettings
 from connectors.meta.wacontent import MEDIA_SCHEME
+from connectors.outbound import late
 from connectors.outbound.sender import Sent
 from connectors.webhook import WebhookConnector
 from schemas import Attachment, Envelope
@@ -79,6 +80,7 @@ class MetaConnector(WebhookConnector[MetaSettings]):
         if problem is not None:
             raise SignatureError(problem)
         await self.take(body, self.accounts, "application/json")
+        await late.record(self.ctx, statuses.read(body))  # WhatsApp's word on messages Kanal sent
         return PlainTextResponse("EVENT_RECEIVED")
 
     async def enrich(self, envelope: Envelope) -> Envelope:

@@ -197,6 +197,8 @@ class WaValue(Struct, kw_only=True):
 class WaStatus(Struct, kw_only=True):
     id: str = ""
     status: str = ""
+    timestamp: str | int | None = None
+    errors: list[WaError] = []
 
 
 class WaText(Struct, kw_only=True):

@@ -53,6 +53,16 @@ _WA_TEMPLATE = {
 }
 
 
+def reason_for(code: int | None, words: str) -> tuple[str, bool]:
+    """A WhatsApp error code (in the answer to a send or in a later `statuses[]` failure) -> (the reason recorded
+    for the admin, whether the SMS fallback takes the message)."""
+    if code in _WA_TEMPLATE:
+        return f"{_WA_TEMPLATE[code]} (graph_error_{code}: {words})", True
+    if code in _WA_REFUSED:
+        return _WA_REFUSED[code], False
+    return (f"graph_error_{code}: {words}" if code is not None else f"whatsapp_failed: {words}"), False
+
+
 class SendResult(msgspec.Struct, kw_only=True):
     """The ids Graph returns: Send API message_id, comment id, or WhatsApp messages[].id."""
 
@@ -172,10 +182,9 @@ def classify(response: httpx.Response) -> Exception:
                               hint="renew access_token / access_tokens of this [connectors.<instance>]")
     if error.code in _RATE_CODES or response.status_code == 429:
         return RateLimited(f"Graph rate limit ({what})")
-    if error.code in _WA_REFUSED:
-        return SendRefused(_WA_REFUSED[error.code])
-    if error.code in _WA_TEMPLATE:
-        return TemplateRefused(f"{_WA_TEMPLATE[error.code]} (graph_error_{error.code}: {error.message})")
+    if error.code in _WA_REFUSED or error.code in _WA_TEMPLATE:
+        reason, fallback_ok = reason_for(error.code, error.message)
+        return TemplateRefused(reason) if fallback_ok else SendRefused(reason)
     if response.status_code >= 500 or error.code in (1, 2):
         return TransientError(f"Graph answered {response.status_code} ({what})")
     if error.code == 10 or (error.code is not None and 200 <= error.code <= 299):

@@ -190,13 +190,15 @@ class SenderLoop:
     async def _finish(self, msg: Msg, message: OutboundMessage, state: SendState, revision: int | None,
                       reason: str | None, provider_id: str | None = None, attempts: int = 0,
                       template: str | None = None, fallback: str | None = None) -> SendState:
+        if state == "sent" and provider_id:
+            try:  # before `sent`: a status webhook can overtake the record (connectors/outbound/late.py)
+                await sends.remember_sent(self.kv, self.channel, self.instance, provider_id, message)
+                # a reply to this message is a follow-up of its report (router/followups.py)
+                await sends.remember_reply(self.kv, self.channel, self.instance, provider_id, message.ref)
+            except Exception as err:  # the message is sent; only late outcomes and reply detection are lost
+                self.log.warning("reply_index_not_written", item_id=message.item_id, error=repr(err))
         await self._record(message, state, revision, reason=reason, provider_id=provider_id, attempts=attempts,
                            template=template, fallback=fallback)
-        if state == "sent" and provider_id:
-            try:  # a reply to this message is a follow-up of its report (router/followups.py)
-                await sends.remember_reply(self.kv, self.channel, self.instance, provider_id, message.ref)
-            except Exception as err:  # the message is sent; only reply detection for it is lost
-                self.log.warning("reply_index_not_written", item_id=message.item_id, error=repr(err))
         event = "reporter_message_sent" if state == "sent" else "reporter_message_failed"
         self.log.info(event, item_id=message.item_id, purpose=message.purpose, reason=reason)
         await msg.ack()

@@ -14,10 +14,12 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from connectors.base import Context
 from connectors.errors import BadPayload, SignatureError
+from connectors.outbound import late
 from connectors.outbound.sender import Sent
 from connectors.twilio.normalise import number, parse_form
 from connectors.twilio.sender import TwilioSender
 from connectors.twilio.settings import DEFAULT_ACK, TwilioSettings
+from connectors.twilio.status import status
 from connectors.webhook import WebhookConnector
 from schemas import Envelope
 from schemas.outbound import OutboundMessage
@@ -64,6 +66,9 @@ class TwilioConnector(WebhookConnector[TwilioSettings]):
             raise SignatureError("other_account")
         account = self.settings.account or number(form.get("To", "")) or form.get("AccountSid", "") or "unknown"
         accepted = await self.take(body, account, FORM)
+        outcome = status(pairs)  # a status callback: Twilio's later word on a message Kanal sent
+        if outcome is not None:
+            await late.record(self.ctx, [outcome])
         return Response(self.twiml(accepted.envelopes), media_type="application/xml")
 
     def twiml(self, envelopes: list[Envelope]) -> str:

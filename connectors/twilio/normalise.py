@@ -1,7 +1,8 @@
 """Pure mapping of one Twilio inbound-message webhook (form-encoded) to an envelope.
 
 SMS and WhatsApp arrive on the same endpoint; status callbacks (MessageStatus / EventType) arrive there too
-when a number's status callback points at it, and are not complaints.
+when a number's status callback points at it, and are not complaints (status.py reads them as late outcomes
+of messages Kanal sent).
 """
 
 from __future__ import annotations

@@ -38,6 +38,27 @@ _TEMPLATE_ERRORS = {
     21656: "whatsapp_template_params: the ContentVariables are not valid for this template",
 }
 
+# Errors Twilio reports in a status callback after accepting a message (delivery failed), with what they mean.
+_UNDELIVERED = {
+    30003: "twilio_unreachable: the handset is switched off or out of coverage",
+    30005: "twilio_unknown_destination: the number does not exist or is no longer in service",
+    30006: "twilio_landline: the number cannot receive SMS (a landline or an unreachable carrier)",
+    30007: "twilio_filtered: the carrier filtered the message as spam",
+    30008: "twilio_unknown_error: the carrier gave no reason",
+    63024: "whatsapp_invalid_recipient: the number cannot receive WhatsApp messages",
+}
+
+
+def reason_for(code: int | None, words: str) -> tuple[str, bool]:
+    """A Twilio error code (in the answer to a send or in a status callback) -> (the reason recorded for the
+    admin, whether the SMS fallback takes the message)."""
+    detail = f"twilio_error_{code}: {words}" if code else words
+    if code in _TEMPLATE_ERRORS:
+        return f"{_TEMPLATE_ERRORS[code]} ({detail})", True
+    if code in _UNDELIVERED:
+        return f"{_UNDELIVERED[code]} (twilio_error_{code})", False
+    return detail, False
+
 
 def scrub(text: str) -> str:
     """Twilio error messages quote the To number; keep phone numbers out of logs and send records."""
@@ -125,5 +146,5 @@ def _classify(err: TwilioRestException) -> Exception:
     if err.status >= 500:
         return TransientError(f"Twilio answered {err.status} ({detail})")
     if err.code in _TEMPLATE_ERRORS:
-        return TemplateRefused(f"{_TEMPLATE_ERRORS[err.code]} ({detail})")
+        return TemplateRefused(reason_for(err.code, scrub(str(err.msg)))[0])
     return SendRefused(detail)

@@ -108,13 +108,21 @@ async def test_item_page_shows_what_the_reporter_was_told(provisioned: NATS, cli
         if state == "sent":  # an SMS gateway's delivery report (Kannel's dlr-url) on the same record
             record = sends.with_delivery(record, "delivered", datetime(2026, 11, 24, 3, 5, tzinfo=UTC), None)
         await sends.write(kv, record)
+    # a WhatsApp template Meta took, then reported failed (a late status), handed to the SMS fallback
+    message = OutboundMessage(id="final-msg", item_id=mine.item_id, ref=mine.ref, purpose="final", text="...",
+                              reply_to=reply_address(mine.envelope), created_at=now)
+    late = sends.make(message, "sent", "meta", "wa-jkt", template="final/id", fallback="sms-jkt")
+    late = sends.with_delivery(late, "failed", now, "whatsapp_template_paused: Meta paused the template")
+    await sends.write(kv, late)
     client = client_factory()
     await login(client, "lurah-gambir")
     page = (await client.get(f"/item/{seq}")).text
     assert "Pesan kepada pelapor" in page
-    assert '<span class="send sent">sent</span>' in page and "delivered 2026-11-24 10:05 WIB" in page
-    assert '<span class="send failed">failed</span>' in page
-    assert "whatsapp_24h_window_closed" in page
+    assert '<span class="send sent">dikirim</span>' in page and "sampai di ponsel 2026-11-24 10:05 WIB" in page
+    assert '<span class="send failed">gagal</span>' in page
+    assert "pelapor terakhir menulis lebih dari 24 jam yang lalu" in page and "whatsapp_24h_window_closed" in page
+    assert "templat final/id" in page and "tidak sampai" in page and "templat WhatsApp dijeda Meta" in page
+    assert "dikirim lewat SMS melalui sms-jkt" in page
 
 
 async def test_attachments_with_non_latin_names_download(provisioned: NATS, client_factory: Factory) -> None:
