@@ -52,7 +52,8 @@ def load_config(path: Path | None) -> config_mod.Config:
 
 @app.command()
 def up(config: ConfigOption = None) -> None:
-    """Run the whole system here: embedded NATS (unless [nats] url is set), router and every connector."""
+    """Run the whole system here: embedded NATS (unless [nats] url is set), the router, every enabled connector,
+    the notifier and, where enabled, the admin console and the CRM forwarder; /healthz on [kanal] health_port."""
     from kanal import up as up_mod
 
     cfg = load_config(config)

@@ -91,13 +91,18 @@ class NatsKeeper:
 def _health_app(supervisor: Supervisor, nats_url: str, keeper: NatsKeeper | None) -> Starlette:
     async def healthz(_request: Request) -> JSONResponse:
         nats_alive = keeper is None or keeper.alive
-        body: dict[str, object] = {"status": "ok" if nats_alive else "degraded", "nats": nats_url,
-                                   "programs": supervisor.states()}
+        programs = supervisor.states()
+        # a program waiting to be restarted or given up on is down: a monitor must not read "ok" then
+        down = [p["name"] for p in programs if p["state"] in ("backoff", "failed")]
+        healthy = nats_alive and not down
+        body: dict[str, object] = {"status": "ok" if healthy else "degraded", "nats": nats_url, "programs": programs}
+        if down:
+            body["down"] = down
         if keeper is not None:
             proc = keeper.embedded.proc
             body["nats_server"] = {"pid": proc.pid if proc is not None and nats_alive else None,
                                    "restarts": keeper.restarts}
-        return JSONResponse(body, status_code=200 if nats_alive else 503)
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     return Starlette(routes=[Route("/healthz", healthz)])
 

@@ -61,8 +61,9 @@ def check(index: str, name: str, version: str, timeout: float = 20.0) -> Finding
             doc = _get(f"{index}/{name}/json", timeout)
             latest = doc["info"]["version"] if doc else None
             if latest != version:
-                return Finding(name, version, [], f"the registry has no advisories for this release (latest is "
-                                                  f"{latest}); run `make lock` to move to it, or audit elsewhere")
+                return Finding(name, version, [], f"not checked: this registry serves advisories only for the "
+                                                  f"latest release ({latest}); audit this pin where pypi.org's "
+                                                  f"per-release API is reachable")
         assert doc is not None
         return Finding(name, version, list(doc.get("vulnerabilities") or []))
     except (OSError, ValueError, KeyError) as err:

@@ -199,8 +199,11 @@ class SenderLoop:
                 self.log.warning("reply_index_not_written", item_id=message.item_id, error=repr(err))
         await self._record(message, state, revision, reason=reason, provider_id=provider_id, attempts=attempts,
                            template=template, fallback=fallback)
-        event = "reporter_message_sent" if state == "sent" else "reporter_message_failed"
-        self.log.info(event, item_id=message.item_id, purpose=message.purpose, reason=reason)
+        if state == "sent":
+            self.log.info("reporter_message_sent", item_id=message.item_id, purpose=message.purpose)
+        else:  # the citizen did not hear from us: an operator should see it (recorded on the item too)
+            self.log.warning("reporter_message_failed", item_id=message.item_id, purpose=message.purpose,
+                             state=state, reason=reason)
         await msg.ack()
         return state
 

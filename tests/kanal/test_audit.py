@@ -89,7 +89,8 @@ async def test_a_pin_that_cannot_be_looked_up_fails_instead_of_being_skipped(
     registry = Registry({}, {"alpha": ("1.1.0", [])})  # no per-release document, and the pin is not the latest
     code, out = await _audit(registry, _lock(tmp_path, "alpha==1.0.0", "gamma==3.0"), capsys)
     assert code == 1
-    assert "UNCHECKED  alpha==1.0.0: the registry has no advisories for this release (latest is 1.1.0)" in out
+    assert "UNCHECKED  alpha==1.0.0: not checked: this registry serves advisories only for the latest release (1.1.0)" \
+        in out
     assert "UNCHECKED  gamma==3.0" in out
     assert "2 pins, 0 checked" in out
 

@@ -70,3 +70,32 @@ async def test_stop_right_after_start_does_not_wait_on_a_child_nobody_signalled(
     async with asyncio.timeout(10):
         await supervisor.stop()
     assert sleeper.proc is not None and sleeper.proc.returncode is not None
+
+
+class _States:
+    def __init__(self, *states: str) -> None:
+        self.rows = [{"name": f"program-{n}", "state": state, "pid": None, "restarts": 0, "last_exit": None}
+                     for n, state in enumerate(states)]
+
+    def states(self) -> list[dict[str, object]]:
+        return self.rows
+
+
+@pytest.mark.parametrize(("states", "status", "down"), [
+    (("running", "running"), 200, None),
+    (("running", "starting"), 200, None),
+    (("running", "backoff"), 503, ["program-1"]),
+    (("failed", "running"), 503, ["program-0"]),
+])
+async def test_healthz_is_degraded_while_a_program_is_down(states: tuple[str, ...], status: int,
+                                                            down: list[str] | None) -> None:
+    import httpx
+
+    from kanal.up import _health_app
+
+    app = _health_app(_States(*states), "nats://127.0.0.1:4222", None)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://up") as client:
+        answer = await client.get("/healthz")
+    assert answer.status_code == status
+    assert answer.json()["status"] == ("ok" if status == 200 else "degraded")
+    assert answer.json().get("down") == down
