@@ -34,6 +34,7 @@ from router.places import (
     KECAMATAN_MARKERS,
     KELURAHAN_MARKERS,
     KOTA_MARKERS,
+    STREET_MARKERS,
     Abbreviation,
     Landmark,
     PlacesError,
@@ -273,8 +274,8 @@ class Gazetteer:
     def _resolve(self, key: str, phrase: str, prev: str | None, at: int = 0,
                  hit: FuzzyHit | None = None) -> PlaceMatch | None:
         candidates = self.places[key]
-        marker = prev if prev in KELURAHAN_MARKERS | KECAMATAN_MARKERS | KOTA_MARKERS else None
-        if marker is None and key in self.need_marker:
+        marker = prev if prev in KELURAHAN_MARKERS | KECAMATAN_MARKERS | KOTA_MARKERS | STREET_MARKERS else None
+        if (marker is None or marker in STREET_MARKERS) and key in self.need_marker:
             return None
         if marker in KELURAHAN_MARKERS:
             wanted: tuple[str, ...] = ("kelurahan", "kecamatan", "kota")

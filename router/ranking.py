@@ -1,7 +1,8 @@
 """Which of the places a text names wins, and the reason written into the decision trail.
 
 Specific beats general: an explicit "kel. X" > a landmark > a kelurahan named plainly > a misspelt kelurahan >
-a kecamatan > a kota. Every other candidate is named in the reason with why it lost.
+a kecamatan > a kota > a place named only as a street ("Jl. Tanah Abang II"). Every other candidate is named
+in the reason with why it lost.
 """
 
 from __future__ import annotations
@@ -9,19 +10,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from router.places import KELURAHAN_MARKERS
+from router.places import KELURAHAN_MARKERS, STREET_MARKERS
 
 if TYPE_CHECKING:
     from router.gazetteer import PlaceMatch
 
 _RANK_NAMES = ("kelurahan named after 'kel.'", "landmark", "kelurahan", "misspelt kelurahan", "kecamatan",
-               "misspelt kecamatan", "kota", "misspelt kota")
+               "misspelt kecamatan", "kota", "misspelt kota", "street name")
+STREET = 8
 
 
 def rank(match: PlaceMatch) -> int:
     """Specific beats general: kel. X (0) > landmark (1) > kelurahan (2) > fuzzy kelurahan (3) > kecamatan > kota."""
     if match.landmark is not None:
         return 1
+    if match.marker in STREET_MARKERS:  # a street is often named after an area it does not run through
+        return STREET
     level, fuzzy = match.place.level, match.edits is not None
     if level == "kelurahan":
         if fuzzy:
@@ -35,6 +39,8 @@ def _why(best: PlaceMatch, other: PlaceMatch) -> str:
     mine, theirs = rank(best), rank(other)
     if mine == theirs:
         return "named first"
+    if theirs == STREET and mine != STREET:
+        return "a place named as an area beats one named only as a street"
     if mine == 0 and theirs == 1:
         return "an explicit 'kel.' beats a landmark"
     if mine == 1 and theirs in (2, 3, 4, 5):

@@ -102,6 +102,11 @@ CONFLICTS = [
     ("peron Stasiun Jatinegara bocor", "kel:Pisangan Baru", "landmark Stasiun Jatinegara"),
     ("banjir di Kampung Pulo", "kel:Kampung Melayu", "landmark Kampung Pulo"),
     ("sampah di Simprug dekat Permata Hijau", "kel:Grogol Selatan", "chose it over landmark Permata Hijau"),
+    # a street named after an area is not that area ("Jl. Tanah Abang II" runs through Gambir)
+    ("banjir di Jl. Tanah Abang II RT 03 RW 05, Gambir", "kec:Gambir",
+     "a place named as an area beats one named only as a street"),
+    ("lampu mati di Jalan Cempaka Putih Raya, Kel. Rawasari", "kel:Rawasari",
+     "a place named as an area beats one named only as a street"),
     # an explicit "Kel." beats a landmark
     ("Kel. Rawa Buaya, dekat Stasiun Rawa Buaya", "kel:Rawa Buaya", "an explicit 'kel.' beats a landmark"),
     ("kelurahan Kampung Melayu dekat Pasar Jatinegara", "kel:Kampung Melayu",
