@@ -390,6 +390,22 @@ def hash_password_cmd(
     typer.echo(hash_password(password))
 
 
+@app.command("find")
+def find(ref: Annotated[str, typer.Argument(help="a report reference, e.g. KNL-7Q1Z-BE3A-0MTP")],
+         config: ConfigOption = None) -> None:
+    """Where a report is now: its queue (after any reroute), stage and links; no reporter data, no text."""
+    from admin.locate import describe, locate
+    from kanal import wilayah
+
+    cfg = _config(config)
+    found = _run(lambda: locate(cfg, ref, admin_settings(cfg).items_bucket))
+    if found is None:
+        raise _fail(f"{ref}: no routed report has this reference (check it, or wait until the router has routed it)",
+                    1)
+    for line in describe(found, wilayah.load(cfg)):
+        typer.echo(line)
+
+
 @app.command("serve")
 def serve(config: ConfigOption = None) -> None:
     """Run the admin web console ([admin] host/port) until SIGTERM/SIGINT."""
