@@ -32,17 +32,21 @@ def kv_value(msg: Msg) -> bytes | None:
     return msg.data if operation in (None, "PUT") else None
 
 
-async def last_per_subject(nc: NATS, stream: str, subjects: list[str], wait_s: float = 5.0) -> dict[str, Msg]:
-    """The last message of each subject that has one (subjects without are absent), in as few requests as fit."""
+async def last_per_subject(nc: NATS, stream: str, subjects: list[str], wait_s: float = 5.0,
+                           batch: int | None = None) -> dict[str, Msg]:
+    """The last message of each subject that has one (subjects without are absent), in as few requests as fit.
+
+    A subject may be a wildcard (`$KV.b.inc.x.*`): then every matching subject's last message is returned, up
+    to `batch` messages per request (default: one per subject asked)."""
     unique = list(dict.fromkeys(subjects))
     chunks = [unique[i : i + MULTI_LAST_MAX] for i in range(0, len(unique), MULTI_LAST_MAX)]
     found: dict[str, Msg] = {}
-    for part in await asyncio.gather(*(_chunk(nc, stream, chunk, wait_s) for chunk in chunks)):
+    for part in await asyncio.gather(*(_chunk(nc, stream, chunk, wait_s, batch) for chunk in chunks)):
         found.update(part)
     return found
 
 
-async def _chunk(nc: NATS, stream: str, subjects: list[str], wait_s: float) -> dict[str, Msg]:
+async def _chunk(nc: NATS, stream: str, subjects: list[str], wait_s: float, batch: int | None) -> dict[str, Msg]:
     if not subjects:
         return {}
     found: dict[str, Msg] = {}
@@ -63,7 +67,7 @@ async def _chunk(nc: NATS, stream: str, subjects: list[str], wait_s: float) -> d
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox, cb=on_msg)
     try:
-        request: dict[str, Any] = {"multi_last": subjects, "batch": len(subjects)}
+        request: dict[str, Any] = {"multi_last": subjects, "batch": batch or len(subjects)}
         await nc.publish(f"$JS.API.DIRECT.GET.{stream}", msgspec.json.encode(request), reply=inbox)
         await asyncio.wait_for(done, wait_s)
     except TimeoutError as err:
