@@ -73,6 +73,8 @@ def entry_text(entry: Entry) -> str:
     where = location_line(item)
     if where:
         lines.append(f"    location: {where}")
+    elif "location" in item.missing:
+        lines.append("    location: asked the reporter (their answer moves the report where it says)")
     if env.attachments:
         kinds = ", ".join(a.kind + (" (failed)" if a.error else "") for a in env.attachments)
         lines.append(f"    attachments: {kinds}")
@@ -107,6 +109,7 @@ def entry_json(entry: Entry, state: ItemState) -> dict[str, Any]:
         "instance": env.instance, "text": env.text, "subject": env.subject,
         "reporter": msgspec.to_builtins(redacted(env, "queue_admin").reporter),
         "location": {"lat": loc.lat, "lon": loc.lon} if loc is not None else None,
+        "missing": list(item.missing),
         "attachments": len(env.attachments),
         "received_at": env.received_at.astimezone(WIB).isoformat(),
         "follow_ups": [{"text": f.item.envelope.text, "received_at": f.item.envelope.received_at.astimezone(WIB)

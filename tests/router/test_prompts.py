@@ -8,14 +8,16 @@ from pathlib import Path
 
 from nats.aio.client import Client as NATS
 
-from admin.store import Handling, ItemStore
+from admin.inbox import Entry
+from admin.render import entry_json, entry_text
+from admin.store import Handling, ItemState, ItemStore, StoredItem
 from connectors.meta.sender import plan
 from connectors.telegram.sender import location_keyboard
 from kanal.config import Config
 from notifier import compose
 from notifier.settings import OutboundSettings
-from schemas import Location, Reporter, Thread
-from schemas.envelope import Envelope
+from schemas import Location, Reporter, Thread, subjects
+from schemas.envelope import Envelope, encode
 from schemas.routed import RoutedItem
 from tests.factories import envelope, later
 from tests.router.fixtures import write_rules
@@ -47,6 +49,9 @@ async def test_a_pin_in_answer_moves_the_report_out_of_triage(provisioned: NATS,
     await drain(router)
     [first] = await routed(provisioned)
     assert (first.decision.queue, first.missing) == ("triage", ("location",))
+    shown = Entry(stored=StoredItem(seq=1, queue="triage", item=first), handling=None, status=None)
+    assert "location: asked the reporter" in entry_text(shown)
+    assert entry_json(shown, ItemState(item_id=first.item_id))["missing"] == ["location"]
     assert router.metrics.location_asked._value.get() == 1
 
     stranger = _tg("2", "", who=Reporter(user_id="777"), minutes=1, location=PIN)  # same chat, someone else
@@ -140,3 +145,30 @@ def _triage():  # type: ignore[no-untyped-def]
     from schemas.routed import Decision
 
     return Decision(rule_id="fallback", rule_type="fallback", queue="triage", reason="no rule matched")
+
+
+async def test_a_move_claimed_before_a_kill_is_finished_by_the_redelivered_answer(
+        provisioned: NATS, config: Config, tmp_path: Path) -> None:
+    """The router records its move in `kanal_items` before publishing it: killed in between, the answer is
+    delivered again and the move is published then (its own claim is no admin's action); a redelivery after
+    the move is acked with nothing new."""
+    router = await make_router(provisioned, config, write_rules(tmp_path))
+    report = _tg("30", "Pohon tumbang menimpa kabel")
+    await publish(provisioned, report)
+    await drain(router)
+    store = await ItemStore.open(provisioned)
+    [stored] = [s for s in await store.queue("triage") if s.item.item_id == report.id]
+    await store.record(report.id, Handling(seq=stored.seq, queue="triage", action="reroute", by="router",
+                                           at=datetime.now(UTC), to_queue=ALPHA, reason="claimed, then killed"))
+    pin = _tg("31", "", minutes=1, location=PIN)
+    await publish(provisioned, pin)
+    await drain(router)
+    [moved] = [i for i in await routed(provisioned) if i.decision.queue == ALPHA]
+    assert moved.item_id == report.id and moved.reroutes[-1].reason == "claimed, then killed"
+    before = len(await routed(provisioned))
+    # the same answer again (as a redelivery after a lost ack: past the stream's duplicate check): nothing new
+    await provisioned.jetstream().publish(subjects.inbound(pin.channel, pin.instance), encode(pin),
+                                          headers={"Nats-Msg-Id": f"{pin.id}-again"})
+    await drain(router)
+    assert len(await routed(provisioned)) == before
+    assert router.metrics.location_answers.labels("rerouted")._value.get() == 1
