@@ -34,6 +34,8 @@ from kanal.config import NatsSettings
 from schemas import subjects
 from schemas.routed import RoutedItem, decode_routed
 from tests.admin.helpers import settings as admin_settings
+from tests.fakes import dovecot as dovecot_fake
+from tests.fakes import smtp as smtp_fake
 from tests.fakes.meta import FakeGraph
 from tests.fakes.serve import serving
 from tests.fakes.telegram import TOKEN, FakeBotApi
@@ -60,6 +62,8 @@ class System:
     twilio: TwilioMedia
     ports: dict[str, int]
     http: httpx.AsyncClient
+    mail: dovecot_fake.Dovecot | None = None  # a real Dovecot (None where it cannot run: e-mail tests skip)
+    smtp: smtp_fake.SmtpServer | None = None
 
     def log(self) -> str:
         return (self.root / "up.log").read_text(errors="replace")[-6000:]
@@ -132,8 +136,26 @@ async def until(check: Callable[[], Awaitable[T]], what: str, system: System | N
 
 
 def write_config(root: Path, ports: dict[str, int], telegram: FakeBotApi, graph: FakeGraph,
-                 twilio: TwilioMedia) -> Path:
+                 twilio: TwilioMedia, mail: dovecot_fake.Dovecot | None = None,
+                 smtp: smtp_fake.SmtpServer | None = None) -> Path:
     rules = write_rules(root)
+    email = "" if mail is None or smtp is None else f"""
+[connectors.mail]
+channel = "email"
+port = {ports['mail']}
+account = "{mail.user}"
+imap_host = "127.0.0.1"
+imap_port = {mail.port}
+tls = "none"
+user = "{mail.user}"
+password = "{mail.password}"
+poll_interval = "1s"
+first_run_since = "1d"
+smtp_host = "127.0.0.1"
+smtp_port = {smtp.port}
+smtp_tls = "none"
+smtp_password = "{smtp_fake.PASSWORD}"
+"""
     config = root / "kanal.toml"
     config.write_text(f"""
 [kanal]
@@ -152,7 +174,7 @@ enabled = false
 [conversations]
 location_wait = "24h"
 [outbound]
-channels = ["telegram", "meta", "twilio"]
+channels = ["telegram", "meta", "twilio", "email"]
 quiet_hours = ""
 rate_limit = 100
 status_url = "https://kanal.example.go.id/laporan/{{ref}}"
@@ -177,7 +199,7 @@ account = "{NUMBER}"
 account_sid = "{ACCOUNT_SID}"
 auth_token = "{AUTH_TOKEN}"
 api_base_url = "{twilio.base_url}"
-""")
+{email}""")
     return config
 
 
@@ -185,9 +207,13 @@ api_base_url = "{twilio.base_url}"
 async def running(root: Path) -> AsyncIterator[System]:
     """Fakes on loopback, then `kanal up` on the config pointing at them; stopped with SIGTERM at the end."""
     async with serving(FakeBotApi()) as telegram, serving(FakeGraph()) as graph, \
-            serving(TwilioMedia()) as twilio:
-        ports = {name: free_port() for name in ("health", "nats", "tg", "meta", "twilio")}
-        config = write_config(root, ports, telegram, graph, twilio)
+            serving(TwilioMedia()) as twilio, contextlib.AsyncExitStack() as stack:
+        mail, smtp = None, None
+        if dovecot_fake.available() is None:
+            mail = stack.enter_context(dovecot_fake.running_dovecot())
+            smtp = stack.enter_context(smtp_fake.smtp_server())
+        ports = {name: free_port() for name in ("health", "nats", "tg", "meta", "twilio", "mail")}
+        config = write_config(root, ports, telegram, graph, twilio, mail, smtp)
         log = (root / "up.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "kanal", "up", "--config", str(config), cwd=root, stdout=log,
@@ -196,7 +222,7 @@ async def running(root: Path) -> AsyncIterator[System]:
         try:
             async with httpx.AsyncClient(timeout=10) as client:
                 system = System(root=root, proc=proc, nc=NATS(), telegram=telegram, graph=graph, twilio=twilio,
-                                ports=ports, http=client)
+                                ports=ports, http=client, mail=mail, smtp=smtp)
                 nc = system.nc = await until(lambda: _connect(ports["nats"]), "NATS", system)
                 await until(lambda: _ready(system), "the router, the notifier and the connectors", system)
                 yield system
@@ -225,7 +251,7 @@ async def _ready(system: System) -> bool:
                                 (subjects.STREAM_ADMIN, subjects.NOTIFIER_CONSUMER),
                                 (subjects.STREAM_IN, f"{subjects.NOTIFIER_CONSUMER}-optout")):
             await js.consumer_info(stream, durable)
-        for name in ("tg", "meta", "twilio"):
+        for name in ("tg", "meta", "twilio", *(("mail",) if system.mail is not None else ())):
             response = await system.http.get(f"http://127.0.0.1:{system.ports[name]}/readyz")
             if response.status_code != 200:
                 return False

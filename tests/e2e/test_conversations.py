@@ -3,7 +3,8 @@
 - text only -> a location request reaches the reporter (Telegram's request_location button, WhatsApp's
   location_request_message, Twilio WhatsApp and Messenger in words), then a pin (or a place named in text)
   -> the one report ends in the kelurahan queue, and the answer is no item;
-- a follow-up by reference and by reply -> no new item, shown on the report;
+- a follow-up by reference, by reply and by e-mail thread (a real Dovecot, a local SMTP server) -> no new
+  item, shown on the report;
 - STOP, "status KNL-...", "terima kasih" -> no item (and the status question is answered).
 
 One system for the module; each test uses its own reporters, so the tests do not see each other's items.
@@ -11,8 +12,11 @@ One system for the module; each test uses its own reporters, so the tests do not
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
+from email.message import EmailMessage
+from email.utils import formatdate
 from typing import Any
 
 import pytest
@@ -23,6 +27,7 @@ from schemas.outbound import SendRecord
 from schemas.routed import RoutedItem
 from tests.connectors.meta.bodies import messenger, page, wa, wamid, whatsapp
 from tests.e2e.system import NUMBER, System, running, until
+from tests.fakes import dovecot as dovecot_fake
 from tests.fakes.telegram import message, user
 from tests.fakes.twilio import ACCOUNT_SID
 
@@ -196,3 +201,40 @@ async def test_stop_status_and_thanks_make_no_item(system: System) -> None:
     [record] = await until(skipped, "the notifier's record of the unanswered report", system)
     assert record.reason == "the reporter opted out"
     assert len([p for _, _, p in system.telegram.sent if int(p.get("chat_id", 0)) == who]) == 2
+
+
+async def test_an_email_reply_in_the_reports_thread_makes_no_new_item(system: System) -> None:
+    if system.mail is None or system.smtp is None:
+        pytest.skip(dovecot_fake.available() or "no mail server")
+    citizen = "warga.e2e@contoh.id"
+    first = EmailMessage()
+    first["From"], first["To"] = f"Warga <{citizen}>", system.mail.user
+    first["Subject"], first["Message-ID"], first["Date"] = "Got mampet", "<report-e2e-1@contoh.id>", formatdate()
+    first.set_content("Got mampet di kelurahan Alpha sudah seminggu, bau sekali")
+    await asyncio.to_thread(system.mail.append, bytes(first))
+
+    async def routed_anywhere() -> tuple[str, RoutedItem] | None:
+        return next(((q, it) for q, it in await system.items() if "Got mampet di kelurahan" in it.envelope.text),
+                    None)
+    queue, report = await until(routed_anywhere, "the e-mail report routed", system)
+
+    async def acknowledged() -> list[EmailMessage]:
+        assert system.smtp is not None
+        return [r.message for r in system.smtp.received if citizen in r.rcpt_tos]
+    [ack] = await until(acknowledged, "the acknowledgement by e-mail", system)
+    assert report.ref in str(ack.get_content()) and ack["In-Reply-To"] == "<report-e2e-1@contoh.id>"
+
+    reply = EmailMessage()  # the citizen answers our acknowledgement, in its thread
+    reply["From"], reply["To"] = f"Warga <{citizen}>", system.mail.user
+    reply["Subject"], reply["Message-ID"], reply["Date"] = "Re: Got mampet", "<reply-e2e-2@contoh.id>", formatdate()
+    reply["In-Reply-To"], reply["References"] = ack["Message-ID"], f"<report-e2e-1@contoh.id> {ack['Message-ID']}"
+    reply.set_content("Sudah tiga minggu, sekarang meluap ke jalan")
+    await asyncio.to_thread(system.mail.append, bytes(reply))
+
+    async def shown() -> list[str]:
+        entry = next((e for e in await system.entries(queue) if e.stored.item.item_id == report.item_id), None)
+        return [f.item.envelope.text.strip() for f in entry.follow_ups] if entry else []
+    assert await until(shown, "the reply on the report", system) == ["Sudah tiga minggu, sekarang meluap ke jalan"]
+    await system.inputs_done()
+    mine = [it for _, it in await system.items() if it.envelope.reporter.contact == citizen]
+    assert [(it.kind, it.follow_up_of) for it in mine] == [("item", None), ("duplicate", report.item_id)]
