@@ -41,7 +41,11 @@ from schemas.errors import SchemaError
 from schemas.routed import Decision, RoutedItem, decode_routed
 
 if TYPE_CHECKING:
+    from nats.aio.msg import Msg
+
     from router.service import Router, _Work
+
+    Decoded = tuple[Msg, Envelope, str]  # an input, its envelope, and its text as the rules read it
 
 CHAT_KINDS = frozenset({"direct_message", "sms"})
 BY = "router"  # who the reroute is recorded as
@@ -122,55 +126,68 @@ class LocationPrompts:
                          until=env.received_at.astimezone(UTC) + self.wait, reporters=tuple(reporter_keys(env)))
         return [(pending_key(env), encode(record))]
 
-    async def complete(self, router: Router, work: Sequence[_Work]) -> list[_Work]:
-        """Complete the reports these messages answer; returns the messages still to route (an answer attached
-        as a follow-up among them, with `follow_up` set). Answers are acked or retried here."""
+    async def complete(self, router: Router, decoded: Sequence[Decoded]) -> tuple[list[Decoded], list[_Work]]:
+        """Complete the reports these inputs answer, before anything else is done with them (an answer is never
+        held as a fragment of a new report). Returns the inputs still to route as usual, and the answers to
+        route as their report's follow-up (`follow_up` set); the others are acked or retried here."""
         if self.wait <= timedelta(0):
-            return list(work)
-        chats = [w for w in work if w.env.kind in CHAT_KINDS]
+            return list(decoded), []
+        chats = [d for d in decoded if d[1].kind in CHAT_KINDS]
         if not chats:
-            return list(work)
+            return list(decoded), []
         assert router.refs is not None
         try:
-            found = await router.refs.get_many([pending_key(w.env) for w in chats])
+            found = await router.refs.get_many([pending_key(env) for _, env, _ in chats])
         except Exception as err:  # the index is not readable: retry the chat messages, route the others
-            for w in chats:
-                await router._retry_or_dead_letter(w.msg, "dedup_store_unavailable", f"reading location requests "
+            for msg, _, _ in chats:
+                await router._retry_or_dead_letter(msg, "dedup_store_unavailable", f"reading location requests "
                                                    f"failed: {err!r}")
-            return [w for w in work if w.env.kind not in CHAT_KINDS]
-        left: list[_Work] = []
-        for w in work:
-            raw = found.get(pending_key(w.env)) if w.env.kind in CHAT_KINDS else None
-            answer = self._answer(w, _pending.decode(raw)) if raw else None
-            if answer is None:
-                left.append(w)
+            return [d for d in decoded if d[1].kind not in CHAT_KINDS], []
+        left: list[Decoded] = []
+        attached: list[_Work] = []
+        for msg, env, text in decoded:
+            raw = found.get(pending_key(env)) if env.kind in CHAT_KINDS else None
+            pending = _pending.decode(raw) if raw else None
+            try:
+                answer = self._answer(router, env, text, pending) if pending is not None else None
+            except Exception as err:  # the rules failed on it: as for any input, retried
+                await router._retry_or_dead_letter(msg, "routing_failed", repr(err))
                 continue
-            pending, where = answer
+            if answer is None:
+                left.append((msg, env, text))
+                continue
+            pending, decision, where = answer
+            from router.service import _Work
+
+            w = _Work(msg=msg, env=env, decision=decision, text=text)
             try:
                 outcome, fresh = await self._complete(router, w, pending, where)
             except Exception as err:  # the store or the stream failed: the answer is retried, never lost
-                await router._retry_or_dead_letter(w.msg, "dedup_store_unavailable",
+                await router._retry_or_dead_letter(msg, "dedup_store_unavailable",
                                                    f"completing {pending.ref} failed: {err!r}")
                 continue
             if fresh:
                 router.metrics.location_answers.labels(outcome).inc()
             if outcome == "attached":
-                left.append(w)  # routed as its report's follow-up
+                attached.append(w)  # routed as its report's follow-up
             else:
-                await w.msg.ack()
-        return left
+                await msg.ack()
+        return left, attached
 
-    def _answer(self, w: _Work, pending: Pending) -> tuple[Pending, str] | None:
-        """The pending report this message answers and where the answer leads, or None."""
-        env = w.env
+    def _answer(self, router: Router, env: Envelope, text: str,
+                pending: Pending) -> tuple[Pending, Decision, str] | None:
+        """The pending report this message answers, the rules' decision for it and where it leads, or None."""
         if pending.item_id == env.id or not set(reporter_keys(env)) & set(pending.reporters):
             return None
-        if pending.done_by is not None:  # answered: by this message (a redelivery: the same again), or not
-            return (pending, pending.to_queue or "") if pending.done_by == env.id else None
-        if env.received_at.astimezone(UTC) > pending.until:
+        if pending.done_by is not None and pending.done_by != env.id:
+            return None  # answered already, by another message: this one is an ordinary message
+        if pending.done_by is None and env.received_at.astimezone(UTC) > pending.until:
             return None
-        where = answer_place(env, w.decision)
-        return None if where is None else (pending, where)
+        decision = router.book.current.decide(env, text)
+        if pending.done_by == env.id:  # a redelivery of the answer: what was done stands
+            return pending, decision, pending.to_queue or ""
+        where = answer_place(env, decision)
+        return None if where is None else (pending, decision, where)
 
     async def _complete(self, router: Router, w: _Work, pending: Pending, where: str) -> tuple[Outcome, bool]:
         """Re-route or attach; (what was done, whether it was done now rather than by an earlier delivery)."""

@@ -221,6 +221,7 @@ class Router:
             decoded.append((msg, env, plain(envelope_text(env.subject, env.text))))  # rules and dedup read it
         if controls:
             await self._record_controls(controls)
+        decoded, answers = await self.prompts.complete(self, decoded)  # answers to a location request: no item
         if self.assembler.enabled and decoded:
             assert self.ids is not None
             decoded = await self.assembler.take(decoded, self.ids, self.outbound, self._retry_or_dead_letter)
@@ -236,7 +237,7 @@ class Router:
                     work.append(_Work(msg=msg, env=env, decision=rules.decide(env, text), text=text))
                 except Exception as err:
                     await self._retry_or_dead_letter(msg, "routing_failed", repr(err))
-        work = await self.prompts.complete(self, work)  # answers to a location request complete their report
+        work += answers
         if work:
             await self._deliver(work)
         elapsed = time.perf_counter() - started
