@@ -20,8 +20,11 @@ from email.utils import formatdate
 from typing import Any
 
 import pytest
+from nats.js.errors import KeyNotFoundError
 
-from kanal import bus, sends
+from connectors.telegram.normalise import chat_key
+from kanal import sends
+from notifier import compose
 from schemas import subjects
 from schemas.outbound import SendRecord
 from schemas.routed import RoutedItem
@@ -75,6 +78,7 @@ async def test_telegram_text_then_pin_ends_in_the_kelurahan_queue(system: System
     assert button == {"text": "📍 Kirim lokasi", "request_location": True}
     report = await _item_in(system, "triage", "Pohon tumbang menutup jalan")
     assert report.missing == ("location",)
+    await system.inputs_done()  # its location request is recorded before its input is acked
 
     await system.telegram_update(_tg(102, who, location={"latitude": PIN[0], "longitude": PIN[1]}))
     moved = await _item_in(system, ALPHA, "Pohon tumbang menutup jalan")
@@ -105,6 +109,7 @@ async def test_whatsapp_cloud_text_then_pin(system: System) -> None:
     assert request["interactive"]["type"] == "location_request_message"
     assert request["interactive"]["action"] == {"name": "send_location"}
     assert "Di mana lokasinya?" in request["interactive"]["body"]["text"]
+    await system.inputs_done()
     pin = {"latitude": PIN[0], "longitude": PIN[1], "name": "Gang Kenari", "address": "Jl. Alpha Raya"}
     await system.meta_event(whatsapp(wa(wamid(202), "location", pin, sender=sender, timestamp=now),
                                      contacts=[{"profile": {"name": "Siti"}, "wa_id": sender}]))
@@ -127,6 +132,7 @@ async def test_twilio_whatsapp_pin_and_messenger_place_in_words(system: System) 
         return [m.fields for m in system.twilio.sent if m.fields.get("To") == f"whatsapp:{citizen}"]
     [request] = await until(asked, "the Twilio WhatsApp location request", system)
     assert "Di mana lokasinya?" in request["Body"]
+    await system.inputs_done()
     pin_sid = "SM" + "e2e1" * 8
     await system.twilio_message([*base, ("MessageSid", pin_sid), ("SmsMessageSid", pin_sid),
                                  ("MessageType", "location"), ("Body", ""), ("Latitude", str(PIN[0])),
@@ -142,6 +148,7 @@ async def test_twilio_whatsapp_pin_and_messenger_place_in_words(system: System) 
         return [p.body for p in system.graph.sent if p.body.get("recipient", {}).get("id") == psid]
     [request_m] = await until(told, "the Messenger location request", system)
     assert "Di mana lokasinya?" in request_m["message"]["text"]
+    await system.inputs_done()
     answer = {**messenger("m_e2e-302", "di kelurahan Beta", sender=psid), "timestamp": now_ms + 1000}
     await system.meta_event(page(answer))
     moved = await _item_in(system, BETA, "Sampah menumpuk tidak diangkut seminggu")
@@ -155,9 +162,19 @@ async def test_follow_ups_by_reference_and_by_reply_make_no_new_item(system: Sys
     report = await _item_in(system, ALPHA, "Trotoar rusak parah di depan pasar")
     [ack] = await _sent_to_chat(system, who, 1)
     assert report.ref in ack["text"] and "reply_markup" not in ack  # located: nothing to ask
+    await system.inputs_done()  # its reference is recorded before its input is acked
     await system.telegram_update(_tg(402, who, text=f"{report.ref} kok belum ada petugas?"))
     # the reply to our acknowledgement: the fake numbered it 9000 + its count of sends
     ours = 9000 + next(n for n, (_, _, p) in enumerate(system.telegram.sent, 1) if p is ack)
+    outbound = await system.nc.jetstream().key_value(subjects.KV_OUTBOUND)
+    key = sends.reply_key("telegram", "tg", f"{chat_key(who)}:{ours}")
+
+    async def remembered() -> bool:  # the sender loop notes which report our message was about, after sending
+        try:
+            return bool((await outbound.get(key)).value)
+        except KeyNotFoundError:
+            return False
+    await until(remembered, "the sender's note of our acknowledgement", system)
     reply_to = {**message(ours, sender={"id": 7012345678, "is_bot": True, "first_name": "Kanal"}), "text": ack["text"]}
     reply_to["chat"] = {"id": who, "type": "private", "first_name": f"Warga{who}"}
     await system.telegram_update(_tg(403, who, text="Sudah makin parah, ada yang jatuh", reply_to_message=reply_to))
@@ -182,6 +199,7 @@ async def test_stop_status_and_thanks_make_no_item(system: System) -> None:
                                      location={"latitude": PIN[0], "longitude": PIN[1]}))
     report = await _item_in(system, ALPHA, "Jalan berlubang besar")
     await _sent_to_chat(system, who, 1)
+    await system.inputs_done()
     await system.telegram_update(_tg(502, who, text=f"status {report.ref}"))
     answers = await _sent_to_chat(system, who, 2)
     assert answers[1]["text"].startswith(f"Laporan {report.ref}: status kini Menunggu")
@@ -191,10 +209,18 @@ async def test_stop_status_and_thanks_make_no_item(system: System) -> None:
     mine = [it for _, it in await system.items() if it.envelope.reporter.user_id == str(who)]
     assert [it.item_id for it in mine] == [report.item_id], "no item for a status question, thanks or STOP"
     # STOP is recorded: a later report of this reporter is routed but not answered
+    reporters = await system.nc.jetstream().key_value(subjects.KV_REPORTERS)
+
+    async def opted_out() -> bool:
+        try:
+            return bool((await reporters.get(f"optout.{compose.reporter_key(report.envelope)}")).value)
+        except KeyNotFoundError:
+            return False
+    await until(opted_out, "the notifier to record the opt-out", system)
     await system.telegram_update(_tg(505, who, text="Ada kabel listrik putus menjuntai",
                                      location={"latitude": PIN[0], "longitude": PIN[1]}))
     later = await _item_in(system, ALPHA, "Ada kabel listrik putus")
-    outbound = await bus.ensure_kv(system.nc.jetstream(), subjects.KV_OUTBOUND)
+    outbound = await system.nc.jetstream().key_value(subjects.KV_OUTBOUND)
 
     async def skipped() -> list[SendRecord]:
         return [r for r in await sends.for_item(outbound, later.item_id) if r.state == "skipped"]
@@ -217,6 +243,7 @@ async def test_an_email_reply_in_the_reports_thread_makes_no_new_item(system: Sy
         return next(((q, it) for q, it in await system.items() if "Got mampet di kelurahan" in it.envelope.text),
                     None)
     queue, report = await until(routed_anywhere, "the e-mail report routed", system)
+    await system.inputs_done()
 
     async def acknowledged() -> list[EmailMessage]:
         assert system.smtp is not None
