@@ -129,7 +129,7 @@ def test_the_request_reaches_the_reporter_with_each_channels_button() -> None:
     wa = compose.for_routed(RoutedItem(**{**{f: getattr(item, f) for f in item.__struct_fields__},
                                           "envelope": wa_env}),
                             OutboundSettings(channels=["meta"]), datetime.now(UTC))
-    _path, body = plan(wa, wa_env.created_at)
+    _path, body, _label = plan(wa, wa_env.created_at)
     assert body["type"] == "interactive"
     assert body["interactive"] == {"type": "location_request_message", "body": {"text": wa.text},
                                    "action": {"name": "send_location"}}
