@@ -47,6 +47,7 @@ DEADLINE = 120.0  # seconds any one step may take on a loaded machine (a pass ta
 TG_SECRET = "kanal-e2e-webhook-secret_0123456789"
 APP_SECRET = "meta-e2e-app-secret-0123456789"
 NUMBER = "+628111272206"
+WINDOW = "3s"  # chat fragments quiet this long make one report (router/assembly.py); short, as tests wait for it
 T = TypeVar("T")
 
 
@@ -173,6 +174,7 @@ enabled = false
 enabled = false
 [conversations]
 location_wait = "24h"
+window = "{WINDOW}"
 [outbound]
 channels = ["telegram", "meta", "twilio", "email"]
 quiet_hours = ""

@@ -1,5 +1,6 @@
 """Reports, not messages, end to end (issue #15): real webhooks into `kanal up`, answers at the fake providers.
 
+- text, pin and photo within the quiet window -> one report with all three in the kelurahan queue;
 - text only -> a location request reaches the reporter (Telegram's request_location button, WhatsApp's
   location_request_message, Twilio WhatsApp and Messenger in words), then a pin (or a place named in text)
   -> the one report ends in the kelurahan queue, and the answer is no item;
@@ -265,3 +266,22 @@ async def test_an_email_reply_in_the_reports_thread_makes_no_new_item(system: Sy
     await system.inputs_done()
     mine = [it for _, it in await system.items() if it.envelope.reporter.contact == citizen]
     assert [(it.kind, it.follow_up_of) for it in mine] == [("item", None), ("duplicate", report.item_id)]
+
+
+async def test_text_pin_and_photo_make_one_report_in_the_kelurahan_queue(system: System) -> None:
+    who = 5512000006
+    photo = b"\xff\xd8\xff\xe0 pohon tumbang 1280x960"
+    system.telegram.add_file("AgACAgUAAxkBAAIBe2e2ePhoto", photo, "photos/file_e2e.jpg")
+    sizes = [{"file_id": "AgACAgUAAxkBAAIBe2e2ePhoto", "file_unique_id": "AQADe2e", "width": 1280, "height": 960,
+              "file_size": len(photo)}]
+    await system.telegram_update(_tg(601, who, text="Pohon besar tumbang, jalan tertutup total"))
+    await system.telegram_update(_tg(602, who, location={"latitude": PIN[0], "longitude": PIN[1]}))
+    await system.telegram_update(_tg(603, who, photo=sizes))
+    report = await _item_in(system, ALPHA, "Pohon besar tumbang, jalan tertutup total")
+    assert report.envelope.location is not None and len(report.envelope.attachments) == 1
+    assert len(report.fragments) == 3 and report.missing == ()
+    await system.inputs_done()
+    mine = [it for _, it in await system.items() if it.envelope.reporter.user_id == str(who)]
+    assert [it.item_id for it in mine] == [report.item_id], "one report, not three"
+    [ack] = await _sent_to_chat(system, who, 1)
+    assert report.ref in ack["text"] and "reply_markup" not in ack  # one acknowledgement, nothing to ask
