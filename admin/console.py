@@ -286,15 +286,21 @@ class Console(OfficePages):
         it = stored.item
         await self.index.refresh()
         linked = [e for e in self.index.queue(stored.queue) if e.seq != stored.seq and (
-            e.item_id == it.dedup.duplicate_of or e.duplicate_of == it.item_id
-            or (it.dedup.incident_id and e.incident_id == it.dedup.incident_id))]
-        row, *neighbours = await self._rows([stored, *await self._fetch([e.seq for e in linked])])
+            e.item_id == it.dedup.duplicate_of or e.duplicate_of == it.item_id)]
+        # the incident's reports across queues (its first report included: admin/index.py), one each
+        here = next((e for e in self.index.queue(stored.queue) if e.seq == stored.seq), None)
+        incident_id = it.dedup.incident_id or (here.incident_id if here is not None else None)
+        members = self.index.incident_members(incident_id) if incident_id else []
+        shown = [e for e in members if e.item_id != it.item_id and user.allowed(e.queue)]
+        seqs = list(dict.fromkeys(e.seq for e in [*linked, *shown]))
+        row, *fetched = await self._rows([stored, *await self._fetch(seqs)])
+        linked_seqs, shown_seqs = {e.seq for e in linked}, {e.seq for e in shown}
+        neighbours = [r for r in fetched if r.stored.seq in linked_seqs]
+        incident = [r for r in fetched if r.stored.seq in shown_seqs]
         first = next((r for r in neighbours if r.stored.item.item_id == it.dedup.duplicate_of), None)
         duplicates = [r for r in neighbours if r.stored.item.dedup.duplicate_of == it.item_id]
         follow_ups = [r for r in duplicates if r.stored.item.follow_up_of == it.item_id]  # what the reporter added
         duplicates = [r for r in duplicates if r.stored.item.follow_up_of is None]
-        incident = [r for r in neighbours if it.dedup.incident_id
-                    and r.stored.item.dedup.incident_id == it.dedup.incident_id]
         latest, _ = await self.store.latest_status(it.item_id)
         sends = await self._send_records(it.item_id)
         held, _ = await assign.get(self.store, it.item_id)
@@ -311,6 +317,8 @@ class Console(OfficePages):
                           reporter=reporter_view(it.envelope, "queue_admin"),
                           next_stage=next_stage(row.stage), location=location_line(it), map_svg=geo_svg,
                           first=first, duplicates=duplicates, incident=incident, sends=sends, held=held,
+                          incident_id=incident_id, incident_count=max(len(members), 1 if incident_id else 0),
+                          incident_hidden=sum(not user.allowed(e.queue) for e in members),
                           colleagues=assign.colleagues(self.s, stored.queue, name), late=late,
                           merged_seq=self._open_seq(held.merged_into) if held.merged_into else None,
                           due=datetime.fromtimestamp(due, UTC) if due is not None else None,

@@ -22,6 +22,9 @@ from nats.js.client import JetStreamContext
 from admin.auth import require
 from admin.settings import AdminUser
 from admin.store import Handling, ItemNotFound, ItemState, ItemStore, StoredItem, valid_queue
+from kanal import log
+from kanal.direct import DirectGetError
+from kanal.incidents import Member, incidents_of
 from schemas import subjects
 from schemas.envelope import encode
 from schemas.routed import Decision, Reroute, RoutedItem, RuleTrace
@@ -40,6 +43,15 @@ class Entry:
     handling: Handling | None
     status: StatusUpdate | None
     follow_ups: tuple[StoredItem, ...] = ()  # what the reporter added later (RoutedItem.follow_up_of), in order
+    incident: Incident | None = None  # the incident it belongs to (as a member or as its first report)
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An incident as an inbox entry shows it: its id and every report of it, across queues, where each is now."""
+
+    id: str
+    members: tuple[Member, ...]  # queue: where the report is now (after reroutes and dispositions)
 
 
 def consumer_name(admin: str, queue: str) -> str:
@@ -93,7 +105,33 @@ class Inbox:
             handling = states[s.item.item_id].for_seq(s.seq)
             if handling is None or include_handled:
                 out.append(Entry(stored=s, handling=handling, status=statuses[s.item.item_id]))
-        return attach_follow_ups(out)
+        return await self._incidents(attach_follow_ups(out))
+
+    async def _incidents(self, entries: list[Entry]) -> list[Entry]:
+        """Each entry's incident with all its reports, wherever they are now (kanal/incidents.py); one read
+        for the incidents and one for the members' records."""
+        try:
+            found = await incidents_of(self.store.nc, [e.stored.item for e in entries if e.stored.item.kind == "item"])
+        except DirectGetError as err:  # the listing still works; only the incidents' other members are missing
+            log.get("inbox").warning("incident_members_unreadable", error=str(err))
+            return entries
+        if not found:
+            return entries
+        ids = list({m.id for _, group in found.values() for m in group})
+        states = await self.store.states(ids) if ids else {}
+        out = []
+        for e in entries:
+            hit = found.get(e.stored.item.item_id)
+            if hit is None or not hit[1]:  # no members recorded (routed before v1.3 routers): the router's count
+                out.append(e)
+                continue
+            incident, group = hit
+            here = [msgspec.structs.replace(m, queue=current_queue(m.queue, states.get(m.id))) for m in group]
+            if not any(m.id == e.stored.item.item_id for m in here):  # routed before members were recorded
+                here.append(Member(id=e.stored.item.item_id, ref=e.stored.item.ref, queue=e.stored.queue,
+                                   at=e.stored.item.routed_at))
+            out.append(dataclasses.replace(e, incident=Incident(id=incident, members=tuple(here))))
+        return out
 
     async def items(self, include_handled: bool = False) -> list[Entry]:
         """Open items (neither acknowledged nor rerouted), oldest first; with `include_handled`, all of them."""
@@ -178,6 +216,15 @@ def attach_follow_ups(entries: list[Entry]) -> list[Entry]:
             if e.stored.item.follow_up_of not in reports]
 
 
+def current_queue(routed_to: str | None, state: ItemState | None) -> str | None:
+    """Where a report is now: the queue of its latest move (a reroute or a disposition), else where it was routed."""
+    if state is None:
+        return routed_to
+    moves = [(h.at, h.to_queue) for h in state.handled if h.action == "reroute" and h.to_queue]
+    moves += [(d.at, d.to_queue) for d in state.dispositions]
+    return max(moves)[1] if moves else routed_to
+
+
 def _item_id(data: bytes) -> str | None:
     try:
         return msgspec.json.decode(data, type=_IdOnly).item_id
@@ -231,4 +278,4 @@ async def reroute(store: ItemStore, stored: StoredItem, to_queue: str, reason: s
     return StoredItem(seq=int(ack.seq), queue=to_queue, item=moved)
 
 
-__all__ = ["Entry", "Inbox", "InboxError", "ItemState", "consumer_name", "reroute", "rerouted"]
+__all__ = ["Entry", "Inbox", "InboxError", "Incident", "ItemState", "consumer_name", "reroute", "rerouted"]

@@ -68,6 +68,8 @@ class QueueIndex:
         self.by_queue: dict[str, list[Entry]] = {}
         self.open: dict[int, Entry] = {}  # stream sequence -> entry, for the items not yet handled
         self.open_by_item: dict[str, list[Entry]] = {}  # the same entries by item id (changes name items)
+        self.by_item: dict[str, list[Entry]] = {}  # every entry by item id (an incident's first report is found)
+        self.incidents: set[str] = set()  # incident ids seen on a member: their first report belongs too
         self._cursors: dict[str, int] = {}  # stream -> last sequence applied (KANAL_STATUS, the items bucket)
         self.changes_read = 0
         self.last_seq = 0
@@ -112,6 +114,7 @@ class QueueIndex:
                 self.by_queue.setdefault(queue, []).append(entry)
                 self.open[seq] = entry
                 self.open_by_item.setdefault(entry.item_id, []).append(entry)
+                self._join_incident(entry)
                 fresh.append(entry)
             await self._follow_changes()
             if fresh:
@@ -146,6 +149,33 @@ class QueueIndex:
                     self._apply_status(change.subject, change.data)
                 elif not change.deleted:
                     self._apply_record(change.subject.removeprefix(f"$KV.{self.store.bucket}."), change.data)
+
+    def _join_incident(self, entry: Entry) -> None:
+        """The first report of an incident was routed before it had company, so its RoutedItem names no incident
+        (router/dedup.py names the incident after it): it joins when a member arrives, and so does every later
+        message of it (a reroute)."""
+        self.by_item.setdefault(entry.item_id, []).append(entry)
+        incident = entry.incident_id
+        if incident is None:
+            if entry.duplicate_of is None and entry.item_id in self.incidents:
+                entry.incident_id = entry.item_id
+            return
+        if incident not in self.incidents:
+            self.incidents.add(incident)
+            for first in self.by_item.get(incident, ()):
+                if first.duplicate_of is None:
+                    first.incident_id = first.incident_id or incident
+
+    def incident_members(self, incident: str) -> list[Entry]:
+        """The reports of an incident across queues, oldest first: one entry per report (its newest message,
+        where it is now), never a duplicate notice (a repeat is not another witness)."""
+        newest: dict[str, Entry] = {}
+        for entries in self.by_queue.values():
+            for e in entries:
+                if e.incident_id == incident and e.duplicate_of is None and (
+                        e.item_id not in newest or e.seq > newest[e.item_id].seq):
+                    newest[e.item_id] = e
+        return sorted(newest.values(), key=lambda e: (e.routed, e.seq))
 
     def _apply_status(self, subject: str, data: bytes) -> None:
         entries = self.open_by_item.get(subject.rsplit(".", 1)[-1])
@@ -214,12 +244,23 @@ class QueueIndex:
             for i, e in enumerate(entries):
                 if e.seq == seq:
                     del entries[i]
+                    same = self.by_item.get(e.item_id, [])
+                    if e in same:
+                        same.remove(e)
+                    if not same:
+                        self.by_item.pop(e.item_id, None)
                     return
 
     def _drop_before(self, first_seq: int) -> None:
         for queue, entries in self.by_queue.items():
             if entries and entries[0].seq < first_seq:
                 self.by_queue[queue] = [e for e in entries if e.seq >= first_seq]
+        for item_id in [i for i, entries in self.by_item.items() if not entries or entries[0].seq < first_seq]:
+            kept = [e for e in self.by_item[item_id] if e.seq >= first_seq]
+            if kept:
+                self.by_item[item_id] = kept
+            else:
+                del self.by_item[item_id]
         for seq in [s for s in self.open if s < first_seq]:
             self._close(self.open[seq])
 
@@ -227,4 +268,6 @@ class QueueIndex:
         self.by_queue.clear()
         self.open.clear()
         self.open_by_item.clear()
+        self.by_item.clear()
+        self.incidents.clear()
         self.last_seq = 0

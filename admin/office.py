@@ -153,7 +153,7 @@ class OfficePages:
         _name, user = self._signed_in(request)
         incident = request.path_params["incident"]
         await self.index.refresh()
-        members = [e for entries in self.index.by_queue.values() for e in entries if e.incident_id == incident]
+        members = self.index.incident_members(incident)  # one per report, its first included, across queues
         if not members:
             raise ItemNotFound(f"no incident {incident!r}")
         if not any(user.allowed(e.queue) for e in members):

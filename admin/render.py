@@ -8,7 +8,7 @@ import msgspec
 
 from admin.dispose import current_category
 from admin.i18n import wib
-from admin.inbox import Entry
+from admin.inbox import Entry, Incident
 from admin.status import current_stage, stage_info
 from admin.store import ItemState
 from kanal.localtime import WIB
@@ -32,13 +32,19 @@ def location_line(item: RoutedItem) -> str | None:
     return " ".join(parts)
 
 
-def links(item: RoutedItem) -> list[str]:
-    """Duplicate and incident links, and every reroute, as short lines."""
+def links(item: RoutedItem, incident: Incident | None = None) -> list[str]:
+    """Duplicate and incident links, and every reroute, as short lines; with `incident` (read live), the count
+    and every report of it, across queues."""
     out = []
     if item.kind == "duplicate" and item.dedup.duplicate_of:
         why = item.dedup.duplicate_reason or "similar"
         out.append(f"DUPLICATE of {item.dedup.duplicate_of} ({why.replace('_', ' ')})")
-    if item.dedup.incident_id:
+    if incident is not None:
+        size = len(incident.members)
+        others = [f"{m.ref} ({m.queue or '?'})" for m in incident.members if m.id != item.item_id]
+        out.append(f"incident {incident.id}: {size} report{'s' if size != 1 else ''} of this"
+                   + (f": {', '.join(others)}" if others else ""))
+    elif item.dedup.incident_id:
         size = item.dedup.incident_size or 1
         out.append(f"incident {item.dedup.incident_id}: {size} report{'s' if size != 1 else ''} of this")
     for move in item.reroutes:
@@ -67,6 +73,8 @@ def entry_text(entry: Entry) -> str:
     where = location_line(item)
     if where:
         lines.append(f"    location: {where}")
+    elif "location" in item.missing:
+        lines.append("    location: asked the reporter (their answer moves the report where it says)")
     if env.attachments:
         kinds = ", ".join(a.kind + (" (failed)" if a.error else "") for a in env.attachments)
         lines.append(f"    attachments: {kinds}")
@@ -75,7 +83,7 @@ def entry_text(entry: Entry) -> str:
     if d.category is not None:
         lines.append(f"    category: {d.category} ({d.category_confidence or 0:.2f}"
                      f"{': ' + ', '.join(d.category_cues) if d.category_cues else ''})")
-    lines.extend(f"    {line}" for line in links(item) if item.follow_up_of is None)
+    lines.extend(f"    {line}" for line in links(item, entry.incident) if item.follow_up_of is None)
     for added in entry.follow_ups:
         more = added.item.envelope
         extra = f" (+{len(more.attachments)} attachment(s))" if more.attachments else ""
@@ -101,6 +109,7 @@ def entry_json(entry: Entry, state: ItemState) -> dict[str, Any]:
         "instance": env.instance, "text": env.text, "subject": env.subject,
         "reporter": msgspec.to_builtins(redacted(env, "queue_admin").reporter),
         "location": {"lat": loc.lat, "lon": loc.lon} if loc is not None else None,
+        "missing": list(item.missing),
         "attachments": len(env.attachments),
         "received_at": env.received_at.astimezone(WIB).isoformat(),
         "follow_ups": [{"text": f.item.envelope.text, "received_at": f.item.envelope.received_at.astimezone(WIB)
@@ -109,7 +118,9 @@ def entry_json(entry: Entry, state: ItemState) -> dict[str, Any]:
                                      if f.item.envelope.location is not None else None)}
                        for f in entry.follow_ups],
         "follow_up_of": item.follow_up_of,
-        "incident": item.dedup.incident_id,
+        "incident": entry.incident.id if entry.incident is not None else item.dedup.incident_id,
+        "incident_members": ([{"id": m.id, "ref": m.ref, "queue": m.queue} for m in entry.incident.members]
+                             if entry.incident is not None else []),
         "duplicate_of": item.dedup.duplicate_of if item.follow_up_of is None else None,
         "category": current_category(item, state),
         "category_corrections": msgspec.to_builtins(state.categories),

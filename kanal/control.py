@@ -58,6 +58,9 @@ class ConversationSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fie
     status_words: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_STATUS_WORDS))
     # whole messages (any case; punctuation and emoji ignored) that are not complaints
     no_complaint: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_NO_COMPLAINT))
+    # a chat report with no place is answered with a request for its location; a pin, a venue or a place
+    # named within this time completes it (router/prompts.py); "0s": never asked
+    location_wait: Duration = Duration(hours=24)
 
 
 class Control(Struct, frozen=True, kw_only=True):

@@ -1,4 +1,5 @@
-"""The last message of many subjects in one request: JetStream's batched direct get (`multi_last`).
+"""The last message of many subjects in one request: JetStream's batched direct get (`multi_last`); and the
+messages of one subject from a point in time (`from_time`).
 
 nats-server >= 2.11 answers `{"multi_last": [subjects...], "batch": n}` on `$JS.API.DIRECT.GET.<stream>` with
 one message per subject that has one, then a status message (204 end of batch, 404 nothing found). The
@@ -32,17 +33,21 @@ def kv_value(msg: Msg) -> bytes | None:
     return msg.data if operation in (None, "PUT") else None
 
 
-async def last_per_subject(nc: NATS, stream: str, subjects: list[str], wait_s: float = 5.0) -> dict[str, Msg]:
-    """The last message of each subject that has one (subjects without are absent), in as few requests as fit."""
+async def last_per_subject(nc: NATS, stream: str, subjects: list[str], wait_s: float = 5.0,
+                           batch: int | None = None) -> dict[str, Msg]:
+    """The last message of each subject that has one (subjects without are absent), in as few requests as fit.
+
+    A subject may be a wildcard (`$KV.b.inc.x.*`): then every matching subject's last message is returned, up
+    to `batch` messages per request (default: one per subject asked)."""
     unique = list(dict.fromkeys(subjects))
     chunks = [unique[i : i + MULTI_LAST_MAX] for i in range(0, len(unique), MULTI_LAST_MAX)]
     found: dict[str, Msg] = {}
-    for part in await asyncio.gather(*(_chunk(nc, stream, chunk, wait_s) for chunk in chunks)):
+    for part in await asyncio.gather(*(_chunk(nc, stream, chunk, wait_s, batch) for chunk in chunks)):
         found.update(part)
     return found
 
 
-async def _chunk(nc: NATS, stream: str, subjects: list[str], wait_s: float) -> dict[str, Msg]:
+async def _chunk(nc: NATS, stream: str, subjects: list[str], wait_s: float, batch: int | None) -> dict[str, Msg]:
     if not subjects:
         return {}
     found: dict[str, Msg] = {}
@@ -63,12 +68,47 @@ async def _chunk(nc: NATS, stream: str, subjects: list[str], wait_s: float) -> d
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox, cb=on_msg)
     try:
-        request: dict[str, Any] = {"multi_last": subjects, "batch": len(subjects)}
+        request: dict[str, Any] = {"multi_last": subjects, "batch": batch or len(subjects)}
         await nc.publish(f"$JS.API.DIRECT.GET.{stream}", msgspec.json.encode(request), reply=inbox)
         await asyncio.wait_for(done, wait_s)
     except TimeoutError as err:
         raise DirectGetError(f"no answer from {stream} direct get within {wait_s:g}s (is the stream there, with "
                              f"allow_direct, and is this user allowed $JS.API.DIRECT.GET.{stream}?)") from err
+    finally:
+        await sub.unsubscribe()
+    if failure:
+        raise DirectGetError(f"{stream} direct get failed: {failure[0]}")
+    return found
+
+
+async def from_time(nc: NATS, stream: str, subject: str, start: str, batch: int = 256, after_seq: int = 0,
+                    wait_s: float = 5.0) -> list[Msg]:
+    """Up to `batch` messages on `subject` stored at or after `start` (RFC 3339), or after `after_seq` when given
+    (to page on), oldest first: one direct get (`start_time`/`seq` with `next_by_subj`)."""
+    found: list[Msg] = []
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    failure: list[str] = []
+
+    async def on_msg(msg: Msg) -> None:
+        status = (msg.headers or {}).get(STATUS)
+        if status is None:
+            found.append(msg)
+            return
+        if status not in ("204", "404"):
+            failure.append(f"status {status} {(msg.headers or {}).get('Description', '')}".strip())
+        if not done.done():
+            done.set_result(None)
+
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox, cb=on_msg)
+    try:
+        where: dict[str, Any] = {"seq": after_seq + 1} if after_seq else {"start_time": start}
+        request = {**where, "next_by_subj": subject, "batch": batch}
+        await nc.publish(f"$JS.API.DIRECT.GET.{stream}", msgspec.json.encode(request), reply=inbox)
+        await asyncio.wait_for(done, wait_s)
+    except TimeoutError as err:
+        raise DirectGetError(f"no answer from {stream} direct get within {wait_s:g}s (is this user allowed "
+                             f"$JS.API.DIRECT.GET.{stream}?)") from err
     finally:
         await sub.unsubscribe()
     if failure:

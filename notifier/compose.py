@@ -12,6 +12,7 @@ from schemas.outbound import OutboundMessage, Purpose, ReplyAddress, outbound_id
 from schemas.status import STAGES
 
 NOT_COMPLAINTS = frozenset({"auto_reply", "bounce", "bulk"})
+ROUTER = "router"  # Reroute.by of a report the router moved where the reporter's answer placed it (router/prompts.py)
 _LABELS: dict[str, str] = {info.stage: info.label for info in STAGES}
 
 
@@ -96,15 +97,29 @@ def for_routed(item: RoutedItem, settings: OutboundSettings, now: datetime) -> O
 
         ref = report_ref(item.dedup.duplicate_of)
     text = render(settings, address, purpose, ref)
+    lang = _language(address, settings)
     if item.follow_up_of is not None:  # "Tambahan untuk laporan KNL-... diterima" (sent as a duplicate notice's)
-        text = template(settings, address.channel, _language(address, settings), "follow_up").format(
-            ref=ref, status_url=settings.status_url.format(ref=ref), stage_label="", note="")
+        text = _words(settings, address, lang, "follow_up", ref)
+    ask = None
+    variant = None
+    if "location" in item.missing and item.kind == "item":  # "Di mana lokasinya?" with the channel's button
+        text += " " + template(settings, address.channel, lang,
+                               "ask_location_sms" if address.kind == "sms" else "ask_location")
+        ask = template(settings, address.channel, lang, "location_button")
+    elif item.kind == "item" and item.reroutes and item.reroutes[-1].by == ROUTER:  # the answer placed it
+        text, variant = _words(settings, address, lang, "located", ref), "located"
     return OutboundMessage(
-        id=outbound_id(item.item_id, purpose), item_id=item.item_id, ref=ref, purpose=purpose,
+        id=outbound_id(item.item_id, purpose, variant), item_id=item.item_id, ref=ref, purpose=purpose,
         text=text, reply_to=address,
         subject=f"Re: {address.subject}" if address.subject else f"Laporan {ref}",
         public_allowed=public_allowed(address), created_at=now, status_url=settings.status_url.format(ref=ref),
+        ask_location=ask,
     )
+
+
+def _words(settings: OutboundSettings, address: ReplyAddress, lang: str, kind: str, ref: str) -> str:
+    return template(settings, address.channel, lang, kind).format(
+        ref=ref, status_url=settings.status_url.format(ref=ref), stage_label="", note="")
 
 
 def for_status(update: StatusUpdate, address: ReplyAddress, settings: OutboundSettings,

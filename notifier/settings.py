@@ -19,6 +19,14 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "status_answer": "Laporan {ref}: status kini {stage_label}. Pantau perkembangannya di {status_url}.",
         "unknown_ref": "Nomor laporan {ref} tidak kami temukan. Periksa kembali nomornya; laporan yang baru "
                        "dikirim tercatat dalam beberapa menit.",
+        # added to the acknowledgement of a chat report that no rule could place (router/prompts.py)
+        "ask_location": "Di mana lokasinya? Bagikan lokasi Anda, atau balas dengan nama jalan dan kelurahannya, "
+                        "agar laporan sampai ke kelurahan yang tepat.",
+        "ask_location_sms": "Di mana lokasinya? Balas dengan nama jalan dan kelurahannya, agar laporan sampai ke "
+                            "kelurahan yang tepat.",
+        "location_button": "📍 Kirim lokasi",
+        "located": "Terima kasih, lokasi laporan {ref} sudah kami terima dan laporan diteruskan ke kelurahannya. "
+                   "Pantau perkembangannya di {status_url}.",
     },
     "en": {
         "ack": "Thank you, we received your report with number {ref}. Follow it at {status_url}. Reply STOP to "
@@ -30,6 +38,13 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
         "status_answer": "Report {ref}: now {stage_label}. Follow it at {status_url}.",
         "unknown_ref": "We found no report numbered {ref}. Please check the number; a report sent just now is "
                        "recorded within a few minutes.",
+        "ask_location": "Where is it? Share your location, or reply with the street and kelurahan, so that the "
+                        "report reaches the right kelurahan.",
+        "ask_location_sms": "Where is it? Reply with the street and kelurahan, so that the report reaches the "
+                            "right kelurahan.",
+        "location_button": "📍 Send location",
+        "located": "Thank you, we received the location of report {ref} and passed it to its kelurahan. Follow "
+                   "it at {status_url}.",
     },
 }
 

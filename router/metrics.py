@@ -44,6 +44,11 @@ class Metrics:
                                  registry=r)
         self.held = Gauge("kanal_router_held_conversations", "Conversations this process is waiting on to close a "
                           "report", registry=r)
+        self.location_asked = Counter("kanal_router_location_asked", "Chat reports routed without a place whose "
+                                      "reporter is asked for the location", registry=r)
+        self.location_answers = Counter("kanal_router_location_answers", "Answers to a location request, by outcome "
+                                        "(rerouted: the report moved where it says; attached: as a follow-up)",
+                                        ["outcome"], registry=r)
         self.reloads = Counter("kanal_router_rule_reloads", "Rules file reloads, by result", ["result"], registry=r)
         self.rules = Gauge("kanal_router_rules", "Rules in force", registry=r)
         self.categories = Counter("kanal_router_categories", "Items delivered (not duplicate notices), by the "
@@ -58,6 +63,8 @@ class Metrics:
             self.retries.labels(reason)
         for kind in CONTROL_KINDS:
             self.control.labels(kind)
+        for outcome in ("rerouted", "attached"):
+            self.location_answers.labels(outcome)
         for result in ("ok", "refused"):
             self.reloads.labels(result)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from nats.aio.client import Client as NATS
 from nats.js.client import JetStreamContext
 
+from kanal.incidents import member_writes
 from kanal.references import record_for
 from router.followups import thread_writes
 from router.pipeline import Pipeline
@@ -21,12 +22,12 @@ from schemas.routed import RoutedItem
 
 
 def reference_writes(item: RoutedItem) -> list[tuple[str, bytes]]:
-    """The (reference, record) pair of a routed item, and for an e-mail report its thread keys (pure; a
-    redelivery writes the same record)."""
+    """The (reference, record) pair of a routed item, for an e-mail report its thread keys, and for a member of
+    an incident its membership and the first report's (kanal/incidents.py) (pure; a redelivery writes the same)."""
     record = encode(record_for(item.envelope, item_id=item.item_id, kind=item.kind, queue=item.decision.queue,
                                at=item.routed_at, duplicate_of=item.dedup.duplicate_of,
                                incident=item.dedup.incident_id, reporters=reporter_keys(item.envelope)))
-    return [(item.ref, record), *thread_writes(item, record)]
+    return [(item.ref, record), *thread_writes(item, record), *member_writes(item)]
 
 
 async def open_index(nc: NATS, js: JetStreamContext, replicas: int, pipeline: Pipeline) -> KvIndex:

@@ -40,6 +40,7 @@ from router.followups import FollowUp, detect, lookup_keys, reply_lookup
 from router.gazetteer import envelope_text, plain
 from router.metrics import DeadLetterReason, Metrics, RetryReason
 from router.pipeline import Pipeline
+from router.prompts import LocationPrompts
 from router.references import open_index, reference_writes
 from router.rules import RuleBook
 from router.settings import RouterSettings
@@ -127,6 +128,7 @@ class Router:
         # chat fragments: held in KV until their report is quiet, then routed once (router/assembler.py)
         self.assembler = Assembler(nc, self.js, Window.of(self.conversations.settings), self.pipeline, self.metrics,
                                    max_deliveries=settings.max_deliveries)
+        self.prompts = LocationPrompts(config)  # chat reports asked for their location, and the answers
         self.sub: Any = None
         self.stopping = asyncio.Event()
         # Index writes are cached from the decision until their hint has landed: at most the item publish's
@@ -219,6 +221,7 @@ class Router:
             decoded.append((msg, env, plain(envelope_text(env.subject, env.text))))  # rules and dedup read it
         if controls:
             await self._record_controls(controls)
+        decoded, answers = await self.prompts.complete(self, decoded)  # answers to a location request: no item
         if self.assembler.enabled and decoded:
             assert self.ids is not None
             decoded = await self.assembler.take(decoded, self.ids, self.outbound, self._retry_or_dead_letter)
@@ -234,6 +237,7 @@ class Router:
                     work.append(_Work(msg=msg, env=env, decision=rules.decide(env, text), text=text))
                 except Exception as err:
                     await self._retry_or_dead_letter(msg, "routing_failed", repr(err))
+        work += answers
         if work:
             await self._deliver(work)
         elapsed = time.perf_counter() - started
@@ -270,7 +274,8 @@ class Router:
         deciding: dict[str, _Work] = {}  # id record key -> the input of this batch that wrote it
         for w, probe in zip(work, probes, strict=True):
             w.verdict = self.deduper.decide(probe, w.decision.queue, view)
-            if follow_keys and (follow := detect(w.env, found[2], replies)) is not None and w.verdict.kind != "exact":
+            follow = w.follow_up or (detect(w.env, found[2], replies) if follow_keys else None)
+            if follow is not None and w.verdict.kind != "exact":
                 # attached to its report: not a first item any later report could be linked to
                 w.follow_up, w.verdict = follow, Verdict(kind="duplicate", queue=follow.queue,
                                                          reason=follow.reason, id_write=w.verdict.id_write)
@@ -305,7 +310,8 @@ class Router:
         # Its reference is recorded before its delivery: a redelivery after a failure here is routed and
         # recorded again, where after the delivery record it would be an exact repeat, never recorded.
         referenced = [w for w, _ in stored if w.item is not None]
-        writes = [reference_writes(w.item) for w in referenced if w.item is not None]
+        writes = [reference_writes(w.item) + self.prompts.pending_writes(w.item) for w in referenced
+                  if w.item is not None]
         results = await self.refs.put_many([write for group in writes for write in group])
         for w, group in zip(referenced, writes, strict=True):
             res = next((r for r in results[:len(group)] if r), None)
@@ -411,9 +417,10 @@ class Router:
             decision = msgspec.structs.replace(
                 decision, queue=verdict.queue,
                 reason=f"{verdict.reason}; the rules chose {decision.queue}: {decision.reason}")
-        return RoutedItem(kind="duplicate" if verdict.kind == "duplicate" else "item", item_id=w.env.id,
-                          ref=w.env.ref, envelope=w.env, decision=decision, dedup=verdict.dedup, routed_at=now,
-                          fragments=w.fragments if len(w.fragments) > 1 else ())
+        return self.prompts.mark(RoutedItem(kind="duplicate" if verdict.kind == "duplicate" else "item",
+                                            item_id=w.env.id, ref=w.env.ref, envelope=w.env, decision=decision,
+                                            dedup=verdict.dedup, routed_at=now,
+                                            fragments=w.fragments if len(w.fragments) > 1 else ()))
 
     def _count(self, w: _Work, counts: Counter[tuple[str, ...]]) -> None:
         verdict = w.verdict
@@ -431,6 +438,8 @@ class Router:
         elif verdict.dedup.incident_id:
             counts["duplicates", "incident"] += 1
         counts["routed", w.item.decision.queue, w.item.decision.rule_id] += 1
+        if w.item.missing:
+            self.metrics.location_asked.inc()
         if w.item.decision.category is not None and w.item.kind == "item":
             counts["category", w.item.decision.category] += 1
 

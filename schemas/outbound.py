@@ -96,6 +96,10 @@ class OutboundMessage(Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     # window starts there, not at the report), and the report's status link (a template parameter).
     last_inbound_at: UtcTime | None = None
     status_url: str | None = None
+    # Since v1.3: the message asks the reporter to share their location; the value is the button's label where
+    # the channel has a location request (Telegram's request_location keyboard; WhatsApp's location request
+    # shows its own). Other channels send the text alone, which says how to answer.
+    ask_location: str | None = None
 
 
 class SendRecord(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -83,6 +83,9 @@ class RoutedItem(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # Set on a report assembled from several chat messages (contract v1.3): the envelope ids of its fragments in
     # order, the first being `item_id` (its envelope carries their text, attachments and location together).
     fragments: tuple[EnvelopeId, ...] = ()
+    # What the report lacks and the reporter is asked for (since v1.3): `location` for a chat report that
+    # reached `triage` for want of a place. Their answer re-routes it (docs/conversations.md).
+    missing: tuple[Literal["location"], ...] = ()
 
 
 def decode_routed(data: bytes | str) -> RoutedItem:

@@ -111,6 +111,11 @@ def _whatsapp(message: OutboundMessage, envelope: ReplyAddress, now: datetime, t
     else:
         raise SendRefused("whatsapp_no_recipient: the report carries neither a phone number nor a user id")
     if window_open(message, now):
+        if message.ask_location is not None:  # the Cloud API's location request: a "Send location" button
+            return f"/{envelope.account}/messages", {
+                **head, "type": "interactive", "context": {"message_id": envelope.external_id},
+                "interactive": {"type": "location_request_message", "body": {"text": message.text[:1024]},
+                                "action": {"name": "send_location"}}}, None
         return f"/{envelope.account}/messages", {
             **head, "type": "text", "context": {"message_id": envelope.external_id},
             "text": {"preview_url": False, "body": message.text}}, None

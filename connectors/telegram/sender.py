@@ -14,7 +14,7 @@ import time
 import warnings
 from datetime import timedelta
 
-from telegram import ReplyParameters
+from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyParameters
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -52,10 +52,19 @@ async def send(api: BotApi, message: OutboundMessage) -> str:
     chat_id, reply_to = target(message)
     reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
     try:
-        sent = await api.bot.send_message(chat_id=chat_id, text=message.text, reply_parameters=reply)
+        sent = await api.bot.send_message(chat_id=chat_id, text=message.text, reply_parameters=reply,
+                                          reply_markup=location_keyboard(message))
     except TelegramError as err:
         raise classify(err) from err
     return f"{chat_key(chat_id)}:{sent.message_id}"  # as a reply to it names it (Thread.reply_to)
+
+
+def location_keyboard(message: OutboundMessage) -> ReplyKeyboardMarkup | None:
+    """A one-tap "share my location" button when the message asks for the location (router/prompts.py)."""
+    if message.ask_location is None:
+        return None
+    return ReplyKeyboardMarkup([[KeyboardButton(message.ask_location, request_location=True)]],
+                               resize_keyboard=True, one_time_keyboard=True)
 
 
 def classify(err: TelegramError) -> Exception:

@@ -197,7 +197,7 @@ def connector_permissions(channel: str, instance: str, fallback: tuple[str, str]
 
 
 def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: str = subjects.KV_DEDUP,
-                       index_bucket: str = subjects.KV_DEDUP_INDEX) -> User:
+                       index_bucket: str = subjects.KV_DEDUP_INDEX, items_bucket: str = subjects.KV_ITEMS) -> User:
     """Consume KANAL_IN through its durable, publish admin items and router dead letters, own the dedup KVs
     and write the reference index.
 
@@ -217,6 +217,13 @@ def router_permissions(consumer: str = subjects.ROUTER_CONSUMER, dedup_bucket: s
         *(f"{API}.{api}.KV_{subjects.KV_CONVERSATIONS}{tail}"
           for api, tail in (("CONSUMER.CREATE", ".>"), ("CONSUMER.INFO", ".*"), ("CONSUMER.MSG.NEXT", ".*"))),
         *_kv(subjects.KV_OUTBOUND, write=False),  # which report a replied-to message of ours was about
+        # a chat report completed by the answer to our location request (router/prompts.py): the report's
+        # message in its queue, whether an admin acted on it (records, stage), and its move, recorded as an
+        # admin's reroute is
+        *_kv(items_bucket),
+        f"{API}.DIRECT.GET.{subjects.STREAM_ADMIN}",
+        f"{API}.DIRECT.GET.{subjects.STREAM_STATUS}",
+        f"{API}.DIRECT.GET.{subjects.STREAM_STATUS}.>",
         *_lookups(),
         *(f"{API}.STREAM.{verb}.{name}" for name in managed for verb in ("CREATE", "UPDATE")),
         *(f"{API}.DIRECT.GET.KV_{b}{rest}" for b in dedup for rest in ("", ".>")),
@@ -335,7 +342,8 @@ def users(config: Config, options: ServerOptions) -> list[User]:
     dedup = router.get("dedup", {})
     dedup = dedup if isinstance(dedup, dict) else {}
     buckets_ = (str(dedup.get("bucket", subjects.KV_DEDUP)), str(dedup.get("index_bucket", subjects.KV_DEDUP_INDEX)))
-    found = [User(OPS_USER, "ops", None, None), router_permissions(consumer, *buckets_)]
+    items = str(config.admin.get("items_bucket", subjects.KV_ITEMS))
+    found = [User(OPS_USER, "ops", None, None), router_permissions(consumer, *buckets_, items)]
     for instance, section in sorted(config.connectors.items()):
         channel = section.get("channel")
         if isinstance(channel, str):
@@ -351,7 +359,6 @@ def users(config: Config, options: ServerOptions) -> list[User]:
         # the durables on KANAL_ADMIN that are not the console's, enabled or not (a later switch-on is covered)
         others = (subjects.NOTIFIER_CONSUMER, subjects.FORWARDER_CONSUMER, forwarder_consumer,
                   *(admin_user(queue.name) for queue in options.admins))
-        items = str(config.admin.get("items_bucket", subjects.KV_ITEMS))
         found.append(console_permissions(items, tuple(dict.fromkeys(others))))
     if config.enabled("forwarder"):
         found.append(forwarder_permissions(forwarder_consumer))

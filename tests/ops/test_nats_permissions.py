@@ -14,8 +14,8 @@ from kanal import bus
 from kanal.config import load
 from kanal.ops import natsconf
 from kanal.ops.provision import provision
-from schemas import encode, subjects
-from tests.factories import envelope
+from schemas import decode_routed, encode, subjects
+from tests.factories import envelope, later
 from tests.ops.natsperm import login, permissioned_server
 from tests.router.helpers import make_router, publish
 
@@ -143,6 +143,30 @@ async def test_router_user_consumes_and_delivers_but_cannot_write_inbound(
         assert info.state.messages >= 1
         refs = await ops.nc.jetstream().key_value(subjects.KV_REFS)
         assert (await refs.get(env.ref)).value  # the router user writes the reference index
+
+
+async def test_router_user_completes_a_report_with_the_answer_to_its_location_request(
+        provisioned: tuple[Path, object, str]) -> None:
+    """router/prompts.py reads the report's queue, the admins' records and stages, and records its move."""
+    tmp, config, url = provisioned
+    report = envelope("perm-ask", instance="sms-a", text="Lampu jalan mati sudah tiga hari")
+    answer = envelope("perm-answer", instance="sms-a", text="di kelurahan Beta", received_at=later(1))
+    async with login(url, tmp / "secrets", natsconf.ROUTER_USER) as r:
+        router = await make_router(r.nc, config, tmp / "rules.toml")  # type: ignore[arg-type]
+        for env in (report, answer):
+            async with login(url, tmp / "secrets", "connector-sms-a") as a:
+                await publish(a.nc, env)
+            handled = 0
+            while handled == 0:
+                msgs = await router.sub.fetch(64, timeout=2)
+                await router.handle(msgs)
+                handled = len(msgs)
+        assert not [e for e in r.errors if "permissions" in e.lower()], r.errors
+        assert router.metrics.location_answers.labels("rerouted")._value.get() == 1
+    async with login(url, tmp / "secrets", natsconf.OPS_USER) as ops:
+        js = ops.nc.jetstream()
+        moved = await js.get_last_msg(subjects.STREAM_ADMIN, subjects.admin("kelurahan.3199011002"))
+        assert decode_routed(moved.data).reroutes[-1].by == "router"
 
 
 async def test_admin_reads_only_its_queue(provisioned: tuple[Path, object, str]) -> None:
