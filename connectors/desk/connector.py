@@ -207,7 +207,9 @@ class DeskConnector(WebhookConnector[DeskSettings]):
         if found is None:
             return self.render(request, "form.html", 404, user=user, values={"key": uuid.uuid4().hex},
                                errors={"_form": "Tanda terima tidak ditemukan di sesi ini."})
-        return self.render(request, "receipt.html", user=user, ref=ref, at=found.get("at", ""))
+        status_url = self.settings.status_url.replace("{ref}", ref) if self.settings.status_url else None
+        return self.render(request, "receipt.html", user=user, ref=ref, at=found.get("at", ""),
+                           status_url=status_url)
 
     async def submit(self, request: Request) -> Response:
         """Validate, store attachments, publish; then show the reference (POST-redirect-GET)."""

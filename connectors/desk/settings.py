@@ -40,3 +40,5 @@ class DeskSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     max_file_bytes: int = 10 * 1024 * 1024
     max_description_chars: int = 4000
     categories: list[str] = []  # offered as a select; empty: free text
+    # where the citizen follows the report, printed on the receipt ("https://…/laporan/{ref}", as [outbound])
+    status_url: str | None = None

@@ -54,7 +54,8 @@ async def test_officer_logs_in_submits_and_prints_the_reference(nats_url: str, t
     photo.write_bytes(jpeg(gps=MONAS, size=(320, 240)))
     scan = tmp_path / "surat-pengantar.pdf"
     scan.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
-    async with served(nats_url, GAMBIR, "desk-kec-gambir") as (h, base), browser(tmp_path) as context:
+    settings = {**GAMBIR, "status_url": "https://lapor.jakarta.go.id/laporan/{ref}"}
+    async with served(nats_url, settings, "desk-kec-gambir") as (h, base), browser(tmp_path) as context:
         page = await context.new_page()
         await page.goto(base + "/")
         assert page.url.endswith("/desk/login")
@@ -84,7 +85,12 @@ async def test_officer_logs_in_submits_and_prints_the_reference(nats_url: str, t
         await page.emulate_media(media="print")
         assert not await page.is_visible("#print") and not await page.is_visible("header")
         assert await page.is_visible("#ref")
+        assert await page.is_visible("#status-url")  # the printed receipt says where to follow the report
+        assert f"/laporan/{ref}" in await page.inner_text("#status-url")
         await page.screenshot(path=str(tmp_path / "receipt-print.png"), full_page=True)
+        await page.emulate_media(media="screen")
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await page.screenshot(path=str(tmp_path / "receipt-phone.png"), full_page=True)
         (env,) = await h.published()
         assert env.ref == ref
         assert (env.channel, env.instance, env.account, env.kind) == ("desk", "desk-kec-gambir", "317101", "walk_in")

@@ -184,3 +184,18 @@ async def test_repeated_wrong_passwords_slow_the_officer_down(nats_url: str) -> 
             assert (await login(client, password="tebak-tebakan")).status_code == 401
         waiting = await login(client)  # even the right password, until the delay has passed
         assert waiting.status_code == 429 and "Terlalu banyak percobaan" in waiting.text
+
+
+async def test_the_receipt_says_where_to_follow_the_report(nats_url: str) -> None:
+    settings = {**GAMBIR, "status_url": "https://lapor.jakarta.go.id/laporan/{ref}"}
+    async with at_the_desk(nats_url, settings, "desk-kec-gambir") as (_, client, form):
+        response = await client.post("/desk/reports", data={**form, "name": "Siti Rahma",
+                                                            "description": "Lampu jalan mati sejak seminggu"})
+        ref = response.headers["location"].rsplit("/", 1)[-1]
+        receipt = await client.get(response.headers["location"])
+    assert f"https://lapor.jakarta.go.id/laporan/{ref}" in receipt.text
+    async with at_the_desk(nats_url, GAMBIR, "desk-kec-gambir") as (_, client, form):
+        response = await client.post("/desk/reports", data={**form, "name": "Siti Rahma",
+                                                            "description": "Lampu jalan mati sejak seminggu"})
+        receipt = await client.get(response.headers["location"])
+    assert 'id="status-url"' not in receipt.text  # no status page configured: nothing to point at
