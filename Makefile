@@ -74,4 +74,4 @@ clean:
 # the Indonesian catalogue (translate the empty msgstr lines; tests/admin/test_i18n.py fails until you do).
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F admin/babel.cfg -k tr:2 -k Reason --no-location --sort-output -o admin/locale/messages.pot .
-	$(BIN)/pybabel update -i admin/locale/messages.pot -d admin/locale -l id --no-location --no-fuzzy-matching
+	$(BIN)/pybabel update -i admin/locale/messages.pot -d admin/locale -l id --no-fuzzy-matching --ignore-obsolete

@@ -316,6 +316,7 @@ class Console(OfficePages):
         return self._page(request, "item.html", row=row, item=it, env=it.envelope, stored=stored, status=latest,
                           reporter=reporter_view(it.envelope, "queue_admin"),
                           next_stage=next_stage(row.stage), location=location_line(it), map_svg=geo_svg,
+                          reroute_targets=self.names.queues(),
                           first=first, duplicates=duplicates, incident=incident, sends=sends, held=held,
                           incident_id=incident_id, incident_count=max(len(members), 1 if incident_id else 0),
                           incident_hidden=sum(not user.allowed(e.queue) for e in members),

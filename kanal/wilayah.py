@@ -52,6 +52,14 @@ class Names:
             found = self.places.get(found.parent) if found.parent else None
         return ", ".join(parts)
 
+    def queues(self) -> list[tuple[str, str]]:
+        """Every queue named after a place or labelled in config, as (queue, how people say it), by name:
+        what an admin may reroute to."""
+        named = {f"{p.level}.{p.code}": self.place(p.code) or p.code for p in self.places.values()
+                 if p.level in ("kelurahan", "kecamatan")}
+        named.update(self.labels)
+        return sorted(named.items(), key=lambda pair: pair[1])
+
     def kelurahan(self, code: str) -> str | None:
         """Just the kelurahan's own name ("Gambir"), for a citizen's page."""
         found = self.places.get(code)

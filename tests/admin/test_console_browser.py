@@ -51,6 +51,11 @@ async def test_admin_logs_in_opens_an_item_changes_stage_and_reroutes(
             row = page.locator(f"tr[data-queue='{GAMBIR}']")
             assert await row.locator("td.open strong").inner_text() == "3"
             await page.screenshot(path=str(shots / "1-queues.png"), full_page=True)
+            await page.set_viewport_size({"width": 390, "height": 844})  # an officer's phone: headers hidden
+            label = await row.locator("td.open").evaluate("e => getComputedStyle(e, '::before').content")
+            assert label == '"Terbuka: "', label  # so each number still says what it counts
+            await page.screenshot(path=str(shots / "1-queues-phone.png"), full_page=True)
+            await page.set_viewport_size({"width": 1200, "height": 900})
 
             await row.locator("td.report a").click()
             await page.wait_for_url(f"{base}/q/{GAMBIR}")
@@ -81,12 +86,20 @@ async def test_admin_logs_in_opens_an_item_changes_stage_and_reroutes(
             colour = await page.locator("#current-stage .stage").evaluate("e => getComputedStyle(e).backgroundColor")
             assert colour == "rgb(123, 31, 162)"  # Koordinasi, purple
             await page.screenshot(path=str(shots / "2-item.png"), full_page=True)
+            await page.set_viewport_size({"width": 390, "height": 844})
+            await page.screenshot(path=str(shots / "2-item-phone.png"), full_page=True)
+            await page.set_viewport_size({"width": 1200, "height": 900})
 
+            # the target is chosen by name: the list offers every place's queue under its name
+            options = await page.locator("#reroute-targets option").evaluate_all(
+                "os => os.map(o => [o.value, o.textContent])")
+            assert ["kelurahan.3171011002", "Kelurahan Kebon Kelapa"] in options, options[:5]
             await page.fill("input[name=to_queue]", "kecamatan.317101")
             await page.fill("input[name=reason]", "jalan protokol: wewenang kecamatan")
-            await page.click("#actions form >> nth=0 >> button")
+            await page.click("#reroute form button")
             await page.wait_for_selector("[role=status]:has-text('Dialihkan ke kecamatan.317101')")
             assert await page.locator("#actions").count() == 0  # nothing more to do here
+            assert await page.locator("#reroute").count() == 0
             await page.screenshot(path=str(shots / "3-rerouted.png"), full_page=True)
         finally:
             await browser.close()
