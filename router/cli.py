@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ import typer
 
 from kanal.options import ConfigOption, UnusedConfigOption
 from router.settings import RouterSettings
+from schemas import Envelope, Reporter, envelope_id
 
 app = typer.Typer(help="The router: dedup and route envelopes from KANAL_IN to admin queues.", no_args_is_help=True)
 route_app = typer.Typer(help="Inspect routing decisions without publishing.", no_args_is_help=True)
@@ -44,12 +46,19 @@ def run(config: ConfigOption = None) -> None:
 
 @route_app.command("explain")
 def explain(
-    envelope: Annotated[Path, typer.Argument(help="an envelope as JSON (what a connector publishes)")],
+    envelope: Annotated[Path | None, typer.Argument(help="an envelope as JSON (what a connector publishes)")] = None,
+    text: Annotated[str | None, typer.Option("--text", help="instead of an envelope: a message with this text "
+                                             "(an SMS unless --channel says otherwise)")] = None,
+    channel: Annotated[str, typer.Option("--channel", help="with --text: the channel it came in on")] = "twilio",
     config: ConfigOption = None,
     rules: Annotated[Path | None, typer.Option("--rules", help="rules file (default: [router] rules)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the Decision as JSON")] = False,
 ) -> None:
-    """Print the queue, the deciding rule and the trail of every rule tried. Publishes nothing."""
+    """Print the queue, the deciding rule and the trail of every rule tried. Publishes nothing.
+
+    `kanal route explain --text "banjir di depan Stasiun Gambir"` tries a sentence; give an envelope file to try
+    a whole message (pin, reporter, channel) as a connector published it.
+    """
     from kanal.config import Config
     from router.rules import RulesError, RuleSet
     from schemas.envelope import decode_envelope
@@ -58,8 +67,11 @@ def explain(
     cfg, settings = _settings(config)
     assert isinstance(cfg, Config)
     path = rules if rules is not None else cfg.path(settings.rules)
+    if (envelope is None) == (text is None):
+        typer.echo("kanal: give an envelope file or --text \"...\" (one of them)", err=True)
+        raise typer.Exit(2)
     try:
-        env = decode_envelope(envelope.read_bytes())
+        env = decode_envelope(envelope.read_bytes()) if envelope is not None else _text_envelope(text or "", channel)
         ruleset = RuleSet.load(path)
     except (OSError, SchemaError, RulesError) as err:
         typer.echo(f"kanal: {err}", err=True)
@@ -149,3 +161,12 @@ def _check_landmarks(boundaries: Path, landmarks: str, code_property: str, name_
                    else f"FAILED: {len(report.errors)} landmark(s) outside their kelurahan")
     if report.errors:
         raise typer.Exit(1)
+
+
+def _text_envelope(text: str, channel: str) -> Envelope:
+    """A message with only `text`, as `explain --text` tries it: private, from nobody in particular."""
+    now = datetime.now(UTC)
+    return Envelope(id=envelope_id(channel, "explain", "explain-1"), channel=channel, instance=f"{channel}-explain",
+                    account="explain", external_id="explain-1", kind="sms" if channel in ("twilio", "kannel") else
+                    "direct_message", created_at=now, received_at=now, reporter=Reporter(), visibility="private",
+                    text=text)

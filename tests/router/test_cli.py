@@ -34,6 +34,17 @@ def test_route_explain_prints_queue_rule_and_trail(tmp_path: Path) -> None:
     assert json.loads(as_json.stdout)["queue"] == "kelurahan.3199011002"
 
 
+def test_route_explain_tries_a_sentence_without_an_envelope_file(tmp_path: Path) -> None:
+    write_rules(tmp_path)
+    (tmp_path / "kanal.toml").write_text('[router]\nrules = "rules.toml"\n')
+    done = kanal("route", "explain", "--text", "Got mampet di kel. Beta sudah seminggu", "--config",
+                 str(tmp_path / "kanal.toml"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "queue:   kanal.admin.kelurahan.3199011002" in done.stdout and "from twilio/" in done.stdout
+    neither = kanal("route", "explain", "--config", str(tmp_path / "kanal.toml"), cwd=tmp_path)
+    assert neither.returncode == 2 and "--text" in neither.stderr
+
+
 def test_route_explain_with_the_jakarta_rules(tmp_path: Path) -> None:
     shared_path("data", "jakarta", "kelurahan.geojson")
     env = tmp_path / "monas.json"
