@@ -132,8 +132,8 @@ def inbox(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="keep running and print new items")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="include acknowledged and rerouted items")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per item and line (id, ref, queue, "
-                                          "stage, channel, text, location, attachments, follow_ups, incident, "
-                                          "duplicate_of, category)")] = False,
+                                          "stage, channel, text, location, attachments, fragments, follow_ups, "
+                                          "incident, duplicate_of, category)")] = False,
     text: Annotated[str | None, typer.Option("--q", "-q", help="only items whose text or reference has all "
                                              "these words")] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="only items at this stage (menunggu...)")] = None,

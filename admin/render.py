@@ -65,6 +65,8 @@ def entry_text(entry: Entry) -> str:
     elif item.kind == "duplicate":
         head += "  DUPLICATE"
     lines = [head, f"    id: {item.item_id}"]
+    if len(item.fragments) > 1:
+        lines.append(f"    assembled from {len(item.fragments)} messages")
     who = reporter_view(env, "queue_admin")  # the inbox only opens a queue its admin is allowed on
     contact = f" ({who.contact})" if who.contact and who.contact != who.label else ""
     lines.append(f"    from: {who.label}{contact}" + (f", NIK {who.nik}" if who.nik else ""))
@@ -110,6 +112,7 @@ def entry_json(entry: Entry, state: ItemState) -> dict[str, Any]:
         "reporter": msgspec.to_builtins(redacted(env, "queue_admin").reporter),
         "location": {"lat": loc.lat, "lon": loc.lon} if loc is not None else None,
         "missing": list(item.missing),
+        "fragments": len(item.fragments) or 1,
         "attachments": len(env.attachments),
         "received_at": env.received_at.astimezone(WIB).isoformat(),
         "follow_ups": [{"text": f.item.envelope.text, "received_at": f.item.envelope.received_at.astimezone(WIB)

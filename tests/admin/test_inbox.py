@@ -240,3 +240,21 @@ async def test_follow_ups_show_on_their_report_and_json_lists_them(provisioned: 
     assert run.returncode == 0, run.stderr
     run = await asyncio.to_thread(_kanal, "inbox", GAMBIR, "--json", "--as", "lurah-gambir", "-c", toml)
     assert run.stdout.strip() == "", "acknowledging the report acknowledges what was added to it"
+
+
+def test_an_assembled_report_says_how_many_messages_it_joins() -> None:
+    import msgspec
+
+    from admin.inbox import Entry
+    from admin.render import entry_json
+    from admin.store import ItemState, StoredItem
+    from tests.admin.helpers import item
+
+    joined = msgspec.structs.replace(item("asm-1"), fragments=("a" * 32, "b" * 32, "c" * 32))
+    entry = Entry(stored=StoredItem(seq=7, queue=joined.decision.queue, item=joined), handling=None, status=None)
+    assert "    assembled from 3 messages" in entry_text(entry).splitlines()
+    assert entry_json(entry, ItemState(item_id=joined.item_id))["fragments"] == 3
+    alone = Entry(stored=StoredItem(seq=8, queue=joined.decision.queue, item=item("asm-2")), handling=None,
+                  status=None)
+    assert "assembled" not in entry_text(alone)
+    assert entry_json(alone, ItemState(item_id="x"))["fragments"] == 1
