@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import msgspec
 
 from connectors.spec import Ignored, NormaliseContext, Outcome, Rejected
 from schemas import Envelope
+
+T = TypeVar("T")
 
 # `NormaliseContext.account` of a Meta instance is its allow-list: the page / Instagram / phone_number ids it
 # serves, comma-separated. "*" (or empty) takes every account (used when an instance lists none).
@@ -92,6 +96,23 @@ class Collector:
 
     def reject(self, reason: str, detail: str, data: bytes | msgspec.Raw = b"") -> None:
         self.rejected.append(Rejected(reason=reason, detail=detail, data=bytes(data)))
+
+    def decoded(self, decoder: msgspec.json.Decoder[T], raw: msgspec.Raw, what: str,
+                reason: str = "malformed_event") -> T | None:
+        """`raw` decoded, or None after dead-lettering it (`reason`, naming `what`) when it does not decode."""
+        try:
+            return decoder.decode(raw)
+        except msgspec.DecodeError as err:
+            self.reject(reason, f"{what}: {err}", raw)
+            return None
+
+    def each(self, decoder: msgspec.json.Decoder[T], raws: Iterable[msgspec.Raw], what: str,
+             reason: str = "malformed_event") -> Iterator[tuple[T, msgspec.Raw]]:
+        """Each of `raws` that decodes, with its bytes; the others are dead-lettered (see `decoded`)."""
+        for raw in raws:
+            found = self.decoded(decoder, raw, what, reason)
+            if found is not None:
+                yield found, raw
 
     def created(self, stamp: int | float | str | None, what: str, raw: bytes | msgspec.Raw) -> datetime | None:
         """When `what` was sent: its timestamp, the receive time when Meta sent none, or None after

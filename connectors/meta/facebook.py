@@ -35,10 +35,8 @@ LIKE_HEART = "❤️"  # Instagram's heart sticker (attachment type like_heart)
 
 def messaging(out: Collector, entry_id: str, raw: msgspec.Raw, product: str) -> None:
     """One entry[].messaging[] element (Messenger when product is page, Instagram Direct otherwise)."""
-    try:
-        event = payloads.messaging_event.decode(raw)
-    except msgspec.DecodeError as err:
-        out.reject("malformed_event", f"{product} messaging event: {err}", raw)
+    event = out.decoded(payloads.messaging_event, raw, f"{product} messaging event")
+    if event is None:
         return
     recipient = str(event.recipient.id) if event.recipient else ""
     account = entry_id or recipient
@@ -164,10 +162,8 @@ def _other_event(out: Collector, account: str, raw: msgspec.Raw, event: payloads
 
 def feed(out: Collector, page_id: str, raw: msgspec.Raw) -> None:
     """One page `feed` change: visitors' posts and comments become envelopes, the rest is ignored."""
-    try:
-        value = payloads.feed_value.decode(raw)
-    except msgspec.DecodeError as err:
-        out.reject("malformed_event", f"page feed change: {err}", raw)
+    value = out.decoded(payloads.feed_value, raw, "page feed change")
+    if value is None:
         return
     item, verb = value.item, value.verb
     if item in ("reaction", "like"):

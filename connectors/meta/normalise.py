@@ -28,12 +28,7 @@ def normalise(raw: bytes, ctx: NormaliseContext) -> Outcome:
     if body.object not in PRODUCTS:
         out.ignore("unsupported_object", f"object '{body.object}' (subscribed by mistake?)")
         return out.outcome()
-    for raw_entry in body.entry:
-        try:
-            entry = payloads.entry.decode(raw_entry)
-        except msgspec.DecodeError as err:
-            out.reject("malformed_entry", f"{body.object} entry: {err}", raw_entry)
-            continue
+    for entry, _ in out.each(payloads.entry, body.entry, f"{body.object} entry", "malformed_entry"):
         _entry(out, body.object, entry)
     if not body.entry:
         out.ignore("empty_batch", f"{body.object} POST without entries")
@@ -46,12 +41,7 @@ def _entry(out: Collector, product: str, entry: payloads.Entry) -> None:
         facebook.messaging(out, entry_id, event, "page" if product == "page" else "instagram")
     for _ in entry.standby:
         out.ignore("standby", f"{product} {entry_id}: message for another app (handover protocol)")
-    for raw_change in entry.changes:
-        try:
-            change = payloads.change.decode(raw_change)
-        except msgspec.DecodeError as err:
-            out.reject("malformed_event", f"{product} change: {err}", raw_change)
-            continue
+    for change, raw_change in out.each(payloads.change, entry.changes, f"{product} change"):
         if bytes(change.value) in (b"null", b""):
             out.reject("malformed_event", f"{product} change '{change.field}' has no value", raw_change)
             continue

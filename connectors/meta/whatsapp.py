@@ -30,29 +30,17 @@ def change(out: Collector, field: str, raw: msgspec.Raw) -> None:
     if field != "messages":
         out.ignore("unsupported_field", f"whatsapp change field '{field}'")
         return
-    try:
-        value = payloads.wa_value.decode(raw)
-    except msgspec.DecodeError as err:
-        out.reject("malformed_event", f"whatsapp messages change: {err}", raw)
+    value = out.decoded(payloads.wa_value, raw, "whatsapp messages change")
+    if value is None:
         return
     account = str(value.metadata.phone_number_id)
     if not out.ours(account, "whatsapp"):
         return
     for error in value.errors:
         out.reject("whatsapp_error", describe(error), raw)
-    for status_raw in value.statuses:
-        try:
-            status = payloads.wa_status.decode(status_raw)
-        except msgspec.DecodeError as err:
-            out.reject("malformed_event", f"whatsapp status: {err}", status_raw)
-            continue
+    for status, _ in out.each(payloads.wa_status, value.statuses, "whatsapp status"):
         out.ignore("status", f"whatsapp status '{status.status}' of {status.id}")
-    for message_raw in value.messages:
-        try:
-            message = payloads.wa_message.decode(message_raw)
-        except msgspec.DecodeError as err:
-            out.reject("malformed_event", f"whatsapp message: {err}", message_raw)
-            continue
+    for message, message_raw in out.each(payloads.wa_message, value.messages, "whatsapp message"):
         _message(out, account, message, _contact(value.contacts, message), message_raw)
 
 
