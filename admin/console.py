@@ -43,6 +43,7 @@ from admin.render import location_line
 from admin.settings import AdminSettings, AdminUser
 from admin.status import StatusRefused, change_stage, current_stage, next_stage, stage_info
 from admin.store import Handling, ItemNotFound, ItemStore, StoredItem, valid_queue
+from admin.why import routing_reason
 from kanal import bus, http, log, sends, wilayah
 from kanal.config import Config
 from kanal.throttle import LoginThrottle
@@ -317,6 +318,7 @@ class Console(OfficePages):
                           reporter=reporter_view(it.envelope, "queue_admin"),
                           next_stage=next_stage(row.stage), location=location_line(it), map_svg=geo_svg,
                           reroute_targets=self.names.queues(),
+                          why=self._why(request, routing_reason(it.decision, self.names.queue)),
                           first=first, duplicates=duplicates, incident=incident, sends=sends, held=held,
                           incident_id=incident_id, incident_count=max(len(members), 1 if incident_id else 0),
                           incident_hidden=sum(not user.allowed(e.queue) for e in members),

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from admin.dispose import correct_category, correction_counts, current_category, dispose, disposed
 from admin.inbox import InboxError
+from admin.reason import Reason
 from admin.settings import AdminUser
 from admin.status import StatusRefused, stage_info
 from admin.store import StoredItem
@@ -73,18 +74,22 @@ def routes(console: Console) -> list[Route]:
         dmap = console.disposition_map
         try:
             if dmap is None:
-                raise InboxError("peta disposisi belum diatur: isi [admin] disposition di kanal.toml")
+                raise InboxError(Reason("no disposition map is set: set [admin] disposition in kanal.toml"))
             if action == "kategori":
                 change = await correct_category(console.store, stored, form.get("category", ""), by=name, user=user,
                                                 classifier=dmap.classifier)
-                console._flash(request, "ok", f"Kategori diubah: {dmap.classifier.label(change.from_category or '-')}"
-                               f" → {dmap.classifier.label(change.to_category)}.")
+                console._flash(request, "ok", console.tr(
+                    request, "Category changed: %(before)s → %(after)s.",
+                    before=dmap.classifier.label(change.from_category or "-"),
+                    after=dmap.classifier.label(change.to_category)))
             else:
                 moved, target = await dispose(console.store, stored, dmap, by=name, user=user,
                                               note=form.get("note", "").strip() or None)
-                console._flash(request, "ok", f"Didisposisikan ke {target.label} (#{moved.seq}).")
+                console._flash(request, "ok", console.tr(request, "Disposed to %(to)s (#%(seq)s).", to=target.label,
+                                                         seq=moved.seq))
         except (InboxError, StatusRefused) as err:
-            console._flash(request, "error", f"Ditolak: {err}")
+            console._flash(request, "error", console.tr(request, "Refused: %(why)s", why=console._why(
+                request, err.args[0] if err.args else str(err))))
         log.get("admin").info("admin_action", user=name, action=action, seq=seq, queue=stored.queue)
         return RedirectResponse(f"/item/{seq}", status_code=303)
 

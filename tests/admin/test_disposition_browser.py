@@ -72,6 +72,13 @@ async def test_router_then_console_correct_and_dispose(provisioned: NATS, config
             await page.click("button.primary[type=submit]")
             await page.wait_for_url(f"{base}/")
             await page.goto(f"{base}/item/{routed.seq}")
+            assert await page.locator("#routing-why").inner_text() == (
+                "Titik lokasi laporan berada di Kelurahan Gambir.")
+            assert not await page.locator("#routing-trail").evaluate("d => d.open")  # the English trail: folded
+            await page.set_viewport_size({"width": 360, "height": 780})  # the smallest phone we serve
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 360  # nothing runs off-screen
+            await page.screenshot(path=str(shots / "0-item-phone.png"), full_page=True)
+            await page.set_viewport_size({"width": 1200, "height": 900})
             card = page.locator("#category")
             assert await card.locator("#category-label").inner_text() == "Jalan dan trotoar rusak"
             assert "lubang" in await card.inner_text() and "aspal" in await card.inner_text()

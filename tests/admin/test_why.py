@@ -1,0 +1,58 @@
+"""The console's one-sentence routing reason: built from the decision's fields, shown in the admin's language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+from nats.aio.client import Client as NATS
+
+from admin import i18n
+from admin.why import routing_reason
+from schemas import Decision
+from tests.admin.conftest import csrf_of, login
+from tests.admin.helpers import item, publish
+
+
+def _place(queue: str) -> str:
+    return {"kelurahan.3171011001": "Kelurahan Gambir", "channel.x": "Kanal X", "triage": "Pemilahan"}[queue]
+
+
+CASES = [
+    ("geo", "kelurahan.3171011001", "3171011001", None,
+     "Titik lokasi laporan berada di Kelurahan Gambir."),
+    ("gazetteer", "kelurahan.3171011001", "stasiun gambir", None,
+     "Teks laporan menyebut “stasiun gambir”: Kelurahan Gambir."),
+    ("channel", "channel.x", "dkijakarta", None,
+     "Tidak ada lokasi yang ditemukan: laporan masuk ke admin kanal asalnya (Kanal X)."),
+    ("channel", "channel.x", "jalan_rusak", "jalan_rusak", "Pokok laporannya menentukan antrean: Kanal X."),
+    ("flags", "triage", "auto_reply", None, "Pesan otomatis (auto_reply), bukan pengaduan."),
+    ("fallback", "triage", None, None,
+     "Tidak ada aturan yang cocok: laporan menunggu di Pemilahan untuk dipilah secara manual."),
+    ("reroute", "triage", None, None, "Dipindahkan ke sini secara manual: lihat pengalihan di bawah."),
+]
+
+
+@pytest.mark.parametrize(("rule_type", "queue", "matched", "category", "indonesian"), CASES,
+                         ids=[f"{c[0]}-{c[3] or 'plain'}" for c in CASES])
+def test_each_rule_type_reads_as_one_sentence(rule_type: str, queue: str, matched: str | None,
+                                              category: str | None, indonesian: str) -> None:
+    decision = Decision(rule_id="r", rule_type=rule_type, queue=queue, reason="technical trail",  # type: ignore[arg-type]
+                        matched=matched, category=category)
+    why = routing_reason(decision, _place)
+    assert "technical trail" not in why  # the summary never repeats the router's English trail
+    assert i18n.translations("id").gettext(why.template) % why.values == indonesian
+
+
+async def test_item_page_leads_with_the_reason_in_the_admins_language(
+        provisioned: NATS, client_factory: Callable[[], httpx.AsyncClient]) -> None:
+    [seq] = await publish(provisioned, item("why-1"))
+    client = client_factory()
+    await login(client, "lurah-gambir")
+    page = (await client.get(f"/item/{seq}")).text
+    assert 'id="routing-why">Titik lokasi laporan berada di Kelurahan Gambir.</dd>' in page
+    assert "point in 3171011001 (Gambir)" in page.split('id="routing-trail"', 1)[1]  # the trail, folded away
+    await client.post("/lang", data={"csrf": csrf_of(page), "lang": "en", "back": "/"})
+    english = (await client.get(f"/item/{seq}")).text
+    assert "The report&#39;s map pin lies in Kelurahan Gambir." in english
