@@ -40,7 +40,11 @@ def rows(config: Config, probe: bool = True) -> list[InstanceRow]:
         try:
             spec, common, settings = resolve(config, name)
         except (ConfigError, registry.RegistryError) as err:
-            row.state = row.state if not enabled else f"cannot run: {err}"
+            try:  # the channel's own mode, even when this instance's settings are not complete yet
+                row.mode = registry.get(row.channel).mode
+            except registry.RegistryError:
+                pass
+            row.state = f"{row.state}; before enabling it: {err}" if not enabled else f"cannot run: {err}"
             continue
         row.mode, row.port = spec.instance_mode(settings), common.port
         if not enabled:

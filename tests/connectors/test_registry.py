@@ -96,3 +96,15 @@ async def test_list_shows_the_configured_instances_and_whether_each_is_ready(nat
     assert rows["off"]["enabled"] is False and rows["off"]["state"].startswith("disabled")
     assert not rows["typo"]["ready"] and "secrett" in rows["typo"]["state"]
     assert f"Instances in {cfg}" in text.stdout and "Channels:" in text.stdout
+
+
+def test_a_disabled_instance_shows_its_mode_and_what_it_needs_before_enabling() -> None:
+    """The example's IMAP mailbox is disabled and has no credential yet: its mode is the channel's, not "?"."""
+    from kanal.config import load
+    from kanal.ops import instances
+
+    rows = {row.instance: row for row in instances.rows(load(Path("kanal.example.toml")), probe=False)}
+    mail = rows["email-dki"]
+    assert (mail.channel, mail.mode, mail.enabled, mail.ready) == ("email", "poll", False, False)
+    assert mail.state.startswith("disabled (enabled = false); before enabling it: ")
+    assert "password_file" in mail.state
