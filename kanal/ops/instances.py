@@ -7,6 +7,7 @@ own `/readyz` (the same probe `kanal doctor` makes).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from connectors import registry
@@ -40,10 +41,8 @@ def rows(config: Config, probe: bool = True) -> list[InstanceRow]:
         try:
             spec, common, settings = resolve(config, name)
         except (ConfigError, registry.RegistryError) as err:
-            try:  # the channel's own mode, even when this instance's settings are not complete yet
+            with contextlib.suppress(registry.RegistryError):  # the channel's mode, even with settings unfinished
                 row.mode = registry.get(row.channel).mode
-            except registry.RegistryError:
-                pass
             row.state = f"{row.state}; before enabling it: {err}" if not enabled else f"cannot run: {err}"
             continue
         row.mode, row.port = spec.instance_mode(settings), common.port
