@@ -11,6 +11,7 @@ matching a reporter across channels) and `e164` (strict: may a channel call this
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -33,6 +34,7 @@ def _possible(number: PhoneNumber) -> bool:
     return bool(phonenumbers.is_possible_number_with_reason(number) == ValidationResult.IS_POSSIBLE)
 
 
+@functools.lru_cache(maxsize=4096)  # the router asks ~4 times per envelope (dedup, conversations, prompts)
 def normalise_phone(raw: str, region: str = DEFAULT_REGION) -> str | None:
     """The number in E.164 (`+6281234567890`), or None when `raw` is not a possible phone number.
 

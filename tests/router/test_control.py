@@ -9,7 +9,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from kanal.config import Config
-from kanal.control import ConversationSettings, classify, control_words, find_ref
+from kanal.control import ConversationSettings, classify, control_words, find_ref, words
 from router.conversations import ControlRecord, conversation_key
 from schemas import Attachment, Location, Reporter, subjects
 from tests.factories import envelope, later
@@ -33,6 +33,15 @@ REF = "KNL-7Q1Z-BE3A-0MTP"
 def test_classify(text: str, kind: str | None, ref: str | None) -> None:
     got = classify(envelope("c", text=text, kind="direct_message"), WORDS)
     assert (got.kind if got else None, got.ref if got else None) == (kind, ref)
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("Terima kasih 🙏!!", "terima kasih"), ("STRASSE Straße", "strasse strasse"),  # casefold, not lower
+    ("snake_case—dash…dots", "snake case dash dots"), ("٣ أيام ١٢", "٣ أيام ١٢"),  # any script's letters, digits
+    ("½ ² Ⅻ", "½ ² ⅻ"), ("\u200b\t\n", ""), ("👍👍", ""),
+])
+def test_words_keep_letters_and_digits_of_any_script(text: str, said: str) -> None:
+    assert words(text) == said
 
 
 def test_content_is_never_control() -> None:
