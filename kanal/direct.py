@@ -50,7 +50,21 @@ async def last_per_subject(nc: NATS, stream: str, subjects: list[str], wait_s: f
 async def _chunk(nc: NATS, stream: str, subjects: list[str], wait_s: float, batch: int | None) -> dict[str, Msg]:
     if not subjects:
         return {}
-    found: dict[str, Msg] = {}
+    msgs = await _get(nc, stream, {"multi_last": subjects, "batch": batch or len(subjects)}, wait_s)
+    return {(msg.headers or {}).get("Nats-Subject", ""): msg for msg in msgs}
+
+
+async def from_time(nc: NATS, stream: str, subject: str, start: str, batch: int = 256, after_seq: int = 0,
+                    wait_s: float = 5.0) -> list[Msg]:
+    """Up to `batch` messages on `subject` stored at or after `start` (RFC 3339), or after `after_seq` when given
+    (to page on), oldest first: one direct get (`start_time`/`seq` with `next_by_subj`)."""
+    where: dict[str, Any] = {"seq": after_seq + 1} if after_seq else {"start_time": start}
+    return await _get(nc, stream, {**where, "next_by_subj": subject, "batch": batch}, wait_s)
+
+
+async def _get(nc: NATS, stream: str, request: dict[str, Any], wait_s: float) -> list[Msg]:
+    """One batched direct get: the messages the server sends, in order, up to its closing status message."""
+    found: list[Msg] = []
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     failure: list[str] = []
 
@@ -58,7 +72,7 @@ async def _chunk(nc: NATS, stream: str, subjects: list[str], wait_s: float, batc
         headers = msg.headers or {}
         status = headers.get(STATUS)
         if status is None:
-            found[headers.get("Nats-Subject", "")] = msg
+            found.append(msg)
             return
         if status not in ("204", "404"):
             failure.append(f"status {status} {headers.get('Description', '')}".strip())
@@ -68,47 +82,11 @@ async def _chunk(nc: NATS, stream: str, subjects: list[str], wait_s: float, batc
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox, cb=on_msg)
     try:
-        request: dict[str, Any] = {"multi_last": subjects, "batch": batch or len(subjects)}
         await nc.publish(f"$JS.API.DIRECT.GET.{stream}", msgspec.json.encode(request), reply=inbox)
         await asyncio.wait_for(done, wait_s)
     except TimeoutError as err:
         raise DirectGetError(f"no answer from {stream} direct get within {wait_s:g}s (is the stream there, with "
                              f"allow_direct, and is this user allowed $JS.API.DIRECT.GET.{stream}?)") from err
-    finally:
-        await sub.unsubscribe()
-    if failure:
-        raise DirectGetError(f"{stream} direct get failed: {failure[0]}")
-    return found
-
-
-async def from_time(nc: NATS, stream: str, subject: str, start: str, batch: int = 256, after_seq: int = 0,
-                    wait_s: float = 5.0) -> list[Msg]:
-    """Up to `batch` messages on `subject` stored at or after `start` (RFC 3339), or after `after_seq` when given
-    (to page on), oldest first: one direct get (`start_time`/`seq` with `next_by_subj`)."""
-    found: list[Msg] = []
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    failure: list[str] = []
-
-    async def on_msg(msg: Msg) -> None:
-        status = (msg.headers or {}).get(STATUS)
-        if status is None:
-            found.append(msg)
-            return
-        if status not in ("204", "404"):
-            failure.append(f"status {status} {(msg.headers or {}).get('Description', '')}".strip())
-        if not done.done():
-            done.set_result(None)
-
-    inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox, cb=on_msg)
-    try:
-        where: dict[str, Any] = {"seq": after_seq + 1} if after_seq else {"start_time": start}
-        request = {**where, "next_by_subj": subject, "batch": batch}
-        await nc.publish(f"$JS.API.DIRECT.GET.{stream}", msgspec.json.encode(request), reply=inbox)
-        await asyncio.wait_for(done, wait_s)
-    except TimeoutError as err:
-        raise DirectGetError(f"no answer from {stream} direct get within {wait_s:g}s (is this user allowed "
-                             f"$JS.API.DIRECT.GET.{stream}?)") from err
     finally:
         await sub.unsubscribe()
     if failure:
