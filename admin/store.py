@@ -211,14 +211,9 @@ class ItemStore:
 
     async def states(self, item_ids: list[str]) -> dict[str, ItemState]:
         """Records of many items: one batched read per 1,000 items (a page of a queue is one request)."""
-        prefix = f"$KV.{self.bucket}."
-        found = await direct.last_per_subject(self.nc, f"KV_{self.bucket}", [prefix + i for i in item_ids])
-        out: dict[str, ItemState] = {}
-        for item_id in item_ids:
-            msg = found.get(prefix + item_id)
-            value = direct.kv_value(msg) if msg is not None else None
-            out[item_id] = (msgspec.json.decode(value, type=ItemState) if value else ItemState(item_id=item_id))
-        return out
+        found = await direct.kv_values(self.nc, self.bucket, item_ids)
+        return {item_id: msgspec.json.decode(value, type=ItemState) if (value := found.get(item_id))
+                else ItemState(item_id=item_id) for item_id in item_ids}
 
     async def record(self, item_id: str, handling: Handling) -> Handling:
         """Add `handling` (compare-and-set, retried on a concurrent writer); the first record for a seq wins."""

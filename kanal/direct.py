@@ -5,6 +5,7 @@ nats-server >= 2.11 answers `{"multi_last": [subjects...], "batch": n}` on `$JS.
 one message per subject that has one, then a status message (204 end of batch, 404 nothing found). The
 stream needs `allow_direct` (Kanal's streams and KV buckets have it). A KV key is the subject `$KV.<bucket>.<key>`
 on stream `KV_<bucket>`; its `KV-Operation` header says whether the last entry deleted it (see `kv_value`).
+`kv_values` reads many keys of one bucket that way, by key.
 
 Used where a page of work needs many keys at once: the router's dedup reads, the admin console's item states
 and statuses. One request per 1,000 subjects instead of one per subject.
@@ -31,6 +32,15 @@ def kv_value(msg: Msg) -> bytes | None:
     """A KV entry's value, or None when its last operation deleted or purged the key."""
     operation = (msg.headers or {}).get("KV-Operation")
     return msg.data if operation in (None, "PUT") else None
+
+
+async def kv_values(nc: NATS, bucket: str, keys: list[str], wait_s: float = 5.0) -> dict[str, bytes]:
+    """The current value of each key of KV `bucket` that has one (missing, deleted and purged keys are absent),
+    by key, in as few requests as fit."""
+    prefix = f"$KV.{bucket}."
+    found = await last_per_subject(nc, f"KV_{bucket}", [prefix + k for k in keys], wait_s)
+    cut = len(prefix)
+    return {subject[cut:]: value for subject, msg in found.items() if (value := kv_value(msg)) is not None}
 
 
 async def last_per_subject(nc: NATS, stream: str, subjects: list[str], wait_s: float = 5.0,
