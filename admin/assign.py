@@ -14,7 +14,6 @@ from typing import Literal
 
 import msgspec
 from msgspec import Struct
-from nats.js.errors import KeyNotFoundError
 
 from admin.reason import Reason
 from admin.settings import AdminSettings
@@ -85,13 +84,7 @@ def key(item_id: str) -> str:
 
 async def get(store: ItemStore, item_id: str) -> tuple[Desk, int]:
     """The item's desk record and its KV revision (0 when it never had one)."""
-    try:
-        entry = await store.kv.get(key(item_id))
-    except KeyNotFoundError:
-        return Desk(item_id=item_id), 0
-    if not entry.value:
-        return Desk(item_id=item_id), int(entry.revision or 0)
-    return msgspec.json.decode(entry.value, type=Desk), int(entry.revision or 0)
+    return await store.entry(key(item_id), Desk, Desk(item_id=item_id))
 
 
 async def desks(store: ItemStore, item_ids: list[str]) -> dict[str, Desk]:
