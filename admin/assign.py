@@ -14,7 +14,6 @@ from typing import Literal
 
 import msgspec
 from msgspec import Struct
-from nats.js.errors import KeyNotFoundError
 
 from admin.reason import Reason
 from admin.settings import AdminSettings
@@ -85,26 +84,14 @@ def key(item_id: str) -> str:
 
 async def get(store: ItemStore, item_id: str) -> tuple[Desk, int]:
     """The item's desk record and its KV revision (0 when it never had one)."""
-    try:
-        entry = await store.kv.get(key(item_id))
-    except KeyNotFoundError:
-        return Desk(item_id=item_id), 0
-    if not entry.value:
-        return Desk(item_id=item_id), int(entry.revision or 0)
-    return msgspec.json.decode(entry.value, type=Desk), int(entry.revision or 0)
+    return await store.entry(key(item_id), Desk, Desk(item_id=item_id))
 
 
 async def desks(store: ItemStore, item_ids: list[str]) -> dict[str, Desk]:
     """The desk records of many items (only those that have one), in batched reads."""
-    prefix = f"$KV.{store.bucket}."
-    found = await direct.last_per_subject(store.nc, f"KV_{store.bucket}", [prefix + key(i) for i in item_ids])
-    out: dict[str, Desk] = {}
-    for item_id in item_ids:
-        msg = found.get(prefix + key(item_id))
-        value = direct.kv_value(msg) if msg is not None else None
-        if value:
-            out[item_id] = msgspec.json.decode(value, type=Desk)
-    return out
+    found = await direct.kv_values(store.nc, store.bucket, [key(i) for i in item_ids])
+    return {item_id: msgspec.json.decode(value, type=Desk)
+            for item_id in item_ids if (value := found.get(key(item_id)))}
 
 
 async def update(store: ItemStore, item_id: str, change: Callable[[Desk], Desk]) -> Desk:

@@ -22,7 +22,7 @@ from admin.dispositionmap import DispositionMap, Target
 from admin.inbox import InboxError, reroute
 from admin.settings import AdminUser
 from admin.status import current_stage
-from admin.store import CategoryChange, Disposition, ItemState, ItemStore, StageConflict, StoredItem
+from admin.store import CategoryChange, Disposition, ItemState, ItemStore, StageConflict, StoredItem, item_state
 from router.categories import Classifier
 from schemas.routed import RoutedItem
 from schemas.status import STAGE_ORDER, Stage, StatusUpdate
@@ -52,10 +52,6 @@ def current_category(item: RoutedItem, state: ItemState) -> str | None:
     return state.categories[-1].to_category if state.categories else item.decision.category
 
 
-def _fresh(value: bytes | None, item_id: str) -> ItemState:
-    return msgspec.json.decode(value, type=ItemState) if value else ItemState(item_id=item_id)
-
-
 async def correct_category(store: ItemStore, stored: StoredItem, to: str, *, by: str, user: AdminUser,
                            classifier: Classifier) -> CategoryChange:
     """Set the item's category to `to`; recorded and counted. InboxError when `to` is unknown or unchanged."""
@@ -67,7 +63,7 @@ async def correct_category(store: ItemStore, stored: StoredItem, to: str, *, by:
 
     def add(value: bytes | None) -> bytes | None:
         nonlocal change
-        state = _fresh(value, item_id)
+        state = item_state(value, item_id)
         moved = state.for_seq(stored.seq)
         if moved is not None and moved.action == "reroute":
             raise InboxError(f"this item was moved to {moved.to_queue}; its category is corrected there")
@@ -127,7 +123,7 @@ async def dispose(store: ItemStore, stored: StoredItem, dmap: DispositionMap, *,
     item_id = stored.item.item_id
 
     def add(value: bytes | None) -> bytes | None:
-        state = _fresh(value, item_id)
+        state = item_state(value, item_id)
         if any(d.seq == stored.seq for d in state.dispositions):
             return None
         record = Disposition(seq=stored.seq, from_queue=stored.queue, to_queue=target.queue,

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 from msgspec import Struct
@@ -28,6 +28,7 @@ from schemas.routed import RoutedItem, decode_routed
 from schemas.status import StatusUpdate, decode_status
 
 QUEUE_PATTERN = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_-]+)?$")
+R = TypeVar("R", bound=Struct)  # a record kept in the items bucket
 
 
 class ItemNotFound(LookupError):
@@ -80,6 +81,11 @@ class ItemState(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     def for_seq(self, seq: int) -> Handling | None:
         """What was done with the message at stream sequence `seq`, if anything."""
         return next((h for h in self.handled if h.seq == seq), None)
+
+
+def item_state(value: bytes | None, item_id: str) -> ItemState:
+    """An item's record from the bucket's bytes; a fresh one when there are none (never written, or deleted)."""
+    return msgspec.json.decode(value, type=ItemState) if value else ItemState(item_id=item_id)
 
 
 @dataclass(frozen=True)
@@ -201,24 +207,23 @@ class ItemStore:
 
     async def state(self, item_id: str) -> tuple[ItemState, int]:
         """The item's record and its KV revision (0 when nothing was done yet)."""
+        return await self.entry(item_id, ItemState, ItemState(item_id=item_id))
+
+    async def entry(self, key: str, type_: type[R], empty: R) -> tuple[R, int]:
+        """The record under `key` and its KV revision: `empty` when the key was never written (revision 0) or
+        was deleted or purged (its revision)."""
         try:
-            entry = await self.kv.get(item_id)
+            entry = await self.kv.get(key)
         except KeyNotFoundError:
-            return ItemState(item_id=item_id), 0
-        if not entry.value:  # deleted / purged key
-            return ItemState(item_id=item_id), int(entry.revision or 0)
-        return msgspec.json.decode(entry.value, type=ItemState), int(entry.revision or 0)
+            return empty, 0
+        if not entry.value:
+            return empty, int(entry.revision or 0)
+        return msgspec.json.decode(entry.value, type=type_), int(entry.revision or 0)
 
     async def states(self, item_ids: list[str]) -> dict[str, ItemState]:
         """Records of many items: one batched read per 1,000 items (a page of a queue is one request)."""
-        prefix = f"$KV.{self.bucket}."
-        found = await direct.last_per_subject(self.nc, f"KV_{self.bucket}", [prefix + i for i in item_ids])
-        out: dict[str, ItemState] = {}
-        for item_id in item_ids:
-            msg = found.get(prefix + item_id)
-            value = direct.kv_value(msg) if msg is not None else None
-            out[item_id] = (msgspec.json.decode(value, type=ItemState) if value else ItemState(item_id=item_id))
-        return out
+        found = await direct.kv_values(self.nc, self.bucket, item_ids)
+        return {item_id: item_state(found.get(item_id), item_id) for item_id in item_ids}
 
     async def record(self, item_id: str, handling: Handling) -> Handling:
         """Add `handling` (compare-and-set, retried on a concurrent writer); the first record for a seq wins."""
@@ -226,7 +231,7 @@ class ItemStore:
 
         def change(current: bytes | None) -> bytes | None:
             nonlocal kept
-            state = msgspec.json.decode(current, type=ItemState) if current else ItemState(item_id=item_id)
+            state = item_state(current, item_id)
             existing = state.for_seq(handling.seq)
             if existing is not None:
                 kept = existing

@@ -33,6 +33,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +72,15 @@ async def reset_and_load(url: str, config: Config, routed: list[RoutedItem]) -> 
     await nc.close()
 
 
+async def loaded(url: str, config: Config, routed: list[RoutedItem], name: str) -> tuple[NATS, JetStreamContext, int]:
+    """`reset_and_load`, then a connection named `name`, its JetStream context and KANAL_ADMIN's last sequence
+    (the ack floor a run waits for)."""
+    await reset_and_load(url, config, routed)
+    nc = await bus.connect(NatsSettings(url=url), name=name)
+    js = nc.jetstream()
+    return nc, js, (await js.stream_info(subjects.STREAM_ADMIN)).state.last_seq
+
+
 async def start(module: ModuleType, config: Config) -> tuple[Any, list[Any]]:
     """The app of `module` started; returns its broker and anything else to close afterwards."""
     built = module.build(config)
@@ -95,10 +106,7 @@ async def _until_acked(js: Any, durable: str, last: int) -> None:
 
 async def one_run(module: ModuleType, url: str, config: Config, routed: list[RoutedItem]) -> tuple[float, float]:
     """(messages per second, CPU seconds per message) for one notifier over `routed`."""
-    await reset_and_load(url, config, routed)
-    watch = await bus.connect(NatsSettings(url=url), name="bench-watch")
-    js = watch.jetstream()
-    last = (await js.stream_info(subjects.STREAM_ADMIN)).state.last_seq
+    watch, js, last = await loaded(url, config, routed, "bench-watch")
     gc.collect()
     started, cpu = time.perf_counter(), time.process_time()
     broker, extra = await start(module, config)
@@ -117,10 +125,7 @@ async def one_run(module: ModuleType, url: str, config: Config, routed: list[Rou
 async def bare_nats(url: str, config: Config, routed: list[RoutedItem]) -> tuple[float, float]:
     """The same transport work with nats-py alone: fetch 64, decode, publish with Nats-Msg-Id and wait for
     JetStream's ack, ack the input; one message at a time, as the notifier's handlers run. No KV, no rules."""
-    await reset_and_load(url, config, routed)
-    nc = await bus.connect(NatsSettings(url=url), name="bench-bare")
-    js = nc.jetstream()
-    last = (await js.stream_info(subjects.STREAM_ADMIN)).state.last_seq
+    nc, js, last = await loaded(url, config, routed, "bench-bare")
     gc.collect()
     started, cpu = time.perf_counter(), time.process_time()
     sub = await js.pull_subscribe(f"{subjects.ADMIN_PREFIX}.>", durable="bare", stream=subjects.STREAM_ADMIN)
@@ -145,7 +150,6 @@ async def bare_faststream(url: str, config: Config, routed: list[RoutedItem]) ->
     from faststream import AckPolicy
     from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 
-    await reset_and_load(url, config, routed)
     broker = NatsBroker(url, serializer=MsgSpecSerializer(), logger=None)
     out = broker.publisher(f"{subjects.OUT_PREFIX}.{{channel}}.{{instance}}",
                            stream=JStream(subjects.STREAM_OUT, declare=False), timeout=5.0)
@@ -160,9 +164,7 @@ async def bare_faststream(url: str, config: Config, routed: list[RoutedItem]) ->
         await out.publish(item, subjects.outbound("twilio", item.envelope.instance),
                           headers={"Nats-Msg-Id": f"{item.item_id}:ack"})
 
-    watch = await bus.connect(NatsSettings(url=url), name="bench-watch")
-    js = watch.jetstream()
-    last = (await js.stream_info(subjects.STREAM_ADMIN)).state.last_seq
+    watch, js, last = await loaded(url, config, routed, "bench-watch")
     gc.collect()
     started, cpu = time.perf_counter(), time.process_time()
     await broker.start()

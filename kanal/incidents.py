@@ -82,14 +82,8 @@ async def _placed(nc: NATS, found: dict[str, list[Member]]) -> dict[str, list[Me
     refs = [m.ref for group in found.values() for m in group if m.queue is None]
     if not refs:
         return found
-    prefix = f"$KV.{subjects.KV_REFS}."
-    records = await direct.last_per_subject(nc, f"KV_{subjects.KV_REFS}", [prefix + r for r in refs])
-    placed: dict[str, RefRecord] = {}
-    for ref in refs:
-        msg = records.get(prefix + ref)
-        value = direct.kv_value(msg) if msg is not None else None
-        if value:
-            placed[ref] = _record.decode(value)
+    records = await direct.kv_values(nc, subjects.KV_REFS, refs)
+    placed = {ref: _record.decode(value) for ref, value in records.items() if value}
     return {incident: [msgspec.structs.replace(m, queue=placed[m.ref].queue, at=placed[m.ref].at)
                        if m.queue is None and m.ref in placed else m for m in group]
             for incident, group in found.items()}

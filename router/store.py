@@ -70,13 +70,10 @@ class KvIndex:
 
     async def get_many(self, keys: list[str]) -> dict[str, bytes]:
         """The current value of each key that exists (missing and deleted keys are absent from the result)."""
-        prefix = self.prefix
         try:
-            found = await direct.last_per_subject(self.nc, self.stream, [prefix + k for k in keys], self.timeout)
+            return await direct.kv_values(self.nc, self.bucket, keys, self.timeout)
         except direct.DirectGetError as err:
             raise StoreError(str(err)) from err
-        cut = len(prefix)
-        return {subject[cut:]: value for subject, msg in found.items() if (value := direct.kv_value(msg)) is not None}
 
     async def hint(self, writes: dict[str, bytes]) -> None:
         """Write keys without waiting for the stream's ack: for index entries that only guide dedup."""
