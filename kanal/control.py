@@ -100,6 +100,8 @@ def control_words(settings: ConversationSettings, opt_out: list[str], opt_in: li
 
 def find_ref(text: str) -> str | None:
     """The first report reference in a text (KNL-7Q1Z-BE3A-0MTP, any case, spaces for dashes), or None."""
+    if "knl" not in text.lower():  # the case-blind search costs ~12 µs on a 1 KB complaint; this ~1 µs
+        return None
     for match in _REF_IN.finditer(text):
         ref = normalise_ref("KNL-" + "-".join(match.groups()))
         if ref is not None:
