@@ -27,13 +27,19 @@ def dumps(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def page(*events: dict[str, Any], page_id: str = PAGE, changes: list[dict[str, Any]] | None = None) -> bytes:
-    entry: dict[str, Any] = {"id": page_id, "time": 1732418400123}
+def _entry(kind: str, entry_id: str, time: int, events: tuple[dict[str, Any], ...],
+           changes: list[dict[str, Any]] | None) -> bytes:
+    """A body of one entry: `messaging` events and/or `changes` (omitted when empty, as Meta omits them)."""
+    entry: dict[str, Any] = {"id": entry_id, "time": time}
     if events:
         entry["messaging"] = list(events)
     if changes:
         entry["changes"] = changes
-    return dumps({"object": "page", "entry": [entry]})
+    return dumps({"object": kind, "entry": [entry]})
+
+
+def page(*events: dict[str, Any], page_id: str = PAGE, changes: list[dict[str, Any]] | None = None) -> bytes:
+    return _entry("page", page_id, 1732418400123, events, changes)
 
 
 def messenger(mid: str, text: str | None = None, *, attachments: list[dict[str, Any]] | None = None,
@@ -69,12 +75,7 @@ def feed(item: str, verb: str = "add", *, author: str = PSID, name: str = "Budi 
 
 
 def instagram(*events: dict[str, Any], changes: list[dict[str, Any]] | None = None, account: str = IG) -> bytes:
-    entry: dict[str, Any] = {"id": account, "time": 1732418400}
-    if events:
-        entry["messaging"] = list(events)
-    if changes:
-        entry["changes"] = changes
-    return dumps({"object": "instagram", "entry": [entry]})
+    return _entry("instagram", account, 1732418400, events, changes)
 
 
 def whatsapp(*messages: dict[str, Any], statuses: list[dict[str, Any]] | None = None, phone: str = PHONE,
