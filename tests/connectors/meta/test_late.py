@@ -19,11 +19,11 @@ from connectors.meta.signature import sign
 from connectors.outbound.sender import SenderLoop
 from connectors.testkit import harness
 from connectors.testkit.harness import stored_messages
-from kanal import log, sends
+from kanal import log
 from schemas import subjects
-from schemas.outbound import OutboundMessage, SendRecord, decode_outbound
+from schemas.outbound import OutboundMessage, decode_outbound
 from tests.connectors.meta import bodies as b
-from tests.connectors.meta.test_fallback import deliver
+from tests.connectors.meta.test_fallback import deliver, record
 from tests.connectors.meta.test_send import TOKEN, VERSION, WHATSAPP, report
 from tests.fakes.meta import FakeGraph, fake_graph
 from tests.notifier.messages import final
@@ -66,10 +66,13 @@ async def post(client: httpx.AsyncClient, body: bytes, secret: str = SECRET) -> 
                                                                 "x-hub-signature-256": sign(secret, body)})
 
 
-async def record(loop: SenderLoop, message: OutboundMessage) -> SendRecord:
-    found, _ = await sends.read(loop.kv, sends.record_key(message.item_id, message.id))
-    assert found is not None
-    return found
+async def sent_by_whatsapp(loop: SenderLoop, nc: NATS, message: OutboundMessage) -> str:
+    """Let the sender loop send `message` through the Graph fake; the `wamid.` Meta gave it, which its later
+    statuses name."""
+    assert await deliver(loop, nc, message) == ["sent"]
+    wamid = (await record(loop, message)).provider_id
+    assert wamid is not None
+    return wamid
 
 
 WINDOW_CLOSED = {"errors": [{"code": 131047, "title": "Re-engagement message",
@@ -81,13 +84,11 @@ WINDOW_CLOSED = {"errors": [{"code": 131047, "title": "Re-engagement message",
 async def test_a_late_window_failure_goes_by_sms_once_however_often_meta_retries(nats_url: str) -> None:
     message = final(report(WHATSAPP))
     async with running(nats_url) as (_meta, graph, client, loop, nc):
-        assert await deliver(loop, nc, message) == ["sent"]
-        sent = await record(loop, message)
-        assert sent.provider_id is not None
-        first = await post(client, status(sent.provider_id, "failed", **WINDOW_CLOSED))
+        wamid = await sent_by_whatsapp(loop, nc, message)
+        first = await post(client, status(wamid, "failed", **WINDOW_CLOSED))
         failed = await record(loop, message)
         with capture_logs() as events:
-            again = await post(client, status(sent.provider_id, "failed", **WINDOW_CLOSED))  # Meta's retry
+            again = await post(client, status(wamid, "failed", **WINDOW_CLOSED))  # Meta's retry
         [twin] = [decode_outbound(m) for m in await stored_messages(nc, subjects.outbound(*SMS))]
         # the fallback instance's own sender loop sends the SMS; a second queueing would be a second record
         sms_loop = await SenderLoop.open(nc.jetstream(), _Recorder(), *SMS, log.get("test"))
@@ -120,9 +121,7 @@ class _Recorder:
 async def test_delivered_then_read_land_on_the_record_and_read_is_not_undone(nats_url: str) -> None:
     message = final(report(WHATSAPP))
     async with running(nats_url) as (_meta, _graph, client, loop, nc):
-        assert await deliver(loop, nc, message) == ["sent"]
-        wamid = (await record(loop, message)).provider_id
-        assert wamid is not None
+        wamid = await sent_by_whatsapp(loop, nc, message)
         for state in ("sent", "read", "delivered"):  # Meta does not promise order
             assert (await post(client, status(wamid, state))).status_code == 200
         found = await record(loop, message)
@@ -134,9 +133,7 @@ async def test_an_undeliverable_number_is_recorded_without_a_fallback(nats_url: 
     message = final(report(WHATSAPP))
     undeliverable = {"errors": [{"code": 131026, "title": "Message undeliverable"}]}
     async with running(nats_url) as (_meta, _graph, client, loop, nc):
-        assert await deliver(loop, nc, message) == ["sent"]
-        wamid = (await record(loop, message)).provider_id
-        assert wamid is not None
+        wamid = await sent_by_whatsapp(loop, nc, message)
         assert (await post(client, status(wamid, "failed", **undeliverable))).status_code == 200
         found = await record(loop, message)
         assert await stored_messages(nc, subjects.outbound(*SMS)) == []
@@ -147,9 +144,7 @@ async def test_an_undeliverable_number_is_recorded_without_a_fallback(nats_url: 
 async def test_unknown_ids_are_ignored_and_a_bad_signature_changes_nothing(nats_url: str) -> None:
     message = final(report(WHATSAPP))
     async with running(nats_url) as (_meta, _graph, client, loop, nc):
-        assert await deliver(loop, nc, message) == ["sent"]
-        wamid = (await record(loop, message)).provider_id
-        assert wamid is not None
+        wamid = await sent_by_whatsapp(loop, nc, message)
         with capture_logs() as events:
             unknown = await post(client, status("wamid.not-ours", "failed", **WINDOW_CLOSED))
         forged = await post(client, status(wamid, "failed", **WINDOW_CLOSED), secret="not-the-app-secret")
