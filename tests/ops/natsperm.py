@@ -22,6 +22,10 @@ class Session:
         self.nc = nc
         self.errors = errors
 
+    def refusals(self) -> list[str]:
+        """Every permissions violation the server reported so far (a user doing its job gets none)."""
+        return [e for e in self.errors if "permissions" in e.lower()]
+
     async def refused(self, subject: str) -> bool:
         """True once the server has reported a permissions violation for `subject`."""
         for _ in range(100):

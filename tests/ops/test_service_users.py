@@ -64,10 +64,6 @@ def as_user(tmp: Path, user: str) -> Config:
                                          "KANAL_NATS__PASSWORD_FILE": str(tmp / "secrets" / f"{user}.password")})
 
 
-def refusals(session: Session) -> list[str]:
-    return [e for e in session.errors if "permissions" in e.lower()]
-
-
 async def out_messages(ops: Session, subject: str, count: int) -> None:
     js = ops.nc.jetstream()
     async with asyncio.timeout(20):
@@ -123,7 +119,7 @@ async def test_the_notifier_answers_reporters_as_its_own_user(server: Setup,
                     assert info.ack_floor.stream_seq >= 1, (stream, durable)
         finally:
             await app.broker.stop()
-        assert not refusals(notifier), notifier.errors
+        assert not notifier.refusals(), notifier.errors
         logged = capsys.readouterr().err  # the broker's own connection reports errors through the log
         assert "permissions violation" not in logged.lower(), logged[-2000:]
         with pytest.raises(NatsTimeout):
@@ -142,7 +138,7 @@ async def test_the_forwarder_reads_the_queues_as_its_own_user(server: Setup) -> 
             async with asyncio.timeout(20):  # acked once the CRM accepted it
                 while (info := await forwarder.sub.consumer_info()).num_ack_pending or info.num_pending:
                     await asyncio.sleep(0.1)
-        assert not refusals(fwd), fwd.errors
+        assert not fwd.refusals(), fwd.errors
         with pytest.raises(NatsTimeout):
             await fwd.nc.jetstream(timeout=0.5).publish(subjects.outbound("twilio", "sms-a"), b"forged")
         assert await fwd.refused(subjects.outbound("twilio", "sms-a"))
@@ -183,7 +179,7 @@ async def test_the_console_works_every_page_as_its_own_user(server: Setup) -> No
                 "to_queue": "kecamatan.317101", "reason": "lintas kelurahan", "csrf": token}, follow_redirects=True)
             assert "Dialihkan ke kecamatan.317101" in rerouted.text
             assert (await client.get("/overview")).status_code == 200
-        assert not refusals(session), session.errors
+        assert not session.refusals(), session.errors
         for forbidden in (subjects.inbound("twilio", "sms-a"), subjects.outbound("twilio", "sms-a")):
             with pytest.raises(NatsTimeout):
                 await session.nc.jetstream(timeout=0.5).publish(forbidden, b"forged")
