@@ -4,8 +4,6 @@ after restarts, each report is routed exactly once with every fragment."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,15 +11,12 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from kanal import bus
-from kanal.testing import connected, make_config, nats_server
+from kanal.testing import connected
 from router.assembler import held_keys
-from schemas import Attachment, Envelope, Location, Reporter, Thread, encode, subjects
-from schemas.routed import RoutedItem, decode_routed
+from schemas import Attachment, Envelope, Location, Reporter, Thread, subjects
 from tests.factories import envelope
-from tests.router.fixtures import write_rules
-from tests.router.helpers import stream_messages
-from tests.router.test_kill import _start, _wait_ready
+from tests.router.helpers import routed
+from tests.router.process import publish_inputs, router_process, router_server, sigkill, stop
 
 REPORTERS = 200
 PIN = Location(lat=-6.195, lon=106.805, source="gps")
@@ -45,10 +40,6 @@ async def _held(nc: NATS) -> int:
     return len(await held_keys(nc.jetstream()))
 
 
-async def _items(nc: NATS) -> list[RoutedItem]:
-    return [decode_routed(data) for _, data in await stream_messages(nc, subjects.STREAM_ADMIN)]
-
-
 async def _until(url: str, check: str, within: float) -> bool:
     """Poll until every input is acked and held ('held'), or the first item is routed ('routing'), or every
     report is routed and nothing is held ('done')."""
@@ -70,56 +61,30 @@ async def _until(url: str, check: str, within: float) -> bool:
 
 
 async def test_sigkill_while_fragments_wait_and_while_routing_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    with nats_server(tmp_path / "nats") as server:
-        config = make_config(server.url, tmp_path)
-        write_rules(tmp_path)
-        cfg = tmp_path / "kanal.toml"
-        # A 20 s window: the first router is killed while every report still waits (checked below).
-        cfg.write_text(f'[nats]\nurl = "{server.url}"\n[log]\nlevel = "warning"\nformat = "json"\n'
-                       '[router]\nrules = "rules.toml"\nmetrics_port = 0\nbatch = 100\nack_wait = "5s"\n'
-                       '[conversations]\nwindow = "20s"\n')
+    # A 20 s window: the first router is killed while every report still waits (checked below).
+    async with router_server(tmp_path, '[conversations]\nwindow = "20s"\n') as url:
         now = datetime.now(UTC)
         envs = [e for n in range(REPORTERS) for e in _fragments(n, now)]
-        async with connected(server.url) as nc:
-            js = nc.jetstream()
-            await bus.provision(js, config)
-            futures = [await js.publish_async(subjects.inbound(e.channel, e.instance), encode(e),
-                                              headers={"Nats-Msg-Id": e.id}) for e in envs]
-            await asyncio.gather(*futures)
+        await publish_inputs(url, envs)
 
-        first = _start(cfg, tmp_path / "first.log")
-        try:
-            await asyncio.to_thread(_wait_ready, first, tmp_path / "first.log")
-            assert await _until(server.url, "held", 60), "the fragments should all be held"
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait()
-        finally:
-            first.kill()
-        async with connected(server.url) as nc:
-            assert await _items(nc) == [], "killed mid-window: nothing routed yet"
+        async with router_process(tmp_path, "first") as first:
+            assert await _until(url, "held", 60), "the fragments should all be held"
+            sigkill(first)
+        async with connected(url) as nc:
+            assert await routed(nc) == [], "killed mid-window: nothing routed yet"
 
         # The second router finds the held reports, and is killed as soon as it starts routing them.
-        second = _start(cfg, tmp_path / "second.log")
-        try:
-            await asyncio.to_thread(_wait_ready, second, tmp_path / "second.log")
-            assert await _until(server.url, "routing", 90)
-            os.kill(second.pid, signal.SIGKILL)
-            second.wait()
-        finally:
-            second.kill()
+        async with router_process(tmp_path, "second") as second:
+            assert await _until(url, "routing", 90)
+            sigkill(second)
 
-        third = _start(cfg, tmp_path / "third.log")
-        try:
-            await asyncio.to_thread(_wait_ready, third, tmp_path / "third.log")
+        async with router_process(tmp_path, "third") as third:
             # a report the second router had claimed is taken over once its claim is old (30 s)
-            assert await _until(server.url, "done", 150)
-            third.send_signal(signal.SIGTERM)
-            assert await asyncio.to_thread(third.wait, 30) == 0
-        finally:
-            third.kill()
+            assert await _until(url, "done", 150)
+            await stop(third)
 
-        async with connected(server.url) as nc:
-            items = await _items(nc)
+        async with connected(url) as nc:
+            items = await routed(nc)
         assert len(items) == REPORTERS, f"{len(items)} items for {REPORTERS} reports"
         by_id = {i.item_id: i for i in items}
         for n in range(REPORTERS):
