@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -28,6 +28,13 @@ def _settings(crm: FakeCrm, **extra: object) -> ForwarderSettings:
     return ForwarderSettings(**values)  # type: ignore[arg-type]
 
 
+@pytest.fixture
+async def crm() -> AsyncIterator[FakeCrm]:
+    """The test CRM on a free loopback port (its answers scripted per test)."""
+    async with running_crm() as crm:
+        yield crm
+
+
 @asynccontextmanager
 async def forwarding(nc: NATS, config: Config, settings: ForwarderSettings) -> AsyncIterator[Forwarder]:
     fwd = Forwarder(config, settings, nc)
@@ -39,6 +46,13 @@ async def forwarding(nc: NATS, config: Config, settings: ForwarderSettings) -> A
         fwd.stopping.set()
         await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 10)
         await fwd.close()
+
+
+async def _forward(nc: NATS, config: Config, crm: FakeCrm, until: Callable[[], bool] = lambda: True) -> None:
+    """Run a forwarder to `crm` until `until()` holds and the forwarder has acked every item on the queues."""
+    async with forwarding(nc, config, _settings(crm)) as fwd:
+        await crm.wait(until)
+        await _until(lambda: _settled(fwd), (0, 0))
 
 
 async def _settled(fwd: Forwarder) -> tuple[int, int]:
@@ -63,47 +77,42 @@ def test_classification() -> None:
     assert classify(422).verdict == "reject"
 
 
-async def test_items_reach_the_crm_once_with_their_idempotency_key(provisioned: NATS, config: Config) -> None:
+async def test_items_reach_the_crm_once_with_their_idempotency_key(
+        provisioned: NATS, config: Config, crm: FakeCrm) -> None:
     items = [item(f"fw-{n}") for n in range(3)]
     await publish(provisioned, *items)
-    async with running_crm() as crm:
-        crm.stored[items[0].item_id] = b"sent earlier"  # the CRM already has the first one: 409 is success
-        async with forwarding(provisioned, config, _settings(crm)) as fwd:
-            await crm.wait(lambda: len(crm.answers) == 3)
-            await _until(lambda: _settled(fwd), (0, 0))
-        assert sorted(crm.answers) == sorted([(items[0].item_id, 409), (items[1].item_id, 201),
-                                              (items[2].item_id, 201)])
-        assert decode_routed(crm.stored[items[1].item_id]).item_id == items[1].item_id
+    crm.stored[items[0].item_id] = b"sent earlier"  # the CRM already has the first one: 409 is success
+    await _forward(provisioned, config, crm, lambda: len(crm.answers) == 3)
+    assert sorted(crm.answers) == sorted([(items[0].item_id, 409), (items[1].item_id, 201),
+                                          (items[2].item_id, 201)])
+    assert decode_routed(crm.stored[items[1].item_id]).item_id == items[1].item_id
     assert await _dead_letters(provisioned) == []
 
 
 async def test_failures_and_timeouts_are_retried_and_acked_only_after_acceptance(
-        provisioned: NATS, config: Config) -> None:
+        provisioned: NATS, config: Config, crm: FakeCrm) -> None:
     flaky, slow = item("fw-flaky"), item("fw-slow")
     await publish(provisioned, flaky, slow)
-    async with running_crm() as crm:
-        crm.script = {flaky.item_id: ["500", "503"], slow.item_id: ["hang"]}
-        async with forwarding(provisioned, config, _settings(crm)) as fwd:
-            await crm.wait(lambda: crm.attempts[flaky.item_id] >= 1 and crm.attempts[slow.item_id] >= 1)
-            pending, unacked = await _settled(fwd)
-            assert pending + unacked == 2  # nothing acked while the CRM has not accepted
-            await crm.wait(lambda: flaky.item_id in crm.stored and slow.item_id in crm.stored)
-            await _until(lambda: _settled(fwd), (0, 0))
-        assert crm.attempts[flaky.item_id] == 3
-        assert crm.attempts[slow.item_id] == 2  # timed out once, then accepted
+    crm.script = {flaky.item_id: ["500", "503"], slow.item_id: ["hang"]}
+    async with forwarding(provisioned, config, _settings(crm)) as fwd:
+        await crm.wait(lambda: crm.attempts[flaky.item_id] >= 1 and crm.attempts[slow.item_id] >= 1)
+        pending, unacked = await _settled(fwd)
+        assert pending + unacked == 2  # nothing acked while the CRM has not accepted
+        await crm.wait(lambda: flaky.item_id in crm.stored and slow.item_id in crm.stored)
+        await _until(lambda: _settled(fwd), (0, 0))
+    assert crm.attempts[flaky.item_id] == 3
+    assert crm.attempts[slow.item_id] == 2  # timed out once, then accepted
     assert await _dead_letters(provisioned) == []
 
 
 async def test_after_max_attempts_the_item_is_dead_lettered_with_the_last_error(
-        provisioned: NATS, config: Config) -> None:
+        provisioned: NATS, config: Config, crm: FakeCrm) -> None:
     doomed, bad = item("fw-doomed"), item("fw-bad")
     await publish(provisioned, doomed, bad)
-    async with running_crm() as crm:
-        crm.script = {doomed.item_id: ["500"] * 10, bad.item_id: ["422"]}
-        async with forwarding(provisioned, config, _settings(crm)) as fwd:
-            await _until(lambda: _settled(fwd), (0, 0))
-        assert crm.attempts[doomed.item_id] == 3 and crm.attempts[bad.item_id] == 1
-        assert crm.stored == {}
+    crm.script = {doomed.item_id: ["500"] * 10, bad.item_id: ["422"]}
+    await _forward(provisioned, config, crm)
+    assert crm.attempts[doomed.item_id] == 3 and crm.attempts[bad.item_id] == 1
+    assert crm.stored == {}
     letters = sorted((decode_deadletter(d) for d in await _dead_letters(provisioned)), key=lambda x: x.reason)
     assert [(x.stage, x.reason) for x in letters] == [("forwarder", "crm_rejected"), ("forwarder", "crm_unavailable")]
     assert decode_routed(letters[1].data).item_id == doomed.item_id
@@ -111,16 +120,16 @@ async def test_after_max_attempts_the_item_is_dead_lettered_with_the_last_error(
     assert letters[0].detail.startswith("http_422")
 
 
-async def test_rejected_credentials_stop_the_forwarder_and_keep_the_item(provisioned: NATS, config: Config) -> None:
+async def test_rejected_credentials_stop_the_forwarder_and_keep_the_item(
+        provisioned: NATS, config: Config, crm: FakeCrm) -> None:
     await publish(provisioned, item("fw-auth"))
-    async with running_crm() as crm:
-        fwd = Forwarder(config, _settings(crm, auth_value=Secret("Bearer wrong-token")), provisioned)
-        await fwd.start()
-        with pytest.raises(CredentialsRejected, match="http_401"):
-            await asyncio.wait_for(fwd.run(), 10)
-        await fwd.close()
-        pending, unacked = await _settled(fwd)
-        assert pending + unacked == 1 and crm.stored == {}
+    fwd = Forwarder(config, _settings(crm, auth_value=Secret("Bearer wrong-token")), provisioned)
+    await fwd.start()
+    with pytest.raises(CredentialsRejected, match="http_401"):
+        await asyncio.wait_for(fwd.run(), 10)
+    await fwd.close()
+    pending, unacked = await _settled(fwd)
+    assert pending + unacked == 1 and crm.stored == {}
     assert await _dead_letters(provisioned) == []
 
 
@@ -132,7 +141,7 @@ async def _until(probe: object, wanted: object, within: float = 20.0) -> None:
     await asyncio.wait_for(loop(), within)
 
 
-async def test_a_rerouted_item_reaches_the_crm_as_a_new_fact(provisioned: NATS, config: Config) -> None:
+async def test_a_rerouted_item_reaches_the_crm_as_a_new_fact(provisioned: NATS, config: Config, crm: FakeCrm) -> None:
     import msgspec
 
     from schemas.routed import Reroute
@@ -144,23 +153,18 @@ async def test_a_rerouted_item_reaches_the_crm_as_a_new_fact(provisioned: NATS, 
     await publish(provisioned, first)
     await provisioned.jetstream().publish(subjects.admin("kecamatan.317101"), encode(moved),
                                           headers={"Nats-Msg-Id": f"{first.item_id}:reroute:1"})
-    async with running_crm() as crm, forwarding(provisioned, config, _settings(crm)) as fwd:
-        await crm.wait(lambda: len(crm.answers) == 2)
-        await _until(lambda: _settled(fwd), (0, 0))
+    await _forward(provisioned, config, crm, lambda: len(crm.answers) == 2)
     assert sorted(crm.answers) == sorted([(first.item_id, 201), (f"{first.item_id}:reroute-1", 201)])
 
 
-async def test_the_crm_receives_the_category(provisioned: NATS, config: Config) -> None:
+async def test_the_crm_receives_the_category(provisioned: NATS, config: Config, crm: FakeCrm) -> None:
     import msgspec
 
     plain = item("fw-cat")
     about = msgspec.structs.replace(plain, decision=msgspec.structs.replace(
         plain.decision, category="pohon", category_confidence=0.9, category_cues=("pohon tumbang",)))
     await publish(provisioned, about)
-    async with running_crm() as crm:
-        async with forwarding(provisioned, config, _settings(crm)) as fwd:
-            await crm.wait(lambda: about.item_id in crm.stored)
-            await _until(lambda: _settled(fwd), (0, 0))
-        sent = msgspec.json.decode(crm.stored[about.item_id])
+    await _forward(provisioned, config, crm, lambda: about.item_id in crm.stored)
+    sent = msgspec.json.decode(crm.stored[about.item_id])
     assert sent["decision"]["category"] == "pohon" and sent["decision"]["category_confidence"] == 0.9
     assert sent["decision"]["category_cues"] == ["pohon tumbang"]
