@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import msgspec
 import pytest
 from nats.aio.client import Client as NATS
 
-from kanal.config import Config
 from kanal.control import ConversationSettings, classify, control_words, find_ref, words
 from router.conversations import ControlRecord, conversation_key
+from router.service import Router
 from schemas import Attachment, Location, Reporter, subjects
 from tests.factories import envelope, later
-from tests.router.fixtures import write_rules
-from tests.router.helpers import drain, make_router, publish, routed
+from tests.router.helpers import drain, publish, routed
 
 WORDS = control_words(ConversationSettings(), ["STOP", "BERHENTI"], ["START", "MULAI"])
 REF = "KNL-7Q1Z-BE3A-0MTP"
@@ -63,9 +60,7 @@ def test_conversation_key_is_the_reporter_across_contact_spellings() -> None:
     assert conversation_key(a) == conversation_key(b) != conversation_key(c)
 
 
-async def test_control_messages_make_no_item_and_are_recorded(provisioned: NATS, config: Config,
-                                                               tmp_path: Path) -> None:
-    router = await make_router(provisioned, config, write_rules(tmp_path))
+async def test_control_messages_make_no_item_and_are_recorded(provisioned: NATS, router: Router) -> None:
     complaint = envelope("m1", kind="direct_message", text="Saluran air mampet di Jalan Alpha sudah seminggu")
     controls = [envelope(f"c{n}", kind="direct_message", text=text, received_at=later(n + 1))
                 for n, text in enumerate(["STOP", f"status {complaint.ref}", "terima kasih 🙏", "👍"])]

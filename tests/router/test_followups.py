@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from nats.aio.client import Client as NATS
 
-from kanal.config import Config
 from kanal.references import References
 from notifier import compose
 from notifier.settings import OutboundSettings
+from router.service import Router
 from schemas import Attachment, Location, Reporter, Thread
 from schemas.routed import RoutedItem
 from tests.factories import envelope, later
-from tests.router.fixtures import write_rules
-from tests.router.helpers import drain, make_router, publish, routed
+from tests.router.helpers import drain, publish, routed
 
 PIN = Location(lat=-6.195, lon=106.805, source="gps")  # inside kelurahan Alpha (3199011001)
 BUDI = Reporter(user_id="555", handle="budi_s")
@@ -35,9 +33,7 @@ def _mail(external_id: str, text: str, sender: str, minutes: float = 0, thread: 
 
 
 async def test_a_reference_from_its_reporter_attaches_and_from_someone_else_is_text(
-    provisioned: NATS, config: Config, tmp_path: Path
-) -> None:
-    router = await make_router(provisioned, config, write_rules(tmp_path))
+        provisioned: NATS, router: Router) -> None:
     report = _tg("1", "Pohon tumbang menutup jalan, mohon segera dipotong", location=PIN)
     await publish(provisioned, report)
     await drain(router)
@@ -67,9 +63,7 @@ async def test_a_reference_from_its_reporter_attaches_and_from_someone_else_is_t
     assert status is not None and status.stage == "menunggu"
 
 
-async def test_an_email_reply_in_the_reports_thread_attaches(provisioned: NATS, config: Config,
-                                                             tmp_path: Path) -> None:
-    router = await make_router(provisioned, config, write_rules(tmp_path))
+async def test_an_email_reply_in_the_reports_thread_attaches(provisioned: NATS, router: Router) -> None:
     report = _mail("abc123@mail.example#0011223344556677", "Got mampet di kel. Beta sudah seminggu, bau sekali",
                    "warga@contoh.id")
     await publish(provisioned, report)
@@ -90,12 +84,10 @@ async def test_an_email_reply_in_the_reports_thread_attaches(provisioned: NATS, 
     assert items[other.id].follow_up_of is None, "another address in the thread is not the reporter"
 
 
-async def test_a_chat_reply_to_our_acknowledgement_attaches(provisioned: NATS, config: Config,
-                                                            tmp_path: Path) -> None:
+async def test_a_chat_reply_to_our_acknowledgement_attaches(provisioned: NATS, router: Router) -> None:
     from kanal import bus, sends
     from schemas import subjects
 
-    router = await make_router(provisioned, config, write_rules(tmp_path))
     report = _tg("10", "Lampu jalan mati sepanjang gang, gelap sekali kalau malam", location=PIN)
     await publish(provisioned, report)
     await drain(router)

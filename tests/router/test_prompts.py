@@ -4,7 +4,6 @@ never one an admin has acted on, and makes no item of its own."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from nats.aio.client import Client as NATS
 
@@ -13,15 +12,14 @@ from admin.render import entry_json, entry_text
 from admin.store import Handling, ItemState, ItemStore, StoredItem
 from connectors.meta.sender import plan
 from connectors.telegram.sender import location_keyboard
-from kanal.config import Config
 from notifier import compose
 from notifier.settings import OutboundSettings
+from router.service import Router
 from schemas import Location, Reporter, Thread, subjects
 from schemas.envelope import Envelope, encode
 from schemas.routed import RoutedItem
 from tests.factories import envelope, later
-from tests.router.fixtures import write_rules
-from tests.router.helpers import drain, make_router, publish, routed
+from tests.router.helpers import drain, publish, routed
 
 PIN = Location(lat=-6.195, lon=106.805, source="gps")  # inside kelurahan Alpha (3199011001)
 ALPHA, BETA = "kelurahan.3199011001", "kelurahan.3199011002"
@@ -41,9 +39,7 @@ def _by_queue(items: list[RoutedItem]) -> dict[str, list[RoutedItem]]:
     return out
 
 
-async def test_a_pin_in_answer_moves_the_report_out_of_triage(provisioned: NATS, config: Config,
-                                                             tmp_path: Path) -> None:
-    router = await make_router(provisioned, config, write_rules(tmp_path))
+async def test_a_pin_in_answer_moves_the_report_out_of_triage(provisioned: NATS, router: Router) -> None:
     report = _tg("1", "Pohon tumbang menutup jalan, mohon segera dipotong")
     await publish(provisioned, report)
     await drain(router)
@@ -83,8 +79,7 @@ async def test_a_pin_in_answer_moves_the_report_out_of_triage(provisioned: NATS,
 
 
 async def test_a_place_named_in_answer_moves_it_and_an_acted_report_gets_a_follow_up(
-        provisioned: NATS, config: Config, tmp_path: Path) -> None:
-    router = await make_router(provisioned, config, write_rules(tmp_path))
+        provisioned: NATS, router: Router) -> None:
     named = _tg("10", "Lampu jalan mati sudah tiga hari")
     other = _tg("11", "Got mampet, air meluap", who=Reporter(user_id="888"), minutes=0.5)
     other = Envelope(**{**{f: getattr(other, f) for f in other.__struct_fields__},
@@ -148,11 +143,10 @@ def _triage():  # type: ignore[no-untyped-def]
 
 
 async def test_a_move_claimed_before_a_kill_is_finished_by_the_redelivered_answer(
-        provisioned: NATS, config: Config, tmp_path: Path) -> None:
+        provisioned: NATS, router: Router) -> None:
     """The router records its move in `kanal_items` before publishing it: killed in between, the answer is
     delivered again and the move is published then (its own claim is no admin's action); a redelivery after
     the move is acked with nothing new."""
-    router = await make_router(provisioned, config, write_rules(tmp_path))
     report = _tg("30", "Pohon tumbang menimpa kabel")
     await publish(provisioned, report)
     await drain(router)

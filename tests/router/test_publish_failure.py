@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.js.api import DiscardPolicy
 
 from kanal.config import Config
+from router.service import Router
 from schemas import encode, subjects
 from tests.factories import envelope
-from tests.router.fixtures import write_rules
-from tests.router.helpers import drain, make_router, publish, routed
+from tests.router.helpers import drain, publish, routed
 
 
-async def test_redelivery_after_a_failed_publish_is_routed(provisioned: NATS, config: Config, tmp_path: Path) -> None:
+async def test_redelivery_after_a_failed_publish_is_routed(provisioned: NATS, config: Config, router: Router) -> None:
     js = provisioned.jetstream()
-    router = await make_router(provisioned, config, write_rules(tmp_path))  # provisions the streams
     admin = (await js.stream_info(subjects.STREAM_ADMIN)).config
     # KANAL_ADMIN takes one message, then refuses, as a stream does during a leader election or when full.
     admin.discard = DiscardPolicy.NEW
@@ -39,11 +37,10 @@ async def test_redelivery_after_a_failed_publish_is_routed(provisioned: NATS, co
     assert [i.item_id for i in await routed(provisioned)] == [first.id, second.id]
 
 
-async def test_a_repeat_in_the_same_batch_shares_the_first_copys_fate(provisioned: NATS, config: Config,
-                                                                       tmp_path: Path) -> None:
+async def test_a_repeat_in_the_same_batch_shares_the_first_copys_fate(
+        provisioned: NATS, config: Config, router: Router) -> None:
     """Found by review: the second copy was acked as an exact repeat although the first was not stored."""
     js = provisioned.jetstream()
-    router = await make_router(provisioned, config, write_rules(tmp_path))
     env = envelope("twin", text="Lampu jalan mati di depan Stasiun Gondangdia sejak kemarin")
     subject = subjects.inbound(env.channel, env.instance)
     for copy in ("a", "b"):  # the same envelope twice in KANAL_IN (a connector re-sent it after the window)
@@ -63,9 +60,8 @@ async def test_a_repeat_in_the_same_batch_shares_the_first_copys_fate(provisione
 
 
 async def test_a_slow_publish_does_not_hide_the_first_report_from_a_concurrent_batch(
-        provisioned: NATS, config: Config, tmp_path: Path) -> None:
+        provisioned: NATS, router: Router) -> None:
     """Found by review: decided index writes were cached 2 s, while an item publish may take up to 10 s."""
-    router = await make_router(provisioned, config, write_rules(tmp_path))
     first, again = envelope("slow-1"), envelope("slow-2")  # the same reporter and text, two messages
     await publish(provisioned, first, again)
     real = router.pipeline.publish_batch

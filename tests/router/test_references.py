@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import msgspec
 from nats.aio.client import Client as NATS
 
-from kanal.config import Config
 from kanal.references import References, mask_text, normalise_ref
+from router.service import Router
 from router.similarity import reporter_keys
 from schemas import Reporter, encode, subjects
 from schemas.status import StatusUpdate
 from tests.factories import envelope, later
-from tests.router.fixtures import write_rules
-from tests.router.helpers import drain, make_router, publish, routed
+from tests.router.helpers import drain, publish, routed
 
 PUBLIC = "Trotoar rusak di Jl. Kebon Sirih, hubungi saya 0812-3456-7890 atau budi.s@contoh.id, NIK 3171010101010001"
 
@@ -35,10 +33,7 @@ def test_normalise_ref() -> None:
     assert normalise_ref("nonsense") is None
 
 
-async def test_every_channel_reference_is_recorded_once_and_read_publicly(
-    provisioned: NATS, config: Config, tmp_path: Path
-) -> None:
-    router = await make_router(provisioned, config, write_rules(tmp_path))
+async def test_every_channel_reference_is_recorded_once_and_read_publicly(provisioned: NATS, router: Router) -> None:
     telegram = envelope("t1", channel="telegram", instance="tg-1", account="bot", kind="direct_message",
                         text=PUBLIC, visibility="public", reporter=Reporter(user_id="555", handle="budi_s"))
     sms = envelope("s1", text="Saluran air mampet di RT 05, rumah saya 0813 9999 0000",

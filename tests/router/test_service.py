@@ -17,8 +17,7 @@ from tests.router.fixtures import write_rules
 from tests.router.helpers import dead_letters, drain, make_router, publish, routed
 
 
-async def test_routes_by_geo_channel_gazetteer_and_fallback(provisioned: NATS, config: Config, tmp_path: Path) -> None:
-    router = await make_router(provisioned, config, write_rules(tmp_path))
+async def test_routes_by_geo_channel_gazetteer_and_fallback(provisioned: NATS, router: Router) -> None:
     envs = [
         envelope("g", location=Location(lat=-6.195, lon=106.805, source="gps"), text="Jalan amblas di sini"),
         envelope("d", channel="desk", instance="desk-kec-satu", account="kec-satu", kind="walk_in",
@@ -68,10 +67,7 @@ async def test_exact_repeat_after_the_stream_window_is_not_routed_again(
     assert second.metrics.duplicates.labels("exact")._value.get() == 1
 
 
-async def test_poison_input_goes_to_the_dlq_with_reason_and_bytes(
-    provisioned: NATS, config: Config, tmp_path: Path
-) -> None:
-    router = await make_router(provisioned, config, write_rules(tmp_path))
+async def test_poison_input_goes_to_the_dlq_with_reason_and_bytes(provisioned: NATS, router: Router) -> None:
     good = envelope("ok")
     v2 = json.loads(good.__class__.__name__ and json.dumps({"v": 2, "id": "x"}))
     bad = [b"not json at all", json.dumps({"v": 1, "id": "nothex"}).encode(), json.dumps(v2).encode()]
@@ -86,10 +82,7 @@ async def test_poison_input_goes_to_the_dlq_with_reason_and_bytes(
 
 
 async def test_failing_input_is_retried_a_bounded_number_of_times_then_dead_lettered(
-    provisioned: NATS, config: Config, tmp_path: Path
-) -> None:
-    router = await make_router(provisioned, config, write_rules(tmp_path))
-
+        provisioned: NATS, router: Router) -> None:
     class Boom:
         rules: tuple[object, ...] = ()
         source = "boom"
@@ -126,8 +119,7 @@ async def test_bad_rules_file_is_refused_and_old_rules_stay(provisioned: NATS, c
     assert router.book.current.rules[-1].id == "second"
 
 
-async def test_late_same_reporter_after_window_is_a_new_item(provisioned: NATS, config: Config, tmp_path: Path) -> None:
-    router = await make_router(provisioned, config, write_rules(tmp_path))
+async def test_late_same_reporter_after_window_is_a_new_item(provisioned: NATS, router: Router) -> None:
     first = envelope("r1", text="Jalan rusak parah di depan pasar, banyak motor jatuh")
     again = envelope("r2", text="Jalan rusak parah di depan pasar, banyak motor jatuh!!", received_at=later(30))
     late = envelope("r3", text="Jalan rusak parah di depan pasar, banyak motor jatuh", received_at=later(48 * 60 + 1))
