@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +20,18 @@ from tests.fakes.serve import FakeProvider, serving
 
 BASE_TIME = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
 JPEG = b"\xff\xd8\xff\xe0" + b"kanal-test-image" * 8 + b"\xff\xd9"
+
+
+@dataclass(frozen=True)
+class _Article:
+    """One article as both feed formats show it (its text XML-escaped)."""
+
+    number: int
+    title: str
+    summary: str
+    link: str
+    image: str
+    when: datetime
 
 
 @dataclass
@@ -66,42 +78,40 @@ class NewsProvider(FakeProvider):
         order = sorted(self.articles, key=lambda a: (a[1], a[0]))
         return [self.link(n) for n, _ in order if self.matches(n)]
 
-    def _item(self, number: int) -> tuple[str, str, datetime]:
-        if self.matches(number):
-            title = f"Banjir dan sampah di Kemang nomor {number}"
-            summary = f"Warga Kemang, Mampang Prapatan mengeluhkan banjir (laporan {number})."
-        else:
-            title = f"Pertandingan sepak bola nomor {number}"
-            summary = "Laga berlangsung di Bandung."
-        return title, summary, BASE_TIME + timedelta(minutes=number)
+    def _articles(self, numbers: list[int]) -> Iterator[_Article]:
+        """Each article as a feed shows it, its text already XML-escaped."""
+        for number in numbers:
+            if self.matches(number):
+                title = f"Banjir dan sampah di Kemang nomor {number}"
+                summary = f"Warga Kemang, Mampang Prapatan mengeluhkan banjir (laporan {number})."
+            else:
+                title = f"Pertandingan sepak bola nomor {number}"
+                summary = "Laga berlangsung di Bandung."
+            yield _Article(number=number, title=escape(title), summary=escape(summary),
+                           link=escape(self.link(number)), image=f"{self.base_url}/img/{number}.jpg",
+                           when=BASE_TIME + timedelta(minutes=number))
 
     def rss(self, feed: int, numbers: list[int]) -> str:
-        items = []
-        for n in numbers:
-            title, summary, when = self._item(n)
-            items.append(
-                f"<item><title>{escape(title)}</title>"
-                f"<link>{escape(self.link(n))}?utm_source=rss&amp;utm_campaign=feed{feed}</link>"
-                f"<guid isPermaLink=\"false\">berita-{n}</guid><pubDate>{format_datetime(when)}</pubDate>"
-                f"<description>{escape(summary)}</description>"
-                f"<enclosure url=\"{self.base_url}/img/{n}.jpg\" length=\"{len(JPEG)}\" type=\"image/jpeg\"/>"
-                "</item>")
+        items = "".join(
+            f"<item><title>{a.title}</title><link>{a.link}?utm_source=rss&amp;utm_campaign=feed{feed}</link>"
+            f"<guid isPermaLink=\"false\">berita-{a.number}</guid><pubDate>{format_datetime(a.when)}</pubDate>"
+            f"<description>{a.summary}</description>"
+            f"<enclosure url=\"{a.image}\" length=\"{len(JPEG)}\" type=\"image/jpeg\"/></item>"
+            for a in self._articles(numbers))
         return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel>"
                 f"<title>Warta Lokal {feed}</title><link>{self.base_url}/</link><language>id</language>"
-                + "".join(items) + "</channel></rss>")
+                + items + "</channel></rss>")
 
     def atom(self, feed: int, numbers: list[int]) -> str:
-        entries = []
-        for n in numbers:
-            title, summary, when = self._item(n)
-            entries.append(
-                f"<entry><title>{escape(title)}</title><link rel=\"alternate\" href=\"{escape(self.link(n))}#baca\"/>"
-                f"<id>tag:warta,2026:{n}</id><published>{when.isoformat()}</published>"
-                f"<updated>{when.isoformat()}</updated><summary>{escape(summary)}</summary>"
-                f"<link rel=\"enclosure\" type=\"image/jpeg\" href=\"{self.base_url}/img/{n}.jpg\"/></entry>")
+        entries = "".join(
+            f"<entry><title>{a.title}</title><link rel=\"alternate\" href=\"{a.link}#baca\"/>"
+            f"<id>tag:warta,2026:{a.number}</id><published>{a.when.isoformat()}</published>"
+            f"<updated>{a.when.isoformat()}</updated><summary>{a.summary}</summary>"
+            f"<link rel=\"enclosure\" type=\"image/jpeg\" href=\"{a.image}\"/></entry>"
+            for a in self._articles(numbers))
         return ("<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"id\">"
                 f"<title>Warta Lokal {feed}</title><id>tag:warta,2026:{feed}</id>"
-                f"<updated>{BASE_TIME.isoformat()}</updated>" + "".join(entries) + "</feed>")
+                f"<updated>{BASE_TIME.isoformat()}</updated>" + entries + "</feed>")
 
     def app(self) -> Starlette:
         async def feed(request: Request) -> Response:
