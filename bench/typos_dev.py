@@ -23,6 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from router.typos import NEAR_KEYS as NEAR  # noqa: E402  (the keyboard the matcher assumes)
+
 WILAYAH = ROOT.parent / "shared/data/jakarta/wilayah.csv"
 LANDMARKS = ROOT / "router/data/landmarks.csv"
 OUT = ROOT / "bench/data/places_typos_dev.tsv"
@@ -31,16 +35,6 @@ SEED = 22
 PLACED, FREE = 260, 70
 
 VOWELS = "aeiou"
-# QWERTY neighbours on a phone keyboard (same row and the keys above/below).
-KEYS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
-NEAR: dict[str, str] = {}
-for r, row in enumerate(KEYS):
-    for c, ch in enumerate(row):
-        near = [row[c - 1]] if c else []
-        near += [row[c + 1]] if c + 1 < len(row) else []
-        for other in (KEYS[r - 1] if r else "", KEYS[r + 1] if r + 1 < len(KEYS) else ""):
-            near += [other[k] for k in (c - 1, c) if 0 <= k < len(other)]
-        NEAR[ch] = "".join(near)
 # Names that are ordinary words: the gazetteer reads them only after "kel."; a typo of one is left out.
 ORDINARY = {"tengah", "baru", "gunung", "pulo", "jati", "kramat", "karet", "dukuh", "gedong", "kenari", "bangka",
             "galur", "setu", "kamal", "kapuk", "guntur", "rambutan", "kartini", "selong", "serdang", "susukan",
@@ -166,7 +160,7 @@ FREE_ORDINARY = [  # ordinary words a letter or two from a name, and chat abbrev
     "anak2 tawuran", "yg buang sampah", "dgn motor", "tdk ada petugas", "sdh lapor", "blm diangkut",
     "bnyk nyamuk", "mlm hari", "kmrn sore", "skrg", "tlg", "pdhl", "gmn nih", "selatan rumah", "utara jalan",
     "tengah malam", "baru kemarin", "jati diri", "cipika cipiki", "kalibrasi", "tenggara", "pertamina",
-    "manggis", "rambutan busuk", "bintaro", "kampungan", "menteng2an", "kebon jeruk nya kosong",
+    "manggis", "rambutan busuk", "bintaro", "kampungan", "menteng2an", "kebun jeruk nya kosong",
 ]
 
 
@@ -178,9 +172,9 @@ def rows_of(path: Path) -> list[dict[str, str]]:
 def misspell(rng: random.Random, name: str) -> tuple[str, str]:
     kind = rng.choice(list(TYPOS))
     out = TYPOS[kind](rng, name)
-    if out == name or out.replace(" ", "") == name.replace(" ", ""):
-        if kind != "space":  # joining or splitting alone is the typo
-            kind, out = "drop", drop(rng, name)
+    same = out == name or out.replace(" ", "") == name.replace(" ", "")
+    if same and kind != "space":  # joining or splitting alone is the typo
+        kind, out = "drop", drop(rng, name)
     if len(name.replace(" ", "")) >= 13 and rng.random() < 0.15 and kind not in ("chat", "old"):
         out = drop(rng, out)
         kind += "+drop"
@@ -230,7 +224,7 @@ def generate() -> list[str]:
             text = rng.choice(NO_CUE).format(p=typo)
             if rng.random() < 0.3:
                 text = text[0].upper() + text[1:]
-        elif style < 0.90 and label.startswith("kel:") and not lm_name_is(target, marks):
+        elif style < 0.90 and label.startswith("kel:") and not lm_name_is(target, marks) and kind != "space":
             own = code[:6]
             if rng.random() < 0.6:
                 text = rng.choice(WITH_KEC).format(p=typo, k=kec[own])
@@ -241,10 +235,12 @@ def generate() -> list[str]:
         elif code[:4] in KOTA_SHORT:
             if rng.random() < 0.7:
                 text = rng.choice(WITH_KOTA).format(p=typo, c=KOTA_SHORT[code[:4]])
-            else:  # a kota that disagrees
+            elif kind != "space" and not lm_name_is(target, marks):  # a kota that disagrees
                 other = rng.choice([c for c in sorted(KOTA_SHORT) if c != code[:4]])
                 text = rng.choice(WITH_KOTA).format(p=typo, c=KOTA_SHORT[other])
                 label = f"kota:{KOTA_NAME[other]}"
+            else:
+                continue
         else:
             continue
         if text in made:

@@ -6,8 +6,9 @@ kecamatan means the kecamatan unless "kel."/"kelurahan" stands before it. Names 
 ("Tengah", "Baru", "Gunung" ...) only count after a marker; common nouns ("pasar", "kali" ...) never alone.
 
 Landmarks ("Stasiun Gambir", "GBK") name the kelurahan they lie in; names are also registered in their short
-forms ("Ps. Minggu", "Tg. Priok", "Jkt Sel"); a name not found exactly is looked for with one or two typos
-after a word that introduces a place ("di", "dekat", "kel." ...). `read` ranks what it found: an explicit
+forms ("Ps. Minggu", "Tg. Priok", "Jkt Sel"), old spellings and chat style without vowels ("Djatinegara",
+"Kbyrn Lama"); a name not found exactly is looked for with one or two typos (router/typos.py: after a word
+that introduces a place, or more strictly anywhere). `read` ranks what it found: an explicit
 "kel. X" > a landmark > a kelurahan named plainly > a misspelt kelurahan > a kecamatan > a kota, and says
 why the others lost.
 """
@@ -17,14 +18,16 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
 from typing import Literal
 
 from msgspec import Struct
+from rapidfuzz.distance import OSA
 
+from router import typos
 from router.fuzzy import FuzzyHit, FuzzyIndex
 from router.places import (
     COMMON_NOUNS,
@@ -39,6 +42,8 @@ from router.places import (
     Landmark,
     PlacesError,
     abbreviation_table,
+    ordinary_words,
+    respellings,
     short_forms,
 )
 from router.places import (
@@ -47,8 +52,7 @@ from router.places import (
 from router.ranking import rank
 
 Level = Literal["kelurahan", "kecamatan", "kota"]
-_START, _CUE = 1, 2
-_NO_TYPO = CUES | FUZZY_STOP  # no typo window starts at one of these words
+_START, _CUE, _HEAD = 1, 2, 4
 _RANK: dict[str, int] = {"kelurahan": 0, "kecamatan": 1, "kota": 2}
 MAX_WORDS = 5
 _WORD = re.compile(r"[a-z0-9]+")
@@ -134,8 +138,13 @@ class Gazetteer:
     prefixes: set[str] = field(default_factory=set)
     landmarks: dict[str, tuple[Landmark, Place]] = field(default_factory=dict)
     written: dict[str, str] = field(default_factory=dict)  # a short-form key -> the full name it stands for
+    respelt: set[str] = field(default_factory=set)  # written keys that are old spellings or vowel-less forms
     fuzzy: FuzzyIndex | None = None
     breaks: frozenset[str] = frozenset()  # ordinary words no name contains: a typo window ends before one
+    spelled: dict[str, frozenset[str]] = field(default_factory=dict)  # a typo index key -> its name's words
+    heads: frozenset[str] = frozenset()  # words a misspelt name may begin with, no cue needed (router/typos.py)
+    cue_words: frozenset[str] = CUES
+    no_typo: frozenset[str] = CUES | FUZZY_STOP  # no typo window starts at one of these words after a cue
     # token -> what it may be (_START: begins a name, _CUE: a typo may follow it): one pass over a text's words
     # in C finds both; built at the end of `build` (or on first use).
     _marks: dict[str, int] | None = None
@@ -180,33 +189,74 @@ class Gazetteer:
             if landmark.code not in kelurahan:
                 raise PlacesError(f"landmark {landmark.name}: kelurahan {landmark.code} is not in the names list")
             gaz.add_landmark(landmark, kelurahan[landmark.code])
+        marks = list({id(lm): lm for lm, _ in gaz.landmarks.values()}.values())
         table = abbreviation_table(abbreviations)
         if table:
-            gaz._add_short_forms(names, table)
-            for landmark in {id(lm): lm for lm, _ in gaz.landmarks.values()}.values():
-                gaz._add_short_forms(landmark.names, table, landmark)
+            gaz._add_forms(names, lambda words: short_forms(words, table))
+            for landmark in marks:
+                gaz._add_forms(landmark.names, lambda words: short_forms(words, table), landmark)
         if fuzzy:
-            gaz.fuzzy = FuzzyIndex(k for k in gaz.places if k not in gaz.need_marker and k not in gaz.written)
-            gaz.breaks = FUZZY_STOP - {w for name in names for w in normalise(name)}
+            before = set(gaz.written)
+            gaz._add_forms(names, respellings)
+            for landmark in marks:
+                gaz._add_forms(landmark.names, respellings, landmark)
+            gaz.respelt = set(gaz.written) - before
+            gaz._typo_index(names, marks)
         gaz._marks = gaz._mark_table()
         return gaz
+
+    def _typo_index(self, names: list[str], marks: Iterable[Landmark]) -> None:
+        """The typo index over names and landmarks (a landmark's bound counts its own letters: "Stasiun
+        Manggarai" has 9), the words each is written with, and the words a misspelt one may begin with."""
+        letters: dict[str, int] = {}
+        sources: list[tuple[list[str], int]] = []
+        for name in [*names, *(n for lm in marks for n in lm.names)]:
+            key, words = key_of(name), normalise(name)
+            if key in self.need_marker or key in self.written:
+                continue
+            own = words[1:] if key in self.landmarks and words[0] in COMMON_NOUNS else words  # "stasiun"
+            if not own:
+                continue
+            letters[key] = len("".join(own))
+            self.spelled[key] = self.spelled.get(key, frozenset()) | frozenset(words)
+            sources.append((words, letters[key]))
+        self.fuzzy = FuzzyIndex(letters, letters)
+        self.breaks = FUZZY_STOP - {w for words, _ in sources for w in words}
+        self.no_typo = CUES | (FUZZY_STOP - {words[0] for words, _ in sources})
+        self.heads = typos.head_words(sources)
+
+    def name_of(self, key: str) -> str:
+        """The full name an index key stands for (a place's or a landmark's)."""
+        return self.places[key][0].name if key in self.places else self.landmarks[key][0].name
+
+    def match_key(self, key: str, phrase: str, prev: str | None, at: int, hit: FuzzyHit) -> PlaceMatch | None:
+        """A misspelt phrase read as the place or landmark with this key."""
+        if key in self.places:
+            return self._resolve(key, phrase, prev, at, hit)
+        landmark, place = self.landmarks[key]
+        return PlaceMatch(place=place, phrase=phrase, at=at, landmark=landmark.name, expanded=landmark.name,
+                          edits=hit.edits, score=hit.score)
 
     def _mark_table(self) -> dict[str, int]:
         marks = dict.fromkeys(self.prefixes, _START)
         if self.fuzzy is not None:
             for cue in CUES:
                 marks[cue] = marks.get(cue, 0) | _CUE
+            for head in self.heads:
+                marks[head] = marks.get(head, 0) | _HEAD
         return marks
 
-    def _scan(self, tokens: Sequence[str]) -> tuple[list[int], list[int]]:
-        """Where a name may start, and the cue words a typo may follow (the next word is not an ordinary one
-        or another cue): one pass over the words, most of which are neither."""
+    def _scan(self, tokens: Sequence[str]) -> tuple[list[int], list[int], list[int]]:
+        """Where a name may start, the cue words a typo may follow (the next word is not an ordinary one
+        or another cue) and the words a misspelt name may begin with: one pass over the words, most of which
+        are none of these."""
         marks = self._marks
         if marks is None:
             marks = self._marks = self._mark_table()
         starts: list[int] = []
         cues: list[int] = []
-        keys, places, landmarks = self.prefixes, self.places, self.landmarks
+        heads: list[int] = []
+        keys, places, landmarks, no_typo = self.prefixes, self.places, self.landmarks, self.no_typo
         last = len(tokens) - 1
         for i in compress(range(len(tokens)), map(marks.__contains__, tokens)):  # in C, not a Python loop
             token = tokens[i]
@@ -215,19 +265,23 @@ class Gazetteer:
             if mark & _START and (token in places or token in landmarks or
                                   (i < last and token + tokens[i + 1] in keys)):
                 starts.append(i)
-            if mark & _CUE and i < last and tokens[i + 1] not in _NO_TYPO:
+            if mark & _CUE and i < last and tokens[i + 1] not in no_typo:
                 cues.append(i)
-        return starts, cues
+            if mark & _HEAD:
+                heads.append(i)
+        return starts, cues, heads
 
-    def _add_short_forms(self, names: Iterable[str], table: dict[tuple[str, ...], list[str]],
-                         landmark: Landmark | None = None) -> None:
+    def _add_forms(self, names: Iterable[str], forms: Callable[[list[str]], list[tuple[str, ...]]],
+                   landmark: Landmark | None = None) -> None:
+        """Register other ways of writing each name (short forms, respellings) as that name."""
         need = set(self.need_marker)
+        ordinary = ordinary_words()
         for name in names:
             key = key_of(name)
-            for form in short_forms(normalise(name), table):
+            for form in forms(normalise(name)):
                 short = "".join(form)
-                if len(short) < 4 or short in self.places or short in self.landmarks or short in COMMON_NOUNS:
-                    continue  # a real name, or too short to mean anything
+                if len(short) < 4 or short in self.places or short in self.landmarks or short in ordinary:
+                    continue  # a real name or word, or too short to mean anything
                 self.written[short] = landmark.name if landmark else self.places[key][0].name
                 if landmark is not None:
                     self.landmarks[short] = self.landmarks[key]
@@ -258,7 +312,11 @@ class Gazetteer:
                 lengths.append((n, joined))
             for n, key in reversed(lengths):
                 match: PlaceMatch | None = None
-                if key in self.places:
+                if key in self.respelt:  # an old spelling or chat style: read like a typo
+                    hit = FuzzyHit(key=key, edits=int(OSA.distance(key, key_of(self.written[key]))),
+                                   score=round(100 * OSA.normalized_similarity(key, key_of(self.written[key])), 1))
+                    match = self.match_key(key, " ".join(tokens[i : i + n]), tokens[i - 1] if i else None, i, hit)
+                elif key in self.places:
                     prev = tokens[i - 1] if i > 0 else None
                     match = self._resolve(key, " ".join(tokens[i : i + n]), prev, i)
                 elif key in self.landmarks:
@@ -294,72 +352,18 @@ class Gazetteer:
                                       expanded=self.written.get(key))
         return None
 
-    def _misspelt(self, tokens: Sequence[str], found: list[PlaceMatch],
-                  cues: Sequence[int]) -> tuple[list[PlaceMatch], list[str]]:
-        """Names with a typo, after a word that introduces a place (at `cues`); never outside a kecamatan/kota
-        the text names."""
-        assert self.fuzzy is not None
-        within = [m.place.code for m in found if m.place.level in ("kecamatan", "kota") and m.edits is None]
-        out: list[PlaceMatch] = []
-        notes: list[str] = []
-        taken = {i for m in found for i in range(m.at, m.at + len(m.phrase.split()))}
-        breaks = self.breaks
-        for i in cues:
-            j = i + 1  # `_scan` left out cues at the end or before an ordinary word
-            if j in taken:
-                continue
-            for n in (3, 2, 1):
-                window = tokens[j : j + n]
-                if len(window) < n or (n > 1 and (not breaks.isdisjoint(window[1:]) or
-                                                  not taken.isdisjoint(range(j + 1, j + n)))):
-                    continue
-                if not self.fuzzy.may_match(window):
-                    continue
-                hit = self.fuzzy.lookup("".join(window))
-                if hit is None:
-                    continue
-                phrase = " ".join(window)
-                if isinstance(hit, tuple):
-                    notes.append(f"{phrase!r} is as near to " + " as to ".join(
-                        self.places[h.key][0].name for h in hit) + ": not guessed")
-                    break
-                match = self._resolve(hit.key, phrase, tokens[i], j, hit)
-                if match is None:
-                    break
-                if within and not any(match.place.code.startswith(code) for code in within):
-                    notes.append(f"{phrase!r} looks like {match.place.level} {match.place.name}, which lies "
-                                 "outside the kecamatan/kota the text names: not taken")
-                    break
-                out.append(match)
-                taken.update(range(j, j + n))
-                break
-        return out, notes
-
-    def _longer(self, match: PlaceMatch, tokens: Sequence[str]) -> PlaceMatch:
-        """"Jelambar Bru", "Menteng Dlm": a name found exactly may be the start of a longer, misspelt one."""
-        assert self.fuzzy is not None
-        after = match.at + len(match.phrase.split())
-        if match.landmark is not None or after >= len(tokens) or tokens[after] in FUZZY_STOP \
-                or tokens[after] in CUES:
-            return match
-        hit = self.fuzzy.lookup("".join(match.phrase.split()) + tokens[after])
-        if not isinstance(hit, FuzzyHit):
-            return match
-        prev = tokens[match.at - 1] if match.at > 0 else None
-        longer = self._resolve(hit.key, f"{match.phrase} {tokens[after]}", prev, match.at, hit)
-        return match if longer is None else longer
-
     def read(self, text: str, words: Sequence[str] | None = None) -> Reading:
         """Everything named, the most specific place (see `rank`; first in text on a tie) and the notes."""
         tokens = normalise(text) if words is None else words
-        starts, cues = self._scan(tokens)
+        starts, cues, heads = self._scan(tokens)
         found = self._find(tokens, starts)
         notes: list[str] = []
         if self.fuzzy is not None:
-            found = [self._longer(m, tokens) for m in found]
-            if cues and not any(m.place.level == "kelurahan" for m in found):
-                more, notes = self._misspelt(tokens, found, cues)
-                found = sorted(found + more, key=lambda m: m.at)
+            found = [typos.longer(self, m, tokens) for m in found]
+            found, notes = typos.within(found)
+            if (cues or heads) and not any(m.place.level == "kelurahan" and m.edits is None for m in found):
+                more, more_notes = typos.misspelt(self, tokens, found, cues, heads)
+                found, notes = sorted(found + more, key=lambda m: m.at), notes + more_notes
         best = min(found, key=rank) if found else None
         return Reading(best=best, found=found, notes=notes)
 

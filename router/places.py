@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable, Sequence
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -265,3 +266,56 @@ def abbreviation_table(abbreviations: Iterable[Abbreviation]) -> dict[tuple[str,
         if ab.short not in shorts:
             shorts.append(ab.short)
     return table
+
+
+VOWELS = frozenset("aeiou")
+# The old spelling (before 1972) still written in names: "Djatinegara", "Tjikini", "Kebon Djeroek".
+OLD_SPELLING = (("dj", "j"), ("tj", "c"), ("oe", "u"))
+
+
+def _vowelless(word: str) -> str:
+    return word[0] + "".join(ch for ch in word[1:] if ch not in VOWELS)
+
+
+def respellings(words: Sequence[str]) -> list[tuple[str, ...]]:
+    """Other ways people write a name, the original excluded: the old spelling of every word ("djatinegara";
+    the new one if the name has the old), and chat style without vowels, one word at a time and all words
+    ("cmpk putih", "cempaka pth", "cmpk pth"; "kbyrn lama", "jtngr").
+
+    A word loses its vowels only if two or more go and three letters stay ("lama", "baru" keep theirs); a
+    one-word name only if five letters stay ("gambir" -> "gmbr" is "gambar" in chat).
+    """
+    out: list[tuple[str, ...]] = []
+    old = tuple(_respell(w) for w in words)
+    if old != tuple(words):
+        out.append(old)
+    bare = [_vowelless(w) for w in words]
+    ok = [len(b) >= 3 and len(w) - len(b) >= 2 for w, b in zip(words, bare, strict=True)]
+    if len(words) == 1:
+        if ok[0] and len(bare[0]) >= 5:
+            out.append((bare[0],))
+        return out
+    for i in range(len(words)):
+        if ok[i]:
+            out.append((*words[:i], bare[i], *words[i + 1:]))
+    if sum(ok) > 1:
+        out.append(tuple(b if k else w for w, b, k in zip(words, bare, ok, strict=True)))
+    return out
+
+
+def _respell(word: str) -> str:
+    if any(old in word for old, _ in OLD_SPELLING):
+        for old, new in OLD_SPELLING:
+            word = word.replace(old, new)
+        return word
+    for old, new in OLD_SPELLING:
+        word = word.replace(new, old)
+    return word
+
+
+@cache
+def ordinary_words() -> frozenset[str]:
+    """Words that are no typo of a place (router/data/words.txt, FUZZY_STOP, COMMON_NOUNS)."""
+    text = _data("words.txt").read_text(encoding="utf-8")
+    words = {w for line in text.splitlines() if not line.lstrip().startswith("#") for w in line.split()}
+    return frozenset(words) | FUZZY_STOP | COMMON_NOUNS

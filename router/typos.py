@@ -1,0 +1,183 @@
+"""Misspelt places in complaint text: where a typo is looked for, how strictly, and what counts as one.
+
+A typo is looked for only when no kelurahan was found exactly, in windows of 1-4 words that start
+- right after a word that introduces a place ("di", "dekat", "depan" ...: the `cue` bound of router/fuzzy.py)
+  or after "kel."/"kec." (`marker`: names of 4-5 letters may carry one edit too);
+- anywhere else at a word that may begin a misspelt name (`bare`, the strictest bound): the first word of a
+  name ("kebon" in "kebon jeurk") or that word with one slip of the thumb (a letter dropped, doubled, swapped
+  with its neighbour, a wrong vowel, a neighbouring key: "jtinegara", "cipnang"). These words are marked
+  when the gazetteer is built, so finding them costs nothing beyond the one pass over the words it makes.
+A window is read as a name only if it holds a word that is not an ordinary one ("kebun kosong" is an empty
+plot, not Kebon Kosong; "pancaran" a jet of water), unless 8 or more letters of the name stand in it as
+written ("kedaung kalo angke"). A typo never crosses a kecamatan or kota the text names exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from router.fuzzy import FuzzyHit, Mode
+from router.places import FUZZY_STOP, KECAMATAN_MARKERS, KELURAHAN_MARKERS, VOWELS, ordinary_words
+
+if TYPE_CHECKING:
+    from router.gazetteer import Gazetteer, PlaceMatch
+
+WINDOW = 4  # words: "taman mini indonesia indah"
+KEPT_LETTERS = 8  # a window of ordinary words is still a typo if this many of the name's letters stand in it
+_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _keyboard() -> dict[str, str]:
+    """Each letter -> the keys beside it on a phone's QWERTY keyboard (same row, and the rows above/below)."""
+    near: dict[str, str] = {}
+    for r, row in enumerate(_ROWS):
+        for c, ch in enumerate(row):
+            keys = [row[k] for k in (c - 1, c + 1) if 0 <= k < len(row)]
+            for other in (_ROWS[r - 1] if r else "", _ROWS[r + 1] if r + 1 < len(_ROWS) else ""):
+                keys += [other[k] for k in (c - 1, c) if 0 <= k < len(other)]
+            near[ch] = "".join(keys)
+    return near
+
+
+NEAR_KEYS = _keyboard()
+
+
+def slips(word: str) -> set[str]:
+    """The word with one slip: a letter dropped, doubled or swapped with the next, a wrong vowel, a key beside
+    the right one (the first letter is kept: people rarely miss it)."""
+    out: set[str] = set()
+    for i in range(1, len(word)):
+        ch = word[i]
+        out.add(word[:i] + word[i + 1:])
+        out.add(word[:i] + ch + word[i:])
+        if i + 1 < len(word):
+            out.add(word[:i] + word[i + 1] + ch + word[i + 2:])
+        swaps = (VOWELS - {ch}) if ch in VOWELS else set()
+        for other in swaps | set(NEAR_KEYS.get(ch, "")):
+            out.add(word[:i] + other + word[i + 1:])
+    out.discard(word)
+    return out
+
+
+def head_words(names: Iterable[tuple[Sequence[str], int]]) -> frozenset[str]:
+    """Words where a misspelt name may begin with no cue before it, from each name's words and own letters:
+    its first word (the typo may come later) and, for first words of 5 letters or more, its slips."""
+    ordinary = ordinary_words()
+    heads: set[str] = set()
+    for words, letters in names:
+        if letters < 8 or not words:  # the bare bound: shorter names are never read as typos without a cue
+            continue
+        first = words[0]
+        if len(words) > 1 and len(first) >= 2:
+            heads.add(first)
+        if len(first) >= 5:
+            heads |= slips(first) - ordinary
+    return frozenset(heads - (FUZZY_STOP - {w for words, _ in names for w in words[:1]}))
+
+
+def plausible(window: Sequence[str], spelled: frozenset[str]) -> bool:
+    """A window is a typo of a name written with `spelled` words only if a changed word is no ordinary word,
+    or enough of the name stands in it as written."""
+    changed = [w for w in window if w not in spelled]
+    if not changed:
+        return True
+    ordinary = ordinary_words()
+    if any(w not in ordinary for w in changed):
+        return True
+    return sum(len(w) for w in window if w in spelled) >= KEPT_LETTERS
+
+
+def starts(tokens: Sequence[str], cues: Sequence[int], heads: Sequence[int]) -> list[tuple[int, Mode]]:
+    """Where windows start, with their bound: after each cue, then at each head word no cue stands before."""
+    after = {i + 1 for i in cues}
+    out: list[tuple[int, Mode]] = [
+        (i + 1, "marker" if tokens[i] in KELURAHAN_MARKERS or tokens[i] in KECAMATAN_MARKERS else "cue")
+        for i in cues]
+    out += [(i, "bare") for i in heads if i not in after]
+    return sorted(out)
+
+
+def misspelt(gaz: Gazetteer, tokens: Sequence[str], found: Sequence[PlaceMatch],
+             cues: Sequence[int], heads: Sequence[int]) -> tuple[list[PlaceMatch], list[str]]:
+    """Names with a typo in the windows `starts` gives; never outside a kecamatan/kota the text names."""
+    index = gaz.fuzzy
+    assert index is not None
+    within = [m.place.code for m in found if m.place.level in ("kecamatan", "kota") and m.edits is None]
+    out: list[PlaceMatch] = []
+    notes: list[str] = []
+    spans = [(m.at, m.at + len(m.phrase.split())) for m in found]
+    taken = {i for a, b in spans for i in range(a, b)}
+    breaks = gaz.breaks
+    for j, mode in starts(tokens, cues, heads):
+        if j in taken or j >= len(tokens):
+            continue
+        for n in range(WINDOW, 0, -1):
+            window = tokens[j : j + n]
+            # a window may hold a whole name found exactly ("grbang tol cakung"), not part of one
+            if len(window) < n or (n > 1 and (not breaks.isdisjoint(window[1:]) or
+                                              any(a < j + n < b for a, b in spans))):
+                continue
+            if not index.may_match(window):
+                continue
+            hit = index.lookup("".join(window), mode)
+            if hit is None:
+                continue
+            phrase = " ".join(window)
+            if isinstance(hit, tuple):
+                notes.append(f"{phrase!r} is as near to " + " as to ".join(gaz.name_of(h.key) for h in hit) +
+                             ": not guessed")
+                break
+            if not plausible(window, gaz.spelled.get(hit.key, frozenset())):
+                continue
+            match = gaz.match_key(hit.key, phrase, tokens[j - 1] if j else None, j, hit)
+            if match is None:
+                break
+            if within and not any(match.place.code.startswith(code) for code in within):
+                notes.append(f"{phrase!r} looks like {match.place.level} {match.place.name}, which lies "
+                             "outside the kecamatan/kota the text names: not taken")
+                break
+            out.append(match)
+            taken.update(range(j, j + n))
+            spans.append((j, j + n))
+            break
+    return out, notes
+
+
+def within(found: list[PlaceMatch]) -> tuple[list[PlaceMatch], list[str]]:
+    """Drop what was read as a typo or another spelling outside the kecamatan/kota the text names exactly."""
+    named = [m.place.code for m in found if m.place.level in ("kecamatan", "kota") and m.edits is None]
+    if not named:
+        return found, []
+    kept: list[PlaceMatch] = []
+    notes: list[str] = []
+    for m in found:
+        if m.edits is not None and not any(m.place.code.startswith(code) for code in named):
+            notes.append(f"{m.phrase!r} looks like {m.place.level} {m.place.name}, which lies outside the "
+                         "kecamatan/kota the text names: not taken")
+        else:
+            kept.append(m)
+    return kept, notes
+
+
+def longer(gaz: Gazetteer, match: PlaceMatch, tokens: Sequence[str]) -> PlaceMatch:
+    """"Jelambar Bru", "Cipinang Besar Slatan", "Tman Menteng": a name found exactly may be part of a longer,
+    misspelt one, with one or two words after it or one before it."""
+    index = gaz.fuzzy
+    assert index is not None
+    if match.edits is not None:
+        return match
+    at, end = match.at, match.at + len(match.phrase.split())
+    stop = FUZZY_STOP | gaz.cue_words
+    tries = [(at, end + n) for n in (2, 1) if end + n <= len(tokens) and stop.isdisjoint(tokens[end:end + n])]
+    if at > 0 and tokens[at - 1] not in stop:
+        tries.append((at - 1, end))
+    for a, b in tries:
+        window = tokens[a:b]
+        hit = index.lookup("".join(window))
+        if not isinstance(hit, FuzzyHit) or not plausible(window, gaz.spelled.get(hit.key, frozenset())):
+            continue
+        grown = gaz.match_key(hit.key, " ".join(window), tokens[a - 1] if a > 0 else None, a, hit)
+        if grown is not None:
+            return grown
+    return match
