@@ -141,6 +141,7 @@ class Gazetteer:
     respelt: set[str] = field(default_factory=set)  # written keys that are old spellings or vowel-less forms
     fuzzy: FuzzyIndex | None = None
     breaks: frozenset[str] = frozenset()  # ordinary words no name contains: a typo window ends before one
+    name_words: frozenset[str] = frozenset()  # every word of a name in the typo index, spelt right
     spelled: dict[str, frozenset[str]] = field(default_factory=dict)  # a typo index key -> its name's words
     heads: frozenset[str] = frozenset()  # words a misspelt name may begin with, no cue needed (router/typos.py)
     cue_words: frozenset[str] = CUES
@@ -197,9 +198,9 @@ class Gazetteer:
                 gaz._add_forms(landmark.names, lambda words: short_forms(words, table), landmark)
         if fuzzy:
             before = set(gaz.written)
-            gaz._add_forms(names, respellings)
+            gaz._add_forms(names, respellings, whole_words=True)
             for landmark in marks:
-                gaz._add_forms(landmark.names, respellings, landmark)
+                gaz._add_forms(landmark.names, respellings, landmark, whole_words=True)
             gaz.respelt = set(gaz.written) - before
             gaz._typo_index(names, marks)
         gaz._marks = gaz._mark_table()
@@ -221,8 +222,9 @@ class Gazetteer:
             self.spelled[key] = self.spelled.get(key, frozenset()) | frozenset(words)
             sources.append((words, letters[key]))
         self.fuzzy = FuzzyIndex(letters, letters)
-        self.breaks = FUZZY_STOP - {w for words, _ in sources for w in words}
-        self.no_typo = CUES | (FUZZY_STOP - {words[0] for words, _ in sources})
+        self.name_words = frozenset(w for words, _ in sources for w in words)
+        self.breaks = (FUZZY_STOP | ordinary_words()) - self.name_words
+        self.no_typo = CUES | (self.breaks - {words[0] for words, _ in sources})
         self.heads = typos.head_words(sources)
 
     def name_of(self, key: str) -> str:
@@ -272,8 +274,9 @@ class Gazetteer:
         return starts, cues, heads
 
     def _add_forms(self, names: Iterable[str], forms: Callable[[list[str]], list[tuple[str, ...]]],
-                   landmark: Landmark | None = None) -> None:
-        """Register other ways of writing each name (short forms, respellings) as that name."""
+                   landmark: Landmark | None = None, *, whole_words: bool = False) -> None:
+        """Register other ways of writing each name (short forms, respellings) as that name; `whole_words`:
+        found only as its words are written ("rw mngn", not "rwm ngn": "rw" alone starts no look-up)."""
         need = set(self.need_marker)
         ordinary = ordinary_words()
         for name in names:
@@ -289,7 +292,10 @@ class Gazetteer:
                     self.places[short] = list(self.places[key])
                     if key in need:
                         need.add(short)
-                self.prefixes.update(short[:n] for n in range(1, len(short) + 1))
+                if whole_words:
+                    self.prefixes.update("".join(form[:n]) for n in range(1, len(form) + 1))
+                else:
+                    self.prefixes.update(short[:n] for n in range(1, len(short) + 1))
         self.need_marker = frozenset(need)
 
     def find(self, text: str, words: Sequence[str] | None = None) -> list[PlaceMatch]:

@@ -109,14 +109,19 @@ def misspelt(gaz: Gazetteer, tokens: Sequence[str], found: Sequence[PlaceMatch],
     spans = [(m.at, m.at + len(m.phrase.split())) for m in found]
     taken = {i for a, b in spans for i in range(a, b)}
     breaks = gaz.breaks
+
     for j, mode in starts(tokens, cues, heads):
         if j in taken or j >= len(tokens):
             continue
-        for n in range(WINDOW, 0, -1):
-            window = tokens[j : j + n]
+        end = j + 1  # the longest window ends before an ordinary word no name holds
+        while end < min(j + WINDOW, len(tokens)) and tokens[end] not in breaks:
+            end += 1
+        for n in range(end - j, 0, -1):
             # a window may hold a whole name found exactly ("grbang tol cakung"), not part of one
-            if len(window) < n or (n > 1 and (not breaks.isdisjoint(window[1:]) or
-                                              any(a < j + n < b for a, b in spans))):
+            if spans and any(a < j + n < b for a, b in spans):
+                continue
+            window = tokens[j : j + n]
+            if gaz.name_words.issuperset(window):  # every word spelt right: no typo to read here
                 continue
             if not index.may_match(window):
                 continue
