@@ -45,7 +45,7 @@ def vowelless(word: str) -> str:
     return word[:1] + word[1:].translate(_NO_VOWELS)
 
 
-def _vowels_dropped(query: str, key: str) -> bool:
+def vowels_dropped(query: str, key: str) -> bool:
     """True when `query` is `key` with some vowels taken out and nothing else changed."""
     i = 0
     for ch in key:
@@ -137,4 +137,4 @@ class FuzzyIndex:
         return [FuzzyHit(key=key, edits=len(key) - len(query),
                          score=round(100 * OSA.normalized_similarity(query, key), 1))
                 for key in sorted(self.skeletons.get(skeleton, ()))
-                if len(key) > len(query) and max_edits(self.letters[key], mode) > 0 and _vowels_dropped(query, key)]
+                if len(key) > len(query) and max_edits(self.letters[key], mode) > 0 and vowels_dropped(query, key)]

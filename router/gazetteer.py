@@ -24,11 +24,12 @@ from itertools import compress
 from pathlib import Path
 from typing import Literal
 
+import msgspec
 from msgspec import Struct
 from rapidfuzz.distance import OSA
 
 from router import typos
-from router.fuzzy import FuzzyHit, FuzzyIndex
+from router.fuzzy import FuzzyHit, FuzzyIndex, vowels_dropped
 from router.places import (
     COMMON_NOUNS,
     CUES,
@@ -86,6 +87,7 @@ class PlaceMatch(Struct, frozen=True, kw_only=True):
     expanded: str | None = None
     edits: int | None = None
     score: float | None = None
+    spelling: str | None = None  # "old spelling", "without vowels": how a respelt name was written
 
 
 class Reading(Struct, frozen=True, kw_only=True):
@@ -138,7 +140,7 @@ class Gazetteer:
     prefixes: set[str] = field(default_factory=set)
     landmarks: dict[str, tuple[Landmark, Place]] = field(default_factory=dict)
     written: dict[str, str] = field(default_factory=dict)  # a short-form key -> the full name it stands for
-    respelt: set[str] = field(default_factory=set)  # written keys that are old spellings or vowel-less forms
+    respelt: dict[str, str] = field(default_factory=dict)  # written key -> "old spelling"/"without vowels"
     fuzzy: FuzzyIndex | None = None
     breaks: frozenset[str] = frozenset()  # ordinary words no name contains: a typo window ends before one
     name_words: frozenset[str] = frozenset()  # every word of a name in the typo index, spelt right
@@ -201,7 +203,8 @@ class Gazetteer:
             gaz._add_forms(names, respellings, whole_words=True)
             for landmark in marks:
                 gaz._add_forms(landmark.names, respellings, landmark, whole_words=True)
-            gaz.respelt = set(gaz.written) - before
+            gaz.respelt = {k: "without vowels" if vowels_dropped(k, key_of(gaz.written[k])) else "old spelling"
+                           for k in set(gaz.written) - before}
             gaz._typo_index(names, marks)
         gaz._marks = gaz._mark_table()
         return gaz
@@ -322,6 +325,7 @@ class Gazetteer:
                     hit = FuzzyHit(key=key, edits=int(OSA.distance(key, key_of(self.written[key]))),
                                    score=round(100 * OSA.normalized_similarity(key, key_of(self.written[key])), 1))
                     match = self.match_key(key, " ".join(tokens[i : i + n]), tokens[i - 1] if i else None, i, hit)
+                    match = match and msgspec.structs.replace(match, spelling=self.respelt[key])
                 elif key in self.places:
                     prev = tokens[i - 1] if i > 0 else None
                     match = self._resolve(key, " ".join(tokens[i : i + n]), prev, i)

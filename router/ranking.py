@@ -60,7 +60,9 @@ def describe(best: PlaceMatch, found: Sequence[PlaceMatch], notes: Sequence[str]
     if best.marker:
         text += f" after {best.marker!r}"
     if best.edits is not None:
-        text += f" (fuzzy: read as {best.expanded}, {best.edits} edit(s), score {best.score:g})"
+        how = f", written {best.spelling}" if best.spelling == "without vowels" else \
+            f", {best.spelling}" if best.spelling else ""
+        text += f" (fuzzy: read as {best.expanded}, {best.edits} edit(s), score {best.score:g}{how})"
     elif best.expanded:
         text += f" (short form of {best.expanded})"
     seen = {(best.place.level, best.place.code)}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from router.gazetteer import Gazetteer, Place, places_from_csv
+from router.gazetteer import Gazetteer, Place, PlaceMatch, places_from_csv
+from router.ranking import describe
 from tests.conftest import shared_path
 
 
@@ -29,9 +30,15 @@ def jakarta() -> Gazetteer:
     ("Halte di Halim Perdana Kusumah rusak", "kelurahan", "3175081004"),
 ])
 def test_real_sentences(jakarta: Gazetteer, text: str, level: str, code: str) -> None:
-    best, _ = jakarta.best(text)
-    assert best is not None, text
+    best, _ = chosen(jakarta, text)
     assert (best.place.level, best.place.code) == (level, code)
+
+
+def chosen(gazetteer: Gazetteer, text: str) -> tuple[PlaceMatch, str]:
+    """The place a text is read as (it must name one) and the reason the decision trail would give."""
+    reading = gazetteer.read(text)
+    assert reading.best is not None, text
+    return reading.best, describe(reading.best, reading.found, reading.notes)
 
 
 @pytest.mark.parametrize("text", [

@@ -11,35 +11,26 @@ from pathlib import Path
 
 import pytest
 
+from router import places
 from router.fuzzy import FuzzyHit, FuzzyIndex, max_edits
 from router.gazetteer import Gazetteer, Place, places_from_csv
 from router.geo import Boundaries
-from router.places import (
-    COMMON_NOUNS,
-    Landmark,
-    PlacesError,
-    abbreviations_path,
-    check_landmarks,
-    landmarks_path,
-    load_abbreviations,
-    load_landmarks,
-    short_forms,
-)
-from router.ranking import describe
+from router.places import Landmark, PlacesError
 from router.rules import RulesError, RuleSet
 from tests.conftest import shared_path
 from tests.factories import envelope
 from tests.router.fixtures import write_boundaries
+from tests.router.test_gazetteer import chosen
 
-BUILTIN_LANDMARKS = landmarks_path("builtin", Path())
-BUILTIN_SHORT = abbreviations_path("builtin", Path())
+BUILTIN_LANDMARKS = places.landmarks_path("builtin", Path())
+BUILTIN_SHORT = places.abbreviations_path("builtin", Path())
 assert BUILTIN_LANDMARKS is not None and BUILTIN_SHORT is not None
 
 
 # --- the shipped data -------------------------------------------------------------------------------------
 
 def test_shipped_landmarks_cover_every_kota_and_kind() -> None:
-    marks = load_landmarks(BUILTIN_LANDMARKS)
+    marks = places.load_landmarks(BUILTIN_LANDMARKS)
     assert len(marks) >= 300
     assert {m.code[:4] for m in marks} >= {"3171", "3172", "3173", "3174", "3175"}
     kinds = {m.kind for m in marks}
@@ -52,7 +43,7 @@ def test_shipped_landmarks_cover_every_kota_and_kind() -> None:
 def test_every_shipped_landmark_lies_inside_its_kelurahan() -> None:
     """The data's own proof: point-in-polygon against ../shared's kelurahan (names must match the codes)."""
     polygons = Boundaries.load(shared_path("data", "jakarta", "kelurahan.geojson"))
-    report = check_landmarks(load_landmarks(BUILTIN_LANDMARKS), polygons, str(BUILTIN_LANDMARKS))
+    report = places.check_landmarks(places.load_landmarks(BUILTIN_LANDMARKS), polygons, str(BUILTIN_LANDMARKS))
     assert report.errors == []
     # Points near an edge are listed, not refused (`kanal geo check --landmarks builtin` prints them).
     assert 0 < len(report.near_border) < report.landmarks / 2
@@ -65,7 +56,7 @@ def test_shipped_landmarks_of_one_kelurahan_lie_together() -> None:
     from collections import defaultdict
 
     by_code: dict[str, list[Landmark]] = defaultdict(list)
-    for mark in load_landmarks(BUILTIN_LANDMARKS):
+    for mark in places.load_landmarks(BUILTIN_LANDMARKS):
         by_code[mark.code].append(mark)
         assert (mark.lat > -6.06) == mark.code.startswith("3101"), f"{mark.name}: only islands lie north of -6.06"
     for code, marks in by_code.items():
@@ -79,12 +70,12 @@ def test_shipped_landmarks_of_one_kelurahan_lie_together() -> None:
 def test_shipped_landmark_codes_are_jakarta_kelurahan() -> None:
     with shared_path("data", "jakarta", "wilayah.csv").open(encoding="utf-8") as handle:
         names = {r["kode"]: r["nama"] for r in csv.DictReader(handle) if r["level"] == "kelurahan"}
-    for mark in load_landmarks(BUILTIN_LANDMARKS):
+    for mark in places.load_landmarks(BUILTIN_LANDMARKS):
         assert names.get(mark.code) == mark.kelurahan, mark.name
 
 
 def test_shipped_abbreviations_load() -> None:
-    table = {(a.short, a.long) for a in load_abbreviations(BUILTIN_SHORT)}
+    table = {(a.short, a.long) for a in places.load_abbreviations(BUILTIN_SHORT)}
     for pair in [("ps", "pasar"), ("tg", "tanjung"), ("pd", "pondok"), ("klp", "kelapa"), ("kb", "kebon"),
                  ("utr", "utara"), ("tmr", "timur"), ("tmur", "timur"), ("brt", "barat"), ("sel", "selatan"),
                  ("slt", "selatan"), ("jkt", "jakarta")]:
@@ -107,18 +98,18 @@ def _write(path: Path, rows: list[str]) -> Path:
 ])
 def test_bad_rows_are_refused_with_the_line(tmp_path: Path, row: str, problem: str) -> None:
     with pytest.raises(PlacesError, match=problem):
-        load_landmarks(_write(tmp_path / "lm.csv", [row]))
+        places.load_landmarks(_write(tmp_path / "lm.csv", [row]))
 
 
 def test_check_finds_points_outside_and_near_the_edge(tmp_path: Path) -> None:
     polygons = Boundaries.load(write_boundaries(tmp_path / "b.geojson"))
-    marks = load_landmarks(_write(tmp_path / "lm.csv", [
+    marks = places.load_landmarks(_write(tmp_path / "lm.csv", [
         "Tugu Tengah,,monument,3199011001,Alpha,-6.195,106.804",     # ~1 km inside Alpha's west half
         "Tugu Pinggir,,monument,3199011001,Alpha,-6.1995,106.8045",  # ~55 m from Alpha's south edge
         "Tugu Salah,,monument,3199011001,Alpha,-6.195,106.815",      # lies in Beta
         "Tugu Nama,,monument,3199011002,Gamma,-6.195,106.815",       # code is Beta's, name is not
     ]))
-    report = check_landmarks(marks, polygons)
+    report = places.check_landmarks(marks, polygons)
     assert [e.split(":")[0] for e in report.errors] == ["Tugu Salah (3199011001 Alpha)",
                                                         "Tugu Nama (3199011002 Gamma)"]
     assert "in 3199011002 Beta" in report.errors[0] and "kelurahan Beta, not Gamma" in report.errors[1]
@@ -129,10 +120,10 @@ def test_check_finds_points_outside_and_near_the_edge(tmp_path: Path) -> None:
 
 def test_short_forms_of_a_name() -> None:
     table = {("pasar",): ["ps", "psr"], ("rumah", "sakit"): ["rs"]}
-    assert short_forms(["pasar", "minggu"], table) == [("ps", "minggu"), ("psr", "minggu")]
-    assert short_forms(["rumah", "sakit", "pasar"], table)[0] == ("rumah", "sakit", "ps")
-    assert ("rs", "ps") in short_forms(["rumah", "sakit", "pasar"], table)
-    assert short_forms(["menteng"], table) == []
+    assert places.short_forms(["pasar", "minggu"], table) == [("ps", "minggu"), ("psr", "minggu")]
+    assert places.short_forms(["rumah", "sakit", "pasar"], table)[0] == ("rumah", "sakit", "ps")
+    assert ("rs", "ps") in places.short_forms(["rumah", "sakit", "pasar"], table)
+    assert places.short_forms(["menteng"], table) == []
 
 
 @pytest.mark.parametrize(("letters", "edits"), [(3, 0), (5, 0), (6, 1), (10, 1), (11, 2), (20, 2)])
@@ -155,16 +146,13 @@ def test_fuzzy_index_short_names_never_and_ties_are_not_guessed() -> None:
 
 # --- the tests' own places: the ranking logic without ../shared --------------------------------------------
 
-SATU = [
-    Place(code="3199", level="kota", name="Kota Uji"),
-    Place(code="319901", level="kecamatan", name="Tanah Lapang"),
-    Place(code="3199011001", level="kelurahan", name="Tanah Lapang"),
-    Place(code="3199011002", level="kelurahan", name="Senayan Uji"),
-    Place(code="3199011003", level="kelurahan", name="Pondok Kelapa Uji"),
-    Place(code="319902", level="kecamatan", name="Sawah Luas"),
-    Place(code="3199021001", level="kelurahan", name="Cempaka Wangi"),
-    Place(code="3199021002", level="kelurahan", name="Kebon Durian"),
-]
+SATU = [Place(code=code, level=level, name=name) for code, level, name in [  # type: ignore[arg-type]
+    ("3199", "kota", "Kota Uji"),
+    ("319901", "kecamatan", "Tanah Lapang"), ("3199011001", "kelurahan", "Tanah Lapang"),
+    ("3199011002", "kelurahan", "Senayan Uji"), ("3199011003", "kelurahan", "Pondok Kelapa Uji"),
+    ("319902", "kecamatan", "Sawah Luas"),
+    ("3199021001", "kelurahan", "Cempaka Wangi"), ("3199021002", "kelurahan", "Kebon Durian"),
+]]
 MARKS = [
     Landmark(name="Pasar Tanah Lapang", aliases=("Ps Tanah Lapang",), kind="market", code="3199011002",
              kelurahan="Senayan Uji", lat=-6.2, lon=106.8),
@@ -176,7 +164,7 @@ MARKS = [
 @pytest.fixture(scope="module")
 def toy() -> Gazetteer:
     return Gazetteer.build(SATU, need_marker=(), landmarks=MARKS, fuzzy=True,
-                           abbreviations=load_abbreviations(BUILTIN_SHORT))
+                           abbreviations=places.load_abbreviations(BUILTIN_SHORT))
 
 
 @pytest.mark.parametrize(("text", "code", "how"), [
@@ -198,10 +186,9 @@ def toy() -> Gazetteer:
     ("got di kel. Kebon Durin", "3199021002", "fuzzy: read as Kebon Durian"),
 ])
 def test_who_wins_and_why(toy: Gazetteer, text: str, code: str, how: str) -> None:
-    reading = toy.read(text)
-    assert reading.best is not None, text
-    assert reading.best.place.code == code
-    assert how in describe(reading.best, reading.found, reading.notes)
+    best, reason = chosen(toy, text)
+    assert best.place.code == code
+    assert how in reason
 
 
 def test_a_typo_never_crosses_the_kecamatan_the_text_names(toy: Gazetteer) -> None:
@@ -212,7 +199,7 @@ def test_a_typo_never_crosses_the_kecamatan_the_text_names(toy: Gazetteer) -> No
 
 @pytest.mark.parametrize("noun", sorted({"pasar", "kebon", "kampung", "gang", "kali", "rawa", "pulo"}))
 def test_common_nouns_alone_route_nowhere(toy: Gazetteer, noun: str) -> None:
-    assert noun in COMMON_NOUNS
+    assert noun in places.COMMON_NOUNS
     assert toy.read(f"sampah numpuk di {noun} dekat rumah").best is None
     assert toy.read(f"di {noun.capitalize()}, air menggenang").best is None
 
