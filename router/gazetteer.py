@@ -205,30 +205,9 @@ class Gazetteer:
                 gaz._add_forms(landmark.names, respellings, landmark, whole_words=True)
             gaz.respelt = {k: "without vowels" if vowels_dropped(k, key_of(gaz.written[k])) else "old spelling"
                            for k in set(gaz.written) - before}
-            gaz._typo_index(names, marks)
+            typos.index(gaz, names, marks)
         gaz._marks = gaz._mark_table()
         return gaz
-
-    def _typo_index(self, names: list[str], marks: Iterable[Landmark]) -> None:
-        """The typo index over names and landmarks (a landmark's bound counts its own letters: "Stasiun
-        Manggarai" has 9), the words each is written with, and the words a misspelt one may begin with."""
-        letters: dict[str, int] = {}
-        sources: list[tuple[list[str], int]] = []
-        for name in [*names, *(n for lm in marks for n in lm.names)]:
-            key, words = key_of(name), normalise(name)
-            if key in self.need_marker or key in self.written:
-                continue
-            own = words[1:] if key in self.landmarks and words[0] in COMMON_NOUNS else words  # "stasiun"
-            if not own:
-                continue
-            letters[key] = len("".join(own))
-            self.spelled[key] = self.spelled.get(key, frozenset()) | frozenset(words)
-            sources.append((words, letters[key]))
-        self.fuzzy = FuzzyIndex(letters, letters)
-        self.name_words = frozenset(w for words, _ in sources for w in words)
-        self.breaks = (FUZZY_STOP | ordinary_words()) - self.name_words
-        self.no_typo = CUES | (self.breaks - {words[0] for words, _ in sources})
-        self.heads = typos.head_words(sources)
 
     def name_of(self, key: str) -> str:
         """The full name an index key stands for (a place's or a landmark's)."""
@@ -325,7 +304,8 @@ class Gazetteer:
                     hit = FuzzyHit(key=key, edits=int(OSA.distance(key, key_of(self.written[key]))),
                                    score=round(100 * OSA.normalized_similarity(key, key_of(self.written[key])), 1))
                     match = self.match_key(key, " ".join(tokens[i : i + n]), tokens[i - 1] if i else None, i, hit)
-                    match = match and msgspec.structs.replace(match, spelling=self.respelt[key])
+                    if match is not None:
+                        match = msgspec.structs.replace(match, spelling=self.respelt[key])
                 elif key in self.places:
                     prev = tokens[i - 1] if i > 0 else None
                     match = self._resolve(key, " ".join(tokens[i : i + n]), prev, i)

@@ -17,8 +17,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from router.fuzzy import FuzzyHit, Mode
-from router.places import FUZZY_STOP, KECAMATAN_MARKERS, KELURAHAN_MARKERS, VOWELS, ordinary_words
+from router.fuzzy import FuzzyHit, FuzzyIndex, Mode
+from router.places import (
+    COMMON_NOUNS,
+    CUES,
+    FUZZY_STOP,
+    KECAMATAN_MARKERS,
+    KELURAHAN_MARKERS,
+    VOWELS,
+    Landmark,
+    ordinary_words,
+)
 
 if TYPE_CHECKING:
     from router.gazetteer import Gazetteer, PlaceMatch
@@ -186,3 +195,27 @@ def longer(gaz: Gazetteer, match: PlaceMatch, tokens: Sequence[str]) -> PlaceMat
         if grown is not None:
             return grown
     return match
+
+
+def index(gaz: Gazetteer, names: Sequence[str], marks: Iterable[Landmark]) -> None:
+    """Give `gaz` its typo index over names and landmarks (a landmark's bound counts its own letters:
+    "Stasiun Manggarai" has 9), the words each is written with, and the words a misspelt one may begin with."""
+    from router.gazetteer import key_of, normalise  # the gazetteer imports this module
+
+    letters: dict[str, int] = {}
+    sources: list[tuple[list[str], int]] = []
+    for name in [*names, *(n for lm in marks for n in lm.names)]:
+        key, words = key_of(name), normalise(name)
+        if key in gaz.need_marker or key in gaz.written:
+            continue
+        own = words[1:] if key in gaz.landmarks and words[0] in COMMON_NOUNS else words  # "stasiun"
+        if not own:
+            continue
+        letters[key] = len("".join(own))
+        gaz.spelled[key] = gaz.spelled.get(key, frozenset()) | frozenset(words)
+        sources.append((words, letters[key]))
+    gaz.fuzzy = FuzzyIndex(letters, letters)
+    gaz.name_words = frozenset(w for words, _ in sources for w in words)
+    gaz.breaks = (FUZZY_STOP | ordinary_words()) - gaz.name_words
+    gaz.no_typo = CUES | (gaz.breaks - {words[0] for words, _ in sources})
+    gaz.heads = head_words(sources)
