@@ -2,7 +2,8 @@
 
 Runs deploy/rules/jakarta.toml's gazetteer rule on labelled Indonesian sentences written for the project
 (bench/data/places_heldout.tsv, never used to build router/data; places_build.tsv, what the data and rules
-were tuned on; or any file in the same format given by path) and prints, per set: accuracy on sentences that
+were tuned on; places_typos_dev.tsv, misspelt places the typo matching was tuned on, written by
+bench/typos_dev.py; or any file in the same format given by path) and prints, per set: accuracy on sentences that
 name a place (routed to the expected kelurahan, or kecamatan/kota where only that is named), how often a
 place-free sentence is routed by the gazetteer, and the gazetteer's time per envelope. The same rule without
 landmarks, short forms and typo matching ("names only") is printed beside it. Targets on a held-out set:

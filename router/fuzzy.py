@@ -84,15 +84,18 @@ class FuzzyIndex:
         self.heads = frozenset(k[:3] for k in self.keys)
         self.tails = frozenset(k[-3:] for k in self.keys)
         self.longest = max(map(len, self.keys), default=0)  # a longer query is more than two edits from any name
-        self.near: dict[str, set[str]] = {}
-        self.skeletons: dict[str, set[str]] = {}
+        near: dict[str, set[str]] = {}
+        skeletons: dict[str, set[str]] = {}
         for key, n in self.letters.items():
-            self.skeletons.setdefault(vowelless(key), set()).add(key)
+            skeletons.setdefault(vowelless(key), set()).add(key)
             forms = {key} | _deletions(key)
             if max_edits(n) > 1:
                 forms |= {d2 for d1 in _deletions(key) for d2 in _deletions(d1)}
             for form in forms:
-                self.near.setdefault(form, set()).add(key)
+                near.setdefault(form, set()).add(key)
+        # tuples of strings: the garbage collector stops tracking them (~100,000 sets it would walk each time)
+        self.near = {form: tuple(keys) for form, keys in near.items()}
+        self.skeletons = {form: tuple(keys) for form, keys in skeletons.items()}
 
     def may_match(self, words: Sequence[str]) -> bool:
         """False when the words joined share neither their first nor their last three letters with any name, so
@@ -109,7 +112,7 @@ class FuzzyIndex:
         for form in {query} | _deletions(query):
             found = self.near.get(form)
             if found:
-                candidates |= found
+                candidates.update(found)
         best: list[FuzzyHit] = []
         for key in candidates:
             bound = max_edits(self.letters[key], mode)

@@ -144,7 +144,7 @@ class Gazetteer:
     fuzzy: FuzzyIndex | None = None
     breaks: frozenset[str] = frozenset()  # ordinary words no name contains: a typo window ends before one
     name_words: frozenset[str] = frozenset()  # every word of a name in the typo index, spelt right
-    spelled: dict[str, frozenset[str]] = field(default_factory=dict)  # a typo index key -> its name's words
+    spelled: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a typo index key -> its name's words
     heads: frozenset[str] = frozenset()  # words a misspelt name may begin with, no cue needed (router/typos.py)
     cue_words: frozenset[str] = CUES
     no_typo: frozenset[str] = CUES | FUZZY_STOP  # no typo window starts at one of these words after a cue
@@ -271,7 +271,7 @@ class Gazetteer:
                 if landmark is not None:
                     self.landmarks[short] = self.landmarks[key]
                 else:
-                    self.places[short] = list(self.places[key])
+                    self.places[short] = self.places[key]  # one list: nothing is added after build
                     if key in need:
                         need.add(short)
                 if whole_words:

@@ -14,7 +14,7 @@ written ("kedaung kalo angke"). A typo never crosses a kecamatan or kota the tex
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from router.fuzzy import FuzzyHit, FuzzyIndex, Mode
@@ -85,7 +85,7 @@ def head_words(names: Iterable[tuple[Sequence[str], int]]) -> frozenset[str]:
     return frozenset(heads - (FUZZY_STOP - {w for words, _ in names for w in words[:1]}))
 
 
-def plausible(window: Sequence[str], spelled: frozenset[str]) -> bool:
+def plausible(window: Sequence[str], spelled: Collection[str]) -> bool:
     """A window is a typo of a name written with `spelled` words only if a changed word is no ordinary word,
     or enough of the name stands in it as written."""
     changed = [w for w in window if w not in spelled]
@@ -142,7 +142,7 @@ def misspelt(gaz: Gazetteer, tokens: Sequence[str], found: Sequence[PlaceMatch],
                 notes.append(f"{phrase!r} is as near to " + " as to ".join(gaz.name_of(h.key) for h in hit) +
                              ": not guessed")
                 break
-            if not plausible(window, gaz.spelled.get(hit.key, frozenset())):
+            if not plausible(window, gaz.spelled.get(hit.key, ())):
                 continue
             match = gaz.match_key(hit.key, phrase, tokens[j - 1] if j else None, j, hit)
             if match is None:
@@ -189,7 +189,7 @@ def longer(gaz: Gazetteer, match: PlaceMatch, tokens: Sequence[str]) -> PlaceMat
     for a, b in tries:
         window = tokens[a:b]
         hit = index.lookup("".join(window))
-        if not isinstance(hit, FuzzyHit) or not plausible(window, gaz.spelled.get(hit.key, frozenset())):
+        if not isinstance(hit, FuzzyHit) or not plausible(window, gaz.spelled.get(hit.key, ())):
             continue
         grown = gaz.match_key(hit.key, " ".join(window), tokens[a - 1] if a > 0 else None, a, hit)
         if grown is not None:
@@ -212,7 +212,7 @@ def index(gaz: Gazetteer, names: Sequence[str], marks: Iterable[Landmark]) -> No
         if not own:
             continue
         letters[key] = len("".join(own))
-        gaz.spelled[key] = gaz.spelled.get(key, frozenset()) | frozenset(words)
+        gaz.spelled[key] = tuple(dict.fromkeys((*gaz.spelled.get(key, ()), *words)))
         sources.append((words, letters[key]))
     gaz.fuzzy = FuzzyIndex(letters, letters)
     gaz.name_words = frozenset(w for words, _ in sources for w in words)
