@@ -186,7 +186,7 @@ def generate() -> list[str]:
     wilayah = rows_of(WILAYAH)
     kec = {r["kode"]: r["nama"] for r in wilayah if r["level"] == "kecamatan"}
     kel = [(r["kode"], r["nama"]) for r in wilayah if r["level"] == "kelurahan" and r["kode"][:4] != "3101"]
-    kec_names = {n.lower() for n in kec.values()}
+    kec_names = {n.lower().replace(" ", ""): n for n in kec.values()}
     marks = [(r["name"], r["kode"], r["kelurahan"]) for r in rows_of(LANDMARKS)]
     out = [f"# Typos development set, written by bench/typos_dev.py (seed {SEED}): tune on it, it is not held out.",
            "# expected<TAB>text; each generated line's comment above it gives the typo kind and the name."]
@@ -198,7 +198,7 @@ def generate() -> list[str]:
             if name.lower() in ORDINARY or len(name.replace(" ", "")) < 6:
                 continue
             target, label = name, f"kel:{name}"
-            shared = name.lower() in kec_names
+            shared = name.lower().replace(" ", "") in kec_names  # names compare without spaces
         elif pick < 0.65:
             code = rng.choice(sorted(kec))
             if code[:4] == "3101":
@@ -215,7 +215,7 @@ def generate() -> list[str]:
         kind, typo = misspell(rng, target.lower())
         style = rng.random()
         if shared and label.startswith("kel:"):  # a bare name shared with a kecamatan means the kecamatan
-            label = f"kec:{name}" if style >= 0.15 else label
+            label = f"kec:{kec_names[name.lower().replace(' ', '')]}" if style >= 0.15 else label
         if style < 0.15 and not label.startswith("kec:") and not lm_name_is(target, marks):
             text = rng.choice(KEL).format(p=typo)
         elif style < 0.55:

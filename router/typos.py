@@ -24,6 +24,7 @@ from router.places import (
     FUZZY_STOP,
     KECAMATAN_MARKERS,
     KELURAHAN_MARKERS,
+    KOTA_MARKERS,
     VOWELS,
     Landmark,
     ordinary_words,
@@ -97,14 +98,29 @@ def plausible(window: Sequence[str], spelled: Collection[str]) -> bool:
     return sum(len(w) for w in window if w in spelled) >= KEPT_LETTERS
 
 
-def starts(tokens: Sequence[str], cues: Sequence[int], heads: Sequence[int]) -> list[tuple[int, Mode]]:
-    """Where windows start, with their bound: after each cue, then at each head word no cue stands before."""
-    after = {i + 1 for i in cues}
-    out: list[tuple[int, Mode]] = [
-        (i + 1, "marker" if tokens[i] in KELURAHAN_MARKERS or tokens[i] in KECAMATAN_MARKERS else "cue")
-        for i in cues]
-    out += [(i, "bare") for i in heads if i not in after]
-    return sorted(out)
+def starts(tokens: Sequence[str], cues: Sequence[int], heads: Sequence[int], named: Sequence[int] = (),
+           skip: Collection[str] = ()) -> list[tuple[int, Mode]]:
+    """Where windows start, with their bound: after each cue, at each head word, and one or two words before
+    a kecamatan or kota found exactly (`named`: "roortan, jakut", "grogoo kec. grogol petamburan"; what
+    is found there must lie inside it; not at a word in `skip`). Where two apply, the looser bound."""
+    looser = {"bare": 0, "cue": 1, "marker": 2}
+    out: dict[int, Mode] = {}
+
+    def add(j: int, mode: Mode) -> None:
+        if j not in out or looser[mode] > looser[out[j]]:
+            out[j] = mode
+
+    for i in cues:
+        add(i + 1, "marker" if tokens[i] in KELURAHAN_MARKERS or tokens[i] in KECAMATAN_MARKERS else "cue")
+    for i in heads:
+        add(i, "bare")
+    for at in named:
+        if at > 0 and (tokens[at - 1] in KECAMATAN_MARKERS or tokens[at - 1] in KOTA_MARKERS):
+            at -= 1  # "kec. grogol petamburan": before the marker
+        for j in (at - 2, at - 1):
+            if j >= 0 and tokens[j] not in skip:
+                add(j, "cue")
+    return sorted(out.items())
 
 
 def misspelt(gaz: Gazetteer, tokens: Sequence[str], found: Sequence[PlaceMatch],
@@ -112,14 +128,15 @@ def misspelt(gaz: Gazetteer, tokens: Sequence[str], found: Sequence[PlaceMatch],
     """Names with a typo in the windows `starts` gives; never outside a kecamatan/kota the text names."""
     index = gaz.fuzzy
     assert index is not None
-    within = [m.place.code for m in found if m.place.level in ("kecamatan", "kota") and m.edits is None]
+    named = [m for m in found if m.place.level in ("kecamatan", "kota") and m.edits is None]
+    within = [m.place.code for m in named]
     out: list[PlaceMatch] = []
     notes: list[str] = []
     spans = [(m.at, m.at + len(m.phrase.split())) for m in found]
     taken = {i for a, b in spans for i in range(a, b)}
     breaks = gaz.breaks
 
-    for j, mode in starts(tokens, cues, heads):
+    for j, mode in starts(tokens, cues, heads, [m.at for m in named], gaz.no_typo):
         if j in taken or j >= len(tokens):
             continue
         end = j + 1  # the longest window ends before an ordinary word no name holds
@@ -134,7 +151,7 @@ def misspelt(gaz: Gazetteer, tokens: Sequence[str], found: Sequence[PlaceMatch],
                 continue
             if not index.may_match(window):
                 continue
-            hit = index.lookup("".join(window), mode)
+            hit = same_place(gaz, index.lookup("".join(window), mode))
             if hit is None:
                 continue
             phrase = " ".join(window)
@@ -156,6 +173,14 @@ def misspelt(gaz: Gazetteer, tokens: Sequence[str], found: Sequence[PlaceMatch],
             spans.append((j, j + n))
             break
     return out, notes
+
+
+def same_place(gaz: Gazetteer, hit: FuzzyHit | tuple[FuzzyHit, ...] | None) -> FuzzyHit | tuple[FuzzyHit, ...] | None:
+    """Equally near keys that name one place or landmark ("Taman Menteng", "Tmn Menteng") are no tie."""
+    if not isinstance(hit, tuple):
+        return hit
+    places = {gaz.landmarks[h.key][0].name if h.key in gaz.landmarks else tuple(gaz.places[h.key]) for h in hit}
+    return max(hit, key=lambda h: h.score) if len(places) == 1 else hit
 
 
 def within(found: list[PlaceMatch]) -> tuple[list[PlaceMatch], list[str]]:
@@ -188,7 +213,7 @@ def longer(gaz: Gazetteer, match: PlaceMatch, tokens: Sequence[str]) -> PlaceMat
         tries.append((at - 1, end))
     for a, b in tries:
         window = tokens[a:b]
-        hit = index.lookup("".join(window))
+        hit = same_place(gaz, index.lookup("".join(window)))
         if not isinstance(hit, FuzzyHit) or not plausible(window, gaz.spelled.get(hit.key, ())):
             continue
         grown = gaz.match_key(hit.key, " ".join(window), tokens[a - 1] if a > 0 else None, a, hit)

@@ -141,6 +141,10 @@ READS = [
     ("antri di grbang tol sawah luas", "3199021001", "landmark Gerbang Tol Sawah Luas"),
     # a name found exactly may begin a longer misspelt one
     ("banjir di kebon durin", "3199021002", "fuzzy: read as Kebon Durian"),
+    # right before a kecamatan or kota found exactly, the cue's bound, inside it only
+    ("banjir gelra, kec. tanah lapang", "3199011001", "fuzzy: read as Gelora"),
+    ("got mampet kebon durin sawah luas", "3199021002", "fuzzy: read as Kebon Durian"),
+    ("gelra banjir, kec. sawah luas", "319902", "'gelra' looks like kelurahan Gelora, which lies outside"),
     # a typo never crosses a kecamatan the text names; another spelling neither
     ("banjir di Cempaka Wagi, Kec. Tanah Lapang", "319901", "outside the kecamatan/kota the text names"),
     ("banjir di tjempaka wangi, kec. tanah lapang", "319901", "outside the kecamatan/kota the text names"),

@@ -144,6 +144,7 @@ TYPOS = [
     ("banjir djatinegara kemarin", "kec:Jatinegara", "old spelling"),
     ("lampu mati di tjikini", "kel:Cikini", "old spelling"),
     ("lampu mati di kel. slipy", "kel:Slipi", "fuzzy: read as Slipi"),
+    ("jalan rusak roortan jakut", "kel:Rorotan", "fuzzy: read as Rorotan"),  # 7 letters: before a kota
     ("got mampet di cipinang besar slatan", "kel:Cipinang Besar Selatan", "read as Cipinang Besar Selatan"),
     # landmarks misspelt, also around a name found exactly
     ("peron stasiun manggarei penuh", "kel:Manggarai", "landmark Stasiun Manggarai"),
