@@ -77,6 +77,8 @@ STREET_MARKERS = frozenset({"jl", "jln", "jalan", "jalanan"})
 CUES = frozenset({
     "di", "daerah", "kawasan", "wilayah", "sekitar", "dekat", "depan", "belakang", "samping", "seberang", "arah",
     "dari", "ke", "menuju", "area", "lokasi", "alamat", "perbatasan", "dkt", "dpn", "sktr",
+    # as people write them in chat
+    "deket", "dket", "dkat", "dpan", "drh", "sebelah", "sblh", "sekitaran", "seputar", "smping",
 }) | KELURAHAN_MARKERS | KECAMATAN_MARKERS
 # Ordinary words that start no place name ("pasar", "kota", "jembatan" do): no fuzzy look-up starts at one.
 FUZZY_STOP = frozenset("""

@@ -133,6 +133,7 @@ READS = [
     ("pasar tanah lapng macet", "3199011002", "landmark Pasar Tanah Lapang"),
     # after a cue, shorter names; after "kel." even 5 letters
     ("macet di gelra", "3199011001", "fuzzy: read as Gelora"),
+    ("macet deket gelra", "3199011001", "fuzzy: read as Gelora"),  # "dekat" as people say it
     ("lampu mati di kel. slipy", "3199011003", "fuzzy: read as Slipi"),
     # old spelling and chat style, with how they were written
     ("banjir di tjempaka wangi", "3199021001", "old spelling"),
