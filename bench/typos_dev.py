@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from router.places import DEFAULT_NEED_MARKER  # noqa: E402
 from router.typos import NEAR_KEYS as NEAR  # noqa: E402  (the keyboard the matcher assumes)
 
 WILAYAH = ROOT.parent / "shared/data/jakarta/wilayah.csv"
@@ -36,9 +37,7 @@ PLACED, FREE = 260, 70
 
 VOWELS = "aeiou"
 # Names that are ordinary words: the gazetteer reads them only after "kel."; a typo of one is left out.
-ORDINARY = {"tengah", "baru", "gunung", "pulo", "jati", "kramat", "karet", "dukuh", "gedong", "kenari", "bangka",
-            "galur", "setu", "kamal", "kapuk", "guntur", "rambutan", "kartini", "selong", "serdang", "susukan",
-            "ceger", "joglo", "munjul", "srengseng", "cawang", "kalibata", "bintaro", "kelapa dua"}
+ORDINARY = {name.lower() for name in DEFAULT_NEED_MARKER}
 SPLIT_HEADS = ("ci", "kali", "pulo", "rawa", "pal", "tanjung", "duri", "kampung")
 
 

@@ -66,6 +66,7 @@ DEFAULT_NEED_MARKER = (
     "Tengah", "Baru", "Gunung", "Pulo", "Jati", "Kramat", "Karet", "Dukuh", "Gedong", "Kenari", "Bangka",
     "Galur", "Setu", "Kamal", "Kapuk", "Guntur", "Rambutan", "Kartini", "Selong", "Serdang", "Susukan",
     "Ceger", "Joglo", "Munjul", "Srengseng", "Cawang", "Kalibata", "Bintaro", "Kelapa Dua",
+    "Tangki",  # "tangki air bocor", "truk tangki": a water tank
 )
 KELURAHAN_MARKERS = frozenset({"kel", "kelurahan", "kelurhan", "desa"})
 KECAMATAN_MARKERS = frozenset({"kec", "kecamatan", "kecamtan"})

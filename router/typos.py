@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from router.gazetteer import Gazetteer, PlaceMatch
 
 WINDOW = 4  # words: "taman mini indonesia indah"
+DOUBLED_LETTERS = 5  # a one-word name this long is read with a letter typed twice even with no cue
 KEPT_LETTERS = 8  # a window of ordinary words is still a typo if this many of the name's letters stand in it
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 
@@ -70,12 +71,25 @@ def slips(word: str) -> set[str]:
     return out
 
 
+def doubled(word: str) -> set[str]:
+    """The word with one of its letters typed twice ("grogool", "tebett")."""
+    return {word[:i] + word[i] + word[i:] for i in range(1, len(word))}
+
+
+def undoubled(word: str) -> set[str]:
+    """What the word was if one of its doubled letters was typed twice by mistake."""
+    return {word[:i] + word[i + 1:] for i in range(1, len(word)) if word[i] == word[i - 1]}
+
+
 def head_words(names: Iterable[tuple[Sequence[str], int]]) -> frozenset[str]:
     """Words where a misspelt name may begin with no cue before it, from each name's words and own letters:
-    its first word (the typo may come later) and, for first words of 5 letters or more, its slips."""
+    its first word (the typo may come later) and, for first words of 5 letters or more, its slips; a
+    one-word name of 5-7 letters only with a letter doubled (see `double_typed`)."""
     ordinary = ordinary_words()
     heads: set[str] = set()
     for words, letters in names:
+        if len(words) == 1 and DOUBLED_LETTERS <= letters < 8 and words[0] not in ordinary:
+            heads |= doubled(words[0]) - ordinary
         if letters < 8 or not words:  # the bare bound: shorter names are never read as typos without a cue
             continue
         first = words[0]
@@ -152,6 +166,8 @@ def misspelt(gaz: Gazetteer, tokens: Sequence[str], found: Sequence[PlaceMatch],
             if not index.may_match(window):
                 continue
             hit = same_place(gaz, index.lookup("".join(window), mode))
+            if hit is None and n == 1:
+                hit = double_typed(gaz, window[0])
             if hit is None:
                 continue
             phrase = " ".join(window)
@@ -173,6 +189,19 @@ def misspelt(gaz: Gazetteer, tokens: Sequence[str], found: Sequence[PlaceMatch],
             spans.append((j, j + n))
             break
     return out, notes
+
+
+def double_typed(gaz: Gazetteer, word: str) -> FuzzyHit | None:
+    """A one-word name of 5 letters or more with one letter typed twice ("grogool", "tebett"), read with any
+    bound or none: no ordinary word is a name with a doubled letter, and names that are words are left out."""
+    index = gaz.fuzzy
+    assert index is not None
+    ordinary = ordinary_words()
+    found = [key for key in undoubled(word) if index.letters.get(key, 0) >= DOUBLED_LETTERS
+             and key not in ordinary and key not in gaz.landmarks]
+    if len(found) != 1 or word in ordinary:
+        return None
+    return FuzzyHit(key=found[0], edits=1, score=round(100 * (1 - 1 / len(word)), 1))
 
 
 def same_place(gaz: Gazetteer, hit: FuzzyHit | tuple[FuzzyHit, ...] | None) -> FuzzyHit | tuple[FuzzyHit, ...] | None:

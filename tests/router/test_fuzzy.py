@@ -12,7 +12,7 @@ from router.fuzzy import FuzzyIndex, Mode, max_edits, vowels_dropped
 from router.gazetteer import Gazetteer, Place
 from router.places import Landmark, respellings
 from router.ranking import describe
-from router.typos import head_words, plausible, slips
+from router.typos import doubled, head_words, plausible, slips, undoubled
 
 # --- the bound, by where the name stands --------------------------------------------------------------------
 
@@ -94,10 +94,16 @@ def test_slips_of_a_word() -> None:
     assert "cipinang" not in found
 
 
+def test_a_letter_typed_twice() -> None:
+    assert doubled("tebet") == {"tebbet", "teebet", "tebett", "tebeet"}  # the first letter is not doubled
+    assert undoubled("grogool") == {"grogol"} and undoubled("tebett") == {"tebet"}
+    assert undoubled("kebon") == set()
+
+
 def test_head_words_only_for_names_long_enough_to_guess_without_a_cue() -> None:
     heads = head_words([(["kebon", "jeruk"], 10), (["slipi"], 5), (["cipinang", "melayu"], 14)])
     assert "kebon" in heads and "cipnang" in heads
-    assert "slipi" not in heads and "slpi" not in heads
+    assert "slipi" not in heads and "slpi" not in heads and "slipii" in heads  # short: only doubled letters
     assert "kebun" not in heads  # an ordinary word: never a head by being one slip from one
 
 
@@ -134,6 +140,9 @@ READS = [
     # after a cue, shorter names; after "kel." even 5 letters
     ("macet di gelra", "3199011001", "fuzzy: read as Gelora"),
     ("macet deket gelra", "3199011001", "fuzzy: read as Gelora"),  # "dekat" as people say it
+    # a one-word name with a letter typed twice, with no cue and under any bound
+    ("gelorra banjir lagi", "3199011001", "fuzzy: read as Gelora"),
+    ("banjir di slipii", "3199011003", "fuzzy: read as Slipi"),
     ("lampu mati di kel. slipy", "3199011003", "fuzzy: read as Slipi"),
     # old spelling and chat style, with how they were written
     ("banjir di tjempaka wangi", "3199021001", "old spelling"),

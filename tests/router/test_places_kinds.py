@@ -145,6 +145,8 @@ TYPOS = [
     ("lampu mati di tjikini", "kel:Cikini", "old spelling"),
     ("lampu mati di kel. slipy", "kel:Slipi", "fuzzy: read as Slipi"),
     ("jalan rusak roortan jakut", "kel:Rorotan", "fuzzy: read as Rorotan"),  # 7 letters: before a kota
+    ("macet grogool parah", "kel:Grogol", "fuzzy: read as Grogol"),           # a letter typed twice
+    ("bau sampah menyengat di tebett", "kec:Tebet", "fuzzy: read as Tebet"),
     ("got mampet di cipinang besar slatan", "kel:Cipinang Besar Selatan", "read as Cipinang Besar Selatan"),
     # landmarks misspelt, also around a name found exactly
     ("peron stasiun manggarei penuh", "kel:Manggarai", "landmark Stasiun Manggarai"),
@@ -185,6 +187,9 @@ def test_reads_and_says_why(jakarta: RuleSet, queue_of: dict[str, str], text: st
     "gmbr terlampir, jln berlubang",              # "gambar", not Gambir
     "rw 05 banjir lagi, tlg dibantu",
     "kemarin senin air mati seharian",            # not Senen
+    "tangki air di rumah bocor",                  # Tangki is a word (a tank): a kelurahan only after "kel."
+    "truk tangki parkir sembarangan",
+    "tangkii air di rumah bocor",
 ])
 def test_no_place_no_route(jakarta: RuleSet, text: str) -> None:
     queue, reason = routed(jakarta, text)
