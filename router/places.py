@@ -272,7 +272,8 @@ def abbreviation_table(abbreviations: Iterable[Abbreviation]) -> dict[tuple[str,
 
 
 VOWELS = frozenset("aeiou")
-# The old spelling (before 1972) still written in names: "Djatinegara", "Tjikini", "Kebon Djeroek".
+# The old spelling (before 1972) still written in names: "Djatinegara", "Tjikini", "Kebon Djeroek", "Kebajoran"
+# (old "j" is today's "y": read only from a name's old form, since today's "j" is everywhere in text).
 OLD_SPELLING = (("dj", "j"), ("tj", "c"), ("oe", "u"))
 
 
@@ -290,7 +291,10 @@ def respellings(words: Sequence[str]) -> list[tuple[str, ...]]:
     """
     out: list[tuple[str, ...]] = []
     old = tuple(_respell(w) for w in words)
-    if old != tuple(words):
+    changed = [o != w for o, w in zip(old, words, strict=True)]
+    if sum(changed) > 1:  # people respell one word and not the other too: "tjipinang muara", "soenter agung"
+        out += [(*words[:i], old[i], *words[i + 1:]) for i in range(len(words)) if changed[i]]
+    if any(changed):
         out.append(old)
     bare = [_vowelless(w) for w in words]
     ok = [len(b) >= 3 and len(w) - len(b) >= 2 for w, b in zip(words, bare, strict=True)]
@@ -313,7 +317,7 @@ def _respell(word: str) -> str:
         return word
     for old, new in OLD_SPELLING:
         word = word.replace(new, old)
-    return word
+    return word.replace("y", "j")  # after "j" -> "dj": "kebayoran" -> "kebajoran"
 
 
 @cache

@@ -65,7 +65,10 @@ def test_too_few_consonants_are_not_guessed() -> None:
 
 @pytest.mark.parametrize(("name", "forms"), [
     ("jatinegara", {("djatinegara",), ("jtngr",)}),
-    ("kebayoran lama", {("kbyrn", "lama")}),                    # "lama" keeps its vowels (two letters left)
+    ("kebayoran lama", {("kbyrn", "lama"), ("kebajoran", "lama")}),  # "lama" keeps its vowels; old "j" = "y"
+    ("sunter agung", {("soenter", "agoeng"), ("soenter", "agung"), ("sunter", "agoeng"), ("sntr", "agung")}),
+    ("cipinang muara", {("tjipinang", "moeara"), ("tjipinang", "muara"), ("cipinang", "moeara"),
+                        ("cpnng", "muara")}),                    # "mr": too few letters left
     ("gambir", set()),                                          # "gmbr" is "gambar" in chat: never registered
     ("cikini", {("tjikini",)}),
     ("djakarta", {("jakarta",), ("djkrt",)}),                   # the old spelling the other way

@@ -143,6 +143,9 @@ TYPOS = [
     ("tawuran lagi di ptmburan", "kel:Petamburan", "fuzzy: read as Petamburan, 2 edit(s)"),
     ("banjir djatinegara kemarin", "kec:Jatinegara", "old spelling"),
     ("lampu mati di tjikini", "kel:Cikini", "old spelling"),
+    ("trotoar kebajoran baru rusak", "kec:Kebayoran Baru", "old spelling"),  # old "j" is today's "y"
+    ("got mampet tjempaka poetih barat", "kel:Cempaka Putih Barat", "old spelling"),
+    ("banjir di tjipinang besar utara", "kel:Cipinang Besar Utara", "old spelling"),  # one word respelt of two
     ("lampu mati di kel. slipy", "kel:Slipi", "fuzzy: read as Slipi"),
     ("jalan rusak roortan jakut", "kel:Rorotan", "fuzzy: read as Rorotan"),  # 7 letters: before a kota
     ("macet grogool parah", "kel:Grogol", "fuzzy: read as Grogol"),           # a letter typed twice
