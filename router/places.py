@@ -73,7 +73,7 @@ KECAMATAN_MARKERS = frozenset({"kec", "kecamatan", "kecamtan"})
 KOTA_MARKERS = frozenset({"kota", "kotamadya", "jakarta", "kab", "kabupaten", "wilayah"})
 # Words that make the name after them a street's ("Jl. Tanah Abang II" runs through Gambir): such a name ranks
 # below any area the text names as one, and is used only when the text names nothing else.
-STREET_MARKERS = frozenset({"jl", "jln", "jalan", "jalanan"})
+STREET_MARKERS = frozenset({"jl", "jln", "jalan"})
 # Words after which a misspelt name is looked for (a name is not searched for fuzzily anywhere else).
 CUES = frozenset({
     "di", "daerah", "kawasan", "wilayah", "sekitar", "dekat", "depan", "belakang", "samping", "seberang", "arah",

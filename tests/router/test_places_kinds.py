@@ -107,6 +107,8 @@ CONFLICTS = [
      "a place named as an area beats one named only as a street"),
     ("lampu mati di Jalan Cempaka Putih Raya, Kel. Rawasari", "kel:Rawasari",
      "a place named as an area beats one named only as a street"),
+    # "jalanan X" is the roads of area X, not a street named X
+    ("jalanan kebon kosong kemayoran rusak semua", "kel:Kebon Kosong", "a kelurahan beats its kecamatan"),
     # an explicit "Kel." beats a landmark
     ("Kel. Rawa Buaya, dekat Stasiun Rawa Buaya", "kel:Rawa Buaya", "an explicit 'kel.' beats a landmark"),
     ("kelurahan Kampung Melayu dekat Pasar Jatinegara", "kel:Kampung Melayu",
