@@ -45,6 +45,7 @@ from router.places import (
     abbreviation_table,
     ordinary_words,
     respellings,
+    said_as_day,
     short_forms,
 )
 from router.places import (
@@ -306,7 +307,7 @@ class Gazetteer:
                     match = self.match_key(key, " ".join(tokens[i : i + n]), tokens[i - 1] if i else None, i, hit)
                     if match is not None:
                         match = msgspec.structs.replace(match, spelling=self.respelt[key])
-                elif key in self.places:
+                elif key in self.places and not said_as_day(tokens, i, n):
                     prev = tokens[i - 1] if i > 0 else None
                     match = self._resolve(key, " ".join(tokens[i : i + n]), prev, i)
                 elif key in self.landmarks:

@@ -71,6 +71,20 @@ DEFAULT_NEED_MARKER = (
 KELURAHAN_MARKERS = frozenset({"kel", "kelurahan", "kelurhan", "desa"})
 KECAMATAN_MARKERS = frozenset({"kec", "kecamatan", "kecamtan"})
 KOTA_MARKERS = frozenset({"kota", "kotamadya", "jakarta", "kab", "kabupaten", "wilayah"})
+# Names that are also a day in everyday speech ("hari senen" is Monday in Betawi and Javanese): such a name is
+# a day, not a place, right after a word that introduces a day or right before a time of day.
+DAY_NAMES = frozenset({"senen"})
+DAY_BEFORE = frozenset({"hari", "tiap", "setiap", "sejak", "tgl", "tanggal"})
+DAY_AFTER = frozenset({"pagi", "siang", "sore", "malam", "kemarin", "kemaren", "kmrn", "lalu", "besok", "depan"})
+
+
+def said_as_day(tokens: Sequence[str], at: int, words: int) -> bool:
+    """Whether the name at `tokens[at:at + words]` is a day name used as a day ("dari hari senen", "senen pagi")."""
+    if " ".join(tokens[at:at + words]) not in DAY_NAMES:
+        return False
+    return (at > 0 and tokens[at - 1] in DAY_BEFORE) or (at + words < len(tokens) and tokens[at + words] in DAY_AFTER)
+
+
 # Words that make the name after them a street's ("Jl. Tanah Abang II" runs through Gambir): such a name ranks
 # below any area the text names as one, and is used only when the text names nothing else.
 STREET_MARKERS = frozenset({"jl", "jln", "jalan"})

@@ -107,6 +107,8 @@ CONFLICTS = [
      "a place named as an area beats one named only as a street"),
     ("lampu mati di Jalan Cempaka Putih Raya, Kel. Rawasari", "kel:Rawasari",
      "a place named as an area beats one named only as a street"),
+    # a name that is also a day, said as a day ("hari senen" is Monday), is no place; said as a place, it is
+    ("copet di senen, tiap hari ada korban", "kec:Senen", "kecamatan Senen"),
     # "jalanan X" is the roads of area X, not a street named X
     ("jalanan kebon kosong kemayoran rusak semua", "kel:Kebon Kosong", "a kelurahan beats its kecamatan"),
     # an explicit "Kel." beats a landmark
@@ -178,6 +180,8 @@ def test_reads_and_says_why(jakarta: RuleSet, queue_of: dict[str, str], text: st
     "persiapan UNAS di sekolah anak saya terganggu",     # the national exam, not Universitas Nasional
     "Pak Halim ketua RT tidak menanggapi laporan",        # a person, not Halim Perdana Kusuma
     "rumah di Blok M nomor 5 perumahan kami bocor",       # a housing block, not the Blok M area
+    "air pam gak ngalir dari hari senen",                 # Monday in Betawi, not Kecamatan Senen
+    "banjir senen pagi sampe sekarang belum surut",
     "halte bus dekat rumah atapnya bocor",
     "gerbang tol antriannya panjang sekali",
     "rumah sakit menolak pasien BPJS",
