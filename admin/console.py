@@ -257,7 +257,7 @@ class Console(OfficePages):
         stage_counts: dict[str, Counter[str]] = {}
         now = self.now().timestamp()
         for entry in self.index.open.values():
-            if entry.queue in totals:
+            if entry.queue in totals and not self.index.attached(entry):
                 open_counts[entry.queue] += 1
                 stage_counts.setdefault(entry.queue, Counter())[entry.stage] += 1
                 late[entry.queue] += self.deadlines.overdue(entry, now)
@@ -318,7 +318,7 @@ class Console(OfficePages):
                           reporter=reporter_view(it.envelope, "queue_admin"),
                           next_stage=next_stage(row.stage), location=location_line(it), map_svg=geo_svg,
                           reroute_targets=self.names.queues(),
-                          why=self._why(request, routing_reason(it.decision, self.names.queue)),
+                          why=self._why(request, routing_reason(it, self.names.queue)),
                           first=first, duplicates=duplicates, incident=incident, sends=sends, held=held,
                           incident_id=incident_id, incident_count=max(len(members), 1 if incident_id else 0),
                           incident_hidden=sum(not user.allowed(e.queue) for e in members),
@@ -357,9 +357,15 @@ class Console(OfficePages):
             elif action == "reroute":
                 to_queue = form.get("to_queue", "").strip()
                 reason = form.get("reason", "").strip()
-                if not valid_queue(to_queue):
-                    raise InboxError(self.tr(request, "%(queue)r is not a queue name (e.g. kecamatan.317101)",
-                                            queue=to_queue))
+                if not valid_queue(to_queue):  # a name typed instead of picked: "Kec. Gambir"
+                    meant = self.names.find(to_queue)
+                    if len(meant) > 1:
+                        raise InboxError(self.tr(request, "%(typed)s could be %(queues)s: pick one from the list",
+                                                typed=to_queue, queues=", ".join(map(self.names.queue, meant))))
+                    if not meant:
+                        raise InboxError(self.tr(request, "%(queue)r is not a queue name (e.g. kecamatan.317101)",
+                                                queue=to_queue))
+                    to_queue = meant[0]
                 if not reason:
                     raise InboxError(self.tr(request, "a reroute needs a reason: the next admin reads it"))
                 if to_queue == stored.queue:

@@ -58,6 +58,7 @@ class Entry:
     merged_into: str | None = None  # item id of the report this one was merged into (admin/merge.py)
     lat: float | None = None
     lon: float | None = None
+    follow_up_of: str | None = None  # item id of the report this message adds to (shown on that report's page)
 
 
 class QueueIndex:
@@ -110,7 +111,8 @@ class QueueIndex:
                               incident_id=item.dedup.incident_id, channel=sys.intern(env.channel),
                               category=category_of(item), routed=routed, stage_since=routed,
                               search=search_text(item.ref, env.subject, env.text),
-                              lat=loc.lat if loc is not None else None, lon=loc.lon if loc is not None else None)
+                              lat=loc.lat if loc is not None else None, lon=loc.lon if loc is not None else None,
+                              follow_up_of=item.follow_up_of)
                 self.by_queue.setdefault(queue, []).append(entry)
                 self.open[seq] = entry
                 self.open_by_item.setdefault(entry.item_id, []).append(entry)
@@ -230,6 +232,12 @@ class QueueIndex:
             same.remove(entry)
         if not same:
             self.open_by_item.pop(entry.item_id, None)
+
+    def attached(self, entry: Entry) -> bool:
+        """A follow-up whose report is in the same queue: shown on the report's page, not as work of its own (as
+        `kanal inbox` attaches it: admin/inbox.py `attach_follow_ups`)."""
+        of = entry.follow_up_of
+        return of is not None and any(e.queue == entry.queue for e in self.by_item.get(of, ()))
 
     def queue(self, name: str) -> list[Entry]:
         """The queue's entries, oldest first (as of the last refresh)."""

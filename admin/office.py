@@ -111,7 +111,8 @@ class OfficePages:
             wanted, error = finder.Filters(), str(err)
         show_all = params.get("all") == "1"
         now = self.now().timestamp()
-        pool = [e for e in entries if show_all or not e.handled]
+        attached = self.index.attached  # a follow-up shows on its report's page, not as an entry of its own
+        pool = [e for e in entries if (show_all or not e.handled) and not attached(e)]
         found = finder.select(pool, wanted, self.deadlines, now)
         size = self.s.page_size
         pages = max(1, -(-len(found) // size))
@@ -126,7 +127,8 @@ class OfficePages:
                 for r in await self._rows(await self._fetch([e.seq for e in shown]))]
         query = {k: params[k] for k in (*finder.PARAMS, "all") if params.get(k)}
         return self._page(request, "queue.html", queue=queue, rows=rows, show_all=show_all, error=error,
-                          total=len(entries), open=sum(not e.handled for e in entries), found=len(found),
+                          total=sum(not attached(e) for e in entries),  # after `_fetch` forgot what is gone
+                          open=sum(not e.handled and not attached(e) for e in entries), found=len(found),
                           page=page, pages=pages, query=query, filtered=wanted.active,
                           channels=sorted({e.channel for e in entries}),
                           categories=sorted({e.category for e in entries if e.category}),
@@ -138,7 +140,8 @@ class OfficePages:
         await self.index.refresh()
         queues = [q for q in self.index.by_queue if user.allowed(q)]
         now = self.now()
-        figures = overview.compute((e for q in queues for e in self.index.queue(q)), self.deadlines, now)
+        figures = overview.compute((e for q in queues for e in self.index.queue(q) if not self.index.attached(e)),
+                                   self.deadlines, now)
         codes = [c for c in (self.names.code_of(q) for q in queues) if c]
         frame = overview.frame_of(self.geo, codes, figures.points)
         return self._page(request, "overview.html", o=figures,

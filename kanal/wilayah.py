@@ -60,6 +60,20 @@ class Names:
         named.update(self.labels)
         return sorted(named.items(), key=lambda pair: pair[1])
 
+    def find(self, typed: str) -> list[str]:
+        """The queues a name typed by an admin may mean: "Kec. Gambir", "kecamatan gambir", "Kelurahan Gambir",
+        the whole label, or a bare "Gambir" (then both the kelurahan and the kecamatan); case and dots aside."""
+        wanted = _folded(typed)
+        if not wanted:
+            return []
+        found = []
+        for queue, label in self.queues():
+            own = label.split(",", 1)[0]  # "Kec. Gambir" of "Kec. Gambir, Jakarta Pusat"
+            bare = own.split(" ", 1)[1] if queue.startswith(("kelurahan.", "kecamatan.")) and " " in own else own
+            if wanted in (_folded(label), _folded(own), _folded(bare), queue):
+                found.append(queue)
+        return found
+
     def kelurahan(self, code: str) -> str | None:
         """Just the kelurahan's own name ("Gambir"), for a citizen's page."""
         found = self.places.get(code)
@@ -76,6 +90,15 @@ class Names:
         """The place code a queue is named after (`kelurahan.3171011001` -> `3171011001`), if any."""
         level, _, code = queue.partition(".")
         return code if level in _LEVEL_WORD and code else None
+
+
+_WORDS = {"kec": "kecamatan", "kel": "kelurahan", "kel.": "kelurahan", "kec.": "kecamatan"}
+
+
+def _folded(text: str) -> str:
+    """Lower case, "kec"/"kel" spelt out, dots and commas gone, single spaces."""
+    words = text.lower().replace(",", " ").split()
+    return " ".join(_WORDS.get(w, w).replace(".", "") for w in words)
 
 
 def from_csv(path: Path) -> dict[str, Place]:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
+import msgspec
 from nats.aio.client import Client as NATS
 
 from admin.console import Console
@@ -119,3 +120,20 @@ async def test_stage_and_desk_changes_of_other_processes_are_followed_not_reread
     assert console.index.changes_read - before == 2  # the two changes, not the four open items again
     entry = console.index.open[seqs[1]]
     assert entry.stage == "koordinasi" and entry.assignee == "lurah-gambir"
+
+
+async def test_a_follow_up_is_shown_on_its_report_not_as_work_of_its_own(
+        provisioned: NATS, client_factory: Factory) -> None:
+    """As `kanal inbox` attaches it: the queue list, its counts and the queue overview count the report once."""
+    report = item("fu-report")
+    added = msgspec.structs.replace(item("fu-added", kind="duplicate"), follow_up_of=report.item_id)
+    elsewhere = msgspec.structs.replace(item("fu-orphan", kind="duplicate"), follow_up_of=item("fu-gone").item_id)
+    await publish(provisioned, report, added, elsewhere)
+    client = client_factory()
+    assert (await login(client, "lurah-gambir")).status_code == 303
+    listing = (await client.get(f"/q/{GAMBIR}")).text
+    assert "2 terbuka dari 2" in listing and report.ref in listing and elsewhere.ref in listing
+    assert added.ref not in listing
+    queues = (await client.get("/")).text
+    row = queues.split(f'href="/q/{GAMBIR}"', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="open" data-label="Terbuka"><strong>2</strong></td>' in row

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import msgspec
 import pytest
 from nats.aio.client import Client as NATS
 
 from admin import i18n
+from admin.inbox import rerouted
+from admin.reason import Reason
 from admin.why import routing_reason
 from schemas import Decision
+from schemas.routed import Dedup
 from tests.admin.conftest import csrf_of, login
 from tests.admin.helpers import item, publish
 
@@ -30,8 +34,11 @@ CASES = [
     ("flags", "triage", "auto_reply", None, "Pesan otomatis (auto_reply), bukan pengaduan."),
     ("fallback", "triage", None, None,
      "Tidak ada aturan yang cocok: laporan menunggu di Pemilahan untuk dipilah secara manual."),
-    ("reroute", "triage", None, None, "Dipindahkan ke sini secara manual: lihat pengalihan di bawah."),
 ]
+
+
+def _indonesian(why: Reason) -> str:
+    return i18n.translations("id").gettext(why.template) % why.values
 
 
 @pytest.mark.parametrize(("rule_type", "queue", "matched", "category", "indonesian"), CASES,
@@ -40,9 +47,27 @@ def test_each_rule_type_reads_as_one_sentence(rule_type: str, queue: str, matche
                                               category: str | None, indonesian: str) -> None:
     decision = Decision(rule_id="r", rule_type=rule_type, queue=queue, reason="technical trail",  # type: ignore[arg-type]
                         matched=matched, category=category)
-    why = routing_reason(decision, _place)
+    why = routing_reason(msgspec.structs.replace(item("why-0"), decision=decision), _place)
     assert "technical trail" not in why  # the summary never repeats the router's English trail
-    assert i18n.translations("id").gettext(why.template) % why.values == indonesian
+    assert _indonesian(why) == indonesian
+
+
+def test_moves_follow_ups_and_repeats_say_what_they_are() -> None:
+    routed = item("why-m")
+    moved = rerouted(routed, "triage", "kelurahan.3171011001", "jawaban lokasi", "router")
+    assert _indonesian(routing_reason(moved, _place)) == (
+        "Dipindahkan ke sini oleh router: jawaban pelapor atas permintaan lokasi kami menyebut Kelurahan Gambir.")
+    by_hand = rerouted(routed, "triage", "kelurahan.3171011001", "wilayah kami", "lurah-gambir")
+    assert _indonesian(routing_reason(by_hand, _place)) == (
+        "Dipindahkan ke sini oleh lurah-gambir: lihat pengalihan di bawah.")
+    added = msgspec.structs.replace(item("why-f", kind="duplicate"), follow_up_of=routed.item_id)
+    assert _indonesian(routing_reason(added, _place)) == (
+        "Pelapor menambahkan ini ke laporan sebelumnya: tampil di halaman laporan itu.")
+    again = item("why-d", kind="duplicate", dedup=Dedup(duplicate_of=routed.item_id, duplicate_reason="same_reporter"))
+    assert _indonesian(routing_reason(again, _place)) == "Pelapor yang sama mengirim laporan ini lagi."
+    same = item("why-s", kind="duplicate", dedup=Dedup(duplicate_of=routed.item_id, duplicate_reason="same_text"))
+    assert _indonesian(routing_reason(same, _place)) == (
+        "Laporan lain berisi hal yang sama: dikaitkan dengan laporan pertama.")
 
 
 async def test_item_page_leads_with_the_reason_in_the_admins_language(
