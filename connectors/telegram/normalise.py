@@ -28,6 +28,7 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     first_name: str = ""
     last_name: str | None = None
     username: str | None = None
+    language_code: str | None = None  # the user's app language (IETF tag, "en", "id", "pt-br"), when Telegram has it
 
 
 class Chat(msgspec.Struct, frozen=True, kw_only=True):
@@ -130,11 +131,17 @@ def normalise(raw: bytes, ctx: NormaliseContext) -> Outcome:
         id=envelope_id(ctx.channel, ctx.account, external_id), channel=ctx.channel, instance=ctx.instance,
         account=ctx.account, external_id=external_id, kind="direct_message",
         created_at=datetime.fromtimestamp(message.date, UTC), received_at=ctx.received_at, reporter=reporter,
-        visibility="private", text=text, attachments=attachments, location=location,
+        visibility="private", text=text, attachments=attachments, location=location, language=_language(sender),
         thread=Thread(conversation=f"telegram:{key}", reply_to=f"{key}:{reply.message_id}" if reply else None),
         flags=("forwarded",) if message.forward_origin or message.forward_date else (),
     )
     return Outcome(envelopes=(envelope,))
+
+
+def _language(sender: User | None) -> str | None:
+    """The language of the sender's Telegram app ("en" of "en-GB"): the notifier answers in it when it can."""
+    code = (sender.language_code or "").split("-")[0].lower() if sender is not None else ""
+    return code if code.isalpha() and 2 <= len(code) <= 3 else None
 
 
 def _attachments(message: Message) -> tuple[Attachment, ...]:
