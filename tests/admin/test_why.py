@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import httpx
 import msgspec
@@ -13,7 +14,9 @@ from admin import i18n
 from admin.inbox import rerouted
 from admin.reason import Reason
 from admin.why import routing_reason
-from schemas import Decision
+from kanal import bus, sends
+from schemas import Decision, encode, subjects
+from schemas.outbound import SendRecord, outbound_id
 from schemas.routed import Dedup
 from tests.admin.conftest import csrf_of, login
 from tests.admin.helpers import item, publish
@@ -81,3 +84,26 @@ async def test_item_page_leads_with_the_reason_in_the_admins_language(
     await client.post("/lang", data={"csrf": csrf_of(page), "lang": "en", "back": "/"})
     english = (await client.get(f"/item/{seq}")).text
     assert "The report&#39;s map pin lies in Kelurahan Gambir." in english
+
+
+@pytest.mark.parametrize(("state", "says"), [
+    (None, "Pelapor sedang diminta mengirim lokasinya"),
+    ("sent", "Pelapor sudah diminta mengirim lokasinya"),
+    ("failed", "Pelapor belum bisa diminta lokasinya"),
+])
+async def test_the_location_card_says_whether_the_reporter_was_really_asked(
+        provisioned: NATS, client_factory: Callable[[], httpx.AsyncClient], state: str | None, says: str) -> None:
+    """The request for a location travels in the acknowledgement: when that failed, nobody was asked."""
+    asking = msgspec.structs.replace(item(f"ask-{state}", queue="triage", rule="fallback"), missing=("location",))
+    [seq] = await publish(provisioned, asking)
+    if state is not None:
+        kv = await bus.ensure_kv(provisioned.jetstream(), subjects.KV_OUTBOUND, history=5)
+        message_id = outbound_id(asking.item_id, "ack")
+        await kv.put(sends.record_key(asking.item_id, message_id), encode(SendRecord(
+            message_id=message_id, item_id=asking.item_id, purpose="ack", state=state,  # type: ignore[arg-type]
+            at=datetime.now(UTC), channel="meta", instance="meta-pemprov-dki",
+            reason="no Graph token for account" if state == "failed" else None)))
+    client = client_factory()
+    await login(client, "pusat")
+    page = (await client.get(f"/item/{seq}")).text
+    assert says in page.split('id="location-asked">', 1)[1].split("</p>", 1)[0]
