@@ -15,7 +15,7 @@ from admin.inbox import rerouted
 from admin.reason import Reason
 from admin.why import routing_reason
 from kanal import bus, sends
-from schemas import Decision, encode, subjects
+from schemas import Decision, Reporter, encode, subjects
 from schemas.outbound import SendRecord, outbound_id
 from schemas.routed import Dedup
 from tests.admin.conftest import csrf_of, login
@@ -84,6 +84,8 @@ async def test_item_page_leads_with_the_reason_in_the_admins_language(
     await client.post("/lang", data={"csrf": csrf_of(page), "lang": "en", "back": "/"})
     english = (await client.get(f"/item/{seq}")).text
     assert "The report&#39;s map pin lies in Kelurahan Gambir." in english
+    [anonymous] = await publish(provisioned, item("why-anon", reporter=Reporter(anonymous=True)))
+    assert "from anonymous" in (await client.get(f"/item/{anonymous}")).text  # not the Indonesian "anonim"
 
 
 @pytest.mark.parametrize(("state", "says"), [
