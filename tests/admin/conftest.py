@@ -17,7 +17,8 @@ from admin.settings import AdminSettings
 from connectors.media import MediaStore
 from kanal.config import Config
 from schemas import Attachment, Location
-from tests.admin.helpers import PASSWORD, settings
+from schemas.routed import RoutedItem
+from tests.admin.helpers import PASSWORD, publish, settings
 
 POINT = (-6.1754, 106.8272)  # Monas, in Gambir
 
@@ -81,6 +82,13 @@ async def login(client: httpx.AsyncClient, username: str, password: str = PASSWO
     page = await client.get("/login")
     token = csrf_of(page.text)
     return await client.post("/login", data={"username": username, "password": password, "csrf": token})
+
+
+async def open_item(nc: NATS, client: httpx.AsyncClient, username: str, routed: RoutedItem) -> tuple[int, str]:
+    """Publish `routed` to its queue, sign in as `username` and open its page: its sequence and the page."""
+    [seq] = await publish(nc, routed)
+    assert (await login(client, username)).status_code == 303
+    return seq, (await client.get(f"/item/{seq}")).text
 
 
 def csrf_of(html: str) -> str:

@@ -9,8 +9,8 @@ from nats.aio.client import Client as NATS
 
 from admin.store import ItemStore
 from kanal.wilayah import Names, Place
-from tests.admin.conftest import csrf_of, login
-from tests.admin.helpers import GAMBIR, KEBON_KELAPA, item, publish
+from tests.admin.conftest import csrf_of, open_item
+from tests.admin.helpers import GAMBIR, KEBON_KELAPA, item
 
 NAMES = Names(places={
     "3171": Place(code="3171", level="kota", name="Jakarta Pusat"),
@@ -30,10 +30,8 @@ def test_a_typed_name_finds_its_queue() -> None:
 
 async def test_console_reroutes_to_a_typed_name_and_refuses_one_it_cannot_find(
         provisioned: NATS, client_factory: Callable[[], httpx.AsyncClient]) -> None:
-    [seq] = await publish(provisioned, item("typed-1"))
     client = client_factory()
-    await login(client, "pusat")
-    page = (await client.get(f"/item/{seq}")).text
+    seq, page = await open_item(provisioned, client, "pusat", item("typed-1"))
     typed = next(label for queue, label in _targets(page) if queue == KEBON_KELAPA).split(",")[0]
     token = csrf_of(page)
     vague = await client.post(f"/item/{seq}/reroute", data={"csrf": token, "to_queue": typed.split(" ", 1)[1][:3],

@@ -18,7 +18,7 @@ from kanal import bus, sends
 from schemas import Decision, Reporter, encode, subjects
 from schemas.outbound import SendRecord, outbound_id
 from schemas.routed import Dedup
-from tests.admin.conftest import csrf_of, login
+from tests.admin.conftest import csrf_of, open_item
 from tests.admin.helpers import item, publish
 
 
@@ -75,10 +75,8 @@ def test_moves_follow_ups_and_repeats_say_what_they_are() -> None:
 
 async def test_item_page_leads_with_the_reason_in_the_admins_language(
         provisioned: NATS, client_factory: Callable[[], httpx.AsyncClient]) -> None:
-    [seq] = await publish(provisioned, item("why-1"))
     client = client_factory()
-    await login(client, "lurah-gambir")
-    page = (await client.get(f"/item/{seq}")).text
+    seq, page = await open_item(provisioned, client, "lurah-gambir", item("why-1"))
     assert 'id="routing-why">Titik lokasi laporan berada di Kelurahan Gambir.</dd>' in page
     assert "point in 3171011001 (Gambir)" in page.split('id="routing-trail"', 1)[1]  # the trail, folded away
     await client.post("/lang", data={"csrf": csrf_of(page), "lang": "en", "back": "/"})
@@ -97,7 +95,6 @@ async def test_the_location_card_says_whether_the_reporter_was_really_asked(
         provisioned: NATS, client_factory: Callable[[], httpx.AsyncClient], state: str | None, says: str) -> None:
     """The request for a location travels in the acknowledgement: when that failed, nobody was asked."""
     asking = msgspec.structs.replace(item(f"ask-{state}", queue="triage", rule="fallback"), missing=("location",))
-    [seq] = await publish(provisioned, asking)
     if state is not None:
         kv = await bus.ensure_kv(provisioned.jetstream(), subjects.KV_OUTBOUND, history=5)
         message_id = outbound_id(asking.item_id, "ack")
@@ -105,7 +102,5 @@ async def test_the_location_card_says_whether_the_reporter_was_really_asked(
             message_id=message_id, item_id=asking.item_id, purpose="ack", state=state,  # type: ignore[arg-type]
             at=datetime.now(UTC), channel="meta", instance="meta-pemprov-dki",
             reason="no Graph token for account" if state == "failed" else None)))
-    client = client_factory()
-    await login(client, "pusat")
-    page = (await client.get(f"/item/{seq}")).text
+    _seq, page = await open_item(provisioned, client_factory(), "pusat", asking)
     assert says in page.split('id="location-asked">', 1)[1].split("</p>", 1)[0]
