@@ -425,6 +425,9 @@ async def build(config: Config, settings: AdminSettings, nc: NATS) -> Console:
                                     settings.boundaries)
     console = Console(settings, store, media, geo, names)
     console.disposition_map = load_disposition_map(config.path(settings.disposition) if settings.disposition else None)
+    if console.disposition_map is not None:  # dinas / suku dinas queues by their names (a configured label wins)
+        for queue, label in console.disposition_map.labels().items():
+            names.labels.setdefault(queue, label)
     return console
 
 

@@ -117,6 +117,14 @@ class DispositionMap:
         return Target(queue=f"sudin.{unit_id}-{kota_code}", label=f"Suku Dinas {unit.name} {place}",
                       category=category)
 
+    def labels(self) -> dict[str, str]:
+        """Every dinas / suku dinas queue of the map with its label (a unit per kota: one queue per kota named)."""
+        out: dict[str, str] = {}
+        for unit_id, unit in self.spec.unit.items():
+            queues = [f"sudin.{unit_id}-{code}" for code in self.spec.kota] if unit.per_kota else [f"dinas.{unit_id}"]
+            out.update((queue, self.label(queue)) for queue in queues)
+        return out
+
     def label(self, queue: str) -> str:
         """How officers call a dinas / suku dinas queue; the queue itself for any other."""
         kind, _, rest = queue.partition(".")

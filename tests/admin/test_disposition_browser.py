@@ -58,6 +58,9 @@ async def test_router_then_console_correct_and_dispose(provisioned: NATS, config
     admin = settings(boundaries=str(tmp_path / "kelurahan.geojson"),
                      disposition=str(ROOT / "deploy/rules/disposition.toml"))
     console = await build(config, admin, provisioned)
+    # the suku dinas queues read as their names everywhere the console names a queue (lists, reroute box)
+    assert console.names.queue("sudin.sda-3171") == "Suku Dinas Sumber Daya Air Jakarta Pusat"
+    assert ("dinas.pam_jaya", "Dinas PAM Jaya") in console.names.queues()
     server, task = await http.start(console.app(), "127.0.0.1", 0)
     base = f"http://127.0.0.1:{http.bound_port(server)}"
     shots = tmp_path / "screens"
