@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple, TypeVar
 import typer
 
 from admin.auth import AccessDenied
+from admin.cliparse import InboxCommand, InboxGroup
 from admin.settings import AdminSettings, AdminUser, ForwarderSettings
 from kanal.config import Config, ConfigError
 from kanal.options import ConfigOption, UnusedConfigOption
@@ -30,11 +31,12 @@ T = TypeVar("T")
 inbox_app = typer.Typer(
     help="An admin's inbox: `kanal inbox <queue>` lists open items; `kanal inbox <queue> "
     "ack|reroute|stage|category|dispose <item>` acts on one (item = id, KNL reference or #seq); `disposed` and "
-    "`corrections` list what was passed on and how categories were corrected.",
+    "`corrections` list what was passed on and how categories were corrected. Listing options go before the "
+    "subcommand, its own after it: `kanal inbox <queue> <subcommand> --help`.",
     invoke_without_command=True,
     pretty_exceptions_enable=False,
-    # `kanal inbox <queue> --follow --as x` and `kanal inbox <queue> reroute <item> --to q --reason r`
-    context_settings={"allow_interspersed_args": True, "ignore_unknown_options": True},
+    # `kanal inbox <queue> --follow --as x` and `kanal inbox <queue> --as x reroute <item> --to q --reason r`
+    cls=InboxGroup,
 )
 app = typer.Typer(help="The admin console and the CRM forwarder.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -44,7 +46,7 @@ AsOption = Annotated[
     typer.Option("--as", help="the admin (a user under admin.users in kanal.toml); "
                  "default $KANAL_ADMIN_USER, or the only one"),
 ]
-ItemArgument = Annotated[str, typer.Argument(help="item id, KNL reference or #seq")]
+ItemArgument = Annotated[str, typer.Argument(metavar="ITEM", help="item id, KNL reference or #seq")]
 
 
 def _config(path: Path | None) -> Config:
@@ -128,7 +130,8 @@ async def _inbox(config: Config, queue: str, as_: str | None) -> AsyncIterator[I
 @inbox_app.callback()
 def inbox(
     ctx: typer.Context,
-    queue: Annotated[str, typer.Argument(help="queue name, e.g. kelurahan.3171011001, kecamatan.317101, triage")],
+    queue: Annotated[str, typer.Argument(
+        metavar="QUEUE", help="queue name, e.g. kelurahan.3171011001, kecamatan.317101, triage")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="keep running and print new items")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="include acknowledged and rerouted items")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per item and line (id, ref, queue, "
@@ -139,9 +142,10 @@ def inbox(
     stage: Annotated[str | None, typer.Option("--stage", help="only items at this stage (menunggu...)")] = None,
     channel: Annotated[str | None, typer.Option("--channel", help="only items from this channel")] = None,
     category: Annotated[str | None, typer.Option("--category", help="only items of this category")] = None,
-    start: Annotated[str | None, typer.Option("--from", help="received on or after this day (YYYY-MM-DD, "
+    start: Annotated[str | None, typer.Option("--since", help="received on or after this day (YYYY-MM-DD, "
                                               "WIB)")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="received on or before this day (YYYY-MM-DD, WIB)")] = None,
+    end: Annotated[str | None, typer.Option("--until", help="received on or before this day (YYYY-MM-DD, "
+                                            "WIB)")] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="only items past their stage's deadline "
                                           "([admin] deadlines)")] = False,
     as_: AsOption = None,
@@ -159,8 +163,11 @@ def inbox(
         wanted = finder.parse({"q": text or "", "stage": stage or "", "channel": channel or "",
                                "category": category or "", "from": start or "", "to": end or "",
                                "overdue": "1" if overdue else ""})
-    except finder.FilterError as err:
-        raise _fail(str(err)) from err
+    except finder.FilterError as err:  # the message names the console's parameters: say this command's options
+        param, sep, rest = str(err).partition("=")
+        option = {"from": "--since", "to": "--until", "stage": "--stage"}.get(param)
+        message = f"{option} {rest}" if sep and option else str(err)
+        raise _fail(message.replace("from is after to", "--since is after --until")) from err
     limits = finder.Deadlines({k: v.total_seconds() for k, v in admin_settings(cfg).deadlines.items()})
 
     def keep(entry: Entry) -> bool:
@@ -224,7 +231,7 @@ def _on_inbox(call: InboxCall, work: Callable[[Inbox], Awaitable[None]]) -> None
     _run(main)
 
 
-@inbox_app.command("ack")
+@inbox_app.command("ack", cls=InboxCommand)
 def ack(
     ctx: typer.Context,
     item: ItemArgument,
@@ -241,7 +248,7 @@ def ack(
     _on_inbox(args, work)
 
 
-@inbox_app.command("reroute")
+@inbox_app.command("reroute", cls=InboxCommand)
 def reroute(
     ctx: typer.Context,
     item: ItemArgument,
@@ -260,11 +267,12 @@ def reroute(
     _on_inbox(args, work)
 
 
-@inbox_app.command("stage")
+@inbox_app.command("stage", cls=InboxCommand)
 def stage(
     ctx: typer.Context,
     item: ItemArgument,
-    to: Annotated[str, typer.Argument(help="next stage: koordinasi, disposisi, proses, tindak_lanjut, ...")],
+    to: Annotated[str, typer.Argument(
+        metavar="STAGE", help="next stage: koordinasi, disposisi, proses, tindak_lanjut, ...")],
     note: Annotated[str | None, typer.Option("--note", help="a note shown with the stage")] = None,
     as_: AsOption = None,
     config: ConfigOption = None,
@@ -297,11 +305,12 @@ def _classifier_and_map(cfg: Config) -> tuple[Classifier, DispositionMap | None]
         raise _fail(str(err)) from err
 
 
-@inbox_app.command("category")
+@inbox_app.command("category", cls=InboxCommand)
 def category(
     ctx: typer.Context,
     item: ItemArgument,
-    to: Annotated[str, typer.Argument(help="the right category id (docs/categories.md), e.g. saluran_air")],
+    to: Annotated[str, typer.Argument(
+        metavar="CATEGORY", help="the right category id (docs/categories.md), e.g. saluran_air")],
     as_: AsOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -321,7 +330,7 @@ def category(
     _on_inbox(args, work)
 
 
-@inbox_app.command("dispose")
+@inbox_app.command("dispose", cls=InboxCommand)
 def dispose(
     ctx: typer.Context,
     item: ItemArgument,
@@ -346,7 +355,7 @@ def dispose(
     _on_inbox(args, work)
 
 
-@inbox_app.command("disposed")
+@inbox_app.command("disposed", cls=InboxCommand)
 def disposed_list(ctx: typer.Context, as_: AsOption = None, config: ConfigOption = None) -> None:
     """The items this queue disposed, newest first, with where they went and their stage now."""
     args = _ctx_args(ctx, as_, config)
@@ -365,7 +374,7 @@ def disposed_list(ctx: typer.Context, as_: AsOption = None, config: ConfigOption
     _on_inbox(args, work)
 
 
-@inbox_app.command("corrections")
+@inbox_app.command("corrections", cls=InboxCommand)
 def corrections(ctx: typer.Context, as_: AsOption = None, config: ConfigOption = None) -> None:
     """How often admins corrected one category into another (every queue): where the classifier is wrong."""
     args = _ctx_args(ctx, as_, config)

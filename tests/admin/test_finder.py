@@ -95,7 +95,7 @@ async def test_kanal_inbox_takes_the_same_filters(provisioned: NATS, nats_url: s
     out = await inbox("-q", "lampu MATI")
     assert fresh.ref in out and late.ref not in out
     yesterday = (now - timedelta(days=3)).astimezone(finder.WIB).date().isoformat()
-    out = await inbox("--to", yesterday)
+    out = await inbox("--until", yesterday)
     assert late.ref not in out and fresh.ref not in out
-    run = await asyncio.to_thread(_kanal, "inbox", GAMBIR, "--as", "lurah-gambir", "-c", toml, "--from", "kemarin")
-    assert run.returncode == 2 and "YYYY-MM-DD" in run.stderr
+    run = await asyncio.to_thread(_kanal, "inbox", GAMBIR, "--as", "lurah-gambir", "-c", toml, "--since", "kemarin")
+    assert run.returncode == 2 and "--since 'kemarin': write the date as YYYY-MM-DD" in run.stderr
