@@ -302,7 +302,8 @@ def _classifier_and_map(cfg: Config) -> tuple[Classifier, DispositionMap | None]
             return dmap.classifier, dmap
         return Classifier.load(Path(__file__).resolve().parent.parent / "deploy/rules/categories.toml"), None
     except (DispositionError, CategoriesError) as err:
-        raise _fail(str(err)) from err
+        raise _fail(f"{err} (fix [admin] disposition in {cfg.source}: relative paths are taken from that file's "
+                    "folder)") from err
 
 
 @inbox_app.command("category", cls=InboxCommand)
@@ -422,6 +423,7 @@ def serve(config: ConfigOption = None) -> None:
 
     cfg = _config(config)
     settings = admin_settings(cfg)
+    _classifier_and_map(cfg)  # an unreadable [admin] disposition: one line and exit 2, before connecting
     raise typer.Exit(asyncio.run(run_console(cfg, settings)))
 
 
