@@ -305,6 +305,8 @@ def check_sections(config: Config) -> list[Finding]:
             findings.append(Finding("fail", where, "no admins: the console refuses to start",
                                     "add [admin.users.<name>] with password_hash (`kanal admin hash-password`) "
                                     "and queues"))
+        elif name == "admin" and settings.disposition:
+            findings.append(_disposition(config, settings.disposition))
         else:
             findings.append(Finding("ok", where, "settings decode"))
     if config.enabled("router") or config.enabled("outbound"):  # both read [conversations]
@@ -316,6 +318,19 @@ def check_sections(config: Config) -> list[Finding]:
             findings.append(Finding("fail", "[conversations]", str(err), f"fix [conversations] in {config.source}: "
                                     "the router and the notifier stop on the same error"))
     return findings
+
+
+def _disposition(config: Config, name: str) -> Finding:
+    """The console loads its disposition map (and the categories file it names) at start: the same check."""
+    from admin.dispositionmap import DispositionError, DispositionMap
+
+    path = config.path(name)
+    try:
+        found = DispositionMap.load(path)
+    except DispositionError as err:
+        return Finding("fail", "[admin]", str(err), f"fix [admin] disposition in {config.source} (a relative path "
+                       "is taken from that file's folder): `kanal admin serve` stops on the same error")
+    return Finding("ok", "[admin]", f"settings decode; disposition map {path}: {len(found.spec.unit)} units")
 
 
 def check_safety(config: Config, resolved: list[Resolved]) -> list[Finding]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from kanal.testing import make_config
 from tests.connectors.sample_channels import hook
 
 EXTRA = "tests.connectors.sample_channels:hook,tests.connectors.sample_channels:feed"
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -219,6 +222,22 @@ def test_services_that_would_refuse_to_start_are_failures(tmp_path: Path) -> Non
     found = _by_check(doctor.check_sections(load(cfg, env={})))
     assert found["[forwarder]"][0].level == "fail" and "url is empty" in found["[forwarder]"][0].message
     assert found["[admin]"][0].level == "fail" and "no admins" in found["[admin]"][0].message
+
+
+def test_a_disposition_map_the_console_cannot_read_is_a_failure(tmp_path: Path) -> None:
+    """Found in a new user's trial: doctor said ok, then `kanal admin serve` stopped on the missing map."""
+    from admin.auth import hash_password
+
+    cfg = tmp_path / "kanal.toml"
+    users = f'[admin.users.lurah]\npassword_hash = "{hash_password("a-long-officer-password")}"\nqueues = ["triage"]\n'
+    cfg.write_text('[router]\nenabled = false\n[admin]\nenabled = true\n'
+                   f'disposition = "rules/disposition.toml"\n{users}')
+    [missing] = _by_check(doctor.check_sections(load(cfg, env={})))["[admin]"]
+    assert missing.level == "fail" and str(tmp_path / "rules/disposition.toml") in missing.message
+    assert "relative path is taken from that file's folder" in missing.fix
+    shutil.copytree(ROOT / "deploy/rules", tmp_path / "rules")
+    [found] = _by_check(doctor.check_sections(load(cfg, env={})))["[admin]"]
+    assert found.level == "ok" and "units" in found.message, found
 
 
 # What an operator fills in before the example goes live, as environment overrides (lists and tables as JSON).
