@@ -50,7 +50,7 @@ from kanal.throttle import LoginThrottle
 from kanal.throttle import open_bucket as open_logins
 from schemas import subjects
 from schemas.outbound import SendRecord
-from schemas.privacy import reporter_view
+from schemas.privacy import ANONYMOUS_LABEL, HIDDEN_LABEL, UNKNOWN_LABEL, reporter_view
 from schemas.status import STAGES
 
 CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; form-action 'self'; "
@@ -314,8 +314,9 @@ class Console(OfficePages):
             code = stored.queue.split(".", 1)[1] if stored.queue.startswith("kelurahan.") else None
             geo_svg = self.geo.svg(loc.lat, loc.lon, code)
         # the page is only served to admins allowed on the item's queue (`_stored` checked it)
+        view = reporter_view(it.envelope, "queue_admin")
         return self._page(request, "item.html", row=row, item=it, env=it.envelope, stored=stored, status=latest,
-                          reporter=reporter_view(it.envelope, "queue_admin"),
+                          reporter=view, reporter_label=self._reporter_label(request, view.label),
                           next_stage=next_stage(row.stage), location=location_line(it), map_svg=geo_svg,
                           reroute_targets=self.names.queues(),
                           why=self._why(request, routing_reason(it, self.names.queue)),
@@ -326,6 +327,12 @@ class Console(OfficePages):
                           merged_seq=self._open_seq(held.merged_into) if held.merged_into else None,
                           due=datetime.fromtimestamp(due, UTC) if due is not None else None,
                           follow_ups=follow_ups, **await disposition.context(self, stored, user))
+
+    def _reporter_label(self, request: Request, label: str) -> str:
+        """The words schemas/privacy.py puts for a reporter who has no name to show, in the admin's language."""
+        words = {ANONYMOUS_LABEL: self.tr(request, "anonymous"), UNKNOWN_LABEL: self.tr(request, "unknown"),
+                 HIDDEN_LABEL: self.tr(request, "hidden")}
+        return words.get(label, label)
 
     def _open_seq(self, item_id: str) -> int | None:
         """The stream sequence of the item's open message (its current queue), if the index has one."""

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from admin.reason import Reason
-from schemas.routed import RoutedItem
-
-ROUTER = "router"  # who a move is recorded as when the router made it (router/prompts.py)
+from schemas.routed import BY_ROUTER, RoutedItem
 
 
 def routing_reason(item: RoutedItem, place: Callable[[str], str]) -> Reason:
@@ -26,7 +24,7 @@ def routing_reason(item: RoutedItem, place: Callable[[str], str]) -> Reason:
             return Reason("The same reporter sent this report again.")
         return Reason("Another report says the same: it is linked to the first one.")
     kind = decision.rule_type
-    if kind == "reroute" and item.reroutes and item.reroutes[-1].by == ROUTER:
+    if kind == "reroute" and item.reroutes and item.reroutes[-1].by == BY_ROUTER:
         return Reason("Moved here by the router: the reporter's answer to our location request names %(place)s.",
                       place=where)
     if kind == "reroute":

@@ -38,7 +38,7 @@ from router.similarity import reporter_keys
 from schemas import subjects
 from schemas.envelope import Envelope, UtcTime, encode
 from schemas.errors import SchemaError
-from schemas.routed import Decision, RoutedItem, decode_routed
+from schemas.routed import BY_ROUTER, Decision, RoutedItem, decode_routed
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     Decoded = tuple[Msg, Envelope, str]  # an input, its envelope, and its text as the rules read it
 
 CHAT_KINDS = frozenset({"direct_message", "sms"})
-BY = "router"  # who the reroute is recorded as
 Outcome = Literal["rerouted", "attached"]
 SEARCH_PAGES = 8  # pages of 256 messages read in the report's queue from its routing time (a busy triage)
 
@@ -92,7 +91,7 @@ def completed(report: RoutedItem, answer: Envelope, from_queue: str, to_queue: s
               at: datetime) -> RoutedItem:
     """The report as it lands where its answer leads: rerouted by the router with the reason, its envelope
     carrying the answer's location, words and attachments (pure)."""
-    moved = rerouted(report, from_queue, to_queue, reason, BY)
+    moved = rerouted(report, from_queue, to_queue, reason, BY_ROUTER)
     env = report.envelope
     words = answer.text.strip()
     env = msgspec.structs.replace(
@@ -204,9 +203,9 @@ class LocationPrompts:
                       f"{w.decision.reason}")
             if report is not None and not await acted(store, pending.item_id):
                 claim = await store.record(pending.item_id, Handling(
-                    seq=report.seq, queue=pending.queue, action="reroute", by=BY, at=datetime.now(UTC),
+                    seq=report.seq, queue=pending.queue, action="reroute", by=BY_ROUTER, at=datetime.now(UTC),
                     to_queue=where, reason=reason))
-                if claim.by == BY and claim.action == "reroute" and claim.to_queue == where:
+                if claim.by == BY_ROUTER and claim.action == "reroute" and claim.to_queue == where:
                     moved = completed(report.item, w.env, pending.queue, where, claim.reason or reason, claim.at)
                     await router.js.publish(subjects.admin(where), encode(moved), headers={
                         "Nats-Msg-Id": f"{pending.item_id}:reroute:{len(moved.reroutes)}:{where}"})
@@ -246,7 +245,7 @@ async def acted(store: ItemStore, item_id: str) -> bool:
     """Whether an admin did anything with the report: a record (ack, reroute, category, disposition), an
     assignment or merge, or a stage change."""
     state, _ = await store.state(item_id)
-    if any(h.by != BY for h in state.handled) or state.categories or state.dispositions:
+    if any(h.by != BY_ROUTER for h in state.handled) or state.categories or state.dispositions:
         return True  # (a move of the router's own, claimed by an earlier delivery of the answer, is no action)
     desk, _ = await assign.get(store, item_id)
     if desk.history or desk.links:

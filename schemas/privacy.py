@@ -18,7 +18,7 @@ from schemas.envelope import Envelope, Reporter
 Audience = Literal["queue_admin", "other_admin", "crm", "public", "log", "metrics", "outbound"]
 AUDIENCES: tuple[Audience, ...] = ("queue_admin", "other_admin", "crm", "public", "log", "metrics", "outbound")
 
-# What an officer reads instead of a name (the console shows them in the admin's language: admin/templates/item.html).
+# What an officer reads instead of a name (the console shows them in the admin's language: admin/console.py).
 ANONYMOUS_LABEL = "anonim"
 HIDDEN_LABEL = "disembunyikan"  # private report, seen from outside its queue
 UNKNOWN_LABEL = "tidak diketahui"

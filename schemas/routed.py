@@ -55,8 +55,12 @@ class Dedup(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     similarity: float | None = None
 
 
+# `Reroute.by` when the router itself moved a report (the reporter's answer to a location request).
+BY_ROUTER = "router"
+
+
 class Reroute(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """An admin moved the item to another queue; always recorded, never a silent move."""
+    """An admin (or the router: `BY_ROUTER`) moved the item to another queue; always recorded, never silent."""
 
     from_queue: QueueName
     to_queue: QueueName
