@@ -112,6 +112,10 @@ async def test_router_then_console_correct_and_dispose(provisioned: NATS, config
             assert "Suku Dinas Sumber Daya Air Jakarta Pusat" in await row.inner_text()
             assert await page.locator("#disposed form, #disposed button").count() == 0  # read-only
             await page.screenshot(path=str(shots / "2-disposed.png"), full_page=True)
+            await page.set_viewport_size({"width": 360, "height": 780})
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 360  # nothing runs off-screen
+            await page.screenshot(path=str(shots / "3-disposed-phone.png"), full_page=True)
+            await page.set_viewport_size({"width": 1200, "height": 900})
 
             metrics = await page.goto(f"{base}/metrics/categories")
             assert metrics is not None
