@@ -28,7 +28,7 @@ import msgspec
 from msgspec import Struct
 from rapidfuzz.distance import OSA
 
-from router import typos
+from router import typos, wordnames
 from router.fuzzy import FuzzyHit, FuzzyIndex, vowels_dropped
 from router.places import (
     COMMON_NOUNS,
@@ -89,6 +89,7 @@ class PlaceMatch(Struct, frozen=True, kw_only=True):
     edits: int | None = None
     score: float | None = None
     spelling: str | None = None  # "old spelling", "without vowels": how a respelt name was written
+    before: str | None = None  # a name that is also a word, read as a place before this kecamatan/kota
 
 
 class Reading(Struct, frozen=True, kw_only=True):
@@ -148,6 +149,8 @@ class Gazetteer:
     spelled: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a typo index key -> its name's words
     heads: frozenset[str] = frozenset()  # words a misspelt name may begin with, no cue needed (router/typos.py)
     cue_words: frozenset[str] = CUES
+    word_names: frozenset[str] = frozenset()  # need-marker names readable before their kecamatan (wordnames)
+    word_names_fuzzy: FuzzyIndex | None = None
     no_typo: frozenset[str] = CUES | FUZZY_STOP  # no typo window starts at one of these words after a cue
     # token -> what it may be (_START: begins a name, _CUE: a typo may follow it): one pass over a text's words
     # in C finds both; built at the end of `build` (or on first use).
@@ -207,6 +210,9 @@ class Gazetteer:
             gaz.respelt = {k: "without vowels" if vowels_dropped(k, key_of(gaz.written[k])) else "old spelling"
                            for k in set(gaz.written) - before}
             typos.index(gaz, names, marks)
+        gaz.word_names = wordnames.readable(gaz)
+        if fuzzy:
+            gaz.word_names_fuzzy = wordnames.index(gaz.word_names)
         gaz._marks = gaz._mark_table()
         return gaz
 
@@ -349,6 +355,8 @@ class Gazetteer:
         starts, cues, heads = self._scan(tokens)
         found = self._find(tokens, starts)
         notes: list[str] = []
+        if self.word_names and found:
+            found = sorted(found + wordnames.before_area(self, tokens, found), key=lambda m: m.at)
         if self.fuzzy is not None:
             found = [typos.longer(self, m, tokens) for m in found]
             found, notes = typos.within(found)

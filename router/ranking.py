@@ -59,6 +59,8 @@ def describe(best: PlaceMatch, found: Sequence[PlaceMatch], notes: Sequence[str]
     text = f"text names {how}{best.place.level} {best.place.name} as {best.phrase!r}"
     if best.marker:
         text += f" after {best.marker!r}"
+    if best.before:
+        text += f" right before {best.before!r}, which it lies in"
     if best.edits is not None:
         how = f", written {best.spelling}" if best.spelling == "without vowels" else \
             f", {best.spelling}" if best.spelling else ""

@@ -164,7 +164,21 @@ TYPOS = [
     ("banjir di cilandk, kec. kebayoran lama", "kec:Kebayoran Lama", "outside the kecamatan/kota the text"),
     ("kel. kebon jeruk dekat stasiun manggarei", "kel:Kebon Jeruk", "kelurahan Kebon Jeruk"),
 ]
-READS = CONFLICTS + SHORT_FORMS + TYPOS
+
+
+# A name that is also a word ("Cawang", "Munjul", "Bintaro") needs "kel." before it, or its own kecamatan or
+# kota right after it, as an address is written; misspelt too, inside that area only.
+WORD_NAMES = [
+    ("cawang kramat jati macet total", "kel:Cawang", "right before 'kramat jati', which it lies in"),
+    ("got mampet di susukan kec. ciracas", "kel:Susukan", "right before 'ciracas'"),
+    ("bintaro, jaksel pohon tumbang", "kel:Bintaro", "right before 'jaksel'"),
+    ("munjull cipayung lampu jalan mati", "kel:Munjul", "fuzzy: read as Munjul, 1 edit(s)"),
+    ("serdeng kemayoran air got hitam bau", "kel:Serdang", "right before 'kemayoran'"),
+    ("bintaro kebayoran lama banjir", "kec:Kebayoran Lama", "kecamatan Kebayoran Lama"),  # Bintaro is not in it
+    ("rumah baru pasar rebo bocor", "kec:Pasar Rebo", "kecamatan Pasar Rebo"),  # "baru" is new, not Kel. Baru
+    ("tangki kec. taman sari banjir", "kec:Taman Sari", "kecamatan Taman Sari"),  # a tank: an everyday word
+]
+READS = CONFLICTS + SHORT_FORMS + TYPOS + WORD_NAMES
 
 
 @pytest.mark.parametrize(("text", "expected", "why"), READS, ids=[c[0] for c in READS])
