@@ -23,11 +23,12 @@ from typing import Literal
 from msgspec import Struct
 from rapidfuzz.distance import OSA
 
-Mode = Literal["cue", "marker", "bare"]
+Mode = Literal["cue", "marker", "bare", "start"]
 MIN_LETTERS = 6
 LONG_LETTERS = 11
 MARKER_LETTERS = 4  # after "kel."/"kec." a name of 4-5 letters may carry one edit
 BARE_LETTERS, BARE_LONG = 8, 13  # with no word before it that introduces a place
+START_LETTERS = 7  # at the text's first word (chat puts the place first)
 _NO_VOWELS = str.maketrans("", "", "aeiou")
 
 
@@ -35,6 +36,8 @@ def max_edits(letters: int, mode: Mode = "cue") -> int:
     """How many edits a name of this many letters may carry and still be recognised."""
     if mode == "bare":
         return 0 if letters < BARE_LETTERS else 1 if letters < BARE_LONG else 2
+    if mode == "start":  # the text's first words: one edit from 7 letters ("kemana" is not Kemang), two as `bare`
+        return 0 if letters < START_LETTERS else 1 if letters < BARE_LONG else 2
     if letters < MIN_LETTERS:
         return 1 if mode == "marker" and letters >= MARKER_LETTERS else 0
     return 1 if letters < LONG_LETTERS else 2
@@ -135,7 +138,7 @@ class FuzzyIndex:
 
     def _without_vowels(self, query: str, mode: Mode) -> list[FuzzyHit]:
         skeleton = vowelless(query)
-        if len(skeleton) < (5 if mode == "bare" else 4):
+        if len(skeleton) < (5 if mode in ("bare", "start") else 4):
             return []
         return [FuzzyHit(key=key, edits=len(key) - len(query),
                          score=round(100 * OSA.normalized_similarity(query, key), 1))

@@ -360,7 +360,7 @@ class Gazetteer:
         if self.fuzzy is not None:
             found = [typos.longer(self, m, tokens) for m in found]
             found, notes = typos.within(found)
-            if (cues or heads or found) and not any(m.place.level == "kelurahan" and m.edits is None for m in found):
+            if tokens and not any(m.place.level == "kelurahan" and m.edits is None for m in found):
                 more, more_notes = typos.misspelt(self, tokens, found, cues, heads)
                 found, notes = sorted(found + more, key=lambda m: m.at), notes + more_notes
         best = min(found, key=rank) if found else None

@@ -3,6 +3,7 @@
 A typo is looked for only when no kelurahan was found exactly, in windows of 1-4 words that start
 - right after a word that introduces a place ("di", "dekat", "depan" ...: the `cue` bound of router/fuzzy.py)
   or after "kel."/"kec." (`marker`: names of 4-5 letters may carry one edit too);
+- at the text's first word, where chat puts the place ("pekojam air pam mati": `start`, names of 7 letters on);
 - anywhere else at a word that may begin a misspelt name (`bare`, the strictest bound): the first word of a
   name ("kebon" in "kebon jeurk") or that word with one slip of the thumb (a letter dropped, doubled, swapped
   with its neighbour, a wrong vowel, a neighbouring key: "jtinegara", "cipnang"). These words are marked
@@ -117,7 +118,7 @@ def starts(tokens: Sequence[str], cues: Sequence[int], heads: Sequence[int], nam
     """Where windows start, with their bound: after each cue, at each head word, and one or two words before
     a kecamatan or kota found exactly (`named`: "roortan, jakut", "grogoo kec. grogol petamburan"; what
     is found there must lie inside it; not at a word in `skip`). Where two apply, the looser bound."""
-    looser = {"bare": 0, "cue": 1, "marker": 2}
+    looser = {"bare": 0, "start": 1, "cue": 2, "marker": 3}
     out: dict[int, Mode] = {}
 
     def add(j: int, mode: Mode) -> None:
@@ -128,6 +129,8 @@ def starts(tokens: Sequence[str], cues: Sequence[int], heads: Sequence[int], nam
         add(i + 1, "marker" if tokens[i] in KELURAHAN_MARKERS or tokens[i] in KECAMATAN_MARKERS else "cue")
     for i in heads:
         add(i, "bare")
+    if tokens and tokens[0] not in skip:
+        add(0, "start")  # chat puts the place first: "pekojam air pam mati 2 hari"
     for at in named:
         if at > 0 and (tokens[at - 1] in KECAMATAN_MARKERS or tokens[at - 1] in KOTA_MARKERS):
             at -= 1  # "kec. grogol petamburan": before the marker

@@ -153,6 +153,7 @@ TYPOS = [
     ("lampu mati di kel. slipy", "kel:Slipi", "fuzzy: read as Slipi"),
     ("jalan rusak roortan jakut", "kel:Rorotan", "fuzzy: read as Rorotan"),  # 7 letters: before a kota
     ("macet grogool parah", "kel:Grogol", "fuzzy: read as Grogol"),           # a letter typed twice
+    ("pekojam air pam mati 2 hari", "kel:Pekojan", "fuzzy: read as Pekojan"),  # 7 letters: the text's first word
     ("bau sampah menyengat di tebett", "kec:Tebet", "fuzzy: read as Tebet"),
     ("got mampet di cipinang besar slatan", "kel:Cipinang Besar Selatan", "read as Cipinang Besar Selatan"),
     # landmarks misspelt, also around a name found exactly
@@ -211,6 +212,10 @@ def test_reads_and_says_why(jakarta: RuleSet, queue_of: dict[str, str], text: st
     "rw 05 banjir lagi, tlg dibantu",
     "kemarin senin air mati seharian",            # not Senen
     "tangki air di rumah bocor",                  # Tangki is a word (a tank): a kelurahan only after "kel."
+    "kemana petugas kebersihan? sampah numpuk",   # the text's first word, a letter from Kemang
+    "@DKIJakarta tolong jalan rusak dibiarkan",   # the city's handle, two letters from "IKIP Jakarta"
+    "warga di dkijakarta kecewa sama pelayanan",
+    "remang remang jalan gelap rawan begal",
     "truk tangki parkir sembarangan",
     "tangkii air di rumah bocor",
 ])
