@@ -45,7 +45,8 @@ from router.places import (
     abbreviation_table,
     ordinary_words,
     respellings,
-    said_as_day,
+    said_as_word,
+    senses,
     short_forms,
 )
 from router.places import (
@@ -182,6 +183,7 @@ class Gazetteer:
         """A gazetteer from places, plus aliases (alias -> canonical name of any level), landmarks (each in a
         kelurahan among `places`), short forms of every name, and a typo index (`fuzzy`)."""
         places = list(places)
+        senses()  # read router/data/senses.txt now: a malformed line stops the start, not the first report
         gaz = cls(need_marker=frozenset(key_of(n) for n in need_marker) | COMMON_NOUNS)
         names: list[str] = []
         for place in places:
@@ -313,7 +315,7 @@ class Gazetteer:
                     match = self.match_key(key, " ".join(tokens[i : i + n]), tokens[i - 1] if i else None, i, hit)
                     if match is not None:
                         match = msgspec.structs.replace(match, spelling=self.respelt[key])
-                elif key in self.places and not said_as_day(tokens, i, n):
+                elif key in self.places and not said_as_word(tokens, i, n):
                     prev = tokens[i - 1] if i > 0 else None
                     match = self._resolve(key, " ".join(tokens[i : i + n]), prev, i)
                 elif key in self.landmarks:

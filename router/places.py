@@ -40,6 +40,7 @@ BORDER_M = 100.0
 # Spellings seen in other code lists and in ordinary text (from ../shared/data/jakarta/SOURCE.md).
 DEFAULT_ALIASES: dict[str, str] = {
     "Halim Perdana Kusumah": "Halim Perdana Kusuma",
+    "Halim PK": "Halim Perdana Kusuma",
     "Harapan Mulya": "Harapan Mulia",
     "Kampung Tengah": "Tengah",
     "Pal Meriem": "Palmeriam",
@@ -71,18 +72,40 @@ DEFAULT_NEED_MARKER = (
 KELURAHAN_MARKERS = frozenset({"kel", "kelurahan", "kelurhan", "desa"})
 KECAMATAN_MARKERS = frozenset({"kec", "kecamatan", "kecamtan"})
 KOTA_MARKERS = frozenset({"kota", "kotamadya", "jakarta", "kab", "kabupaten", "wilayah"})
-# Names that are also a day in everyday speech ("hari senen" is Monday in Betawi and Javanese): such a name is
-# a day, not a place, right after a word that introduces a day or right before a time of day.
-DAY_NAMES = frozenset({"senen"})
-DAY_BEFORE = frozenset({"hari", "tiap", "setiap", "sejak", "tgl", "tanggal"})
-DAY_AFTER = frozenset({"pagi", "siang", "sore", "malam", "kemarin", "kemaren", "kmrn", "lalu", "besok", "depan"})
+class Senses(Struct, frozen=True):
+    """router/data/senses.txt: word before (or after) -> the names it makes an everyday word (`*`: any one-word
+    name): "hari senen" is Monday, "pohon bungur" a tree, "coto makasar" a dish."""
+
+    before: dict[str, frozenset[str]]
+    after: dict[str, frozenset[str]]
 
 
-def said_as_day(tokens: Sequence[str], at: int, words: int) -> bool:
-    """Whether the name at `tokens[at:at + words]` is a day name used as a day ("dari hari senen", "senen pagi")."""
-    if " ".join(tokens[at:at + words]) not in DAY_NAMES:
-        return False
-    return (at > 0 and tokens[at - 1] in DAY_BEFORE) or (at + words < len(tokens) and tokens[at + words] in DAY_AFTER)
+@cache
+def senses() -> Senses:
+    """The rules of router/data/senses.txt; a malformed line stops the start with its number."""
+    path = _data("senses.txt")
+    rules: dict[str, dict[str, set[str]]] = {"before": {}, "after": {}}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        side, _, rest = line.partition(" ")
+        words, colon, names = rest.partition(":")
+        if side not in rules or not colon or not words.split() or not names.split():
+            raise PlacesError(f"{path}:{n}: expected 'before|after WORDS : NAMES', got {line!r}")
+        for word in words.split():
+            rules[side].setdefault(word, set()).update(names.split())
+    return Senses(**{side: {w: frozenset(ns) for w, ns in table.items()} for side, table in rules.items()})
+
+
+def said_as_word(tokens: Sequence[str], at: int, words: int) -> bool:
+    """Whether the name at `tokens[at:at + words]` is said as an everyday word here (router/data/senses.txt)."""
+    name, table = " ".join(tokens[at:at + words]), senses()
+
+    def applies(names: frozenset[str] | None) -> bool:
+        return names is not None and (name in names or ("*" in names and words == 1))
+
+    return (at > 0 and applies(table.before.get(tokens[at - 1]))) or (
+        at + words < len(tokens) and applies(table.after.get(tokens[at + words])))
 
 
 # Words that make the name after them a street's ("Jl. Tanah Abang II" runs through Gambir): such a name ranks
@@ -308,6 +331,10 @@ def respellings(words: Sequence[str]) -> list[tuple[str, ...]]:
     changed = [o != w for o, w in zip(old, words, strict=True)]
     if sum(changed) > 1:  # people respell one word and not the other too: "tjipinang muara", "soenter agung"
         out += [(*words[:i], old[i], *words[i + 1:]) for i in range(len(words)) if changed[i]]
+    for i, word in enumerate(words):  # and one syllable of a word, the first: "soemur batu" (soemoer)
+        first = _respell_first(word)
+        if first not in (word, old[i]):
+            out.append((*words[:i], first, *words[i + 1:]))
     if any(changed):
         out.append(old)
     bare = [_vowelless(w) for w in words]
@@ -322,6 +349,15 @@ def respellings(words: Sequence[str]) -> list[tuple[str, ...]]:
     if sum(ok) > 1:
         out.append(tuple(b if k else w for w, b, k in zip(words, bare, ok, strict=True)))
     return out
+
+
+def _respell_first(word: str) -> str:
+    """Today's spelling of a word with its first "u", "j" or "c" alone in the old one ("sumur" -> "soemur")."""
+    at = [(word.find(new), old, new) for old, new in OLD_SPELLING if word.find(new) >= 0]
+    if not at or any(old in word for old, _ in OLD_SPELLING):
+        return word
+    i, old, new = min(at)
+    return word[:i] + old + word[i + len(new):]
 
 
 def _respell(word: str) -> str:

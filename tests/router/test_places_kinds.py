@@ -109,6 +109,9 @@ CONFLICTS = [
      "a place named as an area beats one named only as a street"),
     # a name that is also a day, said as a day ("hari senen" is Monday), is no place; said as a place, it is
     ("copet di senen, tiap hari ada korban", "kec:Senen", "kecamatan Senen"),
+    # the same for the other names said as words: a name said as a place still is one
+    ("rob lagi di pluit, tiup peluit pun percuma", "kel:Pluit", "kelurahan Pluit as 'pluit'"),
+    ("pohon tumbang di bungur, kabel putus", "kel:Bungur", "kelurahan Bungur as 'bungur'"),
     # "jalanan X" is the roads of area X, not a street named X
     ("jalanan kebon kosong kemayoran rusak semua", "kel:Kebon Kosong", "a kelurahan beats its kecamatan"),
     # an explicit "Kel." beats a landmark
@@ -134,6 +137,8 @@ SHORT_FORMS = [
     ("macet parah di Pasming", "kec:Pasar Minggu", "kecamatan Pasar Minggu as 'pasming'"),
     ("kabel menjuntai di Mampang", "kec:Mampang Prapatan", "kecamatan Mampang Prapatan as 'mampang'"),
     ("antrian di Trmnl Kampung Melayu", "kel:Kampung Melayu", "short form of Terminal Kampung Melayu"),
+    ("kabel menjuntai di kt. bambu sltn", "kel:Kota Bambu Selatan", "short form of Kota Bambu Selatan"),
+    ("lampu jalan di halim p.k. mati", "kel:Halim Perdana Kusuma", "kelurahan Halim Perdana Kusuma"),
 ]
 
 
@@ -150,6 +155,7 @@ TYPOS = [
     ("trotoar kebajoran baru rusak", "kec:Kebayoran Baru", "old spelling"),  # old "j" is today's "y"
     ("got mampet tjempaka poetih barat", "kel:Cempaka Putih Barat", "old spelling"),
     ("banjir di tjipinang besar utara", "kel:Cipinang Besar Utara", "old spelling"),  # one word respelt of two
+    ("jalan di soemur batu ancur", "kel:Sumur Batu", "old spelling"),  # one syllable respelt (soemoer)
     ("lampu mati di kel. slipy", "kel:Slipi", "fuzzy: read as Slipi"),
     ("jalan rusak roortan jakut", "kel:Rorotan", "fuzzy: read as Rorotan"),  # 7 letters: before a kota
     ("macet grogool parah", "kel:Grogol", "fuzzy: read as Grogol"),           # a letter typed twice
@@ -216,6 +222,11 @@ def test_reads_and_says_why(jakarta: RuleSet, queue_of: dict[str, str], text: st
     "@DKIJakarta tolong jalan rusak dibiarkan",   # the city's handle, two letters from "IKIP Jakarta"
     "warga di dkijakarta kecewa sama pelayanan",
     "remang remang jalan gelap rawan begal",
+    # names said as everyday words (router/data/senses.txt): a tree, a dish, a whistle, fervour
+    "pohon bungur depan sekolah miring mau roboh",
+    "warung coto makasar buang limbah ke got",
+    "satpam komplek niup pluit terus tiap malam",
+    "gelora semangat kerja bakti warga sudah hilang",
     "truk tangki parkir sembarangan",
     "tangkii air di rumah bocor",
 ])
