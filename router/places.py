@@ -72,12 +72,16 @@ DEFAULT_NEED_MARKER = (
 KELURAHAN_MARKERS = frozenset({"kel", "kelurahan", "kelurhan", "desa"})
 KECAMATAN_MARKERS = frozenset({"kec", "kecamatan", "kecamtan"})
 KOTA_MARKERS = frozenset({"kota", "kotamadya", "jakarta", "kab", "kabupaten", "wilayah"})
+TOWARDS = frozenset({"ke", "arah", "menuju", "sampai", "sampe", "dan", "atau", "dari", "perbatasan", "batas"})
+
+
 class Senses(Struct, frozen=True):
     """router/data/senses.txt: word before (or after) -> the names it makes an everyday word (`*`: any one-word
     name): "hari senen" is Monday, "pohon bungur" a tree, "coto makasar" a dish."""
 
     before: dict[str, frozenset[str]]
     after: dict[str, frozenset[str]]
+    outside: frozenset[str]  # towns outside Jakarta: a name one or two words before one is there
 
 
 @cache
@@ -85,16 +89,21 @@ def senses() -> Senses:
     """The rules of router/data/senses.txt; a malformed line stops the start with its number."""
     path = _data("senses.txt")
     rules: dict[str, dict[str, set[str]]] = {"before": {}, "after": {}}
+    outside: set[str] = set()
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         side, _, rest = line.partition(" ")
+        if side == "outside" and rest.split():
+            outside.update(rest.split())
+            continue
         words, colon, names = rest.partition(":")
         if side not in rules or not colon or not words.split() or not names.split():
-            raise PlacesError(f"{path}:{n}: expected 'before|after WORDS : NAMES', got {line!r}")
+            raise PlacesError(f"{path}:{n}: expected 'before|after WORDS : NAMES' or 'outside TOWNS', got {line!r}")
         for word in words.split():
             rules[side].setdefault(word, set()).update(names.split())
-    return Senses(**{side: {w: frozenset(ns) for w, ns in table.items()} for side, table in rules.items()})
+    return Senses(**{side: {w: frozenset(ns) for w, ns in table.items()} for side, table in rules.items()},
+                  outside=frozenset(outside))
 
 
 def said_as_word(tokens: Sequence[str], at: int, words: int) -> bool:
@@ -104,8 +113,14 @@ def said_as_word(tokens: Sequence[str], at: int, words: int) -> bool:
     def applies(names: frozenset[str] | None) -> bool:
         return names is not None and (name in names or ("*" in names and words == 1))
 
-    return (at > 0 and applies(table.before.get(tokens[at - 1]))) or (
-        at + words < len(tokens) and applies(table.after.get(tokens[at + words])))
+    if (at > 0 and applies(table.before.get(tokens[at - 1]))) or (
+            at + words < len(tokens) and applies(table.after.get(tokens[at + words]))):
+        return True
+    # "pekayon jaya bekasi" is in Bekasi; "dari cibubur ke depok" still names Cibubur
+    for k in (at + words, at + words + 1):
+        if k < len(tokens) and tokens[k] in table.outside:
+            return not any(t in TOWARDS for t in tokens[at + words:k])
+    return False
 
 
 # Words that make the name after them a street's ("Jl. Tanah Abang II" runs through Gambir): such a name ranks

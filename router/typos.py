@@ -108,9 +108,14 @@ def plausible(window: Sequence[str], spelled: Collection[str]) -> bool:
     if not changed:
         return True
     ordinary = ordinary_words()
-    if any(w not in ordinary for w in changed):
+    if any(not is_ordinary(w, ordinary) for w in changed):
         return True
     return sum(len(w) for w in window if w in spelled) >= KEPT_LETTERS
+
+
+def is_ordinary(word: str, ordinary: Collection[str]) -> bool:
+    """An ordinary word, or one with the suffix "-nya" ("its": "pasarnya" is its market, not Pasaraya)."""
+    return word in ordinary or (word.endswith("nya") and word[:-3] in ordinary)
 
 
 def starts(tokens: Sequence[str], cues: Sequence[int], heads: Sequence[int], named: Sequence[int] = (),

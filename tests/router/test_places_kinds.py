@@ -112,6 +112,7 @@ CONFLICTS = [
     # the same for the other names said as words: a name said as a place still is one
     ("rob lagi di pluit, tiup peluit pun percuma", "kel:Pluit", "kelurahan Pluit as 'pluit'"),
     ("pohon tumbang di bungur, kabel putus", "kel:Bungur", "kelurahan Bungur as 'bungur'"),
+    ("macet dari cibubur ke depok tiap pagi", "kel:Cibubur", "kelurahan Cibubur as 'cibubur'"),
     # "jalanan X" is the roads of area X, not a street named X
     ("jalanan kebon kosong kemayoran rusak semua", "kel:Kebon Kosong", "a kelurahan beats its kecamatan"),
     # an explicit "Kel." beats a landmark
@@ -138,6 +139,7 @@ SHORT_FORMS = [
     ("kabel menjuntai di Mampang", "kec:Mampang Prapatan", "kecamatan Mampang Prapatan as 'mampang'"),
     ("antrian di Trmnl Kampung Melayu", "kel:Kampung Melayu", "short form of Terminal Kampung Melayu"),
     ("kabel menjuntai di kt. bambu sltn", "kel:Kota Bambu Selatan", "short form of Kota Bambu Selatan"),
+    ("got mampet di cipinang bsr utr", "kel:Cipinang Besar Utara", "short form of Cipinang Besar Utara"),
     ("lampu jalan di halim p.k. mati", "kel:Halim Perdana Kusuma", "kelurahan Halim Perdana Kusuma"),
 ]
 
@@ -227,6 +229,11 @@ def test_reads_and_says_why(jakarta: RuleSet, queue_of: dict[str, str], text: st
     "warung coto makasar buang limbah ke got",
     "satpam komplek niup pluit terus tiap malam",
     "gelora semangat kerja bakti warga sudah hilang",
+    "pancuran air di musholla bocor terus",           # a spout, not Pancoran
+    "parkiran pasarnya becek dan bau",                # its market, not Pasaraya
+    "makassar jalannya mulus, di sini hancur",        # the city, not Kecamatan Makasar
+    "penggilingan padi tetangga bising dari subuh",   # a rice mill
+    "jalan komplek di pekayon jaya bekasi rusak",     # a place in Bekasi named like a Jakarta kelurahan
     "truk tangki parkir sembarangan",
     "tangkii air di rumah bocor",
 ])
