@@ -86,8 +86,12 @@ class Senses(Struct, frozen=True):
 
 @cache
 def senses() -> Senses:
-    """The rules of router/data/senses.txt; a malformed line stops the start with its number."""
-    path = _data("senses.txt")
+    """The rules of router/data/senses.txt, read once."""
+    return load_senses(_data("senses.txt"))
+
+
+def load_senses(path: Path) -> Senses:
+    """Rules in the format of router/data/senses.txt; a malformed line stops the start with its number."""
     rules: dict[str, dict[str, set[str]]] = {"before": {}, "after": {}}
     outside: set[str] = set()
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -98,10 +102,11 @@ def senses() -> Senses:
             outside.update(rest.split())
             continue
         words, colon, names = rest.partition(":")
-        if side not in rules or not colon or not words.split() or not names.split():
+        said = [" ".join(name.split()) for name in names.split(",") if name.strip()]
+        if side not in rules or not colon or not words.split() or not said:
             raise PlacesError(f"{path}:{n}: expected 'before|after WORDS : NAMES' or 'outside TOWNS', got {line!r}")
         for word in words.split():
-            rules[side].setdefault(word, set()).update(names.split())
+            rules[side].setdefault(word, set()).update(said)
     return Senses(**{side: {w: frozenset(ns) for w, ns in table.items()} for side, table in rules.items()},
                   outside=frozenset(outside))
 

@@ -74,6 +74,16 @@ def test_shipped_landmark_codes_are_jakarta_kelurahan() -> None:
         assert names.get(mark.code) == mark.kelurahan, mark.name
 
 
+def test_shipped_senses_load_and_a_bad_line_is_refused_with_its_number(tmp_path: Path) -> None:
+    shipped = places.senses()
+    assert "senen" in shipped.before["hari"] and "kayu putih" in shipped.before["minyak"]
+    assert "bekasi" in shipped.outside
+    bad = tmp_path / "senses.txt"
+    bad.write_text("# fine\nbefore hari : senen\nbefore pohon bungur\n", encoding="utf-8")
+    with pytest.raises(PlacesError, match=r"senses.txt:3: expected"):
+        places.load_senses(bad)
+
+
 def test_shipped_abbreviations_load() -> None:
     table = {(a.short, a.long) for a in places.load_abbreviations(BUILTIN_SHORT)}
     for pair in [("ps", "pasar"), ("tg", "tanjung"), ("pd", "pondok"), ("klp", "kelapa"), ("kb", "kebon"),

@@ -234,6 +234,7 @@ def test_reads_and_says_why(jakarta: RuleSet, queue_of: dict[str, str], text: st
     "makassar jalannya mulus, di sini hancur",        # the city, not Kecamatan Makasar
     "penggilingan padi tetangga bising dari subuh",   # a rice mill
     "jalan komplek di pekayon jaya bekasi rusak",     # a place in Bekasi named like a Jakarta kelurahan
+    "stok minyak kayu putih di puskesmas habis",      # eucalyptus oil, not Kelurahan Kayu Putih
     "truk tangki parkir sembarangan",
     "tangkii air di rumah bocor",
 ])
