@@ -292,10 +292,12 @@ class Gazetteer:
     def find(self, text: str, words: Sequence[str] | None = None) -> list[PlaceMatch]:
         """Every place named in `text` (or its `normalise`d `words`, given), longest phrase first, in text order."""
         tokens = normalise(text) if words is None else words
-        return self._find(tokens, self._scan(tokens)[0])
+        return self._find(tokens, self._scan(tokens)[0])[0]
 
-    def _find(self, tokens: Sequence[str], starts: Sequence[int]) -> list[PlaceMatch]:
+    def _find(self, tokens: Sequence[str], starts: Sequence[int]) -> tuple[list[PlaceMatch], list[str]]:
+        """Names found exactly, and notes on names passed over because they are said as words here."""
         found: list[PlaceMatch] = []
+        notes: list[str] = []
         prefixes = self.prefixes
         free = 0  # tokens before this are part of an earlier match
         for i in starts:  # only where a name may start: usually a handful of a complaint's words
@@ -315,7 +317,11 @@ class Gazetteer:
                     match = self.match_key(key, " ".join(tokens[i : i + n]), tokens[i - 1] if i else None, i, hit)
                     if match is not None:
                         match = msgspec.structs.replace(match, spelling=self.respelt[key])
-                elif key in self.places and not said_as_word(tokens, i, n):
+                elif key in self.places:
+                    if said_as_word(tokens, i, n):
+                        notes.append(f"{' '.join(tokens[i : i + n])!r} is said as a word here, not as a place "
+                                     "(router/data/senses.txt)")
+                        continue
                     prev = tokens[i - 1] if i > 0 else None
                     match = self._resolve(key, " ".join(tokens[i : i + n]), prev, i)
                 elif key in self.landmarks:
@@ -326,7 +332,7 @@ class Gazetteer:
                     found.append(match)
                     free = i + n
                     break
-        return found
+        return found, notes
 
     def _resolve(self, key: str, phrase: str, prev: str | None, at: int = 0,
                  hit: FuzzyHit | None = None) -> PlaceMatch | None:
@@ -355,13 +361,13 @@ class Gazetteer:
         """Everything named, the most specific place (see `rank`; first in text on a tie) and the notes."""
         tokens = normalise(text) if words is None else words
         starts, cues, heads = self._scan(tokens)
-        found = self._find(tokens, starts)
-        notes: list[str] = []
+        found, notes = self._find(tokens, starts)
         if self.word_names and found:
             found = sorted(found + wordnames.before_area(self, tokens, found), key=lambda m: m.at)
         if self.fuzzy is not None:
             found = [typos.longer(self, m, tokens) for m in found]
-            found, notes = typos.within(found)
+            found, outside = typos.within(found)
+            notes += outside
             if tokens and not any(m.place.level == "kelurahan" and m.edits is None for m in found):
                 more, more_notes = typos.misspelt(self, tokens, found, cues, heads)
                 found, notes = sorted(found + more, key=lambda m: m.at), notes + more_notes

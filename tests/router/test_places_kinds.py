@@ -243,6 +243,13 @@ def test_no_place_no_route(jakarta: RuleSet, text: str) -> None:
     assert queue is None, reason
 
 
+def test_a_name_said_as_a_word_is_explained_in_the_trail(jakarta: RuleSet) -> None:
+    """`kanal route explain` says why "pohon bungur" did not route to Kelurahan Bungur."""
+    decision = jakarta.decide(envelope(text="pohon bungur depan sekolah mau roboh"))
+    gazetteer = next(t for t in decision.trail if t.rule_id == "gazetteer")
+    assert "'bungur' is said as a word here, not as a place" in gazetteer.reason
+
+
 # --- the reader's two short cuts give what the plain reading gives ---------------------------------------
 
 def _vocabulary(gaz: Gazetteer) -> list[str]:
