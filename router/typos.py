@@ -141,7 +141,7 @@ def starts(tokens: Sequence[str], cues: Sequence[int], heads: Sequence[int], nam
             at -= 1  # "kec. grogol petamburan": before the marker
         for j in (at - 2, at - 1):
             if j >= 0 and tokens[j] not in skip:
-                add(j, "cue")
+                add(j, "marker")  # as strong as "kel.": an address names the kelurahan, then its kecamatan
     return sorted(out.items())
 
 

@@ -1,7 +1,7 @@
 """Names that are also words ("Bintaro", "Munjul", "Serdang", "Cawang": the gazetteer's `need_marker`), read as
 places when the words right after them name their own kecamatan or kota, as an address is written:
-"munjul cipayung", "bintaro, jaksel", "susukan kec. ciracas". Misspelt too, with the bound a word that
-introduces a place gives ("serdeng kemayoran", "munjull cipayung"), and only where the name's kelurahan lies
+"munjul cipayung", "bintaro, jaksel", "susukan kec. ciracas". Misspelt too, with the bound "kel." gives
+("serdeng kemayoran", "galue johar baru"), and only where the name's kelurahan lies
 inside the area named after it. Without such a neighbour they still need "kel."/"kelurahan" before them.
 
 Names that are everyday words as well ("baru", "tengah", "jati": `router/data/words.txt` and the common
@@ -64,7 +64,7 @@ def _read(gaz: Gazetteer, window: Sequence[str], at: int, area: PlaceMatch) -> P
     if key not in gaz.word_names:
         if gaz.word_names_fuzzy is None or any(w in ordinary_words() for w in window):
             return None
-        found = gaz.word_names_fuzzy.lookup(key, "cue")
+        found = gaz.word_names_fuzzy.lookup(key, "marker")
         if not isinstance(found, FuzzyHit):
             return None
         hit, key = found, found.key

@@ -183,6 +183,8 @@ WORD_NAMES = [
     ("bintaro, jaksel pohon tumbang", "kel:Bintaro", "right before 'jaksel'"),
     ("munjull cipayung lampu jalan mati", "kel:Munjul", "fuzzy: read as Munjul, 1 edit(s)"),
     ("serdeng kemayoran air got hitam bau", "kel:Serdang", "right before 'kemayoran'"),
+    ("galue johar baru ada tumpukan puing", "kel:Galur", "fuzzy: read as Galur, 1 edit(s)"),  # 5 letters
+    ("sampah numpuk di lagao koja", "kel:Lagoa", "fuzzy: read as Lagoa"),  # not a word name: the same bound
     ("bintaro kebayoran lama banjir", "kec:Kebayoran Lama", "kecamatan Kebayoran Lama"),  # Bintaro is not in it
     ("rumah baru pasar rebo bocor", "kec:Pasar Rebo", "kecamatan Pasar Rebo"),  # "baru" is new, not Kel. Baru
     ("tangki kec. taman sari banjir", "kec:Taman Sari", "kecamatan Taman Sari"),  # a tank: an everyday word
@@ -233,6 +235,8 @@ def test_reads_and_says_why(jakarta: RuleSet, queue_of: dict[str, str], text: st
     "parkiran pasarnya becek dan bau",                # its market, not Pasaraya
     "makassar jalannya mulus, di sini hancur",        # the city, not Kecamatan Makasar
     "penggilingan padi tetangga bising dari subuh",   # a rice mill
+    "mesin penggilingan daging tetangga bising",     # a meat grinder
+    "trotoarnya dibikin kebagusan tapi dipake parkir",  # "too nice", not Kebagusan
     "jalan komplek di pekayon jaya bekasi rusak",     # a place in Bekasi named like a Jakarta kelurahan
     "stok minyak kayu putih di puskesmas habis",      # eucalyptus oil, not Kelurahan Kayu Putih
     "truk tangki parkir sembarangan",
