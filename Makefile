@@ -66,6 +66,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/console.py
 	$(BIN)/python bench/notifier.py
 	$(BIN)/python bench/assembly.py
+	$(BIN)/python bench/places.py --set build heldout heldout2 heldout3 heldout4 heldout5 heldout6 heldout7 \
+		heldout8 heldout9 typos_dev
+	$(BIN)/python bench/categories.py
 
 clean:
 	rm -rf $(VENV) .venv-latest var .pytest_cache .mypy_cache .ruff_cache
