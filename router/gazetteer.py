@@ -92,6 +92,11 @@ class PlaceMatch(Struct, frozen=True, kw_only=True):
     spelling: str | None = None  # "old spelling", "without vowels": how a respelt name was written
     before: str | None = None  # a name that is also a word, read as a place before this kecamatan/kota
 
+    @property
+    def names_area(self) -> bool:
+        """A kecamatan or kota named exactly: what a misspelt name or a word name beside it must lie in."""
+        return self.place.level in ("kecamatan", "kota") and self.edits is None
+
 
 class Reading(Struct, frozen=True, kw_only=True):
     """What `Gazetteer.read` made of a text: the chosen place, everything found, candidates turned down."""
@@ -213,8 +218,8 @@ class Gazetteer:
                            for k in set(gaz.written) - before}
             typos.index(gaz, names, marks)
         gaz.word_names = wordnames.readable(gaz)
-        if fuzzy:
-            gaz.word_names_fuzzy = wordnames.index(gaz.word_names)
+        if fuzzy:  # their own typo index: they never compete with the other names' typos
+            gaz.word_names_fuzzy = FuzzyIndex(gaz.word_names)
         gaz._marks = gaz._mark_table()
         return gaz
 
@@ -363,7 +368,9 @@ class Gazetteer:
         starts, cues, heads = self._scan(tokens)
         found, notes = self._find(tokens, starts)
         if self.word_names and found:
-            found = sorted(found + wordnames.before_area(self, tokens, found), key=lambda m: m.at)
+            extra = wordnames.before_area(self, tokens, found)
+            if extra:
+                found = sorted(found + extra, key=lambda m: m.at)
         if self.fuzzy is not None:
             found = [typos.longer(self, m, tokens) for m in found]
             found, outside = typos.within(found)

@@ -72,6 +72,12 @@ DEFAULT_NEED_MARKER = (
 KELURAHAN_MARKERS = frozenset({"kel", "kelurahan", "kelurhan", "desa"})
 KECAMATAN_MARKERS = frozenset({"kec", "kecamatan", "kecamtan"})
 KOTA_MARKERS = frozenset({"kota", "kotamadya", "jakarta", "kab", "kabupaten", "wilayah"})
+def area_start(tokens: Sequence[str], at: int) -> int:
+    """Where a kecamatan or kota named at `at` begins, with its marker ("susukan kec. ciracas"): the one or two
+    words right before this are read as a place inside it (router/typos.py, router/wordnames.py)."""
+    return at - 1 if at > 0 and (tokens[at - 1] in KECAMATAN_MARKERS or tokens[at - 1] in KOTA_MARKERS) else at
+
+
 TOWARDS = frozenset({"ke", "arah", "menuju", "sampai", "sampe", "dan", "atau", "dari", "perbatasan", "batas"})
 
 

@@ -25,9 +25,9 @@ from router.places import (
     FUZZY_STOP,
     KECAMATAN_MARKERS,
     KELURAHAN_MARKERS,
-    KOTA_MARKERS,
     VOWELS,
     Landmark,
+    area_start,
     ordinary_words,
 )
 
@@ -136,9 +136,8 @@ def starts(tokens: Sequence[str], cues: Sequence[int], heads: Sequence[int], nam
         add(i, "bare")
     if tokens and tokens[0] not in skip:
         add(0, "start")  # chat puts the place first: "pekojam air pam mati 2 hari"
-    for at in named:
-        if at > 0 and (tokens[at - 1] in KECAMATAN_MARKERS or tokens[at - 1] in KOTA_MARKERS):
-            at -= 1  # "kec. grogol petamburan": before the marker
+    for area in named:
+        at = area_start(tokens, area)
         for j in (at - 2, at - 1):
             if j >= 0 and tokens[j] not in skip:
                 add(j, "marker")  # as strong as "kel.": an address names the kelurahan, then its kecamatan
@@ -150,7 +149,7 @@ def misspelt(gaz: Gazetteer, tokens: Sequence[str], found: Sequence[PlaceMatch],
     """Names with a typo in the windows `starts` gives; never outside a kecamatan/kota the text names."""
     index = gaz.fuzzy
     assert index is not None
-    named = [m for m in found if m.place.level in ("kecamatan", "kota") and m.edits is None]
+    named = [m for m in found if m.names_area]
     within = [m.place.code for m in named]
     out: list[PlaceMatch] = []
     notes: list[str] = []
@@ -222,7 +221,7 @@ def same_place(gaz: Gazetteer, hit: FuzzyHit | tuple[FuzzyHit, ...] | None) -> F
 
 def within(found: list[PlaceMatch]) -> tuple[list[PlaceMatch], list[str]]:
     """Drop what was read as a typo or another spelling outside the kecamatan/kota the text names exactly."""
-    named = [m.place.code for m in found if m.place.level in ("kecamatan", "kota") and m.edits is None]
+    named = [m.place.code for m in found if m.names_area]
     if not named:
         return found, []
     kept: list[PlaceMatch] = []

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from router.fuzzy import FuzzyHit, FuzzyIndex
-from router.places import COMMON_NOUNS, KECAMATAN_MARKERS, KOTA_MARKERS, ordinary_words
+from router.fuzzy import FuzzyHit
+from router.places import COMMON_NOUNS, area_start, ordinary_words
 
 if TYPE_CHECKING:
     from router.gazetteer import Gazetteer, PlaceMatch
@@ -29,21 +29,14 @@ def readable(gaz: Gazetteer) -> frozenset[str]:
         place.level == "kelurahan" for place in gaz.places[key]))
 
 
-def index(keys: frozenset[str]) -> FuzzyIndex:
-    """A typo index over just these names, so that they never compete with the other names' typos."""
-    return FuzzyIndex(keys)
-
-
 def before_area(gaz: Gazetteer, tokens: Sequence[str], found: Sequence[PlaceMatch]) -> list[PlaceMatch]:
     """Need-marker names in the one or two words right before a kecamatan or kota found exactly, inside it."""
     taken = {i for m in found for i in range(m.at, m.at + len(m.phrase.split()))}
     out: list[PlaceMatch] = []
     for area in found:
-        if area.place.level not in ("kecamatan", "kota") or area.edits is not None:
+        if not area.names_area:
             continue
-        at = area.at
-        if at > 0 and (tokens[at - 1] in KECAMATAN_MARKERS or tokens[at - 1] in KOTA_MARKERS):
-            at -= 1  # "susukan kec. ciracas": before the marker
+        at = area_start(tokens, area.at)
         for j in (at - 2, at - 1):
             window = tokens[j:at] if j >= 0 else []
             if not window or taken.intersection(range(j, at)):
